@@ -1,0 +1,2 @@
+// The Capture layer: see docs/ARCHITECTURE.md.
+import SonarCore

@@ -1,0 +1,83 @@
+/// An IPv4 or IPv6 address held by value (no heap), as the flow table keys on it.
+public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
+    case v4(UInt32)
+    case v6(UInt64, UInt64)
+
+    /// Reads 4 or 16 network-order bytes at `offset`. The caller guarantees the bytes exist.
+    public static func read(v4 bytes: UnsafeRawBufferPointer, at offset: Int) -> IPAddress {
+        .v4(bytes.readBE32(at: offset))
+    }
+
+    public static func read(v6 bytes: UnsafeRawBufferPointer, at offset: Int) -> IPAddress {
+        .v6(bytes.readBE64(at: offset), bytes.readBE64(at: offset + 8))
+    }
+
+    public var isLoopback: Bool {
+        switch self {
+        case .v4(let a): return a >> 24 == 127
+        case .v6(let hi, let lo):
+            if hi == 0 && lo == 1 { return true }
+            // IPv4-mapped loopback ::ffff:127.x.x.x
+            return hi == 0 && lo >> 32 == 0xFFFF && (lo >> 24) & 0xFF == 127
+        }
+    }
+
+    public var isV6: Bool { if case .v6 = self { return true } else { return false } }
+
+    /// Dotted quad for IPv4; RFC 5952 text for IPv6 (lowercase, longest zero run compressed).
+    public var description: String {
+        switch self {
+        case .v4(let a):
+            return "\(a >> 24).\((a >> 16) & 0xFF).\((a >> 8) & 0xFF).\(a & 0xFF)"
+        case .v6(let hi, let lo):
+            var groups = [UInt16](repeating: 0, count: 8)
+            for i in 0..<4 {
+                groups[i] = UInt16(truncatingIfNeeded: hi >> UInt64(48 - 16 * i))
+                groups[i + 4] = UInt16(truncatingIfNeeded: lo >> UInt64(48 - 16 * i))
+            }
+            // IPv4-mapped addresses read better in mixed notation.
+            if hi == 0 && lo >> 32 == 0xFFFF {
+                let v4 = IPAddress.v4(UInt32(truncatingIfNeeded: lo))
+                return "::ffff:\(v4)"
+            }
+            var bestStart = -1, bestLen = 0, runStart = -1
+            for i in 0...8 {
+                if i < 8 && groups[i] == 0 {
+                    if runStart < 0 { runStart = i }
+                } else if runStart >= 0 {
+                    let len = i - runStart
+                    if len > bestLen && len >= 2 { bestStart = runStart; bestLen = len }
+                    runStart = -1
+                }
+            }
+            var out = ""
+            var i = 0
+            while i < 8 {
+                if i == bestStart {
+                    out += "::"
+                    i += bestLen
+                    continue
+                }
+                if !out.isEmpty && !out.hasSuffix(":") { out += ":" }
+                out += String(groups[i], radix: 16)
+                i += 1
+            }
+            return out
+        }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    @inline(__always) public func readBE16(at offset: Int) -> UInt16 {
+        UInt16(self[offset]) << 8 | UInt16(self[offset + 1])
+    }
+    @inline(__always) public func readBE32(at offset: Int) -> UInt32 {
+        UInt32(self[offset]) << 24 | UInt32(self[offset + 1]) << 16 | UInt32(self[offset + 2]) << 8 | UInt32(self[offset + 3])
+    }
+    @inline(__always) public func readBE64(at offset: Int) -> UInt64 {
+        UInt64(readBE32(at: offset)) << 32 | UInt64(readBE32(at: offset + 4))
+    }
+    @inline(__always) public func readLE32(at offset: Int) -> UInt32 {
+        UInt32(self[offset]) | UInt32(self[offset + 1]) << 8 | UInt32(self[offset + 2]) << 16 | UInt32(self[offset + 3]) << 24
+    }
+}

@@ -1,0 +1,2 @@
+// The Decode layer: see docs/ARCHITECTURE.md.
+import SonarCore

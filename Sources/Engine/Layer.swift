@@ -1,0 +1,2 @@
+// The Engine layer: see docs/ARCHITECTURE.md.
+import SonarCore

@@ -1,0 +1,2 @@
+// The Flow layer: see docs/ARCHITECTURE.md.
+import SonarCore

@@ -1,0 +1,2 @@
+// The MCP layer: see docs/ARCHITECTURE.md.
+import SonarCore

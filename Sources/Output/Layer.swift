@@ -1,0 +1,2 @@
+// The Output layer: see docs/ARCHITECTURE.md.
+import SonarCore

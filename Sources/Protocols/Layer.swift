@@ -1,0 +1,2 @@
+// The Protocols layer: see docs/ARCHITECTURE.md.
+import SonarCore
