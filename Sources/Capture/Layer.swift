@@ -1,2 +1,0 @@
-// The Capture layer: see docs/ARCHITECTURE.md.
-import SonarCore

@@ -1,0 +1,212 @@
+import SonarCore
+import SonarDecode
+
+/// The symmetric 5-tuple: the same key for both directions of a connection.
+public struct FlowKey: Hashable, Sendable {
+    public let low: Endpoint
+    public let high: Endpoint
+    public let transport: TransportProtocol
+
+    public init(_ a: Endpoint, _ b: Endpoint, transport: TransportProtocol) {
+        if FlowKey.precedes(a, b) { low = a; high = b } else { low = b; high = a }
+        self.transport = transport
+    }
+
+    private static func precedes(_ a: Endpoint, _ b: Endpoint) -> Bool {
+        switch (a.address, b.address) {
+        case (.v4(let x), .v4(let y)) where x != y: return x < y
+        case (.v6(let xh, let xl), .v6(let yh, let yl)) where xh != yh || xl != yl: return (xh, xl) < (yh, yl)
+        case (.v4, .v6): return true
+        case (.v6, .v4): return false
+        default: return a.port < b.port
+        }
+    }
+}
+
+/// Flow table settings. Time is packet time.
+public struct FlowConfig: Sendable {
+    public var maxFlows = 500_000
+    /// Idle timeout of a connection whose handshake was not seen complete, or a UDP pair.
+    public var newTimeoutSeconds: Int64 = 60
+    /// Idle timeout of an established connection (long-lived SSE streams stay open for minutes).
+    public var establishedTimeoutSeconds: Int64 = 600
+    /// How long a closed connection is kept, so late ACKs and retransmissions do not start a new flow.
+    public var closedTimeoutSeconds: Int64 = 10
+    public var reassembly = ReassemblyLimits()
+    public init() {}
+}
+
+/// One TCP connection or UDP address pair.
+public final class Flow {
+    public let id: UInt64
+    public let key: FlowKey
+    /// The side that opened the connection (sent the SYN), or the one judged the client.
+    public let client: Endpoint
+    public let server: Endpoint
+    public var transport: TransportProtocol { key.transport }
+    public let firstSeen: Timestamp
+    public internal(set) var lastSeen: Timestamp
+    public internal(set) var packets: [UInt64] = [0, 0]
+    public internal(set) var bytes: [UInt64] = [0, 0]
+    /// One reassembler per direction, indexed by `Direction.index`.
+    public var streams = [TCPReassembler(), TCPReassembler()]
+    /// Whatever the application layer keeps for this flow.
+    public var app: AnyObject?
+    /// Nothing here interests the sensor: later packets cost only the table lookup.
+    public var bypassed = false
+    public internal(set) var handshakeSeen = false
+    public internal(set) var closed = false
+    public internal(set) var closedAt: Timestamp?
+
+    // Least-recently-used list links, owned by the table.
+    fileprivate var older: Flow?
+    fileprivate var newer: Flow?
+
+    init(id: UInt64, key: FlowKey, client: Endpoint, server: Endpoint, time: Timestamp) {
+        self.id = id
+        self.key = key
+        self.client = client
+        self.server = server
+        self.firstSeen = time
+        self.lastSeen = time
+    }
+
+    public func direction(from source: Endpoint) -> Direction {
+        source == client ? .toServer : .toClient
+    }
+}
+
+/// Why a flow left the table.
+public enum FlowEndReason: String, Sendable {
+    case closed, timeout, evicted, shutdown
+}
+
+/// Flows by symmetric 5-tuple, with packet-clock timeouts and a hard cap on their number.
+/// Flows that leave the table are queued in `ended` for the engine to finish (flush their streams).
+public final class FlowTable {
+    public let config: FlowConfig
+    private var flows: [FlowKey: Flow] = [:]
+    private var nextID: UInt64 = 1
+    private var oldest: Flow?
+    private var newest: Flow?
+    public private(set) var flowsCreated: UInt64 = 0
+    public private(set) var flowsEvicted: UInt64 = 0
+    public private(set) var flowsTimedOut: UInt64 = 0
+    /// Flows that left the table since the engine last looked, with the reason.
+    public var ended: [(Flow, FlowEndReason)] = []
+    public var reassembly: ReassemblyContext
+    private var lastSweep: Timestamp?
+
+    public init(config: FlowConfig = .init()) {
+        self.config = config
+        self.reassembly = ReassemblyContext(limits: config.reassembly)
+    }
+
+    public var count: Int { flows.count }
+
+    /// The flow of a decoded packet, created on first sight, and the packet's direction in it.
+    public func flow(for packet: DecodedPacket) -> (Flow, Direction) {
+        let src = Endpoint(address: packet.src, port: packet.srcPort)
+        let dst = Endpoint(address: packet.dst, port: packet.dstPort)
+        let key = FlowKey(src, dst, transport: packet.transport)
+        if let flow = flows[key] {
+            touch(flow, time: packet.timestamp)
+            return (flow, flow.direction(from: src))
+        }
+        let (client, server) = FlowTable.roles(packet: packet, src: src, dst: dst)
+        if flows.count >= config.maxFlows, let victim = oldest {
+            flowsEvicted += 1
+            remove(victim, reason: .evicted)
+        }
+        let flow = Flow(id: nextID, key: key, client: client, server: server, time: packet.timestamp)
+        nextID += 1
+        flowsCreated += 1
+        flows[key] = flow
+        link(flow)
+        return (flow, flow.direction(from: src))
+    }
+
+    /// Who is the client: the SYN's sender; else the SYN-ACK's receiver; else (picked up mid-stream)
+    /// the side with the higher port, since servers listen on the lower, fixed ports.
+    static func roles(packet: DecodedPacket, src: Endpoint, dst: Endpoint) -> (Endpoint, Endpoint) {
+        if packet.transport == .tcp && packet.tcp.flags.contains(.syn) {
+            return packet.tcp.flags.contains(.ack) ? (dst, src) : (src, dst)
+        }
+        if src.port != dst.port { return src.port > dst.port ? (src, dst) : (dst, src) }
+        return (src, dst)
+    }
+
+    /// Notes TCP connection state from a packet of `flow`.
+    public func noteTCP(_ flow: Flow, flags: TCPFlags, time: Timestamp) {
+        if flags.contains(.syn) && flags.contains(.ack) { flow.handshakeSeen = true }
+        if flow.streams[0].finished && flow.streams[1].finished && !flow.closed {
+            flow.closed = true
+            flow.closedAt = time
+        }
+    }
+
+    public func markClosed(_ flow: Flow, time: Timestamp) {
+        if !flow.closed { flow.closed = true; flow.closedAt = time }
+    }
+
+    /// Ends flows idle past their timeout. Runs at most once per second of packet time.
+    public func expire(now: Timestamp) {
+        if let last = lastSweep, now.microseconds - last.microseconds < 1_000_000 { return }
+        lastSweep = now
+        let shortest = min(config.newTimeoutSeconds, config.establishedTimeoutSeconds, config.closedTimeoutSeconds)
+        var cursor = oldest
+        while let flow = cursor {
+            let idle = (now.microseconds - flow.lastSeen.microseconds) / 1_000_000
+            if idle < shortest { break } // everything newer is less idle still
+            cursor = flow.newer
+            let timeout = flow.closed ? config.closedTimeoutSeconds
+                : (flow.handshakeSeen || flow.packets[0] > 0 && flow.packets[1] > 0) ? config.establishedTimeoutSeconds
+                : config.newTimeoutSeconds
+            if idle >= timeout {
+                if !flow.closed { flowsTimedOut += 1 }
+                remove(flow, reason: flow.closed ? .closed : .timeout)
+            }
+        }
+    }
+
+    /// Ends every flow (end of input, shutdown), oldest first by id.
+    public func drainAll() {
+        let all = flows.values.sorted { $0.id < $1.id }
+        for f in all { remove(f, reason: f.closed ? .closed : .shutdown) }
+    }
+
+    public func count(packet bytes: Int, flow: Flow, direction: Direction) {
+        flow.packets[direction.index] += 1
+        flow.bytes[direction.index] += UInt64(bytes)
+    }
+
+    // MARK: - LRU list
+
+    private func touch(_ flow: Flow, time: Timestamp) {
+        if time > flow.lastSeen { flow.lastSeen = time }
+        guard newest !== flow else { return }
+        unlink(flow)
+        link(flow)
+    }
+
+    private func link(_ flow: Flow) {
+        flow.older = newest
+        flow.newer = nil
+        newest?.newer = flow
+        newest = flow
+        if oldest == nil { oldest = flow }
+    }
+
+    private func unlink(_ flow: Flow) {
+        if let o = flow.older { o.newer = flow.newer } else { oldest = flow.newer }
+        if let n = flow.newer { n.older = flow.older } else { newest = flow.older }
+        flow.older = nil
+        flow.newer = nil
+    }
+
+    private func remove(_ flow: Flow, reason: FlowEndReason) {
+        unlink(flow)
+        flows[flow.key] = nil
+        ended.append((flow, reason))
+    }
+}

@@ -1,2 +1,0 @@
-// The Flow layer: see docs/ARCHITECTURE.md.
-import SonarCore

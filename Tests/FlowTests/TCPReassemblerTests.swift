@@ -1,0 +1,242 @@
+import Testing
+import SonarDecode
+@testable import SonarFlow
+
+/// Feeds segments to one reassembler and records what comes out, merging adjacent data.
+private struct Harness {
+    enum Out: Equatable { case data([UInt8]), gap(Int), end }
+    var r = TCPReassembler()
+    var ctx: ReassemblyContext
+    var out: [Out] = []
+
+    init(limits: ReassemblyLimits = .init()) { ctx = ReassemblyContext(limits: limits) }
+
+    mutating func seg(_ seq: UInt32, _ text: String, _ flags: TCPFlags = [.ack]) {
+        let bytes = Array(text.utf8)
+        var collected: [Out] = []
+        bytes.withUnsafeBytes { raw in
+            r.segment(seq: seq, flags: flags, payload: raw, context: &ctx) { collected.append(Harness.copy($0)) }
+        }
+        append(collected)
+    }
+
+    mutating func ack(_ a: UInt32) {
+        var collected: [Out] = []
+        r.acknowledged(a, context: &ctx) { collected.append(Harness.copy($0)) }
+        append(collected)
+    }
+
+    mutating func close() {
+        var collected: [Out] = []
+        r.close(context: &ctx) { collected.append(Harness.copy($0)) }
+        append(collected)
+    }
+
+    static func copy(_ e: StreamEvent) -> Out {
+        switch e {
+        case .data(let b): return .data(Array(b))
+        case .gap(let n): return .gap(n)
+        case .end: return .end
+        }
+    }
+
+    mutating func append(_ events: [Out]) {
+        for e in events {
+            if case .data(let b) = e, case .data(let prev)? = out.last {
+                out[out.count - 1] = .data(prev + b)
+            } else {
+                out.append(e)
+            }
+        }
+    }
+
+    var text: String {
+        out.map { e -> String in
+            switch e {
+            case .data(let b): return String(decoding: b, as: UTF8.self)
+            case .gap(let n): return "<gap \(n)>"
+            case .end: return "<end>"
+            }
+        }.joined()
+    }
+}
+
+@Test func inOrderAfterSYN() {
+    var h = Harness()
+    h.seg(1000, "", [.syn])
+    h.seg(1001, "hello ")
+    h.seg(1007, "world")
+    h.seg(1012, "", [.fin, .ack])
+    #expect(h.text == "hello world<end>")
+    #expect(h.r.finished)
+}
+
+@Test func reorderedDuplicatedAndOverlapping() {
+    var h = Harness()
+    h.seg(0, "", [.syn])
+    h.seg(7, "world")       // out of order
+    h.seg(1, "hel")
+    h.seg(1, "hel")         // exact duplicate
+    h.seg(3, "llo wo")      // overlaps delivered and held bytes with the same content
+    h.seg(10, "ld!")        // overlaps held data
+    #expect(h.text == "hello world!")
+    #expect(h.ctx.counters["tcp.overlap_conflict"] == 0)
+    #expect(h.ctx.pendingBytesTotal == 0)
+}
+
+@Test func conflictingOverlapKeepsFirstBytes() {
+    var h = Harness()
+    h.seg(0, "", [.syn])
+    h.seg(6, "WORLD")        // held first
+    h.seg(6, "earth")        // conflicts with held bytes: first wins
+    h.seg(1, "hello")
+    #expect(h.text == "helloWORLD")
+    #expect(h.ctx.counters["tcp.overlap_conflict"] == 1)
+}
+
+@Test func conflictWithDeliveredDataIsCoveredByInOrderSegment() {
+    var h = Harness()
+    h.seg(0, "", [.syn])
+    h.seg(4, "XYZ")          // held
+    h.seg(1, "abcdef")       // in order, covers held bytes 4..6 with different content
+    #expect(h.text == "abcdef")
+    #expect(h.ctx.counters["tcp.overlap_conflict"] == 1)
+}
+
+@Test func sequenceWrapAround() {
+    var h = Harness()
+    let isn: UInt32 = 0xFFFF_FFF0
+    h.seg(isn, "", [.syn])
+    h.seg(isn &+ 1, "0123456789")
+    h.seg(isn &+ 11, "abcdefghij")   // crosses 2^32
+    h.seg(isn &+ 21, "XYZ", [.fin, .ack])
+    #expect(h.text == "0123456789abcdefghijXYZ<end>")
+}
+
+@Test func wrapAroundWithReordering() {
+    var h = Harness()
+    let isn: UInt32 = 0xFFFF_FFFA
+    h.seg(isn, "", [.syn])
+    h.seg(isn &+ 9, "ghi")          // seq 3, after the wrap
+    h.seg(isn &+ 1, "abcdef")
+    h.seg(isn &+ 7, "XY")           // hmm: overlaps nothing? fills 7..8
+    #expect(h.text == "abcdefXYghi")
+}
+
+@Test func midstreamPickup() {
+    var h = Harness()
+    h.seg(5000, "ST / HTTP/1.1\r\n")
+    h.seg(5015, "\r\n")
+    #expect(h.text == "ST / HTTP/1.1\r\n\r\n")
+    #expect(h.ctx.counters["tcp.midstream_start"] == 1)
+}
+
+@Test func lostSegmentBecomesGapWhenAcknowledged() {
+    var h = Harness()
+    h.seg(0, "", [.syn])
+    h.seg(1, "aaaa")
+    // bytes 5..8 lost in capture
+    h.seg(9, "cccc")
+    #expect(h.text == "aaaa")
+    h.ack(7)                  // does not cover the held data yet
+    #expect(h.text == "aaaa")
+    h.ack(13)
+    #expect(h.text == "aaaa<gap 4>cccc")
+    #expect(h.ctx.gaps == 1)
+    #expect(h.ctx.gapBytes == 4)
+}
+
+@Test func closeFlushesHeldDataWithGaps() {
+    var h = Harness()
+    h.seg(0, "", [.syn])
+    h.seg(1, "ab")
+    h.seg(5, "ef")
+    h.seg(9, "ij")
+    h.close()
+    #expect(h.text == "ab<gap 2>ef<gap 2>ij<end>")
+    #expect(h.ctx.pendingBytesTotal == 0)
+}
+
+@Test func finBeforeMissingDataWaits() {
+    var h = Harness()
+    h.seg(0, "", [.syn])
+    h.seg(4, "def", [.fin, .ack])
+    #expect(h.text == "")
+    h.seg(1, "abc")
+    #expect(h.text == "abcdef<end>")
+}
+
+@Test func pendingLimitGivesUpTheHole() {
+    var limits = ReassemblyLimits()
+    limits.maxPendingBytesPerDirection = 10
+    var h = Harness(limits: limits)
+    h.seg(0, "", [.syn])
+    h.seg(1, "a")
+    h.seg(5, "eeee")   // 4 held
+    h.seg(9, "iiii")   // 8 held
+    h.seg(13, "mmm")   // 11 held > 10: the hole 2..4 is given up
+    #expect(h.text == "a<gap 3>eeeeiiiimmm")
+    #expect(h.ctx.counters["tcp.pending_limit"] == 1)
+    #expect(h.r.pendingBytes == 0)
+    h.seg(2, "bcd")    // too late: already declared lost
+    #expect(h.text == "a<gap 3>eeeeiiiimmm")
+}
+
+@Test func secondSYNWithNewISNBeforeData() {
+    var h = Harness()
+    h.seg(100, "", [.syn])
+    h.seg(900, "", [.syn])
+    h.seg(901, "data")
+    #expect(h.text == "data")
+    #expect(h.ctx.counters["tcp.syn_isn_changed"] == 1)
+}
+
+@Test func randomSegmentationAndOrderGiveTheSameStream() {
+    // Deterministic PRNG: split a message into random segments, shuffle within windows,
+    // duplicate some, and check the stream comes out whole every time.
+    var rng = SplitMix(seed: 42)
+    let message = (0..<2000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+    for _ in 0..<200 {
+        var segments: [(UInt32, [UInt8])] = []
+        var pos = 0
+        while pos < message.count {
+            let n = min(message.count - pos, Int(rng.next() % 50) + 1)
+            segments.append((UInt32(1 + pos) &+ 0xFFFF_F000, Array(message[pos..<pos + n])))
+            pos += n
+        }
+        var order: [(UInt32, [UInt8])] = []
+        var i = 0
+        while i < segments.count {
+            var window = Array(segments[i..<min(i + 4, segments.count)])
+            window.shuffle(using: &rng)
+            order += window
+            if rng.next() % 5 == 0, let d = window.first { order.append(d) }
+            i += 4
+        }
+        var r = TCPReassembler()
+        var ctx = ReassemblyContext(limits: .init())
+        var got: [UInt8] = []
+        r.segment(seq: 0xFFFF_F000, flags: [.syn], payload: UnsafeRawBufferPointer(start: nil, count: 0), context: &ctx) { _ in }
+        for (seq, bytes) in order {
+            bytes.withUnsafeBytes { raw in
+                r.segment(seq: seq, flags: [.ack], payload: raw, context: &ctx) { e in
+                    if case .data(let b) = e { got += Array(b) }
+                }
+            }
+        }
+        #expect(got == message)
+        #expect(ctx.counters["tcp.overlap_conflict"] == 0)
+    }
+}
+
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
