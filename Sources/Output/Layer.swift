@@ -1,2 +1,0 @@
-// The Output layer: see docs/ARCHITECTURE.md.
-import SonarCore
