@@ -1,2 +1,0 @@
-// The Decode layer: see docs/ARCHITECTURE.md.
-import SonarCore

@@ -1,2 +1,0 @@
-// The MCP layer: see docs/ARCHITECTURE.md.
-import SonarCore
