@@ -1,0 +1,222 @@
+import SonarCapture
+import SonarCore
+import SonarDecode
+import SonarFlow
+import SonarMCP
+import SonarOutput
+import SonarProtocols
+
+/// Everything the pipeline can be told, layer by layer.
+public struct EngineConfig: Sendable {
+    public var decode = DecodeLimits()
+    public var flow = FlowConfig()
+    public var http = HTTPLimits()
+    public var mcp = MCPConfig()
+    public init() {}
+}
+
+/// Per-flow application state: the HTTP parser of the connection.
+final class FlowApp {
+    let http: HTTPConnectionParser
+    init(limits: HTTPLimits) { http = HTTPConnectionParser(limits: limits) }
+}
+
+/// The one-way pipeline for one worker: decode → flows → reassembly → HTTP/SSE → JSON-RPC/MCP → output.
+/// Time is always packet time.
+public final class Engine {
+    public let config: EngineConfig
+    private var decoder: PacketDecoder
+    private let flows: FlowTable
+    private let tracker: MCPTracker
+    private let sink: EventSink
+    private var counters = Counters()
+    private var eventCounts: [String: Int] = [:]
+    public private(set) var packets: UInt64 = 0
+    public private(set) var bytes: UInt64 = 0
+    /// The latest packet time seen: the clock for timeouts and for events raised without a packet.
+    public private(set) var now = Timestamp.zero
+
+    public init(config: EngineConfig, sink: EventSink) {
+        self.config = config
+        self.decoder = PacketDecoder(limits: config.decode)
+        self.flows = FlowTable(config: config.flow)
+        self.tracker = MCPTracker(config: config.mcp)
+        self.sink = sink
+    }
+
+    /// One packet from any source.
+    public func process(_ packet: CapturedPacket, linkType: Int32) {
+        packets += 1
+        bytes += UInt64(packet.wireLength)
+        if packet.timestamp > now { now = packet.timestamp }
+        flows.expire(now: now)
+        finishEndedFlows()
+        guard let p = decoder.decode(packet.bytes, wireLength: packet.wireLength, linkType: linkType,
+                                     timestamp: packet.timestamp) else { return }
+        let (flow, direction) = flows.flow(for: p)
+        flows.count(packet: packet.wireLength, flow: flow, direction: direction)
+        finishEndedFlows() // a flow evicted to make room
+        guard p.transport == .tcp, !flow.bypassed else { return }
+        if p.payloadTruncated { counters.add("capture.payload_truncated") }
+        if flow.closed {
+            counters.add("tcp.packet_after_close")
+            return
+        }
+        let time = p.timestamp
+        let flags = p.tcp.flags
+        flow.streams[direction.index].segment(seq: p.tcp.seq, flags: flags, payload: p.payload,
+                                              context: &flows.reassembly) { event in
+            deliver(event, flow: flow, direction: direction, time: time)
+        }
+        if flags.contains(.ack) {
+            let other = direction.reversed
+            flow.streams[other.index].acknowledged(p.tcp.ack, context: &flows.reassembly) { event in
+                deliver(event, flow: flow, direction: other, time: time)
+            }
+        }
+        if flags.contains(.rst) {
+            counters.add("tcp.rst")
+            closeStreams(of: flow, time: time)
+        }
+        flows.noteTCP(flow, flags: flags, time: time)
+        if flow.closed { releaseApp(of: flow) }
+    }
+
+    /// End of input: finish every flow, then write the `stats` event.
+    public func finish() {
+        finishFlows()
+        writeStats(captureStats: nil)
+        sink.flush()
+    }
+
+    /// Ends every open flow, delivering what each still holds.
+    public func finishFlows() {
+        flows.drainAll()
+        finishEndedFlows()
+    }
+
+    /// Writes a `stats` event with the figures so far.
+    public func writeStats(captureStats: CaptureStats?) {
+        var s = StatsSnapshot(time: now)
+        s.packets = packets
+        s.bytes = bytes
+        s.kernelDrops = captureStats?.dropped
+        s.interfaceDrops = captureStats?.interfaceDropped
+        s.flowsActive = flows.count
+        s.flowsTotal = flows.flowsCreated
+        s.flowsEvicted = flows.flowsEvicted
+        s.flowsTimedOut = flows.flowsTimedOut
+        s.reassemblyGaps = flows.reassembly.gaps
+        s.reassemblyGapBytes = flows.reassembly.gapBytes
+        s.reassemblyPendingBytes = flows.reassembly.pendingBytesTotal
+        s.memoryBytes = ProcessMemory.residentBytes()
+        s.events = eventCounts
+        var all = counters
+        all.merge(decoder.counters)
+        all.merge(flows.reassembly.counters)
+        all.merge(tracker.counters)
+        s.counters = all
+        write(EventEncoder.encode(s), type: "stats")
+    }
+
+    public func flush() { sink.flush() }
+
+    // MARK: - flows ending
+
+    private func finishEndedFlows() {
+        guard !flows.ended.isEmpty else { return }
+        let ended = flows.ended
+        flows.ended.removeAll()
+        for (flow, reason) in ended {
+            if reason == .evicted { counters.add("flow.evicted") }
+            closeStreams(of: flow, time: now)
+            releaseApp(of: flow)
+        }
+    }
+
+    /// Delivers what each direction still holds (with gaps), then ends both directions.
+    private func closeStreams(of flow: Flow, time: Timestamp) {
+        guard flow.transport == .tcp, !flow.bypassed else { return }
+        for direction in [Direction.toServer, .toClient] {
+            flow.streams[direction.index].close(context: &flows.reassembly) { event in
+                deliver(event, flow: flow, direction: direction, time: time)
+            }
+        }
+        flows.markClosed(flow, time: time)
+    }
+
+    private func releaseApp(of flow: Flow) {
+        if let app = flow.app as? FlowApp { counters.merge(app.http.counters) }
+        flow.app = nil
+    }
+
+    // MARK: - application layer
+
+    private func deliver(_ event: StreamEvent, flow: Flow, direction: Direction, time: Timestamp) {
+        if flow.bypassed { return }
+        let app: FlowApp
+        if let existing = flow.app as? FlowApp {
+            app = existing
+        } else {
+            if case .end = event { return }
+            app = FlowApp(limits: config.http)
+            flow.app = app
+        }
+        let emit: (HTTPOutput) -> Void = { output in
+            self.handle(output, flow: flow, time: time)
+        }
+        switch event {
+        case .data(let bytes): app.http.feed(bytes, direction: direction, emit: emit)
+        case .gap(let length): app.http.gap(length, direction: direction, emit: emit)
+        case .end: app.http.end(direction: direction, emit: emit)
+        }
+        if app.http.isHTTP == false {
+            // Not HTTP: nothing here for the sensor; later packets cost only the flow lookup.
+            counters.add("app.bypass_not_http")
+            bypass(flow)
+        }
+    }
+
+    private func bypass(_ flow: Flow) {
+        releaseApp(of: flow)
+        flow.bypassed = true
+    }
+
+    private func handle(_ output: HTTPOutput, flow: Flow, time: Timestamp) {
+        switch output {
+        case .body(let direction, let context, let body):
+            mcp(bytes: body, transport: .http, direction: direction, context: context, flow: flow, time: time)
+        case .sseEvent(let context, let event):
+            guard !event.data.isEmpty else { return } // a priming event or keep-alive carries no message
+            mcp(bytes: event.data, transport: .sse, direction: .toClient, context: context, flow: flow, time: time)
+        case .upgrade:
+            // WebSocket after the 101 is not decoded yet: count it rather than misread frames as HTTP.
+            counters.add("app.upgrade_not_decoded")
+            bypass(flow)
+        case .requestHead, .responseHead, .anomaly:
+            break
+        }
+    }
+
+    private func mcp(bytes: [UInt8], transport: MCPTransport, direction: Direction, context: HTTPMessageContext,
+                     flow: Flow, time: Timestamp) {
+        let request = context.request
+        let requestSession = request?.headers["mcp-session-id"]
+        let session = direction == .toServer ? requestSession : (context.response?.headers["mcp-session-id"] ?? requestSession)
+        let http = HTTPContext(method: request?.method, url: request?.target, host: request?.headers["host"],
+                               status: context.response?.status)
+        let payload = MCPPayload(time: time, flowId: flow.id, client: flow.client, server: flow.server,
+                                 direction: direction, transport: transport, appProto: "http",
+                                 exchange: context.exchangeIndex, sessionId: session,
+                                 protocolVersionHeader: request?.headers["mcp-protocol-version"],
+                                 http: http, bytes: bytes)
+        tracker.process(payload) { event in
+            write(EventEncoder.encode(event), type: "mcp")
+        }
+    }
+
+    private func write(_ line: [UInt8], type: String) {
+        eventCounts[type, default: 0] += 1
+        sink.write(line: line)
+    }
+}

@@ -1,2 +1,0 @@
-// The Engine layer: see docs/ARCHITECTURE.md.
-import SonarCore

@@ -1,0 +1,77 @@
+import SonarCore
+
+/// How a JSON-RPC message travelled (the contract's `mcp.transport`).
+public enum MCPTransport: String, Sendable {
+    /// The JSON body of an HTTP request or response.
+    case http
+    /// One event of a `text/event-stream` response body.
+    case sse
+    /// One WebSocket text message.
+    case websocket
+}
+
+/// HTTP context of a message carried over HTTP (Suricata's `http` field names).
+public struct HTTPContext: Sendable, Equatable {
+    public var method: String?
+    public var url: String?
+    public var host: String?
+    public var status: Int?
+    public init(method: String? = nil, url: String? = nil, host: String? = nil, status: Int? = nil) {
+        self.method = method; self.url = url; self.host = host; self.status = status
+    }
+}
+
+/// One JSON-RPC message seen on the wire: the contract's `event_type: "mcp"`.
+public struct MCPEvent: Sendable {
+    public var timestamp: Timestamp
+    public var flowId: UInt64
+    /// The sender of the message and its receiver.
+    public var source: Endpoint
+    public var destination: Endpoint
+    public var appProto: String
+    public var transport: MCPTransport
+    public var kind: JSONRPCKind
+    public var id: JSONRPCID?
+    public var method: String?
+    public var tool: String?
+    public var sessionId: String?
+    public var protocolVersion: String?
+    public var paramsSHA256: String?
+    public var size: Int
+    /// Request-to-response time, on responses and errors whose request was seen.
+    public var latencyMicroseconds: Int64?
+    public var errorCode: Int?
+    public var http: HTTPContext?
+    /// The message as compact JSON text, only when payloads are asked for.
+    public var message: String?
+}
+
+/// A JSON payload as the application layer delivers it: an HTTP body, an SSE event's data,
+/// a WebSocket text message. The tracker finds the JSON-RPC messages in it.
+public struct MCPPayload {
+    public var time: Timestamp
+    public var flowId: UInt64
+    public var client: Endpoint
+    public var server: Endpoint
+    public var direction: Direction
+    public var transport: MCPTransport
+    public var appProto: String
+    /// Index of the HTTP request/response exchange on its connection: replies to a request come
+    /// back in the same exchange, which pairs them exactly even before a session id is known.
+    public var exchange: Int?
+    /// `Mcp-Session-Id` (or the legacy SSE session id) of the message carrying the payload.
+    public var sessionId: String?
+    /// The `MCP-Protocol-Version` header of the request, when present.
+    public var protocolVersionHeader: String?
+    public var http: HTTPContext?
+    public var bytes: [UInt8]
+
+    public init(time: Timestamp, flowId: UInt64, client: Endpoint, server: Endpoint, direction: Direction,
+                transport: MCPTransport, appProto: String, exchange: Int? = nil, sessionId: String? = nil,
+                protocolVersionHeader: String? = nil, http: HTTPContext? = nil, bytes: [UInt8]) {
+        self.time = time; self.flowId = flowId; self.client = client; self.server = server
+        self.direction = direction; self.transport = transport; self.appProto = appProto
+        self.exchange = exchange; self.sessionId = sessionId; self.protocolVersionHeader = protocolVersionHeader
+        self.http = http; self.bytes = bytes
+    }
+}

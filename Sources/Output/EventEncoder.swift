@@ -1,0 +1,137 @@
+import SonarCore
+import SonarMCP
+
+/// Turns events into the contract's JSON lines (../shared/contract.md). Field order is fixed so the
+/// same input always gives the same bytes.
+public enum EventEncoder {
+    /// The fields every event starts with: time, flow, type and the 5-tuple.
+    static func header(_ w: inout JSONWriter, time: Timestamp, type: String, flowId: UInt64?,
+                       source: Endpoint?, destination: Endpoint?, proto: TransportProtocol?, appProto: String?) {
+        w.beginObject()
+        w.field("timestamp", time.iso8601)
+        w.field("flow_id", flowId)
+        w.field("event_type", type)
+        if let source, let destination {
+            w.field("src_ip", source.address.description)
+            w.field("src_port", Int(source.port))
+            w.field("dest_ip", destination.address.description)
+            w.field("dest_port", Int(destination.port))
+        }
+        w.field("proto", proto?.name)
+        w.field("app_proto", appProto)
+    }
+
+    public static func encode(_ e: MCPEvent) -> [UInt8] {
+        var w = JSONWriter()
+        header(&w, time: e.timestamp, type: "mcp", flowId: e.flowId, source: e.source,
+               destination: e.destination, proto: .tcp, appProto: e.appProto)
+        w.key("mcp")
+        writeMCP(&w, e)
+        if let h = e.http {
+            w.key("http")
+            w.beginObject()
+            w.field("hostname", h.host)
+            w.field("url", h.url)
+            w.field("http_method", h.method)
+            w.field("status", h.status)
+            w.endObject()
+        }
+        w.endObject()
+        return w.bytes
+    }
+
+    /// The `mcp` object, shared by `mcp` events and the alerts that refer to a message.
+    public static func writeMCP(_ w: inout JSONWriter, _ e: MCPEvent) {
+        w.beginObject()
+        w.field("transport", e.transport.rawValue)
+        w.field("kind", e.kind.rawValue)
+        switch e.id {
+        case .number(let text)?: w.key("id"); w.raw(text)
+        case .string(let s)?: w.field("id", s)
+        case nil: break
+        }
+        w.field("method", e.method)
+        w.field("tool", e.tool)
+        w.field("session_id", e.sessionId)
+        w.field("protocol_version", e.protocolVersion)
+        w.field("params_sha256", e.paramsSHA256)
+        w.field("size", e.size)
+        if let us = e.latencyMicroseconds { w.key("latency_ms"); w.milliseconds(microseconds: us) }
+        w.field("error_code", e.errorCode)
+        if let m = e.message { w.key("message"); w.raw(m) }
+        w.endObject()
+    }
+}
+
+/// Figures for the `stats` event.
+public struct StatsSnapshot: Sendable {
+    public var time: Timestamp
+    public var packets: UInt64 = 0
+    public var bytes: UInt64 = 0
+    public var kernelDrops: UInt64? = nil
+    public var interfaceDrops: UInt64? = nil
+    public var flowsActive = 0
+    public var flowsTotal: UInt64 = 0
+    public var flowsEvicted: UInt64 = 0
+    public var flowsTimedOut: UInt64 = 0
+    public var reassemblyGaps = 0
+    public var reassemblyGapBytes = 0
+    public var reassemblyPendingBytes = 0
+    public var memoryBytes = 0
+    public var events: [String: Int] = [:]
+    /// Parse errors and limit breaches by layer: "http.bad_chunk" → count.
+    public var counters = Counters()
+
+    public init(time: Timestamp) { self.time = time }
+}
+
+extension EventEncoder {
+    public static func encode(_ s: StatsSnapshot) -> [UInt8] {
+        var w = JSONWriter()
+        header(&w, time: s.time, type: "stats", flowId: nil, source: nil, destination: nil, proto: nil, appProto: nil)
+        w.key("stats")
+        w.beginObject()
+        w.field("packets", s.packets)
+        w.field("bytes", s.bytes)
+        w.field("kernel_drops", s.kernelDrops)
+        w.field("interface_drops", s.interfaceDrops)
+        w.key("flows")
+        w.beginObject()
+        w.field("active", s.flowsActive)
+        w.field("total", s.flowsTotal)
+        w.field("evicted", s.flowsEvicted)
+        w.field("timed_out", s.flowsTimedOut)
+        w.endObject()
+        w.key("reassembly")
+        w.beginObject()
+        w.field("gaps", s.reassemblyGaps)
+        w.field("gap_bytes", s.reassemblyGapBytes)
+        w.field("pending_bytes", s.reassemblyPendingBytes)
+        w.endObject()
+        w.field("memory_bytes", s.memoryBytes)
+        w.key("events")
+        w.beginObject()
+        for k in s.events.keys.sorted() { w.field(k, s.events[k]) }
+        w.endObject()
+        // Grouped by layer: the part of the counter name before the first dot.
+        w.key("errors")
+        w.beginObject()
+        var byLayer: [String: [(String, Int)]] = [:]
+        for (name, v) in s.counters.values {
+            let parts = name.split(separator: ".", maxSplits: 1)
+            let layer = parts.count == 2 ? String(parts[0]) : "other"
+            let rest = parts.count == 2 ? String(parts[1]) : name
+            byLayer[layer, default: []].append((rest, v))
+        }
+        for layer in byLayer.keys.sorted() {
+            w.key(layer)
+            w.beginObject()
+            for (k, v) in (byLayer[layer] ?? []).sorted(by: { $0.0 < $1.0 }) { w.field(k, v) }
+            w.endObject()
+        }
+        w.endObject()
+        w.endObject()
+        w.endObject()
+        return w.bytes
+    }
+}

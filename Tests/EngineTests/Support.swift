@@ -1,0 +1,89 @@
+import Foundation
+import SonarEngine
+import SonarOutput
+
+/// Collects JSON lines in memory.
+final class MemorySink: EventSink {
+    var lines: [String] = []
+    func write(line: [UInt8]) { lines.append(String(decoding: line, as: UTF8.self)) }
+    func flush() {}
+    func close() {}
+}
+
+enum Repo {
+    /// The repository root, found from this file's path.
+    static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = root.appendingPathComponent("Fixtures")
+
+    static func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
+
+    /// Original captures (not variants), by file name.
+    static func originals() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: fixtures.path)) ?? []
+        return names.filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted()
+    }
+
+    static func variants(of original: String) -> [String] {
+        let base = (original as NSString).deletingPathExtension
+        let dir = fixtures.appendingPathComponent("variants")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        return names.filter { $0.hasPrefix(base + "-") && ($0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng")) }
+            .sorted().map { "variants/" + $0 }
+    }
+
+    /// The sensor's binary beside the test bundle (`swift build` puts both in one folder).
+    static var binary: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("mcpsonar").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return root.appendingPathComponent(".build/debug/mcpsonar").path
+    }
+}
+
+/// Runs the whole pipeline in-process on captures and returns the JSON lines.
+func runSensor(_ files: [String], payloads: Bool = false) throws -> [String] {
+    let sink = MemorySink()
+    var config = EngineConfig()
+    config.mcp.includePayloads = payloads
+    let engine = Engine(config: config, sink: sink)
+    _ = try Runner(engine: engine).replay(files: files, diagnostics: { _ in })
+    return sink.lines
+}
+
+func jsonObject(_ line: String) -> [String: Any] {
+    (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
+}
+
+/// An event line without the fields that depend on packet timing.
+func timeless(_ line: String) -> String {
+    var o = jsonObject(line)
+    o["timestamp"] = nil
+    let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data()
+    return String(decoding: data, as: UTF8.self)
+}
+
+struct ProcessResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs the `mcpsonar` binary.
+func runBinary(_ arguments: [String]) throws -> ProcessResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: Repo.binary)
+    p.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return ProcessResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                         stderr: String(decoding: e, as: UTF8.self))
+}
