@@ -1,0 +1,794 @@
+// HTTP/1.x on one TCP connection, both directions, as a push parser fed by reassembly.
+import SonarCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Parses both directions of one HTTP/1.x connection: heads, bodies (Content-Length, chunked,
+/// until close; gzip/deflate), SSE streams, pipelining and upgrades.
+///
+/// Bytes may arrive in any split; outputs depend only on the byte stream, never on how it was
+/// cut. What the parser keeps is bounded by `HTTPLimits`: a head being read, a JSON body being
+/// buffered, an SSE event being assembled, a chunk-size line, the queue of requests awaiting a
+/// response. Bodies that are not JSON or SSE are skipped by count and never copied.
+///
+/// Policies (each breach is an `.anomaly` and a counter of the same name):
+/// - Content-Length: several equal values (repeated fields or a list) are accepted with
+///   "http.duplicate_content_length"; differing values ("http.conflicting_content_length") or an
+///   invalid one ("http.bad_content_length") leave the framing unknown: the message is dropped
+///   and the parser resynchronises on the next start line.
+/// - Transfer-Encoding wins over Content-Length ("http.te_and_cl" when both are sent). A request
+///   whose last transfer coding is not chunked cannot be framed ("http.bad_transfer_encoding",
+///   resync); such a response is read until close.
+/// - A response with no framing header is read until the connection closes; a request with none
+///   has no body. HEAD responses and 1xx/204/304 have no body; 1xx other than 101 are interim.
+/// - 101 and a 2xx answer to CONNECT end HTTP on the connection (`.upgrade`).
+/// - A malformed start line ("http.bad_start_line"), an oversized head ("http.header_too_large")
+///   or too many fields ("http.too_many_headers") start resynchronisation: bytes are skipped to
+///   the next line that is a complete, plausible start line. Malformed field lines
+///   ("http.bad_header_line") are dropped and the message kept.
+/// - Gaps inside a body of known remaining length are consumed by count and the body is damaged
+///   (a damaged JSON body is not delivered; an SSE stream drops the event in progress and goes on
+///   from the next blank line). Any other gap resynchronises. Gaps are counted in "http.gap".
+/// - End of stream completes a body delimited by close; an unfinished SSE event is discarded
+///   (HTML standard); any other unfinished message is counted in "http.truncated_message".
+public final class HTTPConnectionParser {
+    public let limits: HTTPLimits
+    public private(set) var counters = Counters()
+    /// nil until decided from the first start line seen (a request line to the server, or a
+    /// status line to the client for a connection picked up mid-stream). false: not HTTP, the
+    /// caller should stop feeding (any further input is ignored).
+    public var isHTTP: Bool?
+    /// True once a 101 or a CONNECT 2xx ended HTTP on this connection.
+    public private(set) var isUpgraded = false
+
+    private let halves: [Half]
+    /// Requests awaiting their final response, oldest first.
+    private var pending: [(index: Int, head: HTTPRequestHead)] = []
+    private var nextExchangeIndex = 0
+    private var afterUpgrade: [[UInt8]] = [[], []]
+
+    public init(limits: HTTPLimits = .init()) {
+        self.limits = limits
+        halves = [Half(.toServer, limits), Half(.toClient, limits)]
+    }
+
+    /// After `.upgrade`: the bytes of that direction that followed the HTTP message which ended
+    /// HTTP and that this parser had already been given (the first WebSocket frames, say). The
+    /// caller hands them to the next protocol parser before any later bytes.
+    public func bytesAfterUpgrade(_ direction: Direction) -> [UInt8] {
+        afterUpgrade[direction.index]
+    }
+
+    // MARK: - Input
+
+    /// Parses the next bytes of `direction`, calling `emit` for everything that completed.
+    public func feed(_ bytes: UnsafeRawBufferPointer, direction: Direction, emit: (HTTPOutput) -> Void) {
+        if isHTTP == false || bytes.isEmpty { return }
+        let h = halves[direction.index]
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            if isHTTP == false { return }
+            switch h.state {
+            case .stopped:
+                return
+            case .holding:
+                hold(h, UnsafeRawBufferPointer(rebasing: bytes[i..<n]), emit)
+                return
+            case .head:
+                i = parseHead(h, bytes, i, emit)
+            case .body:
+                i = parseBody(h, bytes, i, emit)
+            }
+        }
+    }
+
+    /// `length` bytes of `direction` were lost (reassembly gap).
+    public func gap(_ length: Int, direction: Direction, emit: (HTTPOutput) -> Void) {
+        counters.add("http.gap")
+        if isHTTP == false || length <= 0 { return }
+        let h = halves[direction.index]
+        switch h.state {
+        case .stopped:
+            return
+        case .holding:
+            // The bytes after an upgrade request are unknown now; wait for a start line.
+            h.held = []
+            h.state = .head
+            resync(h, emit, anomaly: nil, atLineStart: false)
+        case .head:
+            resync(h, emit, anomaly: nil, atLineStart: false)
+        case .body:
+            switch h.mode {
+            case .length(let rem) where length <= rem:
+                damage(h)
+                h.mode = .length(rem - length)
+                if rem == length { finishMessage(h, emit) }
+            case .chunkData(let rem) where length <= rem:
+                damage(h)
+                h.mode = rem == length ? .chunkDataEnd : .chunkData(rem - length)
+            case .untilClose:
+                damage(h)
+            default:
+                if h.sink == .json || h.sink == .sniff { counters.add("http.body_damaged") }
+                resync(h, emit, anomaly: nil, atLineStart: false)
+            }
+        }
+    }
+
+    /// The direction ended (FIN, RST or timeout). A body delimited by close is complete now; an
+    /// unfinished SSE event is discarded, as the HTML standard says.
+    public func end(direction: Direction, emit: (HTTPOutput) -> Void) {
+        let h = halves[direction.index]
+        switch h.state {
+        case .stopped:
+            return
+        case .holding:
+            h.held = []
+        case .head:
+            if !h.headBuf.isEmpty { counters.add("http.truncated_message") }
+        case .body:
+            if case .untilClose = h.mode {
+                finishMessage(h, emit)
+            } else {
+                counters.add("http.truncated_message")
+            }
+        }
+        abandonBody(h)
+        resetHead(h)
+        h.resyncing = false
+        h.skipToLF = false
+        h.state = .head
+    }
+
+    // MARK: - Heads
+
+    private func parseHead(_ h: Half, _ bytes: UnsafeRawBufferPointer, _ start: Int, _ emit: (HTTPOutput) -> Void) -> Int {
+        let n = bytes.count
+        var i = start
+        if h.skipToLF {
+            guard let lf = findByte(10, bytes, from: i) else { return n }
+            h.skipToLF = false
+            i = lf + 1
+        }
+        if h.headBuf.isEmpty {
+            // Empty lines before a start line are tolerated (RFC 9112 2.2).
+            while i < n && (bytes[i] == 10 || bytes[i] == 13) { i += 1 }
+            if i == n { return n }
+        }
+        if h.headLines == 0 {
+            let lf = findByte(10, bytes, from: i)
+            let end = lf ?? n
+            let seg = UnsafeRawBufferPointer(rebasing: bytes[i..<end])
+            if !h.validator.feed(seg) {
+                // Garbage: the rest of this line is skipped, then lines are tried one by one.
+                badStartLine(h, emit, atLineStart: lf != nil)
+                return lf.map { $0 + 1 } ?? n
+            }
+            if h.headBuf.count + seg.count + 1 > limits.maxHeaderBytes {
+                if isHTTP == nil { isHTTP = false; return n }
+                resync(h, emit, anomaly: "http.header_too_large", atLineStart: false)
+                return end
+            }
+            h.headBuf.append(contentsOf: seg)
+            guard let lf else { return n }
+            if !h.validator.finish() {
+                badStartLine(h, emit, atLineStart: true)
+                return lf + 1
+            }
+            h.headBuf.append(10)
+            h.headLines = 1
+            h.lineStart = h.headBuf.count
+            if isHTTP == nil { isHTTP = true }
+            if h.resyncing { counters.add("http.resynced") }
+            i = lf + 1
+        }
+        while i < n {
+            let lf = findByte(10, bytes, from: i)
+            let end = lf.map { $0 + 1 } ?? n
+            if h.headBuf.count + (end - i) > limits.maxHeaderBytes {
+                resync(h, emit, anomaly: "http.header_too_large", atLineStart: false)
+                return i
+            }
+            h.headBuf.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<end]))
+            guard let lf else { return n }
+            let lineLen = h.headBuf.count - 1 - h.lineStart
+            if lineLen == 0 || (lineLen == 1 && h.headBuf[h.lineStart] == 13) {
+                return completeHead(h, bytes, lf + 1, emit)
+            }
+            h.headLines += 1
+            if h.headLines - 1 > limits.maxHeaders {
+                resync(h, emit, anomaly: "http.too_many_headers", atLineStart: true)
+                return lf + 1
+            }
+            h.lineStart = h.headBuf.count
+            i = lf + 1
+        }
+        return n
+    }
+
+    private func badStartLine(_ h: Half, _ emit: (HTTPOutput) -> Void, atLineStart: Bool) {
+        if isHTTP == nil {
+            isHTTP = false
+            return
+        }
+        // While resynchronising, lines that are not start lines are expected: skip silently.
+        resync(h, emit, anomaly: h.resyncing ? nil : "http.bad_start_line", atLineStart: atLineStart)
+    }
+
+    /// A whole head is in `headBuf`; `next` is the index in `bytes` after its blank line.
+    private func completeHead(_ h: Half, _ bytes: UnsafeRawBufferPointer, _ next: Int, _ emit: (HTTPOutput) -> Void) -> Int {
+        let (startLine, headers) = parseHeadBuffer(h, emit)
+        resetHead(h)
+        h.resyncing = false
+        if h.direction == .toServer {
+            requestHead(h, startLine, headers, emit)
+        } else {
+            responseHead(h, startLine, headers, bytes, next, emit)
+        }
+        return next
+    }
+
+    /// Splits the buffered head into its start line and fields (obs-fold joined with one SP).
+    private func parseHeadBuffer(_ h: Half, _ emit: (HTTPOutput) -> Void) -> ([UInt8], HTTPHeaders) {
+        var entries: [(name: String, value: String)] = []
+        var startLine: [UInt8] = []
+        h.headBuf.withUnsafeBytes { buf in
+            var i = 0
+            var first = true
+            while i < buf.count {
+                let lf = findByte(10, buf, from: i) ?? buf.count
+                var e = lf
+                if e > i && buf[e - 1] == 13 { e -= 1 }
+                let line = UnsafeRawBufferPointer(rebasing: buf[i..<e])
+                i = lf + 1
+                if first {
+                    startLine = Array(line)
+                    first = false
+                    continue
+                }
+                if line.isEmpty { break }
+                if line[0] == 32 || line[0] == 9 {
+                    // obs-fold: a continuation of the previous field's value.
+                    let more = trimOWS(line)
+                    if let last = entries.indices.last {
+                        counters.add("http.obs_fold")
+                        if !more.isEmpty {
+                            entries[last].value += entries[last].value.isEmpty ? "" : " "
+                            entries[last].value += String(decoding: more, as: UTF8.self)
+                        }
+                    } else {
+                        anomaly(h.direction, "http.bad_header_line", emit)
+                    }
+                    continue
+                }
+                var colon = 0
+                while colon < line.count && line[colon] != 58 { colon += 1 }
+                let name = UnsafeRawBufferPointer(rebasing: line[0..<colon])
+                if colon == line.count || name.isEmpty || !name.allSatisfy(isTokenChar) {
+                    anomaly(h.direction, "http.bad_header_line", emit)
+                    continue
+                }
+                let value = trimOWS(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
+                entries.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+            }
+        }
+        return (startLine, HTTPHeaders(entries))
+    }
+
+    private func requestHead(_ h: Half, _ line: [UInt8], _ headers: HTTPHeaders, _ emit: (HTTPOutput) -> Void) {
+        // Validated already: METHOD SP target SP HTTP/1.d
+        guard let sp1 = line.firstIndex(of: 32), let sp2 = line.lastIndex(of: 32), sp2 > sp1,
+              line.count >= sp2 + 9 else {
+            resync(h, emit, anomaly: "http.bad_start_line", atLineStart: true)
+            return
+        }
+        let head = HTTPRequestHead(method: String(decoding: line[..<sp1], as: UTF8.self),
+                                   target: String(decoding: line[(sp1 + 1)..<sp2], as: UTF8.self),
+                                   versionMinor: Int(line[sp2 + 8] - 48),
+                                   headers: headers)
+        let ctx = HTTPMessageContext(exchangeIndex: nextExchangeIndex, request: head, response: nil)
+        nextExchangeIndex += 1
+        if pending.count >= limits.maxPendingRequests {
+            pending.removeFirst()
+            anomaly(.toServer, "http.too_many_pending_requests", emit)
+        }
+        pending.append((ctx.exchangeIndex, head))
+        emit(.requestHead(ctx))
+
+        // The bytes after an Upgrade or CONNECT request are not HTTP if the server agrees:
+        // hold them until its answer.
+        h.holdAfterMessage = head.method == "CONNECT" || headers["upgrade"] != nil
+        h.holdIndex = ctx.exchangeIndex
+
+        guard let framing = framing(h, headers, isRequest: true, emit) else { return }
+        startBody(h, framing, ctx, headers, emit)
+    }
+
+    private func responseHead(_ h: Half, _ line: [UInt8], _ headers: HTTPHeaders,
+                              _ bytes: UnsafeRawBufferPointer, _ next: Int, _ emit: (HTTPOutput) -> Void) {
+        // Validated already: HTTP/1.d SP ddd [SP reason]
+        guard line.count >= 12 else {
+            resync(h, emit, anomaly: "http.bad_start_line", atLineStart: true)
+            return
+        }
+        let status = Int(line[9] - 48) * 100 + Int(line[10] - 48) * 10 + Int(line[11] - 48)
+        let reason = line.count > 13 ? String(decoding: line[13...], as: UTF8.self) : ""
+        let head = HTTPResponseHead(status: status, reason: reason, versionMinor: Int(line[7] - 48), headers: headers)
+
+        if status >= 100 && status < 200 && status != 101 {
+            // Interim: the request still waits for its final response.
+            let ctx = HTTPMessageContext(exchangeIndex: pending.first?.index ?? nextExchangeIndex,
+                                         request: pending.first?.head, response: head)
+            emit(.responseHead(ctx))
+            return
+        }
+        let req: (index: Int, head: HTTPRequestHead)?
+        if pending.isEmpty {
+            req = nil
+        } else {
+            req = pending.removeFirst()
+        }
+        let index: Int
+        if let req {
+            index = req.index
+        } else {
+            index = nextExchangeIndex
+            nextExchangeIndex += 1
+        }
+        let ctx = HTTPMessageContext(exchangeIndex: index, request: req?.head, response: head)
+        emit(.responseHead(ctx))
+
+        let requestSide = halves[Direction.toServer.index]
+        if status == 101 || (req?.head.method == "CONNECT" && status >= 200 && status < 300) {
+            isUpgraded = true
+            afterUpgrade[Direction.toClient.index] = Array(UnsafeRawBufferPointer(rebasing: bytes[next...]))
+            afterUpgrade[Direction.toServer.index] = requestSide.held
+            requestSide.held = []
+            requestSide.state = .stopped
+            abandonBody(requestSide)
+            h.state = .stopped
+            emit(.upgrade(ctx))
+            return
+        }
+
+        let noBody = req?.head.method == "HEAD" || status == 204 || status == 304
+        if noBody {
+            finishMessage(h, emit)
+        } else if let framing = framing(h, headers, isRequest: false, emit) {
+            startBody(h, framing, ctx, headers, emit)
+        }
+        // The server said no to the upgrade: what the client sent meanwhile is HTTP again.
+        if index >= requestSide.holdIndex { releaseHold(requestSide, emit) }
+    }
+
+    private enum Framing { case noBody, length(Int), chunked, untilClose }
+
+    /// Works out how the body is delimited; nil when it cannot be (the parser resyncs).
+    private func framing(_ h: Half, _ headers: HTTPHeaders, isRequest: Bool, _ emit: (HTTPOutput) -> Void) -> Framing? {
+        let te = headers.values("transfer-encoding")
+        let cl = headers.values("content-length")
+        if !te.isEmpty {
+            if !cl.isEmpty { anomaly(h.direction, "http.te_and_cl", emit) }
+            let codings = te.flatMap { $0.split(separator: ",") }
+                .map { $0.trimmingSpaces().lowercased() }
+                .filter { !$0.isEmpty }
+            let chunkedCount = codings.filter { $0 == "chunked" }.count
+            if codings.last == "chunked" && chunkedCount == 1 {
+                if codings.contains(where: { $0 != "chunked" && $0 != "identity" }) {
+                    // A transfer coding under chunked (gzip in TE) is not decoded: skip the body.
+                    h.transferCoded = true
+                    counters.add("http.unsupported_transfer_coding")
+                }
+                return .chunked
+            }
+            if isRequest {
+                resync(h, emit, anomaly: "http.bad_transfer_encoding", atLineStart: true)
+                return nil
+            }
+            if chunkedCount > 0 { anomaly(h.direction, "http.bad_transfer_encoding", emit) }
+            h.transferCoded = true
+            return .untilClose
+        }
+        if !cl.isEmpty {
+            var value: Int?
+            var count = 0
+            for item in cl.flatMap({ $0.split(separator: ",", omittingEmptySubsequences: false) }) {
+                let t = item.trimmingSpaces()
+                count += 1
+                guard !t.isEmpty, t.utf8.count <= 18, t.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let v = Int(t) else {
+                    resync(h, emit, anomaly: "http.bad_content_length", atLineStart: true)
+                    return nil
+                }
+                if let value, value != v {
+                    resync(h, emit, anomaly: "http.conflicting_content_length", atLineStart: true)
+                    return nil
+                }
+                value = v
+            }
+            if count > 1 { anomaly(h.direction, "http.duplicate_content_length", emit) }
+            return .length(value ?? 0)
+        }
+        return isRequest ? .noBody : .untilClose
+    }
+
+    // MARK: - Bodies
+
+    private func startBody(_ h: Half, _ framing: Framing, _ ctx: HTTPMessageContext, _ headers: HTTPHeaders,
+                           _ emit: (HTTPOutput) -> Void) {
+        h.context = ctx
+        h.damaged = false
+        h.body = []
+        switch framing {
+        case .noBody, .length(0):
+            finishMessage(h, emit)
+            return
+        case .length(let n): h.mode = .length(n)
+        case .chunked: h.mode = .chunkSize
+        case .untilClose: h.mode = .untilClose
+        }
+        h.state = .body
+
+        let contentType = headers["content-type"]
+        if let ct = contentType {
+            if h.direction == .toClient && asciiContainsLowercased(ct, "text/event-stream") {
+                h.sink = .sse
+                h.sse = SSEParser(maxEventBytes: limits.maxSSEEventBytes)
+            } else if asciiContainsLowercased(ct, "json") {
+                h.sink = .json
+            } else {
+                h.sink = .skip
+            }
+        } else {
+            h.sink = .sniff
+        }
+        if h.transferCoded { h.sink = .skip }
+        if h.sink == .skip { return }
+
+        let codings = headers.values("content-encoding").flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingSpaces().lowercased() }
+            .filter { !$0.isEmpty && $0 != "identity" }
+        if codings.isEmpty { return }
+        if codings == ["gzip"] || codings == ["x-gzip"] {
+            h.inflater = Inflater(format: .gzip, maxOutput: limits.maxDecompressedBytes, maxRatio: limits.maxDecompressionRatio)
+        } else if codings == ["deflate"] {
+            h.inflater = Inflater(format: .deflate, maxOutput: limits.maxDecompressedBytes, maxRatio: limits.maxDecompressionRatio)
+        } else {
+            anomaly(h.direction, "http.unsupported_content_encoding", emit)
+            h.sink = .skip
+        }
+    }
+
+    private func parseBody(_ h: Half, _ bytes: UnsafeRawBufferPointer, _ start: Int, _ emit: (HTTPOutput) -> Void) -> Int {
+        let n = bytes.count
+        switch h.mode {
+        case .length(let rem):
+            let take = min(rem, n - start)
+            deliver(h, UnsafeRawBufferPointer(rebasing: bytes[start..<(start + take)]), emit)
+            h.mode = .length(rem - take)
+            if rem == take { finishMessage(h, emit) }
+            return start + take
+        case .untilClose:
+            deliver(h, UnsafeRawBufferPointer(rebasing: bytes[start..<n]), emit)
+            return n
+        case .chunkData(let rem):
+            let take = min(rem, n - start)
+            deliver(h, UnsafeRawBufferPointer(rebasing: bytes[start..<(start + take)]), emit)
+            h.mode = rem == take ? .chunkDataEnd : .chunkData(rem - take)
+            return start + take
+        case .chunkSize:
+            guard let r = readLine(h, bytes, start, limit: limits.maxChunkLineBytes,
+                                              tooLong: "http.bad_chunk", emit) else { return n }
+            let next = r.1
+            guard let line = r.0 else { return next }
+            guard let size = parseChunkSize(line) else {
+                resync(h, emit, anomaly: "http.bad_chunk", atLineStart: true)
+                return next
+            }
+            h.mode = size == 0 ? .trailers : .chunkData(size)
+            h.trailerBytes = 0
+            return next
+        case .chunkDataEnd:
+            guard let r = readLine(h, bytes, start, limit: 2, tooLong: "http.bad_chunk", emit) else { return n }
+            let next = r.1
+            guard let line = r.0 else { return next }
+            if !line.isEmpty {
+                resync(h, emit, anomaly: "http.bad_chunk", atLineStart: true)
+                return next
+            }
+            h.mode = .chunkSize
+            return next
+        case .trailers:
+            let remaining = max(limits.maxTrailerBytes - h.trailerBytes, 1)
+            guard let r = readLine(h, bytes, start, limit: remaining,
+                                              tooLong: "http.header_too_large", emit) else { return n }
+            let next = r.1
+            guard let line = r.0 else { return next }
+            h.trailerBytes += line.count + 1
+            if line.isEmpty { finishMessage(h, emit) }
+            return next
+        }
+    }
+
+    /// Reads one line into `h.lineBuf`. Returns nil if the input ended inside the line (or the
+    /// line was too long: then the parser resyncs and `next` is where to go on); otherwise the
+    /// line without CR/LF, or a nil line when resync already happened.
+    private func readLine(_ h: Half, _ bytes: UnsafeRawBufferPointer, _ start: Int, limit: Int,
+                          tooLong: String, _ emit: (HTTPOutput) -> Void) -> ([UInt8]?, Int)? {
+        let lf = findByte(10, bytes, from: start)
+        let end = lf ?? bytes.count
+        if h.lineBuf.count + (end - start) > limit {
+            resync(h, emit, anomaly: tooLong, atLineStart: false)
+            return (nil, end)
+        }
+        h.lineBuf.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+        guard let lf else { return nil }
+        var line = h.lineBuf
+        h.lineBuf.removeAll(keepingCapacity: true)
+        if line.last == 13 { line.removeLast() }
+        return (line, lf + 1)
+    }
+
+    /// Hex size, then optional white space and `;` extensions (ignored). nil if malformed.
+    private func parseChunkSize(_ line: [UInt8]) -> Int? {
+        var value = 0
+        var digits = 0
+        var i = 0
+        while i < line.count, let d = hexValue(line[i]) {
+            guard value <= (Int.max >> 4) else { return nil }
+            value = value << 4 | d
+            digits += 1
+            i += 1
+        }
+        guard digits > 0 else { return nil }
+        while i < line.count && (line[i] == 32 || line[i] == 9) { i += 1 }
+        if i < line.count && line[i] != 59 { return nil }  // ';'
+        return value
+    }
+
+    /// Hands body bytes (as sent) to the decoder and sink of the message.
+    private func deliver(_ h: Half, _ data: UnsafeRawBufferPointer, _ emit: (HTTPOutput) -> Void) {
+        if h.sink == .skip || data.isEmpty { return }
+        if let inflater = h.inflater {
+            let outcome = inflater.inflate(data) { piece in
+                sinkBytes(h, piece, emit)
+                return h.sink != .skip
+            }
+            switch outcome {
+            case .ok, .finished: break
+            case .stopped: h.inflater = nil
+            case .failed(let name):
+                anomaly(h.direction, name, emit)
+                h.sink = .skip
+                h.body = []
+                h.inflater = nil
+            }
+        } else {
+            sinkBytes(h, data, emit)
+        }
+    }
+
+    /// Decoded body bytes: buffer JSON, sniff an untyped body, or run the SSE parser.
+    private func sinkBytes(_ h: Half, _ data: UnsafeRawBufferPointer, _ emit: (HTTPOutput) -> Void) {
+        switch h.sink {
+        case .skip:
+            return
+        case .json:
+            appendBody(h, data, emit)
+        case .sniff:
+            var k = 0
+            while k < data.count, data[k] == 32 || data[k] == 9 || data[k] == 10 || data[k] == 13 { k += 1 }
+            if k == data.count {
+                appendBody(h, data, emit)  // only white space so far: keep it, bounded
+                return
+            }
+            if data[k] == 123 || data[k] == 91 {  // '{' or '['
+                h.sink = .json
+                appendBody(h, data, emit)
+            } else {
+                h.sink = .skip
+                h.body = []
+            }
+        case .sse:
+            let ctx = h.context
+            let dir = h.direction
+            h.sse.feed(data, onEvent: { emit(.sseEvent(ctx, $0)) },
+                       onAnomaly: { self.anomaly(dir, $0, emit) })
+        }
+    }
+
+    private func appendBody(_ h: Half, _ data: UnsafeRawBufferPointer, _ emit: (HTTPOutput) -> Void) {
+        if h.body.count + data.count > limits.maxBodyBytes {
+            anomaly(h.direction, "http.body_too_large", emit)
+            h.sink = .skip
+            h.body = []
+            return
+        }
+        h.body.append(contentsOf: data)
+    }
+
+    /// A gap inside a body of known length: the body is damaged but framing survives.
+    private func damage(_ h: Half) {
+        if h.inflater != nil {
+            // A compressed stream cannot continue past lost bytes.
+            h.inflater = nil
+            if h.sink == .sse { h.sse.end() }
+            if h.sink != .skip { counters.add("http.body_damaged") }
+            h.sink = .skip
+        }
+        switch h.sink {
+        case .json, .sniff:
+            counters.add("http.body_damaged")
+            h.sink = .skip
+            h.body = []
+        case .sse:
+            h.sse.gap()
+        case .skip:
+            break
+        }
+        h.damaged = true
+    }
+
+    /// The message of this direction is complete: deliver a buffered body, reset for the next.
+    private func finishMessage(_ h: Half, _ emit: (HTTPOutput) -> Void) {
+        switch h.sink {
+        case .json:
+            if let inflater = h.inflater, !inflater.isFinished {
+                anomaly(h.direction, "http.truncated_compressed_body", emit)
+            } else if !h.damaged && !h.body.isEmpty {
+                emit(.body(h.direction, h.context, h.body))
+            }
+        case .sse:
+            h.sse.end()
+        case .sniff, .skip:
+            break
+        }
+        abandonBody(h)
+        h.state = .head
+        if h.holdAfterMessage {
+            h.holdAfterMessage = false
+            h.state = .holding
+        }
+    }
+
+    private func abandonBody(_ h: Half) {
+        h.sink = .skip
+        h.body = []
+        h.inflater = nil
+        h.sse = SSEParser(maxEventBytes: limits.maxSSEEventBytes)
+        h.damaged = false
+        h.transferCoded = false
+        h.lineBuf.removeAll(keepingCapacity: false)
+        h.mode = .untilClose
+    }
+
+    // MARK: - Upgrade hold
+
+    private func hold(_ h: Half, _ data: UnsafeRawBufferPointer, _ emit: (HTTPOutput) -> Void) {
+        if h.held.count + data.count > limits.maxUpgradeHoldBytes {
+            anomaly(h.direction, "http.upgrade_hold_overflow", emit)
+            h.held = []
+            h.state = .head
+            resync(h, emit, anomaly: nil, atLineStart: false)
+            return
+        }
+        h.held.append(contentsOf: data)
+    }
+
+    private func releaseHold(_ h: Half, _ emit: (HTTPOutput) -> Void) {
+        guard h.state == .holding else { return }
+        let held = h.held
+        h.held = []
+        h.state = .head
+        held.withUnsafeBytes { feed($0, direction: h.direction, emit: emit) }
+    }
+
+    // MARK: - Errors and resync
+
+    private func resync(_ h: Half, _ emit: (HTTPOutput) -> Void, anomaly name: String?, atLineStart: Bool) {
+        if let name { anomaly(h.direction, name, emit) }
+        abandonBody(h)
+        resetHead(h)
+        h.holdAfterMessage = false
+        h.state = .head
+        h.resyncing = true
+        h.skipToLF = !atLineStart
+    }
+
+    private func resetHead(_ h: Half) {
+        h.headBuf.removeAll(keepingCapacity: h.headBuf.capacity <= 8 * 1024)
+        h.headLines = 0
+        h.lineStart = 0
+        h.validator.reset()
+    }
+
+    private func anomaly(_ direction: Direction, _ name: String, _ emit: (HTTPOutput) -> Void) {
+        counters.add(name)
+        emit(.anomaly(direction, name))
+    }
+}
+
+// MARK: - Per-direction state
+
+/// Everything one direction of the connection keeps between feeds. A class so the parser can
+/// update it in place without copying its buffers.
+private final class Half {
+    enum State { case head, body, holding, stopped }
+    enum Mode { case length(Int), untilClose, chunkSize, chunkData(Int), chunkDataEnd, trailers }
+    enum Sink { case skip, json, sniff, sse }
+
+    let direction: Direction
+    var state = State.head
+
+    // Head being read.
+    var headBuf: [UInt8] = []
+    var headLines = 0
+    var lineStart = 0
+    var validator: StartLineValidator
+    /// Discard bytes up to the next LF (we are mid-line after an error or a gap).
+    var skipToLF = false
+    /// Looking for a start line after an error: non-start lines are skipped silently.
+    var resyncing = false
+
+    // Body being read.
+    var mode = Mode.untilClose
+    var sink = Sink.skip
+    var context = HTTPMessageContext(exchangeIndex: 0, request: nil, response: nil)
+    var body: [UInt8] = []
+    var sse: SSEParser
+    var inflater: Inflater?
+    var damaged = false
+    var transferCoded = false
+    var lineBuf: [UInt8] = []
+    var trailerBytes = 0
+
+    // Upgrade/CONNECT: bytes that follow the request until the server answers.
+    var holdAfterMessage = false
+    var holdIndex = 0
+    var held: [UInt8] = []
+
+    init(_ direction: Direction, _ limits: HTTPLimits) {
+        self.direction = direction
+        validator = StartLineValidator(direction: direction)
+        sse = SSEParser(maxEventBytes: limits.maxSSEEventBytes)
+    }
+}
+
+// MARK: - Helpers
+
+@inline(__always)
+private func findByte(_ byte: UInt8, _ buf: UnsafeRawBufferPointer, from: Int) -> Int? {
+    guard from < buf.count, let base = buf.baseAddress else { return nil }
+    guard let p = memchr(base + from, Int32(byte), buf.count - from) else { return nil }
+    return base.distance(to: UnsafeRawPointer(p))
+}
+
+@inline(__always)
+private func hexValue(_ b: UInt8) -> Int? {
+    switch b {
+    case 48...57: return Int(b - 48)
+    case 65...70: return Int(b - 55)
+    case 97...102: return Int(b - 87)
+    default: return nil
+    }
+}
+
+private func trimOWS(_ b: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+    var s = 0, e = b.count
+    while s < e && (b[s] == 32 || b[s] == 9) { s += 1 }
+    while e > s && (b[e - 1] == 32 || b[e - 1] == 9) { e -= 1 }
+    return UnsafeRawBufferPointer(rebasing: b[s..<e])
+}
+
+extension StringProtocol {
+    fileprivate func trimmingSpaces() -> String {
+        let u = Array(utf8)
+        var s = 0, e = u.count
+        while s < e && (u[s] == 32 || u[s] == 9) { s += 1 }
+        while e > s && (u[e - 1] == 32 || u[e - 1] == 9) { e -= 1 }
+        return String(decoding: u[s..<e], as: UTF8.self)
+    }
+}

@@ -1,0 +1,154 @@
+// The value types the HTTP/1.x and SSE parsers hand to the layers above.
+import SonarCore
+
+/// Header fields of an HTTP message exactly as sent: original spelling, original order,
+/// duplicates kept. Lookups are case-insensitive (RFC 9110 5.1).
+public struct HTTPHeaders: Sendable, Equatable {
+    public var entries: [(name: String, value: String)]
+
+    public init(_ entries: [(name: String, value: String)] = []) { self.entries = entries }
+
+    /// The value of the first field called `name` (any case), or nil.
+    public subscript(_ name: String) -> String? {
+        for e in entries where asciiCaseInsensitiveEquals(e.name, name) { return e.value }
+        return nil
+    }
+
+    /// Every value of the fields called `name` (any case), in the order sent.
+    public func values(_ name: String) -> [String] {
+        entries.compactMap { asciiCaseInsensitiveEquals($0.name, name) ? $0.value : nil }
+    }
+
+    public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
+        lhs.entries.count == rhs.entries.count
+            && zip(lhs.entries, rhs.entries).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+    }
+}
+
+/// ASCII-only case folding: header names are tokens, so Unicode case rules never apply.
+@inline(__always)
+func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
+    var ia = a.utf8.makeIterator(), ib = b.utf8.makeIterator()
+    while true {
+        switch (ia.next(), ib.next()) {
+        case (nil, nil): return true
+        case (let x?, let y?):
+            if x != y && lowerASCII(x) != lowerASCII(y) { return false }
+        default: return false
+        }
+    }
+}
+
+@inline(__always) func lowerASCII(_ b: UInt8) -> UInt8 { (b >= 65 && b <= 90) ? b | 0x20 : b }
+
+/// True if `haystack` contains `needle` (given in lowercase ASCII), ignoring ASCII case.
+func asciiContainsLowercased(_ haystack: String, _ needle: String) -> Bool {
+    let h = Array(haystack.utf8), n = Array(needle.utf8)
+    if n.isEmpty { return true }
+    guard h.count >= n.count else { return false }
+    outer: for start in 0...(h.count - n.count) {
+        for j in 0..<n.count where lowerASCII(h[start + j]) != n[j] { continue outer }
+        return true
+    }
+    return false
+}
+
+/// The start line and header fields of a request.
+public struct HTTPRequestHead: Sendable, Equatable {
+    public var method: String
+    public var target: String
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    public var versionMinor: Int
+    public var headers: HTTPHeaders
+
+    public init(method: String, target: String, versionMinor: Int, headers: HTTPHeaders) {
+        self.method = method; self.target = target; self.versionMinor = versionMinor; self.headers = headers
+    }
+}
+
+/// The status line and header fields of a response.
+public struct HTTPResponseHead: Sendable, Equatable {
+    public var status: Int
+    public var reason: String
+    public var versionMinor: Int
+    public var headers: HTTPHeaders
+
+    public init(status: Int, reason: String, versionMinor: Int, headers: HTTPHeaders) {
+        self.status = status; self.reason = reason; self.versionMinor = versionMinor; self.headers = headers
+    }
+}
+
+/// One dispatched Server-Sent Event.
+public struct SSEEvent: Sendable, Equatable {
+    /// The `event:` field, or "message" when the event had none (or an empty one).
+    public var event: String
+    /// The `data:` lines joined with LF (no trailing LF). Empty for an event without data.
+    public var data: [UInt8]
+    /// The `id:` field of this event (not the inherited last-event-ID); nil if it had none.
+    public var id: String?
+    /// The `retry:` field of this event when it was all ASCII digits.
+    public var retry: Int?
+
+    public init(event: String = "message", data: [UInt8], id: String? = nil, retry: Int? = nil) {
+        self.event = event; self.data = data; self.id = id; self.retry = retry
+    }
+}
+
+/// What a body or event belongs to: the request, and (for to-client data) the response.
+public struct HTTPMessageContext: Sendable, Equatable {
+    /// 0, 1, 2… in request order on this connection. A response whose request was never seen
+    /// (connection picked up mid-stream, request lost in a gap) gets the next unused index.
+    public var exchangeIndex: Int
+    public var request: HTTPRequestHead?
+    public var response: HTTPResponseHead?
+
+    public init(exchangeIndex: Int, request: HTTPRequestHead?, response: HTTPResponseHead?) {
+        self.exchangeIndex = exchangeIndex; self.request = request; self.response = response
+    }
+}
+
+/// Everything `HTTPConnectionParser` reports, in stream order.
+public enum HTTPOutput: Sendable, Equatable {
+    /// A complete request head (the request now waits for its response).
+    case requestHead(HTTPMessageContext)
+    /// A complete response head, interim (1xx) ones included.
+    case responseHead(HTTPMessageContext)
+    /// A complete, de-chunked, decompressed body whose Content-Type mentions "json" (or that
+    /// has no Content-Type and starts, after white space, with '{' or '['). Empty bodies and
+    /// damaged bodies (a gap inside) are not reported; other bodies are skipped by count.
+    case body(Direction, HTTPMessageContext, [UInt8])
+    /// One dispatched event of a `text/event-stream` response body.
+    case sseEvent(HTTPMessageContext, SSEEvent)
+    /// The connection stopped being HTTP: a 101 response, or a 2xx answer to CONNECT (then
+    /// `response.status` is 2xx and `request.method` is "CONNECT"). Later bytes are ignored;
+    /// see `HTTPConnectionParser.bytesAfterUpgrade`.
+    case upgrade(HTTPMessageContext)
+    /// A parse error or limit breach, e.g. "http.header_too_large"; also counted in `counters`.
+    case anomaly(Direction, String)
+}
+
+/// Hard bounds on what one connection's parser keeps or produces.
+public struct HTTPLimits: Sendable, Equatable {
+    /// Bytes of one head (start line + fields + blank line).
+    public var maxHeaderBytes = 64 * 1024
+    /// Header lines in one head (obs-fold continuation lines count as lines).
+    public var maxHeaders = 256
+    /// Bytes of one buffered (JSON) body after decoding.
+    public var maxBodyBytes = 16 * 1024 * 1024
+    /// Bytes one compressed body may inflate to.
+    public var maxDecompressedBytes = 64 * 1024 * 1024
+    /// Inflated bytes per compressed byte above which a body is a bomb (checked past 64 KiB out).
+    public var maxDecompressionRatio = 1000
+    /// Bytes of one SSE event (its data so far plus the line being read).
+    public var maxSSEEventBytes = 16 * 1024 * 1024
+    /// Bytes of one chunk-size line (size and extensions).
+    public var maxChunkLineBytes = 1024
+    /// Bytes of all trailer fields of one chunked body.
+    public var maxTrailerBytes = 64 * 1024
+    /// Requests waiting for their response; beyond it the oldest is forgotten.
+    public var maxPendingRequests = 1024
+    /// Request-side bytes held between a request carrying `Upgrade` and its response.
+    public var maxUpgradeHoldBytes = 64 * 1024
+
+    public init() {}
+}

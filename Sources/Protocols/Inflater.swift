@@ -1,0 +1,138 @@
+// Bounded, incremental gzip/deflate decoding with zlib for HTTP Content-Encoding.
+import CZlib
+
+/// Inflates one HTTP body in fixed 16 KiB output steps, so memory never depends on what the
+/// sender claims or how well the data compresses. Enforces an absolute output size and an
+/// output/input ratio (a deflate bomb is stopped at the limit, never allocated).
+final class Inflater {
+    enum Format {
+        /// gzip (RFC 1952); zlib's auto-detection also takes a zlib stream here.
+        case gzip
+        /// "deflate": RFC 9110 means zlib-wrapped (RFC 1950), but many servers send raw RFC 1951
+        /// data; the first two bytes decide.
+        case deflate
+    }
+
+    enum Outcome: Equatable {
+        case ok
+        /// The compressed stream ended; any further input is ignored.
+        case finished
+        /// Stopped for good: the anomaly name to report.
+        case failed(String)
+        /// The sink asked to stop.
+        case stopped
+    }
+
+    private static let step = 16 * 1024
+
+    private let strm: UnsafeMutablePointer<z_stream>
+    private let out: UnsafeMutableRawPointer
+    private let format: Format
+    private var initialized = false
+    private var done = false
+    /// For `.deflate`: the first byte while waiting for the second one to tell zlib from raw.
+    private var firstByte: UInt8?
+    private let maxOutput: Int
+    private let maxRatio: Int
+    /// The compressed stream reached its end marker.
+    private(set) var isFinished = false
+    private(set) var totalIn = 0
+    private(set) var totalOut = 0
+
+    init(format: Format, maxOutput: Int, maxRatio: Int) {
+        self.format = format
+        self.maxOutput = maxOutput
+        self.maxRatio = maxRatio
+        strm = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        strm.initialize(to: z_stream())
+        out = UnsafeMutableRawPointer.allocate(byteCount: Inflater.step, alignment: 8)
+    }
+
+    deinit {
+        if initialized { inflateEnd(strm) }
+        strm.deinitialize(count: 1)
+        strm.deallocate()
+        out.deallocate()
+    }
+
+    private func start(windowBits: Int32) -> Bool {
+        // inflateInit2 is a C macro; call the function it expands to.
+        let rc = inflateInit2_(strm, windowBits, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        initialized = rc == Z_OK
+        return initialized
+    }
+
+    /// Inflates `input`, handing each produced piece to `sink` (return false to stop).
+    func inflate(_ input: UnsafeRawBufferPointer, sink: (UnsafeRawBufferPointer) -> Bool) -> Outcome {
+        if done { return .finished }
+        if input.isEmpty { return .ok }
+        if !initialized {
+            switch format {
+            case .gzip:
+                // 15 + 32: zlib detects gzip or zlib headers itself.
+                if !start(windowBits: 15 + 32) { return .failed("http.decompression_error") }
+            case .deflate:
+                guard let b0 = firstByte ?? input.first else { return .ok }
+                let rest = firstByte == nil ? UnsafeRawBufferPointer(rebasing: input.dropFirst()) : input
+                guard let b1 = rest.first else {
+                    firstByte = b0
+                    return .ok
+                }
+                // A zlib header: CM = 8, window <= 32K, and the 16-bit header divisible by 31.
+                let isZlib = b0 & 0x0F == 8 && b0 >> 4 <= 7 && (UInt16(b0) << 8 | UInt16(b1)) % 31 == 0
+                if !start(windowBits: isZlib ? 15 : -15) { return .failed("http.decompression_error") }
+                if firstByte != nil {
+                    firstByte = nil
+                    let head: [UInt8] = [b0]
+                    let r = head.withUnsafeBytes { run($0, sink) }
+                    if r != .ok { return r }
+                }
+            }
+        }
+        return run(input, sink)
+    }
+
+    private func run(_ input: UnsafeRawBufferPointer, _ sink: (UnsafeRawBufferPointer) -> Bool) -> Outcome {
+        guard let base = input.baseAddress, !input.isEmpty else { return .ok }
+        strm.pointee.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
+        strm.pointee.avail_in = uInt(input.count)
+        defer {
+            strm.pointee.next_in = nil
+            strm.pointee.avail_in = 0
+        }
+        while true {
+            let before = strm.pointee.avail_in
+            strm.pointee.next_out = out.assumingMemoryBound(to: Bytef.self)
+            strm.pointee.avail_out = uInt(Inflater.step)
+            let rc = CZlib.inflate(strm, Z_NO_FLUSH)
+            let produced = Inflater.step - Int(strm.pointee.avail_out)
+            totalIn += Int(before - strm.pointee.avail_in)
+            totalOut += produced
+            if rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR {
+                done = true
+                return .failed("http.decompression_error")
+            }
+            if totalOut > maxOutput {
+                done = true
+                return .failed("http.decompressed_too_large")
+            }
+            // Deflate cannot exceed about 1032:1; past the threshold a higher ratio is hostile.
+            if totalOut > 64 * 1024 && totalOut / max(totalIn, 1) > maxRatio {
+                done = true
+                return .failed("http.decompression_ratio")
+            }
+            if produced > 0 && !sink(UnsafeRawBufferPointer(start: out, count: produced)) {
+                done = true
+                return .stopped
+            }
+            if rc == Z_STREAM_END {
+                done = true
+                isFinished = true
+                return .finished
+            }
+            // Loop guard: stop when zlib neither consumed nor produced anything.
+            if strm.pointee.avail_in == 0 && produced < Inflater.step { return .ok }
+            if produced == 0 && before == strm.pointee.avail_in { return .ok }
+        }
+    }
+}

@@ -1,2 +1,0 @@
-// The Protocols layer: see docs/ARCHITECTURE.md.
-import SonarCore

@@ -1,0 +1,100 @@
+// Incremental plausibility check of an HTTP/1.x start line, used both to decide whether a
+// connection speaks HTTP and to find the next message after an error or a gap.
+import SonarCore
+
+/// Checks a start line byte by byte as it arrives, so garbage is rejected after a few bytes
+/// instead of being buffered up to the header limit. The caller feeds the bytes before the LF.
+struct StartLineValidator {
+    /// Request line: `token SP target SP HTTP/1.d [CR]`; status line: `HTTP/1.d SP ddd [SP reason] [CR]`.
+    let isRequest: Bool
+    private var phase = 0
+    private var count = 0
+    private static let httpPrefix: [UInt8] = Array("HTTP/1.".utf8)
+
+    init(direction: Direction) { isRequest = direction == .toServer }
+
+    mutating func reset() { phase = 0; count = 0 }
+
+    /// Feeds more bytes of the line (no LF). Returns false as soon as the line cannot be valid.
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        for b in bytes {
+            if !(isRequest ? stepRequest(b) : stepStatus(b)) { phase = -1; return false }
+        }
+        return true
+    }
+
+    /// The line ended: is it a complete, valid start line?
+    func finish() -> Bool {
+        isRequest ? (phase == 4 || phase == 5) : (phase >= 4 && phase <= 6)
+    }
+
+    private mutating func stepRequest(_ b: UInt8) -> Bool {
+        switch phase {
+        case 0:  // method
+            if b == 32 { guard count > 0 else { return false }; phase = 1; count = 0; return true }
+            count += 1
+            return isTokenChar(b) && count <= 32
+        case 1:  // request target: visible characters (obs-text tolerated)
+            if b == 32 { guard count > 0 else { return false }; phase = 2; count = 0; return true }
+            count += 1
+            return b > 32 && b != 127
+        case 2:  // "HTTP/1."
+            guard b == StartLineValidator.httpPrefix[count] else { return false }
+            count += 1
+            if count == 7 { phase = 3 }
+            return true
+        case 3:
+            guard b >= 48 && b <= 57 else { return false }
+            phase = 4
+            return true
+        case 4:
+            guard b == 13 else { return false }
+            phase = 5
+            return true
+        default:
+            return false
+        }
+    }
+
+    private mutating func stepStatus(_ b: UInt8) -> Bool {
+        switch phase {
+        case 0:
+            guard b == StartLineValidator.httpPrefix[count] else { return false }
+            count += 1
+            if count == 7 { phase = 1; count = 0 }
+            return true
+        case 1:
+            guard b >= 48 && b <= 57 else { return false }
+            phase = 2
+            return true
+        case 2:
+            guard b == 32 else { return false }
+            phase = 3
+            return true
+        case 3:  // three-digit status
+            guard b >= 48 && b <= 57 else { return false }
+            count += 1
+            if count == 3 { phase = 4 }
+            return true
+        case 4:
+            if b == 32 { phase = 5; return true }
+            if b == 13 { phase = 6; return true }
+            return false
+        case 5:  // reason phrase: anything but a bare CR in the middle
+            if b == 13 { phase = 6 }
+            return true
+        default:
+            return false
+        }
+    }
+}
+
+/// RFC 9110 tchar.
+@inline(__always)
+func isTokenChar(_ b: UInt8) -> Bool {
+    switch b {
+    case 48...57, 65...90, 97...122: return true
+    case 33, 35, 36, 37, 38, 39, 42, 43, 45, 46, 94, 95, 96, 124, 126: return true
+    default: return false
+    }
+}
