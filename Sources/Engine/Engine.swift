@@ -59,7 +59,8 @@ public final class Engine {
         guard p.transport == .tcp, !flow.bypassed else { return }
         if p.payloadTruncated { counters.add("capture.payload_truncated") }
         if flow.closed {
-            counters.add("tcp.packet_after_close")
+            // The last ACKs of a teardown are normal; data after the close is not.
+            if !p.payload.isEmpty { counters.add("tcp.data_after_close") }
             return
         }
         let time = p.timestamp

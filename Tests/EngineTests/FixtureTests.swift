@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+@testable import SonarEngine
+
+/// Every real capture against the independent oracle (scripts/fixtures/transcript.py: dpkt + h11 +
+/// the HTML SSE algorithm), message by message: order, flow, kind, id, method, tool, size, hash, session.
+@Test(arguments: Repo.originals())
+func fixtureMatchesOracleTranscript(_ name: String) throws {
+    let base = (name as NSString).deletingPathExtension
+    let expectedPath = Repo.fixtures.appendingPathComponent("expected/\(base).messages.jsonl").path
+    let expected = try String(contentsOfFile: expectedPath, encoding: .utf8)
+        .split(separator: "\n").map { jsonObject(String($0)) }
+    let events = try runSensor([Repo.fixture(name)]).map(jsonObject).filter { $0["event_type"] as? String == "mcp" }
+    #expect(events.count == expected.count)
+    #expect(expected.count > 0)
+    for (i, (got, want)) in zip(events, expected).enumerated() {
+        let m = got["mcp"] as? [String: Any] ?? [:]
+        let kind = m["kind"] as? String
+        let isRequest = kind == "request" || kind == "notification"
+        func s(_ v: Any?) -> String { v.map { "\($0)" } ?? "-" }
+        let gotRow = [s(got["flow_id"]), s(got["src_port"]), s(got["dest_port"]), s(m["transport"]), s(kind), s(m["id"]),
+                      isRequest ? s(m["method"]) : "-", kind == "request" ? s(m["tool"]) : "-", s(m["size"]),
+                      s(m["params_sha256"]), s(m["session_id"])]
+        let wantRow = [s(want["flow"]), s(want["src_port"]), s(want["dest_port"]), s(want["transport"]), s(want["kind"]), s(want["id"]),
+                       s(want["method"]), s(want["tool"]), s(want["size"]), s(want["params_sha256"]), s(want["session_id"])]
+        #expect(gotRow == wantRow, "message \(i) of \(name)")
+        // A response names the method of the request it answers, when the oracle saw that request.
+        if let requestMethod = want["request_method"] as? String, !isRequest {
+            #expect(m["method"] as? String == requestMethod, "message \(i) of \(name)")
+        }
+    }
+}
+
+/// The exact event lines of every original, timestamps and latencies included: any change in
+/// pairing, session or version tracking, or encoding shows up here. Regenerate with
+/// `scripts/update-golden.sh` after checking the difference is intended.
+@Test(arguments: Repo.originals())
+func fixtureMatchesGoldenEvents(_ name: String) throws {
+    let base = (name as NSString).deletingPathExtension
+    let goldenPath = Repo.fixtures.appendingPathComponent("expected/\(base).events.jsonl").path
+    let golden = try String(contentsOfFile: goldenPath, encoding: .utf8).split(separator: "\n").map { withoutMemory(String($0)) }
+    let lines = try runSensor([Repo.fixture(name)]).map(withoutMemory)
+    #expect(lines.count == golden.count)
+    for (i, (a, b)) in zip(lines, golden).enumerated() where a != b {
+        Issue.record("line \(i + 1) of \(name) differs:\n got: \(a)\nwant: \(b)")
+    }
+}
+
+/// Each hard variant (re-segmented, reordered, other link types, IPv6 in VLANs, pcapng) yields
+/// exactly the events of its original, bar timestamps.
+@Test(arguments: Repo.originals().flatMap { o in Repo.variants(of: o).map { [o, $0] } })
+func variantYieldsTheSameEvents(_ pair: [String]) throws {
+    let original = try runSensor([Repo.fixture(pair[0])]).filter { $0.contains(#""event_type":"mcp""#) }
+    let variant = try runSensor([Repo.fixture(pair[1])]).filter { $0.contains(#""event_type":"mcp""#) }
+    #expect(original.count > 0)
+    let isIPv6 = pair[1].contains("vlan6")
+    let a = original.map { isIPv6 ? timeless($0).replacingOccurrences(of: "\"127.0.0.1\"", with: "\"::1\"") : timeless($0) }
+    let b = variant.map(timeless)
+    #expect(a.count == b.count, "\(pair[1])")
+    for (i, (x, y)) in zip(a, b).enumerated() where x != y {
+        Issue.record("event \(i + 1) of \(pair[1]) differs from \(pair[0]):\n original: \(x)\n  variant: \(y)")
+    }
+}
