@@ -12,6 +12,15 @@ struct MCPSonarCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mcpsonar",
         abstract: "A passive network sensor for Model Context Protocol traffic.",
+        subcommands: [Run.self, Bench.self],
+        defaultSubcommand: Run.self)
+}
+
+/// Replay or live capture: the sensor itself (the default subcommand).
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Replay captures or capture live, writing MCP events as JSON lines (the default).",
         discussion: """
             Replay captures:  mcpsonar -r capture.pcap [-r more.pcapng ...] [-o events.json]
             Capture live:     mcpsonar -i lo [BPF expression ...]
@@ -96,4 +105,52 @@ func warn(_ message: String) {
 func fail(_ message: String) -> Never {
     warn(message)
     exit(2)
+}
+
+/// Throughput next to the libpcap read floor on the same files, in the same run.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure MB/s, packets/s, events/s and peak memory against the libpcap read floor.")
+
+    @Option(name: [.short, .customLong("read")], help: ArgumentHelp("Capture file to measure on (repeatable).", valueName: "FILE"))
+    var read: [String] = []
+
+    @Option(name: .customLong("passes"), help: "Read the files this many times (each pass with a fresh engine).")
+    var passes: Int = 200
+
+    @Flag(name: .customLong("payloads"), help: "Include payloads in events, as --payloads does.")
+    var payloads = false
+
+    func validate() throws {
+        if read.isEmpty { throw ValidationError("give at least one capture with -r FILE") }
+        if passes < 1 { throw ValidationError("--passes must be at least 1") }
+    }
+
+    func run() throws {
+        var config = EngineConfig()
+        config.mcp.includePayloads = payloads
+        let report: BenchmarkReport
+        do {
+            report = try Benchmark.run(files: read, passes: passes, config: config)
+        } catch {
+            fail("\(error)")
+        }
+        func f(_ v: Double, _ places: Int = 1) -> String {
+            let scale = pow10(places)
+            return String(Double((v * scale).rounded()) / scale)
+        }
+        let text = """
+            files: \(read.joined(separator: " ")) x \(report.passes) passes
+            input: \(report.packets) packets, \(report.bytes) bytes
+            libpcap read floor: \(f(report.floorMBps)) MB/s (\(f(report.floorSeconds, 3)) s)
+            mcpsonar pipeline:  \(f(report.pipelineMBps)) MB/s (\(f(report.pipelineSeconds, 3)) s), \(f(report.packetsPerSecond, 0)) packets/s, \(f(report.eventsPerSecond, 0)) events/s
+            pipeline / floor:   \(f(100 * report.pipelineMBps / max(report.floorMBps, 1e-9)))%
+            peak resident memory: \(f(Double(report.peakResidentBytes) / 1_048_576)) MiB
+
+            """
+        var bytes = Array(text.utf8)
+        bytes.withUnsafeMutableBytes { _ = write(1, $0.baseAddress, $0.count) }
+    }
+
+    private func pow10(_ n: Int) -> Double { var v = 1.0; for _ in 0..<n { v *= 10 }; return v }
 }
