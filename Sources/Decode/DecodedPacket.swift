@@ -98,7 +98,7 @@ public struct DecodeLimits: Sendable, Equatable {
     /// Bytes held by all datagrams being reassembled. Oldest datagrams are evicted to make room.
     public var maxFragmentBytesTotal: Int = 16 * 1024 * 1024
     /// A datagram not complete this many seconds (packet time) after its first fragment is dropped.
-    public var fragmentTimeoutSeconds: Int64 = 30
+    public var fragmentTimeoutSeconds: Int = 30
     /// Fragments accepted for one datagram; more drops the datagram (defends against tiny-fragment floods).
     public var maxFragmentsPerDatagram: Int = 256
     /// IPv6 extension headers walked before the packet is judged malformed.

@@ -65,13 +65,13 @@ public struct PacketDecoder: Sendable {
         let wire = max(wireLength, bytes.count)
         guard let (l3, version) = linkLayer(bytes, linkType: linkType) else { return nil }
         guard l3 < bytes.count else {
-            counters.add("decode.truncated_ip")
+            counters.add(DecodeCounter.truncatedIP)
             return nil
         }
         let ip = UnsafeRawBufferPointer(rebasing: bytes[l3...])
         let nibble = ip[0] >> 4
         if version != 0 && nibble != version {
-            counters.add("decode.bad_ip_version")
+            counters.add(DecodeCounter.badIPVersion)
             return nil
         }
         var ctx = Context(timestamp: timestamp, wireLength: wire, wireAvailable: wire - l3)
@@ -79,7 +79,7 @@ public struct PacketDecoder: Sendable {
         case 4: return ipv4(ip, &ctx)
         case 6: return ipv6(ip, &ctx)
         default:
-            counters.add("decode.bad_ip_version")
+            counters.add(DecodeCounter.badIPVersion)
             return nil
         }
     }
@@ -117,7 +117,7 @@ public struct PacketDecoder: Sendable {
             let be = b.readBE32(at: 0), le = b.readLE32(at: 0)
             if be == 2 || le == 2 { return (4, 4) }
             if Self.isAFInet6(be) || Self.isAFInet6(le) { return (4, 6) }
-            counters.add("decode.not_ip")
+            counters.add(DecodeCounter.notIP)
             return nil
         case LinkType.raw, LinkType.raw14, LinkType.linkTypeRaw:
             return (0, 0)
@@ -126,13 +126,13 @@ public struct PacketDecoder: Sendable {
         case LinkType.ipv6:
             return (0, 6)
         default:
-            counters.add("decode.unsupported_linktype")
+            counters.add(DecodeCounter.unsupportedLinkType)
             return nil
         }
     }
 
     private mutating func truncatedLink() -> (Int, UInt8)? {
-        counters.add("decode.truncated_link")
+        counters.add(DecodeCounter.truncatedLink)
         return nil
     }
 
@@ -162,7 +162,7 @@ public struct PacketDecoder: Sendable {
             next += 4
         }
         guard let v = ipVersion(forEtherType: type) else {
-            counters.add("decode.not_ip")
+            counters.add(DecodeCounter.notIP)
             return nil
         }
         return (next, v)
@@ -172,29 +172,29 @@ public struct PacketDecoder: Sendable {
 
     private mutating func ipv4(_ ip: UnsafeRawBufferPointer, _ ctx: inout Context) -> DecodedPacket? {
         guard ip.count >= 20 else {
-            counters.add("decode.truncated_ip")
+            counters.add(DecodeCounter.truncatedIP)
             return nil
         }
         let ihl = Int(ip[0] & 0x0F) * 4
         guard ihl >= 20 else {
-            counters.add("decode.ipv4_bad_header")
+            counters.add(DecodeCounter.ipv4BadHeader)
             return nil
         }
         guard ihl <= ip.count else {
-            counters.add("decode.truncated_ip")
+            counters.add(DecodeCounter.truncatedIP)
             return nil
         }
         var total = Int(ip.readBE16(at: 2))
         if total == 0 {
             // TSO / BIG TCP captures on the sending host carry 0: the frame gives the length.
-            counters.add("decode.ipv4_zero_length")
+            counters.add(DecodeCounter.ipv4ZeroLength)
             total = ctx.wireAvailable
         }
         guard total >= ihl else {
-            counters.add("decode.ipv4_bad_header")
+            counters.add(DecodeCounter.ipv4BadHeader)
             return nil
         }
-        if total > ctx.wireAvailable { counters.add("decode.ip_length_exceeds_frame") }
+        if total > ctx.wireAvailable { counters.add(DecodeCounter.ipLengthExceedsFrame) }
         ctx.src = .v4(ip.readBE32(at: 12))
         ctx.dst = .v4(ip.readBE32(at: 16))
         ctx.ttl = ip[8]
@@ -204,10 +204,10 @@ public struct PacketDecoder: Sendable {
         let fragOffset = Int(fragField & 0x1FFF) * 8
 
         if moreFragments || fragOffset != 0 {
-            counters.add("decode.ipv4_fragments")
+            counters.add(DecodeCounter.ipv4Fragments)
             guard total <= ip.count else {
                 // Part of the fragment was not captured: it cannot take part in reassembly.
-                counters.add("decode.fragment_truncated")
+                counters.add(DecodeCounter.fragmentTruncated)
                 return nil
             }
             let key = FragmentKey(src: ctx.src, dst: ctx.dst, id: UInt32(ip.readBE16(at: 4)), proto: proto)
@@ -215,7 +215,7 @@ public struct PacketDecoder: Sendable {
             guard let dg = fragments.add(key: key, offset: fragOffset, moreFragments: moreFragments, fragment: frag,
                                          ttl: ctx.ttl, nextHeader: proto, now: ctx.timestamp, counters: &counters)
             else { return nil }
-            counters.add("decode.ipv4_fragments_reassembled")
+            counters.add(DecodeCounter.ipv4FragmentsReassembled)
             let data = store(dg)
             ctx.ttl = dg.ttl
             ctx.fromFragments = true
@@ -243,16 +243,16 @@ public struct PacketDecoder: Sendable {
 
     private mutating func ipv6(_ ip: UnsafeRawBufferPointer, _ ctx: inout Context) -> DecodedPacket? {
         guard ip.count >= 40 else {
-            counters.add("decode.truncated_ip")
+            counters.add(DecodeCounter.truncatedIP)
             return nil
         }
         var total = 40 + Int(ip.readBE16(at: 4))
         if total == 40 && ip[6] != 59 {
             // Jumbogram or BIG TCP GSO capture: payload length 0, the frame gives the length.
-            counters.add("decode.ipv6_zero_length")
+            counters.add(DecodeCounter.ipv6ZeroLength)
             total = max(40, ctx.wireAvailable)
         }
-        if total > ctx.wireAvailable { counters.add("decode.ip_length_exceeds_frame") }
+        if total > ctx.wireAvailable { counters.add(DecodeCounter.ipLengthExceedsFrame) }
         ctx.src = .read(v6: ip, at: 8)
         ctx.dst = .read(v6: ip, at: 24)
         ctx.ttl = ip[7]
@@ -274,14 +274,14 @@ public struct PacketDecoder: Sendable {
                 switch walkExtensions(ip, next: next, start: dataStart, claimedEnd: total) {
                 case .transport(let proto, let o): return transport(proto, ip, start: o, claimedEnd: total, &ctx)
                 case .fragment:
-                    counters.add("decode.ipv6_ext_headers_bad")
+                    counters.add(DecodeCounter.ipv6ExtHeadersBad)
                     return nil
                 case nil: return nil
                 }
             }
-            counters.add("decode.ipv6_fragments")
+            counters.add(DecodeCounter.ipv6Fragments)
             guard total <= ip.count else {
-                counters.add("decode.fragment_truncated")
+                counters.add(DecodeCounter.fragmentTruncated)
                 return nil
             }
             let key = FragmentKey(src: ctx.src, dst: ctx.dst, id: ip.readBE32(at: at + 4), proto: 0)
@@ -289,7 +289,7 @@ public struct PacketDecoder: Sendable {
             guard let dg = fragments.add(key: key, offset: offset, moreFragments: more, fragment: frag,
                                          ttl: ctx.ttl, nextHeader: next, now: ctx.timestamp, counters: &counters)
             else { return nil }
-            counters.add("decode.ipv6_fragments_reassembled")
+            counters.add(DecodeCounter.ipv6FragmentsReassembled)
             let data = store(dg)
             ctx.ttl = dg.ttl
             ctx.fromFragments = true
@@ -297,7 +297,7 @@ public struct PacketDecoder: Sendable {
             switch walkExtensions(data, next: dg.nextHeader, start: 0, claimedEnd: data.count) {
             case .transport(let proto, let o): return transport(proto, data, start: o, claimedEnd: data.count, &ctx)
             case .fragment:
-                counters.add("decode.ipv6_ext_headers_bad")
+                counters.add(DecodeCounter.ipv6ExtHeadersBad)
                 return nil
             case nil: return nil
             }
@@ -336,16 +336,16 @@ public struct PacketDecoder: Sendable {
                 return .fragment(at: offset)
             case 50:
                 // ESP: everything after is encrypted.
-                counters.add("decode.ipv6_esp")
+                counters.add(DecodeCounter.ipv6ESP)
                 return nil
             default:
                 // 59 (No Next Header), ICMPv6 and anything else that is not TCP or UDP.
-                counters.add("decode.not_tcp_udp")
+                counters.add(DecodeCounter.notTCPUDP)
                 return nil
             }
             seen += 1
             guard seen <= limits.maxIPv6ExtensionHeaders else {
-                counters.add("decode.ipv6_ext_headers_bad")
+                counters.add(DecodeCounter.ipv6ExtHeadersBad)
                 return nil
             }
             guard fits(ip, offset, headerLength, claimedEnd) else { return nil }
@@ -364,11 +364,11 @@ public struct PacketDecoder: Sendable {
     /// the captured bytes (else cut by snaplen). Counts the failure.
     private mutating func fits(_ ip: UnsafeRawBufferPointer, _ offset: Int, _ count: Int, _ claimedEnd: Int) -> Bool {
         if offset + count > claimedEnd {
-            counters.add("decode.ipv6_ext_headers_bad")
+            counters.add(DecodeCounter.ipv6ExtHeadersBad)
             return false
         }
         if offset + count > ip.count {
-            counters.add("decode.truncated_ip")
+            counters.add(DecodeCounter.truncatedIP)
             return false
         }
         return true
@@ -388,33 +388,33 @@ public struct PacketDecoder: Sendable {
         switch proto {
         case 6:
             kind = .tcp
-            guard start + 20 <= claimedEnd else { return bad("decode.tcp_bad_header") }
-            guard start + 20 <= captured else { return bad("decode.truncated_tcp") }
+            guard start + 20 <= claimedEnd else { return bad(DecodeCounter.tcpBadHeader) }
+            guard start + 20 <= captured else { return bad(DecodeCounter.truncatedTCP) }
             let dataOffset = Int(buf[start + 12] >> 4) * 4
-            guard dataOffset >= 20, start + dataOffset <= claimedEnd else { return bad("decode.tcp_bad_header") }
-            guard start + dataOffset <= captured else { return bad("decode.truncated_tcp") }
+            guard dataOffset >= 20, start + dataOffset <= claimedEnd else { return bad(DecodeCounter.tcpBadHeader) }
+            guard start + dataOffset <= captured else { return bad(DecodeCounter.truncatedTCP) }
             headerEnd = start + dataOffset
             tcp = TCPInfo(seq: buf.readBE32(at: start + 4), ack: buf.readBE32(at: start + 8),
                           flags: TCPFlags(rawValue: buf[start + 13]), window: buf.readBE16(at: start + 14),
                           urgentPointer: buf.readBE16(at: start + 18))
         case 17:
             kind = .udp
-            guard start + 8 <= claimedEnd else { return bad("decode.udp_bad_header") }
-            guard start + 8 <= captured else { return bad("decode.truncated_udp") }
+            guard start + 8 <= claimedEnd else { return bad(DecodeCounter.udpBadHeader) }
+            guard start + 8 <= captured else { return bad(DecodeCounter.truncatedUDP) }
             headerEnd = start + 8
             let udpLength = Int(buf.readBE16(at: start + 4))
             if udpLength == 0 && claimedEnd - start > 0xFFFF {
                 // Jumbogram (RFC 2675): the IP length rules.
             } else if udpLength < 8 {
-                return bad("decode.udp_bad_header")
+                return bad(DecodeCounter.udpBadHeader)
             } else if start + udpLength > claimedEnd {
                 // UDP claims more than IP carries: trust IP.
-                counters.add("decode.udp_bad_length")
+                counters.add(DecodeCounter.udpBadLength)
             } else {
                 end = start + udpLength
             }
         default:
-            return bad("decode.not_tcp_udp")
+            return bad(DecodeCounter.notTCPUDP)
         }
         let payloadEnd = min(end, buf.count)
         let payload = UnsafeRawBufferPointer(rebasing: buf[headerEnd..<max(headerEnd, payloadEnd)])

@@ -245,3 +245,41 @@ import Testing
         }
     }
 }
+
+@Suite struct FragmentClockTests {
+    @Test func clockGoingBackwardsDoesNotStallTheSweep() {
+        var dec = PacketDecoder()
+        let first = Build.ipv4(flagsOffset: 0x2000, payload: Build.bytes(16))
+        let plain = Build.ipv4(payload: Build.tcp())
+        _ = run(&dec, first, link: LinkType.raw, seconds: 1000)
+        _ = run(&dec, plain, link: LinkType.raw, seconds: 1002)   // arms the next sweep at 1003
+        _ = run(&dec, plain, link: LinkType.raw, seconds: 10)     // a new file starting earlier
+        #expect(dec.fragmentBuffersInUse == 1)
+        _ = run(&dec, plain, link: LinkType.raw, seconds: 20)     // would have waited for 1003 without re-arming
+        #expect(dec.fragmentBuffersInUse == 1)
+        _ = run(&dec, plain, link: LinkType.raw, seconds: 1031)
+        #expect(dec.fragmentBuffersInUse == 0)
+        #expect(dec.counters[DecodeCounter.fragmentTimeout] == 1)
+    }
+}
+
+@Suite struct CounterNameTests {
+    /// The integrator and the stats event rely on these exact names.
+    @Test func names() {
+        #expect(DecodeCounter.truncatedIP == "decode.truncated_ip")
+        #expect(DecodeCounter.unsupportedLinkType == "decode.unsupported_linktype")
+        #expect(DecodeCounter.ipv4BadHeader == "decode.ipv4_bad_header")
+        #expect(DecodeCounter.ipv6ExtHeadersBad == "decode.ipv6_ext_headers_bad")
+        #expect(DecodeCounter.notTCPUDP == "decode.not_tcp_udp")
+        #expect(DecodeCounter.ipv4Fragments == "decode.ipv4_fragments")
+        #expect(DecodeCounter.ipv4FragmentsReassembled == "decode.ipv4_fragments_reassembled")
+        #expect(DecodeCounter.fragmentLimit == "decode.fragment_limit")
+        #expect(DecodeCounter.fragmentOverlap == "decode.fragment_overlap")
+        #expect(DecodeCounter.fragmentTimeout == "decode.fragment_timeout")
+    }
+
+    @Test func linkTypeValues() {
+        #expect([LinkType.null, LinkType.ethernet, LinkType.raw, LinkType.raw14, LinkType.loop, LinkType.linuxSLL,
+                 LinkType.linkTypeRaw, LinkType.ipv4, LinkType.ipv6, LinkType.linuxSLL2] == [0, 1, 12, 14, 108, 113, 101, 228, 229, 276])
+    }
+}
