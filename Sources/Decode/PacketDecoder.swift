@@ -205,6 +205,11 @@ public struct PacketDecoder: Sendable {
 
         if moreFragments || fragOffset != 0 {
             counters.add(DecodeCounter.ipv4Fragments)
+            // Only TCP and UDP are worth the memory (large ICMP echoes are the usual fragments).
+            guard proto == 6 || proto == 17 else {
+                counters.add(DecodeCounter.notTCPUDP)
+                return nil
+            }
             guard total <= ip.count else {
                 // Part of the fragment was not captured: it cannot take part in reassembly.
                 counters.add(DecodeCounter.fragmentTruncated)

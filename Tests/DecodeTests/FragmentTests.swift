@@ -283,3 +283,13 @@ import Testing
                  LinkType.linkTypeRaw, LinkType.ipv4, LinkType.ipv6, LinkType.linuxSLL2] == [0, 1, 12, 14, 108, 113, 101, 228, 229, 276])
     }
 }
+
+@Suite struct NonTransportFragmentTests {
+    @Test func icmpFragmentsAreNotBuffered() {
+        var dec = PacketDecoder()
+        _ = run(&dec, Build.ipv4(proto: 1, flagsOffset: 0x2000, payload: Build.bytes(64)), link: LinkType.raw)
+        #expect(dec.fragmentBuffersInUse == 0)
+        #expect(dec.counters[DecodeCounter.ipv4Fragments] == 1)
+        #expect(dec.counters[DecodeCounter.notTCPUDP] == 1)
+    }
+}
