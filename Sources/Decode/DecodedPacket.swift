@@ -95,7 +95,8 @@ public struct DecodedPacket {
 public struct DecodeLimits: Sendable, Equatable {
     /// Datagrams being reassembled at once. When full, the oldest is evicted ("decode.fragment_limit").
     public var maxFragmentBuffers: Int = 1024
-    /// Bytes held by all datagrams being reassembled. Oldest datagrams are evicted to make room.
+    /// Bytes held by all datagrams being reassembled (bytes placed; the allocator may add up to 2x).
+    /// Oldest datagrams are evicted to make room.
     public var maxFragmentBytesTotal: Int = 16 * 1024 * 1024
     /// A datagram not complete this many seconds (packet time) after its first fragment is dropped.
     public var fragmentTimeoutSeconds: Int = 30

@@ -24,6 +24,14 @@ final class ReassemblyStorage: @unchecked Sendable {
 /// a `nil` result always increments exactly one "drop reason" counter (or a fragment counter,
 /// for a fragment held for reassembly).
 ///
+/// Handles: Ethernet (any number of 802.1Q / 802.1ad / 0x9100 tags), Linux cooked v1 and v2,
+/// BSD NULL / LOOP (either byte order), raw IP (12, 14, 101, 228, 229); IPv4 with options and
+/// fragments; IPv6 with Hop-by-Hop, Routing, Destination Options, AH, Mobility/HIP/Shim6 and
+/// Fragment headers (ESP and No Next Header end the walk); TCP with options, UDP.
+/// IPv4 and IPv6 fragments are both reassembled, first-wins on overlap (see `DecodeCounter` and
+/// the policy notes on the reassembler); only IPv4 fragments of TCP/UDP are buffered.
+/// Not handled (counted "decode.not_ip"): MPLS, PPPoE, LLC/SNAP, tunnels (GRE, IP-in-IP, VXLAN).
+///
 /// Not checked, by design: IP/TCP/UDP checksums (offloading makes them wrong on the capturing host,
 /// and an IDS must see what the receiver may accept), IPv4 options (skipped by the header length).
 ///

@@ -293,3 +293,27 @@ import Testing
         #expect(dec.counters[DecodeCounter.notTCPUDP] == 1)
     }
 }
+
+@Suite struct UDPFragmentTests {
+    @Test func udpDatagramReassembled() {
+        var dec = PacketDecoder()
+        let body = Build.bytes(1000, seed: 1)
+        let udp = Build.udp(src: 53, dst: 33000, payload: body)
+        var out: [Decoded] = []
+        for off in stride(from: 0, to: udp.count, by: 256) {
+            let len = min(256, udp.count - off)
+            let ip = Build.ipv4(proto: 17, ttl: 50, id: 77, flagsOffset: (off + len < udp.count ? 0x2000 : 0) | off / 8,
+                                payload: Array(udp[off..<off + len]))
+            if let d = run(&dec, Build.sll(proto: 0x0800, payload: ip), link: LinkType.linuxSLL) { out.append(d) }
+        }
+        #expect(out.count == 1)
+        #expect(out.first?.packet.transport == .udp)
+        #expect(out.first?.packet.srcPort == 53 && out.first?.packet.dstPort == 33000)
+        #expect(out.first?.payload == body)
+        #expect(out.first?.packet.payloadLength == 1000)
+        #expect(out.first?.packet.ttl == 50)
+        #expect(out.first?.packet.fromFragments == true)
+        #expect(out.first?.payloadInsideInput == false)  // it lives in the decoder's storage
+        #expect(dec.counters[DecodeCounter.ipv4Fragments] == 4)
+    }
+}

@@ -131,3 +131,28 @@ import Testing
         #expect(dec.fragmentBuffersInUse == 2)
     }
 }
+
+@Suite struct IPv6LengthTests {
+    @Test func zeroPayloadLengthUsesTheFrame() {
+        // BIG TCP / jumbogram captures: payload length 0, the frame says how long the packet is.
+        var dec = PacketDecoder()
+        let pkt = Build.ipv6(payloadLength: 0, payload: Build.tcp(payload: [5, 6, 7]))
+        let d = run(&dec, pkt, link: LinkType.raw)
+        #expect(d?.payload == [5, 6, 7])
+        #expect(d?.packet.payloadTruncated == false)
+        #expect(dec.counters[DecodeCounter.ipv6ZeroLength] == 1)
+        // Cut by snaplen: the wire length still gives the real size.
+        let cut = run(&dec, Array(pkt.prefix(62)), link: LinkType.raw, wire: pkt.count)
+        #expect(cut?.payload == [5, 6])
+        #expect(cut?.packet.payloadTruncated == true)
+        #expect(cut?.packet.payloadLength == 3)
+    }
+
+    @Test func payloadLengthShorterThanFrameIgnoresTrailer() {
+        var dec = PacketDecoder()
+        let pkt = Build.ipv6(next: 17, payload: Build.udp(payload: [1, 2])) + [9, 9, 9, 9]
+        let d = run(&dec, pkt, link: LinkType.raw)
+        #expect(d?.payload == [1, 2])
+        #expect(dec.counters.isEmpty)
+    }
+}
