@@ -29,8 +29,10 @@ final class ReassemblyStorage: @unchecked Sendable {
 /// fragments; IPv6 with Hop-by-Hop, Routing, Destination Options, AH, Mobility/HIP/Shim6 and
 /// Fragment headers (ESP and No Next Header end the walk); TCP with options, UDP.
 /// IPv4 and IPv6 fragments are both reassembled, first-wins on overlap (see `DecodeCounter` and
-/// the policy notes on the reassembler); only IPv4 fragments of TCP/UDP are buffered.
-/// Not handled (counted "decode.not_ip"): MPLS, PPPoE, LLC/SNAP, tunnels (GRE, IP-in-IP, VXLAN).
+/// the policy notes on the reassembler). IPv4 fragments are buffered only for TCP and UDP; IPv6
+/// fragments always (the upper protocol may sit behind headers inside the fragmentable part).
+/// Not handled: MPLS, PPPoE, LLC/SNAP ("decode.not_ip"); tunnels are not opened (GRE and IP-in-IP
+/// count "decode.not_tcp_udp", VXLAN comes out as its outer UDP packet).
 ///
 /// Not checked, by design: IP/TCP/UDP checksums (offloading makes them wrong on the capturing host,
 /// and an IDS must see what the receiver may accept), IPv4 options (skipped by the header length).
