@@ -161,6 +161,13 @@ public struct JSONDocument: Sendable {
         return current
     }
 
+    /// True if `r` is a string written with at least one backslash escape (or with invalid
+    /// Unicode): its raw bytes differ from its value.
+    public func hasEscapes(_ r: JSONRef) -> Bool {
+        guard let nd = node(r), nd.kind == .string else { return false }
+        return nd.flags & (JSONNode.escaped | JSONNode.repaired) != 0
+    }
+
     /// True if the string node `r` unescapes to exactly the UTF-8 of `key`.
     public func keyEquals(_ r: JSONRef, _ key: String) -> Bool {
         guard let nd = node(r), nd.kind == .string else { return false }

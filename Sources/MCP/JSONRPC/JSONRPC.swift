@@ -140,26 +140,26 @@ public enum JSONRPC {
             slot = v
         }
         d.forEachMember(obj) { k, v in
-            switch d.raw(k).count {
-            // Length of the raw key with quotes decides which names to test; escaped keys are rare
-            // but still matched by keyEquals, which unescapes.
+            if d.hasEscapes(k) {
+                // Rare: an escaped spelling such as "\u0069d" has no fixed length; unescape and compare.
+                if d.keyEquals(k, "id") { take(&id, v) }
+                else if d.keyEquals(k, "method") { take(&method, v) }
+                else if d.keyEquals(k, "params") { take(&params, v) }
+                else if d.keyEquals(k, "result") { take(&result, v) }
+                else if d.keyEquals(k, "error") { take(&error, v) }
+                else if d.keyEquals(k, "jsonrpc") { take(&version, v) }
+                return true
+            }
+            // The raw length (with quotes) says which of the names it could be.
+            switch d.range(k).count {
             case 4: if d.keyEquals(k, "id") { take(&id, v) }
+            case 7: if d.keyEquals(k, "error") { take(&error, v) }
             case 8:
                 if d.keyEquals(k, "method") { take(&method, v) }
                 else if d.keyEquals(k, "params") { take(&params, v) }
                 else if d.keyEquals(k, "result") { take(&result, v) }
-            case 7: if d.keyEquals(k, "error") { take(&error, v) }
             case 9: if d.keyEquals(k, "jsonrpc") { take(&version, v) }
-            default:
-                // An escaped spelling (`"\u0069d"`) is longer than the plain one.
-                if d.raw(k).contains(0x5C) {
-                    if d.keyEquals(k, "id") { take(&id, v) }
-                    else if d.keyEquals(k, "method") { take(&method, v) }
-                    else if d.keyEquals(k, "params") { take(&params, v) }
-                    else if d.keyEquals(k, "result") { take(&result, v) }
-                    else if d.keyEquals(k, "error") { take(&error, v) }
-                    else if d.keyEquals(k, "jsonrpc") { take(&version, v) }
-                }
+            default: break
             }
             return true
         }
