@@ -133,7 +133,11 @@ struct JSONParser {
     @inline(__always)
     mutating func parseKey(_ at: Int) throws(JSONError) -> Int {
         guard at < n, p[at] == 0x22 else { throw invalid(at, "expected a string key") }
-        let i = skipWhitespace(try parseString(at))
+        // Two statements on purpose: in `skipWhitespace(try parseString(at))` the callee's copy of
+        // `self` is taken before the argument runs, so the append inside parseString would find
+        // the tape shared and copy it, making every key O(n).
+        let afterKey = try parseString(at)
+        let i = skipWhitespace(afterKey)
         guard i < n, p[i] == 0x3A else { throw invalid(i, "expected ':'") }
         return skipWhitespace(i &+ 1)
     }
