@@ -17,9 +17,9 @@ struct JSONParser {
         self.p = p
         self.n = n
         self.limits = limits
-        // Typical MCP JSON has a node every 8-16 bytes; cap the guess so a large string-heavy
+        // Small MCP messages have a node every 6-10 bytes; cap the guess so a large string-heavy
         // body does not reserve tens of megabytes it will never use.
-        nodes.reserveCapacity(min(n / 8 + 4, 65_536, max(limits.maxElements, 1)))
+        nodes.reserveCapacity(min(n / 4 + 16, 65_536, max(limits.maxElements, 1)))
     }
 
     @inline(__always)
