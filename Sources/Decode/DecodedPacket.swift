@@ -95,10 +95,11 @@ public struct DecodedPacket {
 public struct DecodeLimits: Sendable, Equatable {
     /// Datagrams being reassembled at once. When full, the oldest is evicted ("decode.fragment_limit").
     public var maxFragmentBuffers: Int = 1024
-    /// Bytes held by all datagrams being reassembled. Oldest datagrams are evicted to make room.
+    /// Bytes held by all datagrams being reassembled (bytes placed; the allocator may add up to 2x).
+    /// Oldest datagrams are evicted to make room.
     public var maxFragmentBytesTotal: Int = 16 * 1024 * 1024
     /// A datagram not complete this many seconds (packet time) after its first fragment is dropped.
-    public var fragmentTimeoutSeconds: Int64 = 30
+    public var fragmentTimeoutSeconds: Int = 30
     /// Fragments accepted for one datagram; more drops the datagram (defends against tiny-fragment floods).
     public var maxFragmentsPerDatagram: Int = 256
     /// IPv6 extension headers walked before the packet is judged malformed.

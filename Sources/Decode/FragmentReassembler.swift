@@ -50,32 +50,35 @@ struct FragmentReassembler {
     private(set) var table: [FragmentKey: FragmentDatagram] = [:]
     /// Sum of `data.count` over all datagrams.
     private(set) var bytesInUse = 0
+    /// Packet time of the next periodic sweep of the table.
     private var nextSweep = Timestamp.zero
-    private var lastSeen = Timestamp.zero
 
     static let maxDatagram = 65535
 
     init(limits: DecodeLimits) { self.limits = limits }
 
-    /// Drops datagrams whose time is up. Cheap when nothing is buffered; otherwise scans the table
-    /// at most once per second of packet time (or when time goes backwards, as merged captures do).
+    /// Drops datagrams whose time is up. Free when nothing is buffered; otherwise scans the table
+    /// at most once per second of packet time. A clock that jumps back by more than a second (a new
+    /// capture file, a merged capture) re-arms the sweep instead of stalling it until time catches up.
     mutating func expireIfDue(now: Timestamp, counters: inout Counters) {
         guard !table.isEmpty else { return }
-        guard now >= nextSweep || now < lastSeen else { lastSeen = now; return }
-        lastSeen = now
+        let rearm = now.microseconds < nextSweep.microseconds &- 2_000_000
+        guard now >= nextSweep || rearm else { return }
         nextSweep = now.adding(seconds: 1)
         expire(now: now, counters: &counters)
     }
 
+    private var timeoutMicroseconds: Int64 { Int64(limits.fragmentTimeoutSeconds) &* 1_000_000 }
+
     mutating func expire(now: Timestamp, counters: inout Counters) {
-        let deadline = limits.fragmentTimeoutSeconds &* 1_000_000
+        let deadline = timeoutMicroseconds
         var dead: [FragmentKey] = []
         for (key, dg) in table where now.microseconds &- dg.firstSeen.microseconds > deadline {
             dead.append(key)
         }
         for key in dead {
             remove(key)
-            counters.add("decode.fragment_timeout")
+            counters.add(DecodeCounter.fragmentTimeout)
         }
     }
 
@@ -92,7 +95,7 @@ struct FragmentReassembler {
         }
         guard let victim = oldest else { return false }
         remove(victim.key)
-        counters.add("decode.fragment_limit")
+        counters.add(DecodeCounter.fragmentLimit)
         return true
     }
 
@@ -103,19 +106,19 @@ struct FragmentReassembler {
         let length = fragment.count
         let end = offset + length
         if moreFragments && (length == 0 || length % 8 != 0) {
-            counters.add("decode.fragment_bad")
+            counters.add(DecodeCounter.fragmentBad)
             return nil
         }
         if end > Self.maxDatagram {
-            counters.add("decode.fragment_too_big")
+            counters.add(DecodeCounter.fragmentTooBig)
             remove(key)
             return nil
         }
 
         // A datagram already past its time starts afresh (the periodic sweep is coarse).
-        if let dg = table[key], now.microseconds &- dg.firstSeen.microseconds > limits.fragmentTimeoutSeconds &* 1_000_000 {
+        if let dg = table[key], now.microseconds &- dg.firstSeen.microseconds > timeoutMicroseconds {
             remove(key)
-            counters.add("decode.fragment_timeout")
+            counters.add(DecodeCounter.fragmentTimeout)
         }
         if table[key] == nil {
             while table.count >= max(1, limits.maxFragmentBuffers) {
@@ -128,17 +131,17 @@ struct FragmentReassembler {
         // Consistency with the length fixed by the first last-fragment.
         if let total = dg.totalLength {
             if end > total || (!moreFragments && end != total) {
-                counters.add("decode.fragment_inconsistent")
+                counters.add(DecodeCounter.fragmentInconsistent)
                 return nil
             }
         } else if !moreFragments, let last = dg.received.last, last.upperBound > end {
-            counters.add("decode.fragment_inconsistent")
+            counters.add(DecodeCounter.fragmentInconsistent)
             return nil
         }
 
         dg.fragments += 1
         if dg.fragments > max(1, limits.maxFragmentsPerDatagram) {
-            counters.add("decode.fragment_limit")
+            counters.add(DecodeCounter.fragmentLimit)
             remove(key)
             return nil
         }
@@ -150,7 +153,7 @@ struct FragmentReassembler {
                 if !evictOldest(keeping: key, counters: &counters) { break }
             }
             if bytesInUse + grow > limits.maxFragmentBytesTotal {
-                counters.add("decode.fragment_limit")
+                counters.add(DecodeCounter.fragmentLimit)
                 remove(key)
                 return nil
             }
@@ -208,8 +211,8 @@ struct FragmentReassembler {
                 copy(fragment, from: cursor - offset, to: dst, at: cursor, count: end - cursor)
             }
         }
-        if overlap { counters.add("decode.fragment_overlap") }
-        if mismatch { counters.add("decode.fragment_overlap_mismatch") }
+        if overlap { counters.add(DecodeCounter.fragmentOverlap) }
+        if mismatch { counters.add(DecodeCounter.fragmentOverlapMismatch) }
 
         // Merge [offset, end) into the sorted range list.
         var merged = offset..<end

@@ -24,6 +24,16 @@ final class ReassemblyStorage: @unchecked Sendable {
 /// a `nil` result always increments exactly one "drop reason" counter (or a fragment counter,
 /// for a fragment held for reassembly).
 ///
+/// Handles: Ethernet (any number of 802.1Q / 802.1ad / 0x9100 tags), Linux cooked v1 and v2,
+/// BSD NULL / LOOP (either byte order), raw IP (12, 14, 101, 228, 229); IPv4 with options and
+/// fragments; IPv6 with Hop-by-Hop, Routing, Destination Options, AH, Mobility/HIP/Shim6 and
+/// Fragment headers (ESP and No Next Header end the walk); TCP with options, UDP.
+/// IPv4 and IPv6 fragments are both reassembled, first-wins on overlap (see `DecodeCounter` and
+/// the policy notes on the reassembler). IPv4 fragments are buffered only for TCP and UDP; IPv6
+/// fragments always (the upper protocol may sit behind headers inside the fragmentable part).
+/// Not handled: MPLS, PPPoE, LLC/SNAP ("decode.not_ip"); tunnels are not opened (GRE and IP-in-IP
+/// count "decode.not_tcp_udp", VXLAN comes out as its outer UDP packet).
+///
 /// Not checked, by design: IP/TCP/UDP checksums (offloading makes them wrong on the capturing host,
 /// and an IDS must see what the receiver may accept), IPv4 options (skipped by the header length).
 ///
@@ -65,13 +75,13 @@ public struct PacketDecoder: Sendable {
         let wire = max(wireLength, bytes.count)
         guard let (l3, version) = linkLayer(bytes, linkType: linkType) else { return nil }
         guard l3 < bytes.count else {
-            counters.add("decode.truncated_ip")
+            counters.add(DecodeCounter.truncatedIP)
             return nil
         }
         let ip = UnsafeRawBufferPointer(rebasing: bytes[l3...])
         let nibble = ip[0] >> 4
         if version != 0 && nibble != version {
-            counters.add("decode.bad_ip_version")
+            counters.add(DecodeCounter.badIPVersion)
             return nil
         }
         var ctx = Context(timestamp: timestamp, wireLength: wire, wireAvailable: wire - l3)
@@ -79,7 +89,7 @@ public struct PacketDecoder: Sendable {
         case 4: return ipv4(ip, &ctx)
         case 6: return ipv6(ip, &ctx)
         default:
-            counters.add("decode.bad_ip_version")
+            counters.add(DecodeCounter.badIPVersion)
             return nil
         }
     }
@@ -99,6 +109,7 @@ public struct PacketDecoder: Sendable {
     // MARK: - Link layer
 
     /// Returns the offset of the IP header and the IP version the link layer announced (0: any).
+    @inline(__always)
     private mutating func linkLayer(_ b: UnsafeRawBufferPointer, linkType: Int32) -> (Int, UInt8)? {
         switch linkType {
         case LinkType.ethernet:
@@ -117,7 +128,7 @@ public struct PacketDecoder: Sendable {
             let be = b.readBE32(at: 0), le = b.readLE32(at: 0)
             if be == 2 || le == 2 { return (4, 4) }
             if Self.isAFInet6(be) || Self.isAFInet6(le) { return (4, 6) }
-            counters.add("decode.not_ip")
+            counters.add(DecodeCounter.notIP)
             return nil
         case LinkType.raw, LinkType.raw14, LinkType.linkTypeRaw:
             return (0, 0)
@@ -126,13 +137,13 @@ public struct PacketDecoder: Sendable {
         case LinkType.ipv6:
             return (0, 6)
         default:
-            counters.add("decode.unsupported_linktype")
+            counters.add(DecodeCounter.unsupportedLinkType)
             return nil
         }
     }
 
     private mutating func truncatedLink() -> (Int, UInt8)? {
-        counters.add("decode.truncated_link")
+        counters.add(DecodeCounter.truncatedLink)
         return nil
     }
 
@@ -162,7 +173,7 @@ public struct PacketDecoder: Sendable {
             next += 4
         }
         guard let v = ipVersion(forEtherType: type) else {
-            counters.add("decode.not_ip")
+            counters.add(DecodeCounter.notIP)
             return nil
         }
         return (next, v)
@@ -170,31 +181,32 @@ public struct PacketDecoder: Sendable {
 
     // MARK: - IPv4
 
+    @inline(__always)
     private mutating func ipv4(_ ip: UnsafeRawBufferPointer, _ ctx: inout Context) -> DecodedPacket? {
         guard ip.count >= 20 else {
-            counters.add("decode.truncated_ip")
+            counters.add(DecodeCounter.truncatedIP)
             return nil
         }
         let ihl = Int(ip[0] & 0x0F) * 4
         guard ihl >= 20 else {
-            counters.add("decode.ipv4_bad_header")
+            counters.add(DecodeCounter.ipv4BadHeader)
             return nil
         }
         guard ihl <= ip.count else {
-            counters.add("decode.truncated_ip")
+            counters.add(DecodeCounter.truncatedIP)
             return nil
         }
         var total = Int(ip.readBE16(at: 2))
         if total == 0 {
             // TSO / BIG TCP captures on the sending host carry 0: the frame gives the length.
-            counters.add("decode.ipv4_zero_length")
+            counters.add(DecodeCounter.ipv4ZeroLength)
             total = ctx.wireAvailable
         }
         guard total >= ihl else {
-            counters.add("decode.ipv4_bad_header")
+            counters.add(DecodeCounter.ipv4BadHeader)
             return nil
         }
-        if total > ctx.wireAvailable { counters.add("decode.ip_length_exceeds_frame") }
+        if total > ctx.wireAvailable { counters.add(DecodeCounter.ipLengthExceedsFrame) }
         ctx.src = .v4(ip.readBE32(at: 12))
         ctx.dst = .v4(ip.readBE32(at: 16))
         ctx.ttl = ip[8]
@@ -204,10 +216,15 @@ public struct PacketDecoder: Sendable {
         let fragOffset = Int(fragField & 0x1FFF) * 8
 
         if moreFragments || fragOffset != 0 {
-            counters.add("decode.ipv4_fragments")
+            counters.add(DecodeCounter.ipv4Fragments)
+            // Only TCP and UDP are worth the memory (large ICMP echoes are the usual fragments).
+            guard proto == 6 || proto == 17 else {
+                counters.add(DecodeCounter.notTCPUDP)
+                return nil
+            }
             guard total <= ip.count else {
                 // Part of the fragment was not captured: it cannot take part in reassembly.
-                counters.add("decode.fragment_truncated")
+                counters.add(DecodeCounter.fragmentTruncated)
                 return nil
             }
             let key = FragmentKey(src: ctx.src, dst: ctx.dst, id: UInt32(ip.readBE16(at: 4)), proto: proto)
@@ -215,7 +232,7 @@ public struct PacketDecoder: Sendable {
             guard let dg = fragments.add(key: key, offset: fragOffset, moreFragments: moreFragments, fragment: frag,
                                          ttl: ctx.ttl, nextHeader: proto, now: ctx.timestamp, counters: &counters)
             else { return nil }
-            counters.add("decode.ipv4_fragments_reassembled")
+            counters.add(DecodeCounter.ipv4FragmentsReassembled)
             let data = store(dg)
             ctx.ttl = dg.ttl
             ctx.fromFragments = true
@@ -243,16 +260,16 @@ public struct PacketDecoder: Sendable {
 
     private mutating func ipv6(_ ip: UnsafeRawBufferPointer, _ ctx: inout Context) -> DecodedPacket? {
         guard ip.count >= 40 else {
-            counters.add("decode.truncated_ip")
+            counters.add(DecodeCounter.truncatedIP)
             return nil
         }
         var total = 40 + Int(ip.readBE16(at: 4))
         if total == 40 && ip[6] != 59 {
             // Jumbogram or BIG TCP GSO capture: payload length 0, the frame gives the length.
-            counters.add("decode.ipv6_zero_length")
+            counters.add(DecodeCounter.ipv6ZeroLength)
             total = max(40, ctx.wireAvailable)
         }
-        if total > ctx.wireAvailable { counters.add("decode.ip_length_exceeds_frame") }
+        if total > ctx.wireAvailable { counters.add(DecodeCounter.ipLengthExceedsFrame) }
         ctx.src = .read(v6: ip, at: 8)
         ctx.dst = .read(v6: ip, at: 24)
         ctx.ttl = ip[7]
@@ -274,14 +291,14 @@ public struct PacketDecoder: Sendable {
                 switch walkExtensions(ip, next: next, start: dataStart, claimedEnd: total) {
                 case .transport(let proto, let o): return transport(proto, ip, start: o, claimedEnd: total, &ctx)
                 case .fragment:
-                    counters.add("decode.ipv6_ext_headers_bad")
+                    counters.add(DecodeCounter.ipv6ExtHeadersBad)
                     return nil
                 case nil: return nil
                 }
             }
-            counters.add("decode.ipv6_fragments")
+            counters.add(DecodeCounter.ipv6Fragments)
             guard total <= ip.count else {
-                counters.add("decode.fragment_truncated")
+                counters.add(DecodeCounter.fragmentTruncated)
                 return nil
             }
             let key = FragmentKey(src: ctx.src, dst: ctx.dst, id: ip.readBE32(at: at + 4), proto: 0)
@@ -289,7 +306,7 @@ public struct PacketDecoder: Sendable {
             guard let dg = fragments.add(key: key, offset: offset, moreFragments: more, fragment: frag,
                                          ttl: ctx.ttl, nextHeader: next, now: ctx.timestamp, counters: &counters)
             else { return nil }
-            counters.add("decode.ipv6_fragments_reassembled")
+            counters.add(DecodeCounter.ipv6FragmentsReassembled)
             let data = store(dg)
             ctx.ttl = dg.ttl
             ctx.fromFragments = true
@@ -297,7 +314,7 @@ public struct PacketDecoder: Sendable {
             switch walkExtensions(data, next: dg.nextHeader, start: 0, claimedEnd: data.count) {
             case .transport(let proto, let o): return transport(proto, data, start: o, claimedEnd: data.count, &ctx)
             case .fragment:
-                counters.add("decode.ipv6_ext_headers_bad")
+                counters.add(DecodeCounter.ipv6ExtHeadersBad)
                 return nil
             case nil: return nil
             }
@@ -336,16 +353,16 @@ public struct PacketDecoder: Sendable {
                 return .fragment(at: offset)
             case 50:
                 // ESP: everything after is encrypted.
-                counters.add("decode.ipv6_esp")
+                counters.add(DecodeCounter.ipv6ESP)
                 return nil
             default:
                 // 59 (No Next Header), ICMPv6 and anything else that is not TCP or UDP.
-                counters.add("decode.not_tcp_udp")
+                counters.add(DecodeCounter.notTCPUDP)
                 return nil
             }
             seen += 1
             guard seen <= limits.maxIPv6ExtensionHeaders else {
-                counters.add("decode.ipv6_ext_headers_bad")
+                counters.add(DecodeCounter.ipv6ExtHeadersBad)
                 return nil
             }
             guard fits(ip, offset, headerLength, claimedEnd) else { return nil }
@@ -364,11 +381,11 @@ public struct PacketDecoder: Sendable {
     /// the captured bytes (else cut by snaplen). Counts the failure.
     private mutating func fits(_ ip: UnsafeRawBufferPointer, _ offset: Int, _ count: Int, _ claimedEnd: Int) -> Bool {
         if offset + count > claimedEnd {
-            counters.add("decode.ipv6_ext_headers_bad")
+            counters.add(DecodeCounter.ipv6ExtHeadersBad)
             return false
         }
         if offset + count > ip.count {
-            counters.add("decode.truncated_ip")
+            counters.add(DecodeCounter.truncatedIP)
             return false
         }
         return true
@@ -378,6 +395,7 @@ public struct PacketDecoder: Sendable {
 
     /// Decodes the TCP or UDP header at `start` of `buf`; the IP layer says the packet ends at
     /// `claimedEnd`, which may lie beyond the captured `buf.count`.
+    @inline(__always)  // saves copying the ~130-byte result through each layer: about 2x on the hot path
     private mutating func transport(_ proto: UInt8, _ buf: UnsafeRawBufferPointer, start: Int, claimedEnd: Int,
                                     _ ctx: inout Context) -> DecodedPacket? {
         let captured = min(claimedEnd, buf.count)
@@ -388,33 +406,33 @@ public struct PacketDecoder: Sendable {
         switch proto {
         case 6:
             kind = .tcp
-            guard start + 20 <= claimedEnd else { return bad("decode.tcp_bad_header") }
-            guard start + 20 <= captured else { return bad("decode.truncated_tcp") }
+            guard start + 20 <= claimedEnd else { return bad(DecodeCounter.tcpBadHeader) }
+            guard start + 20 <= captured else { return bad(DecodeCounter.truncatedTCP) }
             let dataOffset = Int(buf[start + 12] >> 4) * 4
-            guard dataOffset >= 20, start + dataOffset <= claimedEnd else { return bad("decode.tcp_bad_header") }
-            guard start + dataOffset <= captured else { return bad("decode.truncated_tcp") }
+            guard dataOffset >= 20, start + dataOffset <= claimedEnd else { return bad(DecodeCounter.tcpBadHeader) }
+            guard start + dataOffset <= captured else { return bad(DecodeCounter.truncatedTCP) }
             headerEnd = start + dataOffset
             tcp = TCPInfo(seq: buf.readBE32(at: start + 4), ack: buf.readBE32(at: start + 8),
                           flags: TCPFlags(rawValue: buf[start + 13]), window: buf.readBE16(at: start + 14),
                           urgentPointer: buf.readBE16(at: start + 18))
         case 17:
             kind = .udp
-            guard start + 8 <= claimedEnd else { return bad("decode.udp_bad_header") }
-            guard start + 8 <= captured else { return bad("decode.truncated_udp") }
+            guard start + 8 <= claimedEnd else { return bad(DecodeCounter.udpBadHeader) }
+            guard start + 8 <= captured else { return bad(DecodeCounter.truncatedUDP) }
             headerEnd = start + 8
             let udpLength = Int(buf.readBE16(at: start + 4))
             if udpLength == 0 && claimedEnd - start > 0xFFFF {
                 // Jumbogram (RFC 2675): the IP length rules.
             } else if udpLength < 8 {
-                return bad("decode.udp_bad_header")
+                return bad(DecodeCounter.udpBadHeader)
             } else if start + udpLength > claimedEnd {
                 // UDP claims more than IP carries: trust IP.
-                counters.add("decode.udp_bad_length")
+                counters.add(DecodeCounter.udpBadLength)
             } else {
                 end = start + udpLength
             }
         default:
-            return bad("decode.not_tcp_udp")
+            return bad(DecodeCounter.notTCPUDP)
         }
         let payloadEnd = min(end, buf.count)
         let payload = UnsafeRawBufferPointer(rebasing: buf[headerEnd..<max(headerEnd, payloadEnd)])

@@ -162,13 +162,15 @@ public final class HTTPConnectionParser {
         if h.headLines == 0 {
             let lf = findByte(10, bytes, from: i)
             let end = lf ?? n
+            // Only validate what fits, so the verdict never depends on how the input was cut.
+            let room = max(0, limits.maxHeaderBytes - 1 - h.headBuf.count)
             let seg = UnsafeRawBufferPointer(rebasing: bytes[i..<end])
-            if !h.validator.feed(seg) {
+            if !h.validator.feed(UnsafeRawBufferPointer(rebasing: seg.prefix(room))) {
                 // Garbage: the rest of this line is skipped, then lines are tried one by one.
                 badStartLine(h, emit, atLineStart: lf != nil)
                 return lf.map { $0 + 1 } ?? n
             }
-            if h.headBuf.count + seg.count + 1 > limits.maxHeaderBytes {
+            if seg.count > room {
                 if isHTTP == nil { isHTTP = false; return n }
                 resync(h, emit, anomaly: "http.header_too_large", atLineStart: false)
                 return end

@@ -161,13 +161,32 @@ public struct JSONDocument: Sendable {
         return current
     }
 
+    /// True if `r` is a string written with at least one backslash escape (or with invalid
+    /// Unicode): its raw bytes differ from its value.
+    public func hasEscapes(_ r: JSONRef) -> Bool {
+        guard let nd = node(r), nd.kind == .string else { return false }
+        return nd.flags & (JSONNode.escaped | JSONNode.repaired) != 0
+    }
+
     /// True if the string node `r` unescapes to exactly the UTF-8 of `key`.
     public func keyEquals(_ r: JSONRef, _ key: String) -> Bool {
         guard let nd = node(r), nd.kind == .string else { return false }
         let lo = Int(nd.start) &+ 1, hi = Int(nd.end) &- 1
         if nd.flags & (JSONNode.escaped | JSONNode.repaired) == 0 {
-            // Fast path: the raw bytes are the key.
-            return key.utf8.elementsEqual(bytes[lo..<hi])
+            // Fast path: the raw bytes are the key. Lengths first (O(1) for native strings).
+            let utf8 = key.utf8
+            guard utf8.count == hi &- lo else { return false }
+            let equal: Bool? = utf8.withContiguousStorageIfAvailable { k in
+                bytes.withUnsafeBufferPointer { b in
+                    var i = 0
+                    while i < k.count {
+                        if k[i] != b[lo &+ i] { return false }
+                        i &+= 1
+                    }
+                    return true
+                }
+            }
+            return equal ?? utf8.elementsEqual(bytes[lo..<hi])
         }
         return key.utf8.elementsEqual(decodedUTF8(nd))
     }

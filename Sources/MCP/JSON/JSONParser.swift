@@ -1,5 +1,9 @@
 // The tape builder: one forward pass, an explicit stack of open containers, no recursion, and
-// no allocation besides the tape and that stack. Strings are validated here but decoded lazily.
+// no allocation besides the tape. Strings are validated here but decoded lazily.
+//
+// The stack lives in the tape: while a container is open its `next` field (only known when it
+// closes) holds the index of the enclosing open container, so opening and closing are O(1) and
+// need no second array.
 
 /// Parses `n` bytes at `p` into `nodes`. Internal: `JSONDocument.parse` is the entry point.
 struct JSONParser {
@@ -13,9 +17,9 @@ struct JSONParser {
         self.p = p
         self.n = n
         self.limits = limits
-        // Typical MCP JSON has a node every 8-16 bytes; cap the guess so a large string-heavy
+        // Small MCP messages have a node every 6-10 bytes; cap the guess so a large string-heavy
         // body does not reserve tens of megabytes it will never use.
-        nodes.reserveCapacity(min(n / 8 + 4, 65_536, max(limits.maxElements, 1)))
+        nodes.reserveCapacity(min(n / 4 + 16, 65_536, max(limits.maxElements, 1)))
     }
 
     @inline(__always)
@@ -52,8 +56,8 @@ struct JSONParser {
         i = skipWhitespace(i)
         if i >= n { throw .empty }
 
-        var stack: [Int] = []
-        stack.reserveCapacity(min(limits.maxDepth, 64))
+        var top = -1   // innermost open container, -1 at top level
+        var depth = 0
 
         outer: while true {
             // Expecting a value at `i`; whitespace already skipped.
@@ -61,16 +65,17 @@ struct JSONParser {
             let c = p[i]
             switch c {
             case 0x7B, 0x5B: // { [
-                if stack.count >= limits.maxDepth { throw .tooDeep }
+                if depth >= limits.maxDepth { throw .tooDeep }
                 let index = nodes.count
                 try append(c == 0x7B ? .object : .array, i, i, 0)
-                stack.append(index)
+                nodes[index].next = UInt32(truncatingIfNeeded: top) // parent link; -1 becomes UInt32.max
+                top = index
+                depth &+= 1
                 i = skipWhitespace(i &+ 1)
                 guard i < n else { throw invalid(i, "unexpected end of input") }
                 if p[i] == c &+ 2 { // '}' is '{' + 2 and ']' is '[' + 2
-                    nodes[index].end = UInt32(truncatingIfNeeded: i &+ 1)
-                    nodes[index].next = UInt32(truncatingIfNeeded: nodes.count)
-                    stack.removeLast()
+                    close(index, at: i, top: &top)
+                    depth &-= 1
                     i &+= 1
                 } else {
                     nodes[index].count = 1
@@ -106,7 +111,7 @@ struct JSONParser {
             // A value just ended: close containers until one wants another element.
             while true {
                 i = skipWhitespace(i)
-                guard let top = stack.last else { break outer }
+                if top < 0 { break outer }
                 guard i < n else { throw invalid(i, "unexpected end of input") }
                 let isObject = nodes[top].kind == .object
                 let c = p[i]
@@ -120,20 +125,32 @@ struct JSONParser {
                 guard c == (isObject ? 0x7D : 0x5D) else {
                     throw invalid(i, isObject ? "expected ',' or '}'" : "expected ',' or ']'")
                 }
-                nodes[top].end = UInt32(truncatingIfNeeded: i &+ 1)
-                nodes[top].next = UInt32(truncatingIfNeeded: nodes.count)
-                stack.removeLast()
+                close(top, at: i, top: &top)
+                depth &-= 1
                 i &+= 1
             }
         }
         if i != n { throw invalid(i, "trailing data after the value") }
     }
 
+    /// Closes the container `index` whose closing bracket is at `at`; pops `top` to its parent.
+    @inline(__always)
+    mutating func close(_ index: Int, at: Int, top: inout Int) {
+        let parent = nodes[index].next
+        top = parent == UInt32.max ? -1 : Int(parent)
+        nodes[index].end = UInt32(truncatingIfNeeded: at &+ 1)
+        nodes[index].next = UInt32(truncatingIfNeeded: nodes.count)
+    }
+
     /// Parses `"key"` `:` and returns the index of the member's value.
     @inline(__always)
     mutating func parseKey(_ at: Int) throws(JSONError) -> Int {
         guard at < n, p[at] == 0x22 else { throw invalid(at, "expected a string key") }
-        let i = skipWhitespace(try parseString(at))
+        // Two statements on purpose: in `skipWhitespace(try parseString(at))` the callee's copy of
+        // `self` is taken before the argument runs, so the append inside parseString would find
+        // the tape shared and copy it, making every key O(n).
+        let afterKey = try parseString(at)
+        let i = skipWhitespace(afterKey)
         guard i < n, p[i] == 0x3A else { throw invalid(i, "expected ':'") }
         return skipWhitespace(i &+ 1)
     }

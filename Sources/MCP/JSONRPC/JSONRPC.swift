@@ -99,37 +99,48 @@ public enum JSONRPC {
     public static func classify(_ document: JSONDocument, counters: inout Counters) -> JSONRPCParseResult {
         let root = document.root
         var messages: [JSONRPCMessage] = []
-        var invalid = 0
-        switch document.kind(root) {
-        case .array:
-            if document.count(root) == 0 {
-                counters.add("jsonrpc.invalid")
-                invalid = 1
-            }
+        var tally = Tally()
+        let isBatch = document.kind(root) == .array
+        if isBatch {
+            if document.count(root) == 0 { tally.invalid += 1 }
             messages.reserveCapacity(document.count(root))
             document.forEachElement(root) { element in
-                if let m = classifyMessage(document, element, counters: &counters) {
-                    messages.append(m)
-                } else {
-                    invalid += 1
-                }
+                if let m = classifyElement(document, element, &tally) { messages.append(m) }
                 return true
             }
-            return JSONRPCParseResult(document: document, messages: messages, isBatch: true, invalidElements: invalid)
-        default:
-            if let m = classifyMessage(document, root, counters: &counters) {
-                messages.append(m)
-            } else {
-                invalid = 1
-            }
-            return JSONRPCParseResult(document: document, messages: messages, isBatch: false, invalidElements: invalid)
+        } else if let m = classifyElement(document, root, &tally) {
+            messages.append(m)
         }
+        tally.flush(into: &counters)
+        return JSONRPCParseResult(document: document, messages: messages, isBatch: isBatch,
+                                  invalidElements: tally.invalid + tally.notJSONRPC)
     }
 
     /// Classifies one message object; nil (after counting why) if it is not valid JSON-RPC 2.0.
     public static func classifyMessage(_ d: JSONDocument, _ obj: JSONRef, counters: inout Counters) -> JSONRPCMessage? {
+        var tally = Tally()
+        let message = classifyElement(d, obj, &tally)
+        tally.flush(into: &counters)
+        return message
+    }
+
+    /// Reasons counted while classifying; added to `Counters` once per payload, because a
+    /// hostile batch of a million non-messages should not cost a million dictionary updates.
+    struct Tally {
+        var notJSONRPC = 0
+        var invalid = 0
+        var duplicateKey = 0
+
+        func flush(into counters: inout Counters) {
+            if notJSONRPC > 0 { counters.add("jsonrpc.not_jsonrpc", notJSONRPC) }
+            if invalid > 0 { counters.add("jsonrpc.invalid", invalid) }
+            if duplicateKey > 0 { counters.add("jsonrpc.duplicate_key", duplicateKey) }
+        }
+    }
+
+    static func classifyElement(_ d: JSONDocument, _ obj: JSONRef, _ tally: inout Tally) -> JSONRPCMessage? {
         guard d.kind(obj) == .object else {
-            counters.add("jsonrpc.not_jsonrpc")
+            tally.notJSONRPC += 1
             return nil
         }
         // One pass over the members, picking out the six that matter.
@@ -140,38 +151,38 @@ public enum JSONRPC {
             slot = v
         }
         d.forEachMember(obj) { k, v in
-            switch d.raw(k).count {
-            // Length of the raw key with quotes decides which names to test; escaped keys are rare
-            // but still matched by keyEquals, which unescapes.
+            if d.hasEscapes(k) {
+                // Rare: an escaped spelling such as "\u0069d" has no fixed length; unescape and compare.
+                if d.keyEquals(k, "id") { take(&id, v) }
+                else if d.keyEquals(k, "method") { take(&method, v) }
+                else if d.keyEquals(k, "params") { take(&params, v) }
+                else if d.keyEquals(k, "result") { take(&result, v) }
+                else if d.keyEquals(k, "error") { take(&error, v) }
+                else if d.keyEquals(k, "jsonrpc") { take(&version, v) }
+                return true
+            }
+            // The raw length (with quotes) says which of the names it could be.
+            switch d.range(k).count {
             case 4: if d.keyEquals(k, "id") { take(&id, v) }
+            case 7: if d.keyEquals(k, "error") { take(&error, v) }
             case 8:
                 if d.keyEquals(k, "method") { take(&method, v) }
                 else if d.keyEquals(k, "params") { take(&params, v) }
                 else if d.keyEquals(k, "result") { take(&result, v) }
-            case 7: if d.keyEquals(k, "error") { take(&error, v) }
             case 9: if d.keyEquals(k, "jsonrpc") { take(&version, v) }
-            default:
-                // An escaped spelling (`"\u0069d"`) is longer than the plain one.
-                if d.raw(k).contains(0x5C) {
-                    if d.keyEquals(k, "id") { take(&id, v) }
-                    else if d.keyEquals(k, "method") { take(&method, v) }
-                    else if d.keyEquals(k, "params") { take(&params, v) }
-                    else if d.keyEquals(k, "result") { take(&result, v) }
-                    else if d.keyEquals(k, "error") { take(&error, v) }
-                    else if d.keyEquals(k, "jsonrpc") { take(&version, v) }
-                }
+            default: break
             }
             return true
         }
-        if duplicate { counters.add("jsonrpc.duplicate_key") }
+        if duplicate { tally.duplicateKey += 1 }
 
         guard let version, d.keyEquals(version, "2.0") else {
-            counters.add("jsonrpc.not_jsonrpc")
+            tally.notJSONRPC += 1
             return nil
         }
 
         func invalid() -> JSONRPCMessage? {
-            counters.add("jsonrpc.invalid")
+            tally.invalid += 1
             return nil
         }
 
