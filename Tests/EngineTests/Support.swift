@@ -10,6 +10,9 @@ final class MemorySink: EventSink {
     func close() {}
 }
 
+/// The hard variants scripts/fixtures/variants.py makes of every Streamable-HTTP original.
+let variantKinds = ["tiny", "reorder", "sll2", "null", "raw", "vlan6", "qinq6", "pcapng"]
+
 enum Repo {
     /// The repository root, found from this file's path.
     static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -27,8 +30,11 @@ enum Repo {
         let base = (original as NSString).deletingPathExtension
         let dir = fixtures.appendingPathComponent("variants")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-        return names.filter { $0.hasPrefix(base + "-") && ($0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng")) }
-            .sorted().map { "variants/" + $0 }
+        // Exactly <original>-<kind>.<ext>: "mcp1-streamable-" must not take "mcp1-streamable-json-tiny".
+        return names.filter { name in
+            let stem = (name as NSString).deletingPathExtension
+            return variantKinds.contains { stem == base + "-" + $0 }
+        }.sorted().map { "variants/" + $0 }
     }
 
     /// The sensor's binary beside the test bundle (`swift build` puts both in one folder).
