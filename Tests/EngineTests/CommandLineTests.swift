@@ -88,4 +88,37 @@ import Testing
         #expect(message?["method"] as? String == "server/discover")
         #expect(message?["jsonrpc"] as? String == "2.0")
     }
+
+    /// The committed bad inputs (scripts/fixtures/bad.py): refused with one line, or read up to
+    /// the damage with exactly the messages the oracle found before it.
+    @Test(arguments: ["not-a-capture.pcap", "empty.pcap"])
+    func unusableFixtureIsRefused(_ name: String) throws {
+        let r = try runBinary(["-r", Repo.fixture("bad/" + name)])
+        #expect(r.status == 2)
+        #expect(r.stdout.isEmpty)
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        #expect(r.stderr.contains("bad/" + name))
+    }
+
+    @Test(arguments: ["truncated.pcap", "truncated-header.pcap"])
+    func damagedFixtureIsReadUpToTheDamage(_ name: String) throws {
+        let r = try runBinary(["-r", Repo.fixture("bad/" + name)])
+        #expect(r.status == 1)
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        #expect(r.stderr.contains("cut short"))
+        let expected = try String(contentsOfFile: Repo.fixture("expected/bad-truncated.messages.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map { jsonObject(String($0)) }
+        let events = r.stdout.split(separator: "\n").map { jsonObject(String($0)) }
+        let mcp = events.filter { $0["event_type"] as? String == "mcp" }
+        #expect(expected.count == 14)
+        #expect(mcp.count == expected.count)
+        for (got, want) in zip(mcp, expected) {
+            let m = got["mcp"] as? [String: Any] ?? [:]
+            #expect("\(m["kind"] ?? "")" == "\(want["kind"] ?? "")")
+            #expect("\(m["id"] ?? "-")" == "\(want["id"] ?? "-")")
+            #expect("\(m["size"] ?? "")" == "\(want["size"] ?? "")")
+            #expect("\(m["params_sha256"] ?? "-")" == "\(want["params_sha256"] ?? "-")")
+        }
+        #expect(events.last?["event_type"] as? String == "stats")
+    }
 }
