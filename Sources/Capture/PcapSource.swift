@@ -135,8 +135,17 @@ public final class PcapSource {
         }
     }
 
-    /// Makes a blocked or looping `next()` return `.end` (safe from a signal handler's thread).
+    /// Makes a blocked or looping `next()` return `.end`.
     public func breakLoop() { pcap_breakloop(handle) }
+
+    /// The handle as an integer, for a signal handler that must reach it without Swift references.
+    public var handleBits: UInt { UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle))) }
+
+    /// `breakLoop` on a handle given by `handleBits` (0: nothing to break). Async-signal-safe.
+    public static func breakLoop(handleBits: UInt) {
+        guard handleBits != 0, let h = OpaquePointer(bitPattern: handleBits) else { return }
+        pcap_breakloop(h)
+    }
 
     /// Kernel statistics of a live capture; nil for files.
     public func stats() -> CaptureStats? {

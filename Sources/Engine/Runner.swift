@@ -8,6 +8,9 @@ import Glibc
 
 /// Set by SIGINT/SIGTERM; the capture loop checks it between reads.
 let stopRequested = Atomic<Bool>(false)
+/// The live capture's libpcap handle (as a bit pattern), so the signal handler can break a read
+/// that is blocked in the kernel: with immediate mode, libpcap may wait with no timeout.
+let liveHandleBits = Atomic<UInt>(0)
 
 /// How a run ended.
 public enum RunOutcome: Equatable {
@@ -52,6 +55,8 @@ public struct Runner {
     public func live(interface: String, filter: String?, options: LiveCaptureOptions,
                      diagnostics: (String) -> Void) throws(CaptureError) -> RunOutcome {
         let source = try PcapSource.openLive(interface, options: options, filter: filter)
+        liveHandleBits.store(source.handleBits, ordering: .sequentiallyConsistent)
+        defer { liveHandleBits.store(0, ordering: .sequentiallyConsistent) }
         installStopHandlers()
         let linkType = source.linkType
         var sinceFlush = 0
@@ -81,7 +86,11 @@ public struct Runner {
 }
 
 private func installStopHandlers() {
-    let handler: @convention(c) (Int32) -> Void = { _ in stopRequested.store(true, ordering: .relaxed) }
+    // pcap_breakloop only sets a flag and writes to an eventfd: safe in a signal handler (tcpdump does it).
+    let handler: @convention(c) (Int32) -> Void = { _ in
+        stopRequested.store(true, ordering: .relaxed)
+        PcapSource.breakLoop(handleBits: liveHandleBits.load(ordering: .relaxed))
+    }
     signal(SIGINT, handler)
     signal(SIGTERM, handler)
 }
