@@ -373,3 +373,48 @@ struct JSONCompactTests {
         #expect(again.compactText(again.root) == compact) // idempotent
     }
 }
+
+// MARK: - Navigation
+
+@Suite("JSON navigation")
+struct JSONNavigationTests {
+    static let text = "{\"params\":{\"name\":\"x\",\"arguments\":{\"a/b\":[1,{\"q~\":\"ghp_secret\"}],\"query\":\"ls\"}},\"id\":1}"
+
+    @Test func pointers() throws {
+        let d = try parseJSON(Self.text)
+        let args = try #require(d.path(d.root, "params", "arguments"))
+        let list = try #require(d.member(args, "a/b"))
+        let inner = d.elements(list)[1]
+        let secret = try #require(d.member(inner, "q~"))
+        #expect(d.pointer(to: secret) == "/params/arguments/a~1b/1/q~0")
+        #expect(d.pointer(to: d.member(args, "query") ?? d.root) == "/params/arguments/query")
+        #expect(d.pointer(to: d.elements(list)[0]) == "/params/arguments/a~1b/0")
+        #expect(d.pointer(to: d.root) == "")
+        #expect(d.pointer(to: secret, from: args) == "/a~1b/1/q~0")
+        #expect(d.pointer(to: d.member(d.root, "id") ?? d.root, from: args) == nil)
+        #expect(d.pointer(to: JSONRef(index: 500)) == nil)
+    }
+
+    @Test func walkFindsEveryStringWithKeysMarked() throws {
+        let d = try parseJSON(Self.text)
+        var keys: [String] = [], values: [String] = []
+        d.forEachNode(in: d.root) { r in
+            if d.kind(r) == .string {
+                if d.isKey(r) { keys.append(d.string(r) ?? "") } else { values.append(d.string(r) ?? "") }
+            }
+            return true
+        }
+        #expect(keys == ["params", "name", "arguments", "a/b", "q~", "query", "id"])
+        #expect(values == ["x", "ghp_secret", "ls"])
+        // Pointer of a key node is its member's pointer.
+        var keyPointer: String?
+        d.forEachNode(in: d.root) { r in
+            if d.isKey(r), d.string(r) == "query" { keyPointer = d.pointer(to: r); return false }
+            return true
+        }
+        #expect(keyPointer == "/params/arguments/query")
+        var count = 0
+        d.forEachNode(in: d.root) { _ in count += 1; return count < 3 }
+        #expect(count == 3)
+    }
+}

@@ -97,6 +97,38 @@ struct JSONRPCClassificationTests {
         #expect(o.errorMessage == nil)
     }
 
+    @Test func rawRangesOfPartsAreAsSent() throws {
+        // Hashes (`mcp.params_sha256`) and sizes (`mcp.size`) are taken over the bytes as sent,
+        // insignificant whitespace and escapes included.
+        let text = "{ \"jsonrpc\" : \"2.0\", \"id\" : 1.50, \"method\":\"tools/call\", \"params\" : { \"name\" : \"a\\u0062\" } }\n"
+        let (m, d, _) = try single(text)
+        #expect(String(decoding: d.raw(m.params ?? d.root), as: UTF8.self) == "{ \"name\" : \"a\\u0062\" }")
+        #expect(d.range(m.node) == 0..<(text.utf8.count - 1))
+        #expect(m.id == .number("1.50"))
+        #expect(d.string(d.path(m.params ?? d.root, "name") ?? d.root) == "ab")
+        #expect(d.hasEscapes(d.path(m.params ?? d.root, "name") ?? d.root))
+        #expect(!d.hasEscapes(d.member(d.root, "method") ?? d.root))
+    }
+
+    @Test func classifyMessageCountsItsOutcome() throws {
+        let d = try JSONDocument.parse(Array("[{\"jsonrpc\":\"2.0\",\"method\":\"m\"},{\"jsonrpc\":\"2.0\"}]".utf8))
+        var counters = Counters()
+        let e = d.elements(d.root)
+        #expect(JSONRPC.classifyMessage(d, e[0], counters: &counters)?.kind == .notification)
+        #expect(JSONRPC.classifyMessage(d, e[1], counters: &counters) == nil)
+        #expect(JSONRPC.classifyMessage(d, d.root, counters: &counters) == nil)
+        #expect(counters.values == ["jsonrpc.invalid": 1, "jsonrpc.not_jsonrpc": 1])
+    }
+
+    @Test func hugeBatchOfScalars() throws {
+        let text = "[" + Array(repeating: "0", count: 100_000).joined(separator: ",") + "]"
+        let (result, counters) = rpc(text)
+        let r = try #require(result)
+        #expect(r.messages.isEmpty)
+        #expect(r.invalidElements == 100_000)
+        #expect(counters.values == ["jsonrpc.not_jsonrpc": 100_000])
+    }
+
     @Test func methodWinsOverStrayResult() throws {
         let (m, _, _) = try single("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"result\":{}}")
         #expect(m.kind == .request)

@@ -149,7 +149,7 @@ struct JSONParser {
         // Two statements on purpose: in `skipWhitespace(try parseString(at))` the callee's copy of
         // `self` is taken before the argument runs, so the append inside parseString would find
         // the tape shared and copy it, making every key O(n).
-        let afterKey = try parseString(at)
+        let afterKey = try parseString(at, key: JSONNode.isKey)
         let i = skipWhitespace(afterKey)
         guard i < n, p[i] == 0x3A else { throw invalid(i, "expected ':'") }
         return skipWhitespace(i &+ 1)
@@ -182,9 +182,9 @@ struct JSONParser {
     }
 
     /// Parses the string whose opening quote is at `at`; returns the index after its closing quote.
-    mutating func parseString(_ at: Int) throws(JSONError) -> Int {
+    mutating func parseString(_ at: Int, key: UInt8 = 0) throws(JSONError) -> Int {
         var j = at &+ 1
-        var flags: UInt8 = 0
+        var flags: UInt8 = key
         while true {
             j = scanPlain(j)
             guard j < n else { throw invalid(at, "unterminated string") }

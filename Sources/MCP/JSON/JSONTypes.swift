@@ -83,4 +83,6 @@ struct JSONNode: Sendable {
     static let integer: UInt8 = 4
     /// Bool node whose value is `true`.
     static let isTrue: UInt8 = 8
+    /// String node that is an object member's name.
+    static let isKey: UInt8 = 16
 }

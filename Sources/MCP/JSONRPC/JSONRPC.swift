@@ -103,8 +103,11 @@ public enum JSONRPC {
         let isBatch = document.kind(root) == .array
         if isBatch {
             if document.count(root) == 0 { tally.invalid += 1 }
-            messages.reserveCapacity(document.count(root))
+            // Bounded: a batch of a million scalars must not reserve a million messages.
+            messages.reserveCapacity(min(document.count(root), 64))
             document.forEachElement(root) { element in
+                // Non-objects are settled here: no message-sized optional to build and copy.
+                guard document.kind(element) == .object else { tally.notJSONRPC += 1; return true }
                 if let m = classifyElement(document, element, &tally) { messages.append(m) }
                 return true
             }
