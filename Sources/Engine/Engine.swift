@@ -15,9 +15,11 @@ public struct EngineConfig: Sendable {
     public init() {}
 }
 
-/// Per-flow application state: the HTTP parser of the connection.
+/// Per-flow application state: the HTTP parser of the connection, and the legacy HTTP+SSE
+/// session ids its GET streams announced (by exchange).
 final class FlowApp {
     let http: HTTPConnectionParser
+    var legacySessions: [Int: String] = [:]
     init(limits: HTTPLimits) { http = HTTPConnectionParser(limits: limits) }
 }
 
@@ -188,6 +190,16 @@ public final class Engine {
         case .body(let direction, let context, let body):
             mcp(bytes: body, transport: .http, direction: direction, context: context, flow: flow, time: time)
         case .sseEvent(let context, let event):
+            if event.event == "endpoint" {
+                // Legacy HTTP+SSE (2024-11-05): the stream names the URL the client must POST to;
+                // its session id joins this GET stream with those POSTs on other connections.
+                if let id = LegacySSE.sessionID(inURL: String(decoding: event.data, as: UTF8.self)),
+                   let app = flow.app as? FlowApp {
+                    app.legacySessions[context.exchangeIndex] = id
+                    counters.add("mcp.legacy_sse_endpoint")
+                }
+                return
+            }
             guard !event.data.isEmpty else { return } // a priming event or keep-alive carries no message
             mcp(bytes: event.data, transport: .sse, direction: .toClient, context: context, flow: flow, time: time)
         case .upgrade:
@@ -202,15 +214,21 @@ public final class Engine {
     private func mcp(bytes: [UInt8], transport: MCPTransport, direction: Direction, context: HTTPMessageContext,
                      flow: Flow, time: Timestamp) {
         let request = context.request
-        let requestSession = request?.headers["mcp-session-id"]
+        let legacy = (flow.app as? FlowApp)?.legacySessions[context.exchangeIndex]
+            ?? request.flatMap { LegacySSE.sessionID(inURL: $0.target) }
+        let requestSession = request?.headers["mcp-session-id"] ?? legacy
         let session = direction == .toServer ? requestSession : (context.response?.headers["mcp-session-id"] ?? requestSession)
         let http = HTTPContext(method: request?.method, url: request?.target, host: request?.headers["host"],
                                status: context.response?.status)
-        let payload = MCPPayload(time: time, flowId: flow.id, client: flow.client, server: flow.server,
+        var payload = MCPPayload(time: time, flowId: flow.id, client: flow.client, server: flow.server,
                                  direction: direction, transport: transport, appProto: "http",
                                  exchange: context.exchangeIndex, sessionId: session,
                                  protocolVersionHeader: request?.headers["mcp-protocol-version"],
                                  http: http, bytes: bytes)
+        if direction == .toServer {
+            payload.methodHeader = request?.headers["mcp-method"]
+            payload.nameHeader = request?.headers["mcp-name"]
+        }
         tracker.process(payload) { event in
             write(EventEncoder.encode(event), type: "mcp")
         }

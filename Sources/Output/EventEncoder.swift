@@ -58,6 +58,16 @@ public enum EventEncoder {
         w.field("size", e.size)
         if let us = e.latencyMicroseconds { w.key("latency_ms"); w.milliseconds(microseconds: us) }
         w.field("error_code", e.errorCode)
+        w.field("client_name", e.clientName)
+        w.field("client_version", e.clientVersion)
+        w.field("server_name", e.serverName)
+        w.field("server_version", e.serverVersion)
+        if !e.headerMismatch.isEmpty {
+            w.key("header_mismatch")
+            w.beginArray()
+            for h in e.headerMismatch { w.string(h) }
+            w.endArray()
+        }
         if let m = e.message { w.key("message"); w.raw(m) }
         w.endObject()
     }
@@ -113,8 +123,9 @@ extension EventEncoder {
         w.beginObject()
         for k in s.events.keys.sorted() { w.field(k, s.events[k]) }
         w.endObject()
-        // Grouped by layer: the part of the counter name before the first dot.
-        w.key("errors")
+        // Parse errors, limit breaches and notable events, grouped by layer: the part of the
+        // counter name before the first dot ("http.bad_chunk" → counters.http.bad_chunk).
+        w.key("counters")
         w.beginObject()
         var byLayer: [String: [(String, Int)]] = [:]
         for (name, v) in s.counters.values {

@@ -22,7 +22,7 @@ func fixtureMatchesOracleTranscript(_ name: String) throws {
                       isRequest ? s(m["method"]) : "-", kind == "request" ? s(m["tool"]) : "-", s(m["size"]),
                       s(m["params_sha256"]), s(m["session_id"])]
         let wantRow = [s(want["flow"]), s(want["src_port"]), s(want["dest_port"]), s(want["transport"]), s(want["kind"]), s(want["id"]),
-                       s(want["method"]), s(want["tool"]), s(want["size"]), s(want["params_sha256"]), s(want["session_id"])]
+                       s(want["method"]), s(want["tool"]), s(want["size"]), s(want["params_sha256"]), s(want["session_id"] ?? want["legacy_session_id"])]
         #expect(gotRow == wantRow, "message \(i) of \(name)")
         // A response names the method of the request it answers, when the oracle saw that request.
         if let requestMethod = want["request_method"] as? String, !isRequest {

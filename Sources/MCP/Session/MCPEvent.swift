@@ -8,6 +8,8 @@ public enum MCPTransport: String, Sendable {
     case sse
     /// One WebSocket text message.
     case websocket
+    /// One line of newline-delimited JSON over a plain TCP connection (the Swift SDK's NetworkTransport).
+    case tcp
 }
 
 /// HTTP context of a message carried over HTTP (Suricata's `http` field names).
@@ -41,9 +43,17 @@ public struct MCPEvent: Sendable {
     /// Request-to-response time, on responses and errors whose request was seen.
     public var latencyMicroseconds: Int64?
     public var errorCode: Int?
+    /// The session's client and server, as `initialize` / `_meta` named them.
+    public var clientName: String?
+    public var clientVersion: String?
+    public var serverName: String?
+    public var serverVersion: String?
     public var http: HTTPContext?
     /// The message as compact JSON text, only when payloads are asked for.
     public var message: String?
+    /// Headers that disagree with the message they carry (`mcp-method`, `mcp-name`): a protocol
+    /// anomaly, since a gateway routing on the header and a server reading the body see different calls.
+    public var headerMismatch: [String] = []
 }
 
 /// A JSON payload as the application layer delivers it: an HTTP body, an SSE event's data,
@@ -64,6 +74,9 @@ public struct MCPPayload {
     /// The `MCP-Protocol-Version` header of the request, when present.
     public var protocolVersionHeader: String?
     public var http: HTTPContext?
+    /// 2026-07-28 request headers that restate the body: `Mcp-Method` and `Mcp-Name`.
+    public var methodHeader: String?
+    public var nameHeader: String?
     public var bytes: [UInt8]
 
     public init(time: Timestamp, flowId: UInt64, client: Endpoint, server: Endpoint, direction: Direction,

@@ -8,8 +8,11 @@ public struct MCPConfig: Sendable {
     public var includePayloads = false
     /// Requests waiting for their response, across all sessions; the oldest are forgotten beyond it.
     public var maxPendingRequests = 100_000
-    /// Sessions whose state (protocol version) is remembered; the least recently used are forgotten.
+    /// Sessions whose state (identities, protocol version) is remembered; the least recently used are forgotten.
     public var maxSessions = 100_000
+    /// Servers whose tool inventory is kept, and tools kept per server.
+    public var maxServers = 10_000
+    public var maxToolsPerPage = 10_000
     public init() {}
 }
 
@@ -46,6 +49,10 @@ public final class MCPTracker {
         var time: Timestamp
         var protocolVersion: String?
         var keys: [PendingKey]
+        /// initialize: what the client said of itself, for the session its response creates.
+        var client: (name: String?, version: String?, capabilities: String?)? = nil
+        /// tools/list: whether the request continued a listing with a cursor.
+        var cursor = false
     }
 
     private var pending: [PendingKey: Int] = [:]
@@ -54,13 +61,12 @@ public final class MCPTracker {
     private var requestOrderHead = 0
     private var nextSerial = 0
 
-    private struct SessionState {
-        var protocolVersion: String?
-        var lastUsed: Int
-    }
-
-    private var sessions: [String: SessionState] = [:]
+    private var sessions: [String: MCPSessionInfo] = [:]
     private var sessionUse = 0
+    /// Tool inventories by server (`address:port` and URL path).
+    public private(set) var inventories: [String: ToolInventory] = [:]
+    /// Called with every change to a server's tools (the detection layer alerts on them).
+    public var observeTools: ((ToolObservation) -> Void)?
 
     public init(config: MCPConfig = .init()) {
         self.config = config
@@ -84,7 +90,7 @@ public final class MCPTracker {
     private func event(for m: JSONRPCMessage, in doc: JSONDocument, payload: MCPPayload) -> MCPEvent {
         let source = payload.direction == .toServer ? payload.client : payload.server
         let destination = payload.direction == .toServer ? payload.server : payload.client
-        let sessionKey = payload.sessionId
+        let sessionKey = MCPTracker.sessionKey(payload)
         var e = MCPEvent(timestamp: payload.time, flowId: payload.flowId, source: source, destination: destination,
                          appProto: payload.appProto, transport: payload.transport, kind: m.kind, id: m.id,
                          method: m.method, tool: nil, sessionId: payload.sessionId, protocolVersion: nil,
@@ -105,20 +111,42 @@ public final class MCPTracker {
             if let body = m.result ?? m.error { e.paramsSHA256 = MCPTracker.sha256Hex(doc.raw(body)) }
         }
 
+        if m.kind == .request || m.kind == .notification {
+            checkHeaders(of: m, in: doc, payload: payload, event: &e)
+        }
         var version = declared ?? payload.protocolVersionHeader
+        var session = touchSession(sessionKey)
+        var initializingClient: (String?, String?, String?)? = nil
+        if m.kind == .request || m.kind == .notification {
+            learnFromRequest(m, in: doc, session: &session)
+            if m.method == "notifications/tools/list_changed", payload.direction == .toClient {
+                inventories[MCPTracker.serverKey(payload)]?.listChangedAt = payload.time
+            }
+        }
         if m.kind == .request, let id = m.id, let method = m.method {
-            file(id: id, method: method, tool: e.tool, version: version, payload: payload)
+            var client: (String?, String?, String?)? = nil
+            if method == "initialize", let params = m.params {
+                let info = doc.member(params, "clientInfo")
+                client = (info.flatMap { doc.member($0, "name") }.flatMap { doc.string($0) },
+                          info.flatMap { doc.member($0, "version") }.flatMap { doc.string($0) },
+                          doc.member(params, "capabilities").map { String(decoding: doc.canonicalUTF8($0), as: UTF8.self) })
+            }
+            initializingClient = client
+            let cursor = method == "tools/list" && m.params.flatMap { doc.member($0, "cursor") } != nil
+            file(id: id, method: method, tool: e.tool, version: version, payload: payload, client: client, cursor: cursor)
         } else if m.kind == .response || m.kind == .error, let id = m.id {
             if let request = answer(id: id, payload: payload) {
                 e.method = request.method
                 e.tool = request.tool
                 e.latencyMicroseconds = max(0, payload.time.microseconds - request.time.microseconds)
                 if version == nil { version = request.protocolVersion }
-                // The negotiated version is in the initialize result.
-                if request.method == "initialize", let r = m.result, let v = doc.member(r, "protocolVersion"),
-                   let s = doc.string(v) {
-                    version = s
-                    if let key = sessionKey { remember(version: s, session: key) }
+                if let r = m.result {
+                    learnFromResult(r, of: request, in: doc, payload: payload, session: &session)
+                    // The negotiated version is in the initialize result.
+                    if request.method == "initialize", let v = doc.member(r, "protocolVersion"), let s = doc.string(v) {
+                        version = s
+                        session.protocolVersion = s
+                    }
                 }
             } else {
                 counters.add("mcp.response_unknown_id")
@@ -126,13 +154,36 @@ public final class MCPTracker {
         }
         if let v = version {
             // A request or notification states the version in use from here on.
-            if m.kind == .request || m.kind == .notification, let key = sessionKey { remember(version: v, session: key) }
-        } else if let key = sessionKey {
-            version = recall(session: key)
+            if m.kind == .request || m.kind == .notification { session.protocolVersion = v }
+        } else {
+            version = session.protocolVersion
         }
+        sessions[sessionKey] = session
         e.protocolVersion = version
+        e.clientName = session.clientName ?? initializingClient?.0
+        e.clientVersion = session.clientVersion ?? initializingClient?.1
+        e.serverName = session.serverName
+        e.serverVersion = session.serverVersion
         if config.includePayloads { e.message = doc.compactText(m.node) }
         return e
+    }
+
+    /// 2026-07-28: `Mcp-Method` must equal the body's method, and `Mcp-Name` the `params.name`
+    /// (tools/call, prompts/get) or `params.uri` (resources/read).
+    private func checkHeaders(of m: JSONRPCMessage, in doc: JSONDocument, payload: MCPPayload, event e: inout MCPEvent) {
+        if let header = payload.methodHeader, header != m.method {
+            e.headerMismatch.append("mcp-method")
+            counters.add("mcp.header_method_mismatch")
+        }
+        if let header = payload.nameHeader {
+            let params = m.params
+            let name = params.flatMap { doc.member($0, "name") }.flatMap { doc.string($0) }
+                ?? params.flatMap { doc.member($0, "uri") }.flatMap { doc.string($0) }
+            if header != name {
+                e.headerMismatch.append("mcp-name")
+                counters.add("mcp.header_name_mismatch")
+            }
+        }
     }
 
     // MARK: - request/response pairing
@@ -146,7 +197,8 @@ public final class MCPTracker {
         return result
     }
 
-    private func file(id: JSONRPCID, method: String, tool: String?, version: String?, payload: MCPPayload) {
+    private func file(id: JSONRPCID, method: String, tool: String?, version: String?, payload: MCPPayload,
+                      client: (String?, String?, String?)?, cursor: Bool) {
         // A client's request is answered in the same HTTP exchange; a server's request (sent on an
         // SSE stream) is answered by a new POST, so only the wider scopes apply to it.
         let keys = scopes(for: payload, requester: payload.direction,
@@ -161,7 +213,8 @@ public final class MCPTracker {
             }
             pending[k] = serial
         }
-        requests[serial] = PendingRequest(method: method, tool: tool, time: payload.time, protocolVersion: version, keys: keys)
+        requests[serial] = PendingRequest(method: method, tool: tool, time: payload.time, protocolVersion: version,
+                                          keys: keys, client: client, cursor: cursor)
         requestOrder.append(serial)
         while requests.count > config.maxPendingRequests, requestOrderHead < requestOrder.count {
             let oldest = requestOrder[requestOrderHead]
@@ -197,24 +250,106 @@ public final class MCPTracker {
 
     // MARK: - sessions
 
-    private func remember(version: String, session: String) {
+    /// The session a payload belongs to: its session id; else the connection (WebSocket, raw TCP:
+    /// one connection is one session); else the client host and server (sessionless HTTP).
+    static func sessionKey(_ p: MCPPayload) -> String {
+        if let id = p.sessionId { return "id:" + id }
+        if p.transport == .websocket || p.transport == .tcp { return "flow:\(p.flowId)" }
+        return "peer:\(p.client.address)>\(p.server)"
+    }
+
+    /// A server: its address, port and URL path (one port may serve several MCP servers).
+    static func serverKey(_ p: MCPPayload) -> String {
+        var path = p.http?.url ?? ""
+        if let q = path.firstIndex(of: "?") { path = String(path[..<q]) }
+        return "\(p.server)\(path)"
+    }
+
+    private func touchSession(_ key: String) -> MCPSessionInfo {
         sessionUse += 1
-        sessions[session] = SessionState(protocolVersion: version, lastUsed: sessionUse)
-        if sessions.count > config.maxSessions {
+        var s = sessions[key] ?? MCPSessionInfo(key: key)
+        s.lastUsed = sessionUse
+        if sessions[key] == nil && sessions.count >= config.maxSessions {
             // Forget the least recently used half at once, so this stays rare.
             let cut = sessions.values.map(\.lastUsed).sorted()[sessions.count / 2]
             sessions = sessions.filter { $0.value.lastUsed > cut }
             counters.add("mcp.sessions_evicted")
         }
+        return s
     }
 
-    private func recall(session: String) -> String? {
-        guard var s = sessions[session] else { return nil }
-        sessionUse += 1
-        s.lastUsed = sessionUse
-        sessions[session] = s
-        return s.protocolVersion
+    /// 2026-07-28 requests say who the client is in every request's `_meta`.
+    private func learnFromRequest(_ m: JSONRPCMessage, in doc: JSONDocument, session: inout MCPSessionInfo) {
+        guard let params = m.params, let meta = doc.member(params, "_meta") else { return }
+        if let info = doc.member(meta, "io.modelcontextprotocol/clientInfo") {
+            session.clientName = doc.member(info, "name").flatMap { doc.string($0) } ?? session.clientName
+            session.clientVersion = doc.member(info, "version").flatMap { doc.string($0) } ?? session.clientVersion
+        }
+        if let caps = doc.member(meta, "io.modelcontextprotocol/clientCapabilities") {
+            session.clientCapabilities = String(decoding: doc.canonicalUTF8(caps), as: UTF8.self)
+        }
     }
+
+    private func learnFromResult(_ r: JSONRef, of request: PendingRequest, in doc: JSONDocument,
+                                 payload: MCPPayload, session: inout MCPSessionInfo) {
+        if let client = request.client {
+            session.clientName = client.name ?? session.clientName
+            session.clientVersion = client.version ?? session.clientVersion
+            session.clientCapabilities = client.capabilities ?? session.clientCapabilities
+        }
+        let info = doc.member(r, "serverInfo") ?? doc.path(r, "_meta", "io.modelcontextprotocol/serverInfo")
+        if let info {
+            session.serverName = doc.member(info, "name").flatMap { doc.string($0) } ?? session.serverName
+            session.serverVersion = doc.member(info, "version").flatMap { doc.string($0) } ?? session.serverVersion
+        }
+        if request.method == "initialize" || request.method == "server/discover" {
+            if let caps = doc.member(r, "capabilities") {
+                session.serverCapabilities = String(decoding: doc.canonicalUTF8(caps), as: UTF8.self)
+            }
+            if let text = doc.member(r, "instructions").flatMap({ doc.string($0) }) { session.instructions = text }
+        }
+        if request.method == "tools/list", let tools = doc.member(r, "tools"), doc.kind(tools) == .array {
+            takeToolsPage(tools, more: doc.member(r, "nextCursor").map { !doc.isNull($0) } ?? false,
+                          continuation: request.cursor, in: doc, payload: payload)
+        }
+    }
+
+    private func takeToolsPage(_ tools: JSONRef, more: Bool, continuation: Bool, in doc: JSONDocument, payload: MCPPayload) {
+        let server = MCPTracker.serverKey(payload)
+        var page: [ToolDefinition] = []
+        doc.forEachElement(tools) { t in
+            guard page.count < config.maxToolsPerPage else {
+                counters.add("mcp.tools_page_limit")
+                return false
+            }
+            guard let name = doc.member(t, "name").flatMap({ doc.string($0) }) else {
+                counters.add("mcp.tool_without_name")
+                return true
+            }
+            page.append(ToolDefinition(name: name, sha256: MCPTracker.sha256Hex(ArraySlice(doc.canonicalUTF8(t))),
+                                       description: doc.member(t, "description").flatMap { doc.string($0) },
+                                       firstSeen: payload.time, lastSeen: payload.time))
+            return true
+        }
+        if inventories[server] == nil && inventories.count >= config.maxServers {
+            counters.add("mcp.inventory_limit")
+            return
+        }
+        var inventory = inventories[server] ?? ToolInventory(server: server)
+        let observations = inventory.apply(page: page, continuation: continuation, more: more, time: payload.time)
+        inventories[server] = inventory
+        for o in observations {
+            switch o {
+            case .added: counters.add("mcp.tool_added")
+            case .changed: counters.add("mcp.tool_changed")
+            case .removed: counters.add("mcp.tool_removed")
+            }
+            observeTools?(o)
+        }
+    }
+
+    /// What the sensor knows of a session (tests and the detection layer).
+    public func session(_ key: String) -> MCPSessionInfo? { sessions[key] }
 
     static func sha256Hex(_ bytes: ArraySlice<UInt8>) -> String {
         let digest = SHA256.hash(data: bytes)

@@ -1,0 +1,88 @@
+import SonarCore
+
+/// Who talks in an MCP session and what they said about themselves.
+public struct MCPSessionInfo: Sendable, Equatable {
+    public var key: String
+    public var clientName: String?
+    public var clientVersion: String?
+    public var serverName: String?
+    public var serverVersion: String?
+    public var protocolVersion: String?
+    /// Canonical JSON of the capabilities each side declared.
+    public var clientCapabilities: String?
+    public var serverCapabilities: String?
+    /// The server's `instructions` (free text the model reads), as last seen.
+    public var instructions: String?
+    public var lastUsed: Int = 0
+
+    public init(key: String) { self.key = key }
+}
+
+/// One tool as a server presented it in a `tools/list` result.
+public struct ToolDefinition: Sendable, Equatable {
+    public var name: String
+    /// Hex SHA-256 of the canonical JSON of the whole tool object (name, description, schemas,
+    /// annotations, ...): any change to what the model is told changes it.
+    public var sha256: String
+    public var description: String?
+    public var firstSeen: Timestamp
+    public var lastSeen: Timestamp
+}
+
+/// What changed in a server's tools between what it showed before and a new `tools/list` page.
+public enum ToolObservation: Sendable, Equatable {
+    /// A tool seen for the first time; `initial` when it came in the server's first listing.
+    case added(server: String, tool: ToolDefinition, initial: Bool)
+    /// A tool whose definition differs from the one the server presented first.
+    case changed(server: String, tool: ToolDefinition, firstSHA256: String)
+    /// A complete listing (every page, up to one without `nextCursor`) no longer has the tool.
+    case removed(server: String, name: String, time: Timestamp)
+}
+
+/// A server's tools, from every `tools/list` result (pages joined by `nextCursor`).
+public struct ToolInventory: Sendable {
+    public var server: String
+    /// Tools by name, as most recently presented.
+    public private(set) var tools: [String: ToolDefinition] = [:]
+    /// The hash each tool had when first presented: the definition a user approved.
+    public private(set) var firstSHA256: [String: String] = [:]
+    /// Complete listings seen.
+    public private(set) var listings = 0
+    /// Time of the last `notifications/tools/list_changed` from this server.
+    public var listChangedAt: Timestamp?
+    /// Names in the listing being read page by page.
+    private var currentListing: Set<String> = []
+    private var listingOpen = false
+
+    public init(server: String) { self.server = server }
+
+    /// Takes one page of a `tools/list` result. `continuation`: the request carried a cursor;
+    /// `more`: the result has a `nextCursor`.
+    mutating func apply(page: [ToolDefinition], continuation: Bool, more: Bool, time: Timestamp) -> [ToolObservation] {
+        var observations: [ToolObservation] = []
+        if !continuation { currentListing = []; listingOpen = true }
+        for var t in page {
+            currentListing.insert(t.name)
+            if let first = firstSHA256[t.name] {
+                if let old = tools[t.name] { t.firstSeen = old.firstSeen }
+                if t.sha256 != first && tools[t.name]?.sha256 != t.sha256 {
+                    observations.append(.changed(server: server, tool: t, firstSHA256: first))
+                }
+            } else {
+                firstSHA256[t.name] = t.sha256
+                observations.append(.added(server: server, tool: t, initial: listings == 0))
+            }
+            tools[t.name] = t
+        }
+        if !more && listingOpen {
+            // Only a complete listing proves a tool is gone.
+            listingOpen = false
+            listings += 1
+            for name in tools.keys.sorted() where !currentListing.contains(name) {
+                tools[name] = nil
+                observations.append(.removed(server: server, name: name, time: time))
+            }
+        }
+        return observations
+    }
+}
