@@ -20,7 +20,12 @@ public struct EngineConfig: Sendable {
 final class FlowApp {
     let http: HTTPConnectionParser
     var legacySessions: [Int: String] = [:]
-    init(limits: HTTPLimits) { http = HTTPConnectionParser(limits: limits) }
+    /// Newline-delimited JSON-RPC, tried beside HTTP until one of them recognises the stream.
+    var lines: LineJSONParser?
+    init(limits: HTTPLimits) {
+        http = HTTPConnectionParser(limits: limits)
+        lines = LineJSONParser()
+    }
 }
 
 /// The one-way pipeline for one worker: decode → flows → reassembly → HTTP/SSE → JSON-RPC/MCP → output.
@@ -149,7 +154,10 @@ public final class Engine {
     }
 
     private func releaseApp(of flow: Flow) {
-        if let app = flow.app as? FlowApp { counters.merge(app.http.counters) }
+        if let app = flow.app as? FlowApp {
+            counters.merge(app.http.counters)
+            if let lines = app.lines { counters.merge(lines.counters) }
+        }
         flow.app = nil
     }
 
@@ -168,15 +176,46 @@ public final class Engine {
         let emit: (HTTPOutput) -> Void = { output in
             self.handle(output, flow: flow, time: time)
         }
-        switch event {
-        case .data(let bytes): app.http.feed(bytes, direction: direction, emit: emit)
-        case .gap(let length): app.http.gap(length, direction: direction, emit: emit)
-        case .end: app.http.end(direction: direction, emit: emit)
+        let emitLine: (LineJSONOutput) -> Void = { output in
+            self.handle(output, flow: flow, time: time)
         }
-        if app.http.isHTTP == false {
-            // Not HTTP: nothing here for the sensor; later packets cost only the flow lookup.
-            counters.add("app.bypass_not_http")
+        switch event {
+        case .data(let bytes):
+            if app.http.isHTTP != false { app.http.feed(bytes, direction: direction, emit: emit) }
+            if let lines = app.lines {
+                if app.http.isHTTP == true {
+                    app.lines = nil // HTTP it is
+                } else {
+                    lines.feed(bytes, direction: direction, emit: emitLine)
+                }
+            }
+        case .gap(let length):
+            if app.http.isHTTP != false { app.http.gap(length, direction: direction, emit: emit) }
+            app.lines?.gap(length, direction: direction)
+        case .end:
+            if app.http.isHTTP != false { app.http.end(direction: direction, emit: emit) }
+            app.lines?.end(direction: direction, emit: emitLine)
+        }
+        if app.http.isHTTP == false && (app.lines?.verdict ?? .other) == .other {
+            // Neither HTTP nor JSON-RPC lines: nothing here for the sensor; later packets cost
+            // only the flow lookup.
+            counters.add("app.bypass_unrecognised")
             bypass(flow)
+        }
+    }
+
+    private func handle(_ output: LineJSONOutput, flow: Flow, time: Timestamp) {
+        switch output {
+        case .message(let direction, let bytes):
+            let payload = MCPPayload(time: time, flowId: flow.id, client: flow.client, server: flow.server,
+                                     direction: direction, transport: .tcp, appProto: "ndjson", bytes: bytes)
+            tracker.process(payload) { event in
+                write(EventEncoder.encode(event), type: "mcp")
+            }
+        case .heartbeat:
+            counters.add("mcp.tcp_heartbeat")
+        case .anomaly:
+            break
         }
     }
 
