@@ -140,7 +140,7 @@ public final class HTTPConnectionParser {
         abandonBody(h)
         resetHead(h)
         h.resyncing = false
-        h.skipToLF = false
+        h.scanning = false
         h.state = .head
     }
 
@@ -149,10 +149,27 @@ public final class HTTPConnectionParser {
     private func parseHead(_ h: Half, _ bytes: UnsafeRawBufferPointer, _ start: Int, _ emit: (HTTPOutput) -> Void) -> Int {
         let n = bytes.count
         var i = start
-        if h.skipToLF {
-            guard let lf = findByte(10, bytes, from: i) else { return n }
-            h.skipToLF = false
-            i = lf + 1
+        if h.scanning {
+            // Resynchronising: a start line may begin at a line start, at any 'H' (status line:
+            // a response often follows a body without a line end) or, for requests, at an
+            // uppercase letter after a non-token byte. The validator then decides.
+            let isRequest = h.direction == .toServer
+            var prev = h.scanPrev
+            var j = i
+            while j < n {
+                let b = bytes[j]
+                if isRequest {
+                    if prev == 10 ? isTokenChar(b) : (b >= 65 && b <= 90 && !isTokenChar(prev)) { break }
+                } else if b == 72 {
+                    break
+                }
+                prev = b
+                j += 1
+            }
+            h.scanPrev = prev
+            if j == n { return n }
+            h.scanning = false
+            i = j
         }
         if h.headBuf.isEmpty {
             // Empty lines before a start line are tolerated (RFC 9112 2.2).
@@ -165,20 +182,26 @@ public final class HTTPConnectionParser {
             // Only validate what fits, so the verdict never depends on how the input was cut.
             let room = max(0, limits.maxHeaderBytes - 1 - h.headBuf.count)
             let seg = UnsafeRawBufferPointer(rebasing: bytes[i..<end])
-            if !h.validator.feed(UnsafeRawBufferPointer(rebasing: seg.prefix(room))) {
-                // Garbage: the rest of this line is skipped, then lines are tried one by one.
-                badStartLine(h, emit, atLineStart: lf != nil)
-                return lf.map { $0 + 1 } ?? n
+            if let bad = h.validator.feed(UnsafeRawBufferPointer(rebasing: seg.prefix(room))) {
+                // Not a start line. Look again from the offending byte (or the one after it
+                // when it was the candidate's first byte).
+                let failAt = i + bad
+                if h.headBuf.isEmpty && bad == 0 {
+                    badStartLine(h, emit, prev: bytes[failAt])
+                    return failAt + 1
+                }
+                badStartLine(h, emit, prev: failAt > i ? bytes[failAt - 1] : (h.headBuf.last ?? 10))
+                return failAt
             }
             if seg.count > room {
                 if isHTTP == nil { isHTTP = false; return n }
                 resync(h, emit, anomaly: "http.header_too_large", atLineStart: false)
-                return end
+                return i + room
             }
             h.headBuf.append(contentsOf: seg)
             guard let lf else { return n }
             if !h.validator.finish() {
-                badStartLine(h, emit, atLineStart: true)
+                badStartLine(h, emit, prev: 10)
                 return lf + 1
             }
             h.headBuf.append(10)
@@ -191,9 +214,11 @@ public final class HTTPConnectionParser {
         while i < n {
             let lf = findByte(10, bytes, from: i)
             let end = lf.map { $0 + 1 } ?? n
-            if h.headBuf.count + (end - i) > limits.maxHeaderBytes {
+            let room = limits.maxHeaderBytes - h.headBuf.count
+            if end - i > room {
+                // Resume scanning exactly at the first byte over the limit, however the input was cut.
                 resync(h, emit, anomaly: "http.header_too_large", atLineStart: false)
-                return i
+                return i + max(0, room)
             }
             h.headBuf.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<end]))
             guard let lf else { return n }
@@ -212,13 +237,15 @@ public final class HTTPConnectionParser {
         return n
     }
 
-    private func badStartLine(_ h: Half, _ emit: (HTTPOutput) -> Void, atLineStart: Bool) {
+    /// A candidate start line failed; scanning goes on after a byte whose value was `prev`.
+    private func badStartLine(_ h: Half, _ emit: (HTTPOutput) -> Void, prev: UInt8) {
         if isHTTP == nil {
             isHTTP = false
             return
         }
-        // While resynchronising, lines that are not start lines are expected: skip silently.
-        resync(h, emit, anomaly: h.resyncing ? nil : "http.bad_start_line", atLineStart: atLineStart)
+        // While resynchronising, failed candidates are expected: skip silently.
+        resync(h, emit, anomaly: h.resyncing ? nil : "http.bad_start_line", atLineStart: false)
+        h.scanPrev = prev
     }
 
     /// A whole head is in `headBuf`; `next` is the index in `bytes` after its blank line.
@@ -522,9 +549,10 @@ public final class HTTPConnectionParser {
                           tooLong: String, _ emit: (HTTPOutput) -> Void) -> ([UInt8]?, Int)? {
         let lf = findByte(10, bytes, from: start)
         let end = lf ?? bytes.count
-        if h.lineBuf.count + (end - start) > limit {
+        let room = limit - h.lineBuf.count
+        if end - start > room {
             resync(h, emit, anomaly: tooLong, atLineStart: false)
-            return (nil, end)
+            return (nil, start + max(0, room))
         }
         h.lineBuf.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
         guard let lf else { return nil }
@@ -697,7 +725,9 @@ public final class HTTPConnectionParser {
         h.holdAfterMessage = false
         h.state = .head
         h.resyncing = true
-        h.skipToLF = !atLineStart
+        h.scanning = true
+        // Unknown bytes before (a gap, a cut line) count as a separator.
+        h.scanPrev = atLineStart ? 10 : 0
     }
 
     private func resetHead(_ h: Half) {
@@ -730,8 +760,10 @@ private final class Half {
     var headLines = 0
     var lineStart = 0
     var validator: StartLineValidator
-    /// Discard bytes up to the next LF (we are mid-line after an error or a gap).
-    var skipToLF = false
+    /// Looking for where a start line could begin (after an error or a gap).
+    var scanning = false
+    /// While scanning: the byte before the next one (LF at a line start).
+    var scanPrev: UInt8 = 10
     /// Looking for a start line after an error: non-start lines are skipped silently.
     var resyncing = false
 

@@ -15,12 +15,13 @@ struct StartLineValidator {
 
     mutating func reset() { phase = 0; count = 0 }
 
-    /// Feeds more bytes of the line (no LF). Returns false as soon as the line cannot be valid.
-    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        for b in bytes {
-            if !(isRequest ? stepRequest(b) : stepStatus(b)) { phase = -1; return false }
+    /// Feeds more bytes of the line (no LF). Returns the index of the first byte that makes the
+    /// line invalid, or nil while it is still plausible.
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        for k in 0..<bytes.count {
+            if !(isRequest ? stepRequest(bytes[k]) : stepStatus(bytes[k])) { phase = -1; return k }
         }
-        return true
+        return nil
     }
 
     /// The line ended: is it a complete, valid start line?
