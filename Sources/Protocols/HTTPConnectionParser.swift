@@ -726,8 +726,9 @@ public final class HTTPConnectionParser {
         h.state = .head
         h.resyncing = true
         h.scanning = true
-        // Unknown bytes before (a gap, a cut line) count as a separator.
-        h.scanPrev = atLineStart ? 10 : 0
+        // Mid-line (after a gap or a cut line) assume we are inside a word: "ST /x HTTP/1.1"
+        // after a lost "PO" must not become a request with method "ST".
+        h.scanPrev = atLineStart ? 10 : 120
     }
 
     private func resetHead(_ h: Half) {
