@@ -48,6 +48,7 @@ public final class HTTPConnectionParser {
     /// Requests awaiting their final response, oldest first.
     private var pending: [(index: Int, head: HTTPRequestHead)] = []
     private var nextExchangeIndex = 0
+    private var undecidedBytes = 0
     private var afterUpgrade: [[UInt8]] = [[], []]
 
     public init(limits: HTTPLimits = .init()) {
@@ -67,6 +68,22 @@ public final class HTTPConnectionParser {
     /// Parses the next bytes of `direction`, calling `emit` for everything that completed.
     public func feed(_ bytes: UnsafeRawBufferPointer, direction: Direction, emit: (HTTPOutput) -> Void) {
         if isHTTP == false || bytes.isEmpty { return }
+        if isHTTP == nil {
+            // Cut exactly at the bound so the decision never depends on how input was split.
+            let allowed = max(0, limits.maxUndecidedBytes - undecidedBytes)
+            if bytes.count > allowed {
+                undecidedBytes += allowed
+                parse(UnsafeRawBufferPointer(rebasing: bytes.prefix(allowed)), direction, emit)
+                if isHTTP == nil { isHTTP = false; return }
+                parse(UnsafeRawBufferPointer(rebasing: bytes.dropFirst(allowed)), direction, emit)
+                return
+            }
+            undecidedBytes += bytes.count
+        }
+        parse(bytes, direction, emit)
+    }
+
+    private func parse(_ bytes: UnsafeRawBufferPointer, _ direction: Direction, _ emit: (HTTPOutput) -> Void) {
         let h = halves[direction.index]
         var i = 0
         let n = bytes.count
@@ -239,7 +256,9 @@ public final class HTTPConnectionParser {
 
     /// A candidate start line failed; scanning goes on after a byte whose value was `prev`.
     private func badStartLine(_ h: Half, _ emit: (HTTPOutput) -> Void, prev: UInt8) {
-        if isHTTP == nil {
+        // The first line decides quickly (TLS, SSH, raw JSON are bypassed at once), unless a gap
+        // came first: then the stream was joined mid-message and scanning goes on (bounded in feed).
+        if isHTTP == nil && !h.resyncing {
             isHTTP = false
             return
         }

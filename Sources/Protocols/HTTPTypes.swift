@@ -149,6 +149,10 @@ public struct HTTPLimits: Sendable, Equatable {
     public var maxPendingRequests = 1024
     /// Request-side bytes held between a request carrying `Upgrade` and its response.
     public var maxUpgradeHoldBytes = 64 * 1024
+    /// Bytes a connection may carry, both directions together, before a first start line is
+    /// found; past it `isHTTP` becomes false. Matters only when a gap came first (a connection
+    /// joined mid-message): otherwise the first line decides at once.
+    public var maxUndecidedBytes = 256 * 1024
 
     public init() {}
 }

@@ -348,3 +348,25 @@ struct HTTPRobustnessTests {
         #expect(summarize(r.outputs) == [.resp(0, 200, nil), .sse(0, "message", "one", nil), .sse(0, "message", "three", nil)])
     }
 }
+
+@Suite("HTTP connections joined mid-stream")
+struct HTTPMidStreamTests {
+    @Test func gapFirstThenTheTailOfABodyThenAResponse() {
+        let steps: [Step] = [
+            .gap(.toClient, 1000),
+            down("lo world\"}]}}HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"),
+        ]
+        let r = runAllSplits(steps)
+        #expect(r.isHTTP == true)
+        #expect(summarize(r.outputs) == [.resp(0, 200, nil), .body(.toClient, 0, "{}")])
+    }
+
+    @Test func gapFirstThenNothingHTTPGivesUpAfterTheBound() {
+        var limits = HTTPLimits()
+        limits.maxUndecidedBytes = 1000
+        let junk = [UInt8](repeating: 0x41, count: 600)
+        let r = runAllSplits([.gap(.toServer, 10), up(junk), up(junk), up(post("{}"))], limits: limits)
+        #expect(r.isHTTP == false)
+        #expect(r.outputs.isEmpty)
+    }
+}
