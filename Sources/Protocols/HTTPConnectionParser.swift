@@ -186,6 +186,7 @@ public final class HTTPConnectionParser {
             h.scanPrev = prev
             if j == n { return n }
             h.scanning = false
+            h.validator.requireKnownMethod = prev != 10
             i = j
         }
         if h.headBuf.isEmpty {
@@ -745,9 +746,10 @@ public final class HTTPConnectionParser {
         h.state = .head
         h.resyncing = true
         h.scanning = true
-        // Mid-line (after a gap or a cut line) assume we are inside a word: "ST /x HTTP/1.1"
-        // after a lost "PO" must not become a request with method "ST".
-        h.scanPrev = atLineStart ? 10 : 120
+        // Mid-line (after a gap or a cut line) a candidate may start at once: a lost segment
+        // often ends exactly at a message boundary. Mid-line request candidates must use a
+        // registered method, so "ST /x HTTP/1.1" after a lost "PO" is not taken for a request.
+        h.scanPrev = atLineStart ? 10 : 0
     }
 
     private func resetHead(_ h: Half) {

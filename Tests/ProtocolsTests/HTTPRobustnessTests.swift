@@ -370,3 +370,26 @@ struct HTTPMidStreamTests {
         #expect(r.outputs.isEmpty)
     }
 }
+
+@Suite("HTTP resynchronisation")
+struct HTTPResyncTests {
+    @Test func gapAlignedWithAMessageBoundaryLosesOnlyThatMessage() {
+        let steps: [Step] = [up(post("{}")), .gap(.toServer, 120), up(post("[1]") + post("[2]")),
+                             down(jsonResponse("{}")), .gap(.toClient, 80), down(jsonResponse("[3]"))]
+        let r = runAllSplits(steps)
+        #expect(summarize(r.outputs) == [
+            .req(0, "POST", "/mcp"), .body(.toServer, 0, "{}"),
+            .req(1, "POST", "/mcp"), .body(.toServer, 1, "[1]"), .req(2, "POST", "/mcp"), .body(.toServer, 2, "[2]"),
+            .resp(0, 200, "POST"), .body(.toClient, 0, "{}"), .resp(1, 200, "POST"), .body(.toClient, 1, "[3]"),
+        ])
+    }
+
+    @Test func cutMethodIsNotARequestButAGluedOneIs() {
+        // After a gap "ST /x HTTP/1.1" is the tail of a request line: skipped. A request glued to
+        // garbage mid-line is found when its method is a registered one.
+        let steps: [Step] = [up(post("{}")), .gap(.toServer, 5), up("ST /x HTTP/1.1\r\nhost: x\r\n\r\n"),
+                             up("junk}FOO /y HTTP/1.1\r\n\r\njunk}GET /z HTTP/1.1\r\n\r\n")]
+        let r = runAllSplits(steps)
+        #expect(summarize(r.outputs) == [.req(0, "POST", "/mcp"), .body(.toServer, 0, "{}"), .req(1, "GET", "/z")])
+    }
+}
