@@ -439,7 +439,10 @@ public final class HTTPConnectionParser {
                 return nil
             }
             if chunkedCount > 0 { anomaly(h.direction, "http.bad_transfer_encoding", emit) }
-            h.transferCoded = true
+            if codings.contains(where: { $0 != "chunked" && $0 != "identity" }) {
+                h.transferCoded = true
+                counters.add("http.unsupported_transfer_coding")
+            }
             return .untilClose
         }
         if !cl.isEmpty {

@@ -135,7 +135,8 @@ public struct HTTPLimits: Sendable, Equatable {
     public var maxHeaders = 256
     /// Bytes of one buffered (JSON) body after decoding.
     public var maxBodyBytes = 16 * 1024 * 1024
-    /// Bytes one compressed body may inflate to.
+    /// Bytes one compressed body may inflate to (per message: a compressed SSE stream stops
+    /// being decoded past it, with "http.decompressed_too_large").
     public var maxDecompressedBytes = 64 * 1024 * 1024
     /// Inflated bytes per compressed byte above which a body is a bomb (checked past 64 KiB out).
     public var maxDecompressionRatio = 1000

@@ -393,3 +393,44 @@ struct HTTPResyncTests {
         #expect(summarize(r.outputs) == [.req(0, "POST", "/mcp"), .body(.toServer, 0, "{}"), .req(1, "GET", "/z")])
     }
 }
+
+@Suite("HTTP details")
+struct HTTPDetailTests {
+    @Test(arguments: [("deflate", Int32(15)), ("deflate", -15), ("gzip", 31)])
+    func smallCompressedBodiesByteByByte(encoding: String, windowBits: Int32) {
+        let payload = #"{"jsonrpc":"2.0","id":9,"result":{"tools":[]}}"#
+        let z = compress(bytes(payload), windowBits: windowBits)
+        let r = runAllSplits([up(bytes("POST /mcp HTTP/1.1\r\ncontent-type: application/json\r\ncontent-encoding: \(encoding)\r\n"
+                                       + "content-length: \(z.count)\r\n\r\n") + z)])
+        #expect(summarize(r.outputs) == [.req(0, "POST", "/mcp"), .body(.toServer, 0, payload)])
+    }
+
+    @Test func transferCodingsOtherThanChunkedAreNotDecoded() {
+        let steps: [Step] = [
+            up("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"),
+            down("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+            down("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: gzip\r\n\r\nxyz"),
+            .end(.toClient),
+        ]
+        let r = runAllSplits(steps)
+        #expect(summarize(r.outputs) == [.req(0, "GET", "/a"), .req(1, "GET", "/b"), .resp(0, 200, "GET"), .resp(1, 200, "GET")])
+        #expect(r.counters["http.unsupported_transfer_coding"] == 2)
+    }
+
+    @Test func headersAPI() {
+        let h = headers([("Content-Type", "application/json"), ("X-A", "1"), ("x-a", "2"), ("Mcp-Session-Id", "s")])
+        #expect(h["content-type"] == "application/json")
+        #expect(h["X-a"] == "1")
+        #expect(h.values("X-A") == ["1", "2"])
+        #expect(h.values("missing") == [])
+        #expect(h["mcp-session-id"] == "s")
+        #expect(h["mcp-session-i"] == nil)
+    }
+
+    @Test func truncatedMessagesAreCountedNotReported() {
+        let r = runAllSplits([up("POST /mcp HTTP/1.1\r\ncontent-type: application/json\r\ncontent-length: 10\r\n\r\n{\"a\""),
+                              .end(.toServer), down("HTTP/1.1 200 OK\r\ncontent-"), .end(.toClient)])
+        #expect(summarize(r.outputs) == [.req(0, "POST", "/mcp")])
+        #expect(r.counters["http.truncated_message"] == 2)
+    }
+}
