@@ -139,6 +139,7 @@ public final class HTTPConnectionParser {
     /// The direction ended (FIN, RST or timeout). A body delimited by close is complete now; an
     /// unfinished SSE event is discarded, as the HTML standard says.
     public func end(direction: Direction, emit: (HTTPOutput) -> Void) {
+        if isHTTP == false { return }
         let h = halves[direction.index]
         switch h.state {
         case .stopped:

@@ -93,6 +93,17 @@ final class Inflater {
     }
 
     private func run(_ input: UnsafeRawBufferPointer, _ sink: (UnsafeRawBufferPointer) -> Bool) -> Outcome {
+        // zlib counts in 32 bits: hand it at most 1 GiB at a time.
+        let slice = 1 << 30
+        if input.count > slice {
+            var k = 0
+            while k < input.count {
+                let r = run(UnsafeRawBufferPointer(rebasing: input[k..<min(input.count, k + slice)]), sink)
+                if r != .ok { return r }
+                k += slice
+            }
+            return .ok
+        }
         guard let base = input.baseAddress, !input.isEmpty else { return .ok }
         strm.pointee.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
         strm.pointee.avail_in = uInt(input.count)
@@ -107,7 +118,14 @@ final class Inflater {
             let rc = CZlib.inflate(strm, Z_NO_FLUSH)
             let produced = Inflater.step - Int(strm.pointee.avail_out)
             totalIn += Int(before - strm.pointee.avail_in)
+            // What was inflated before an error or the size cap still reaches the sink, cut
+            // exactly at the cap: what the sink sees never depends on how the input was split.
+            let deliverable = min(produced, max(0, maxOutput - totalOut))
             totalOut += produced
+            if deliverable > 0 && !sink(UnsafeRawBufferPointer(start: out, count: deliverable)) {
+                done = true
+                return .stopped
+            }
             if rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR {
                 done = true
                 return .failed("http.decompression_error")
@@ -117,13 +135,10 @@ final class Inflater {
                 return .failed("http.decompressed_too_large")
             }
             // Deflate cannot exceed about 1032:1; past the threshold a higher ratio is hostile.
+            // (Where it trips depends on how much input zlib had consumed: a heuristic guard.)
             if totalOut > 64 * 1024 && totalOut / max(totalIn, 1) > maxRatio {
                 done = true
                 return .failed("http.decompression_ratio")
-            }
-            if produced > 0 && !sink(UnsafeRawBufferPointer(start: out, count: produced)) {
-                done = true
-                return .stopped
             }
             if rc == Z_STREAM_END {
                 done = true

@@ -245,7 +245,7 @@ struct HTTPRobustnessTests {
 
     @Test func deterministicRandomGarbageNeverCrashes() {
         var rng = SplitMix64(seed: 42)
-        for _ in 0..<40 {
+        for _ in 0..<100 {
             var junk = (0..<Int.random(in: 0..<600, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             // Sprinkle protocol-looking fragments in.
             for frag in ["HTTP/1.1 200 OK\r\n", "\r\n\r\n", "POST / HTTP/1.1\r\n", "0\r\n", "content-length: 5\r\n",
@@ -432,5 +432,39 @@ struct HTTPDetailTests {
                               .end(.toServer), down("HTTP/1.1 200 OK\r\ncontent-"), .end(.toClient)])
         #expect(summarize(r.outputs) == [.req(0, "POST", "/mcp")])
         #expect(r.counters["http.truncated_message"] == 2)
+    }
+}
+
+@Suite("HTTP mutation fuzzing")
+struct HTTPMutationTests {
+    /// Real-looking traffic with random byte flips, insertions, deletions and gaps: no trap, and
+    /// the same outputs however the bytes are cut.
+    @Test func mutatedTrafficIsDeterministic() {
+        let sse = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+            + "20\r\nevent: message\r\ndata: {\"id\":1}\r\n\r\n\r\n8\r\n: ping\r\n\r\n0\r\n\r\n"
+        let z = compress(bytes(#"{"jsonrpc":"2.0","id":2,"result":{"tools":[]}}"#), windowBits: 31)
+        let gz = bytes("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: \(z.count)\r\n\r\n") + z
+        let request = bytes(post(#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#) + "GET /ws HTTP/1.1\r\nupgrade: websocket\r\n\r\n")
+        let response = bytes(sse) + gz + bytes("HTTP/1.1 101 Switching Protocols\r\n\r\n") + [0x81, 0x00]
+        var rng = SplitMix64(seed: 2026)
+        for _ in 0..<300 {
+            var up = request, down = response
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                let target = Bool.random(using: &rng)
+                var buf = target ? up : down
+                let at = Int.random(in: 0..<buf.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: buf[at] = UInt8.random(in: 0...255, using: &rng)
+                case 1: buf.insert(UInt8.random(in: 0...255, using: &rng), at: at)
+                default: buf.remove(at: at)
+                }
+                if target { up = buf } else { down = buf }
+            }
+            let cutUp = Int.random(in: 0...up.count, using: &rng), cutDown = Int.random(in: 0...down.count, using: &rng)
+            runAllSplits([.send(.toServer, Array(up[..<cutUp])), .gap(.toServer, Int.random(in: 0...3, using: &rng)),
+                          .send(.toServer, Array(up[cutUp...])),
+                          .send(.toClient, Array(down[..<cutDown])), .gap(.toClient, Int.random(in: 0...40, using: &rng)),
+                          .send(.toClient, Array(down[cutDown...])), .end(.toServer), .end(.toClient)])
+        }
     }
 }
