@@ -56,6 +56,15 @@ public final class HTTPConnectionParser {
         halves = [Half(.toServer, limits), Half(.toClient, limits)]
     }
 
+    /// Bytes this parser holds right now (heads, buffered bodies, SSE events, held bytes,
+    /// inflater state, approximately): for memory accounting in stats.
+    public var bufferedBytes: Int {
+        halves.reduce(0) { sum, h in
+            sum + h.headBuf.count + h.body.count + h.lineBuf.count + h.held.count + h.sse.bufferedBytes
+                + (h.inflater == nil ? 0 : Inflater.approximateFootprint)
+        } + afterUpgrade[0].count + afterUpgrade[1].count
+    }
+
     /// After `.upgrade`: the bytes of that direction that followed the HTTP message which ended
     /// HTTP and that this parser had already been given (the first WebSocket frames, say). The
     /// caller hands them to the next protocol parser before any later bytes.

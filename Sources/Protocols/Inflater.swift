@@ -24,6 +24,8 @@ final class Inflater {
     }
 
     private static let step = 16 * 1024
+    /// Output step plus zlib's inflate state and 32 KiB window.
+    static let approximateFootprint = step + 7 * 1024 + 32 * 1024
 
     private let strm: UnsafeMutablePointer<z_stream>
     private let out: UnsafeMutableRawPointer

@@ -33,6 +33,9 @@ public struct SSEParser: Sendable {
     private var eventID: String?
     private var retry: Int?
 
+    /// Bytes currently held: the event being assembled and an unfinished line.
+    public var bufferedBytes: Int { line.count + data.count }
+
     public init(maxEventBytes: Int = 16 * 1024 * 1024) {
         self.maxEventBytes = maxEventBytes
     }

@@ -99,6 +99,21 @@ struct HTTPRobustnessTests {
         #expect(summarize(r.outputs) == [
             .resp(0, 200, nil), .anomaly(.toClient, "http.decompression_ratio"), .resp(1, 200, nil), .body(.toClient, 1, "{}"),
         ])
+        // Memory: what the parser holds stays far below what the bomb would inflate to, and is
+        // released when the message ends.
+        let p = HTTPConnectionParser()
+        var peak = 0
+        resp.withUnsafeBytes { buf in
+            var i = 0
+            while i < buf.count {
+                let e = min(buf.count, i + 8)  // small pieces, to observe the body as it grows
+                p.feed(UnsafeRawBufferPointer(rebasing: buf[i..<e]), direction: .toClient) { _ in }
+                peak = max(peak, p.bufferedBytes)
+                i = e
+            }
+        }
+        #expect(peak > 0 && peak < 4 << 20)  // about 0.8 MB seen: the ratio trips long before 100 MB
+        #expect(p.bufferedBytes == 0)
     }
 
     @Test func deflateBombStopsAtTheAbsoluteLimit() {
