@@ -209,7 +209,9 @@ public struct SSEParser: Sendable {
             resetEvent()
             return
         }
-        var d = data
+        // Take the buffer rather than copy it: a large event is never duplicated.
+        var d: [UInt8] = []
+        swap(&d, &data)
         if d.last == 10 { d.removeLast() }
         let type = (eventType?.isEmpty ?? true) ? "message" : (eventType ?? "message")
         let ev = SSEEvent(event: type, data: d, id: eventID, retry: retry)
