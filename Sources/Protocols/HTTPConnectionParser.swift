@@ -34,6 +34,17 @@ import Darwin
 ///   from the next blank line). Any other gap resynchronises. Gaps are counted in "http.gap".
 /// - End of stream completes a body delimited by close; an unfinished SSE event is discarded
 ///   (HTML standard); any other unfinished message is counted in "http.truncated_message".
+///
+/// Anomalies (each also a counter): http.bad_start_line, http.header_too_large,
+/// http.too_many_headers, http.bad_header_line, http.duplicate_content_length,
+/// http.conflicting_content_length, http.bad_content_length, http.te_and_cl,
+/// http.bad_transfer_encoding, http.bad_chunk, http.body_too_large,
+/// http.unsupported_content_encoding, http.decompression_error, http.decompressed_too_large,
+/// http.decompression_ratio, http.truncated_compressed_body, http.too_many_pending_requests,
+/// http.upgrade_hold_overflow, sse.event_too_large. Counters only: http.gap, http.resynced,
+/// http.obs_fold, http.body_damaged, http.truncated_message, http.unsupported_transfer_coding.
+///
+/// One parser per connection, used from one thread; `emit` must not call back into it.
 public final class HTTPConnectionParser {
     public let limits: HTTPLimits
     public private(set) var counters = Counters()
