@@ -25,8 +25,7 @@ struct HTTPRobustnessTests {
         // A large, varied JSON body so that several 16 KiB inflate steps are needed.
         let items = (0..<3000).map { #"{"name":"tool\#($0)","description":"does thing \#($0 * 7919 % 1000)"}"# }
         let payload = bytes(#"{"jsonrpc":"2.0","id":2,"result":{"tools":["# + items.joined(separator: ",") + "]}}")
-        let r = runAllSplits([up(post("{}")), down(compressedResponse(payload, encoding: encoding, windowBits: windowBits))],
-                             byteByByte: false)
+        let r = runAllSplits([up(post("{}")), down(compressedResponse(payload, encoding: encoding, windowBits: windowBits))])
         #expect(r.outputs.count == 4)
         if case .body(let d, _, let b) = r.outputs.last {
             #expect(d == .toClient)
@@ -95,7 +94,7 @@ struct HTTPRobustnessTests {
         #expect(bomb.count < 200_000)
         let resp = bytes("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n")
             + chunked(bomb, size: 4096)
-        let r = runAllSplits([down(resp), down(jsonResponse("{}"))], byteByByte: false)
+        let r = runAllSplits([down(resp), down(jsonResponse("{}"))])
         #expect(summarize(r.outputs) == [
             .resp(0, 200, nil), .anomaly(.toClient, "http.decompression_ratio"), .resp(1, 200, nil), .body(.toClient, 1, "{}"),
         ])
@@ -128,7 +127,7 @@ struct HTTPRobustnessTests {
             for _ in 0..<32 { write(zeros) }
         }
         let resp = bytes("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-encoding: deflate\r\ncontent-length: \(bomb.count)\r\n\r\n") + bomb
-        let r = runAllSplits([down(resp), down(jsonResponse("{}"))], limits: limits, byteByByte: false)
+        let r = runAllSplits([down(resp), down(jsonResponse("{}"))], limits: limits)
         #expect(summarize(r.outputs) == [
             .resp(0, 200, nil), .anomaly(.toClient, "sse.event_too_large"), .anomaly(.toClient, "http.decompressed_too_large"),
             .resp(1, 200, nil), .body(.toClient, 1, "{}"),
