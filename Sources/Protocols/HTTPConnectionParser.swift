@@ -34,6 +34,17 @@ import Darwin
 ///   from the next blank line). Any other gap resynchronises. Gaps are counted in "http.gap".
 /// - End of stream completes a body delimited by close; an unfinished SSE event is discarded
 ///   (HTML standard); any other unfinished message is counted in "http.truncated_message".
+///
+/// Anomalies (each also a counter): http.bad_start_line, http.header_too_large,
+/// http.too_many_headers, http.bad_header_line, http.duplicate_content_length,
+/// http.conflicting_content_length, http.bad_content_length, http.te_and_cl,
+/// http.bad_transfer_encoding, http.bad_chunk, http.body_too_large,
+/// http.unsupported_content_encoding, http.decompression_error, http.decompressed_too_large,
+/// http.decompression_ratio, http.truncated_compressed_body, http.too_many_pending_requests,
+/// http.upgrade_hold_overflow, sse.event_too_large. Counters only: http.gap, http.resynced,
+/// http.obs_fold, http.body_damaged, http.truncated_message, http.unsupported_transfer_coding.
+///
+/// One parser per connection, used from one thread; `emit` must not call back into it.
 public final class HTTPConnectionParser {
     public let limits: HTTPLimits
     public private(set) var counters = Counters()
@@ -48,11 +59,21 @@ public final class HTTPConnectionParser {
     /// Requests awaiting their final response, oldest first.
     private var pending: [(index: Int, head: HTTPRequestHead)] = []
     private var nextExchangeIndex = 0
+    private var undecidedBytes = 0
     private var afterUpgrade: [[UInt8]] = [[], []]
 
     public init(limits: HTTPLimits = .init()) {
         self.limits = limits
         halves = [Half(.toServer, limits), Half(.toClient, limits)]
+    }
+
+    /// Bytes this parser holds right now (heads, buffered bodies, SSE events, held bytes,
+    /// inflater state, approximately): for memory accounting in stats.
+    public var bufferedBytes: Int {
+        halves.reduce(0) { sum, h in
+            sum + h.headBuf.count + h.body.count + h.lineBuf.count + h.held.count + h.sse.bufferedBytes
+                + (h.inflater == nil ? 0 : Inflater.approximateFootprint)
+        } + afterUpgrade[0].count + afterUpgrade[1].count
     }
 
     /// After `.upgrade`: the bytes of that direction that followed the HTTP message which ended
@@ -67,6 +88,22 @@ public final class HTTPConnectionParser {
     /// Parses the next bytes of `direction`, calling `emit` for everything that completed.
     public func feed(_ bytes: UnsafeRawBufferPointer, direction: Direction, emit: (HTTPOutput) -> Void) {
         if isHTTP == false || bytes.isEmpty { return }
+        if isHTTP == nil {
+            // Cut exactly at the bound so the decision never depends on how input was split.
+            let allowed = max(0, limits.maxUndecidedBytes - undecidedBytes)
+            if bytes.count > allowed {
+                undecidedBytes += allowed
+                parse(UnsafeRawBufferPointer(rebasing: bytes.prefix(allowed)), direction, emit)
+                if isHTTP == nil { isHTTP = false; return }
+                parse(UnsafeRawBufferPointer(rebasing: bytes.dropFirst(allowed)), direction, emit)
+                return
+            }
+            undecidedBytes += bytes.count
+        }
+        parse(bytes, direction, emit)
+    }
+
+    private func parse(_ bytes: UnsafeRawBufferPointer, _ direction: Direction, _ emit: (HTTPOutput) -> Void) {
         let h = halves[direction.index]
         var i = 0
         let n = bytes.count
@@ -122,6 +159,7 @@ public final class HTTPConnectionParser {
     /// The direction ended (FIN, RST or timeout). A body delimited by close is complete now; an
     /// unfinished SSE event is discarded, as the HTML standard says.
     public func end(direction: Direction, emit: (HTTPOutput) -> Void) {
+        if isHTTP == false { return }
         let h = halves[direction.index]
         switch h.state {
         case .stopped:
@@ -140,7 +178,7 @@ public final class HTTPConnectionParser {
         abandonBody(h)
         resetHead(h)
         h.resyncing = false
-        h.skipToLF = false
+        h.scanning = false
         h.state = .head
     }
 
@@ -149,10 +187,28 @@ public final class HTTPConnectionParser {
     private func parseHead(_ h: Half, _ bytes: UnsafeRawBufferPointer, _ start: Int, _ emit: (HTTPOutput) -> Void) -> Int {
         let n = bytes.count
         var i = start
-        if h.skipToLF {
-            guard let lf = findByte(10, bytes, from: i) else { return n }
-            h.skipToLF = false
-            i = lf + 1
+        if h.scanning {
+            // Resynchronising: a start line may begin at a line start, at any 'H' (status line:
+            // a response often follows a body without a line end) or, for requests, at an
+            // uppercase letter after a non-token byte. The validator then decides.
+            let isRequest = h.direction == .toServer
+            var prev = h.scanPrev
+            var j = i
+            while j < n {
+                let b = bytes[j]
+                if isRequest {
+                    if prev == 10 ? isTokenChar(b) : (b >= 65 && b <= 90 && !isTokenChar(prev)) { break }
+                } else if b == 72 {
+                    break
+                }
+                prev = b
+                j += 1
+            }
+            h.scanPrev = prev
+            if j == n { return n }
+            h.scanning = false
+            h.validator.requireKnownMethod = prev != 10
+            i = j
         }
         if h.headBuf.isEmpty {
             // Empty lines before a start line are tolerated (RFC 9112 2.2).
@@ -165,20 +221,26 @@ public final class HTTPConnectionParser {
             // Only validate what fits, so the verdict never depends on how the input was cut.
             let room = max(0, limits.maxHeaderBytes - 1 - h.headBuf.count)
             let seg = UnsafeRawBufferPointer(rebasing: bytes[i..<end])
-            if !h.validator.feed(UnsafeRawBufferPointer(rebasing: seg.prefix(room))) {
-                // Garbage: the rest of this line is skipped, then lines are tried one by one.
-                badStartLine(h, emit, atLineStart: lf != nil)
-                return lf.map { $0 + 1 } ?? n
+            if let bad = h.validator.feed(UnsafeRawBufferPointer(rebasing: seg.prefix(room))) {
+                // Not a start line. Look again from the offending byte (or the one after it
+                // when it was the candidate's first byte).
+                let failAt = i + bad
+                if h.headBuf.isEmpty && bad == 0 {
+                    badStartLine(h, emit, prev: bytes[failAt])
+                    return failAt + 1
+                }
+                badStartLine(h, emit, prev: failAt > i ? bytes[failAt - 1] : (h.headBuf.last ?? 10))
+                return failAt
             }
             if seg.count > room {
                 if isHTTP == nil { isHTTP = false; return n }
                 resync(h, emit, anomaly: "http.header_too_large", atLineStart: false)
-                return end
+                return i + room
             }
             h.headBuf.append(contentsOf: seg)
             guard let lf else { return n }
             if !h.validator.finish() {
-                badStartLine(h, emit, atLineStart: true)
+                badStartLine(h, emit, prev: 10)
                 return lf + 1
             }
             h.headBuf.append(10)
@@ -191,9 +253,11 @@ public final class HTTPConnectionParser {
         while i < n {
             let lf = findByte(10, bytes, from: i)
             let end = lf.map { $0 + 1 } ?? n
-            if h.headBuf.count + (end - i) > limits.maxHeaderBytes {
+            let room = limits.maxHeaderBytes - h.headBuf.count
+            if end - i > room {
+                // Resume scanning exactly at the first byte over the limit, however the input was cut.
                 resync(h, emit, anomaly: "http.header_too_large", atLineStart: false)
-                return i
+                return i + max(0, room)
             }
             h.headBuf.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<end]))
             guard let lf else { return n }
@@ -212,13 +276,17 @@ public final class HTTPConnectionParser {
         return n
     }
 
-    private func badStartLine(_ h: Half, _ emit: (HTTPOutput) -> Void, atLineStart: Bool) {
-        if isHTTP == nil {
+    /// A candidate start line failed; scanning goes on after a byte whose value was `prev`.
+    private func badStartLine(_ h: Half, _ emit: (HTTPOutput) -> Void, prev: UInt8) {
+        // The first line decides quickly (TLS, SSH, raw JSON are bypassed at once), unless a gap
+        // came first: then the stream was joined mid-message and scanning goes on (bounded in feed).
+        if isHTTP == nil && !h.resyncing {
             isHTTP = false
             return
         }
-        // While resynchronising, lines that are not start lines are expected: skip silently.
-        resync(h, emit, anomaly: h.resyncing ? nil : "http.bad_start_line", atLineStart: atLineStart)
+        // While resynchronising, failed candidates are expected: skip silently.
+        resync(h, emit, anomaly: h.resyncing ? nil : "http.bad_start_line", atLineStart: false)
+        h.scanPrev = prev
     }
 
     /// A whole head is in `headBuf`; `next` is the index in `bytes` after its blank line.
@@ -392,7 +460,10 @@ public final class HTTPConnectionParser {
                 return nil
             }
             if chunkedCount > 0 { anomaly(h.direction, "http.bad_transfer_encoding", emit) }
-            h.transferCoded = true
+            if codings.contains(where: { $0 != "chunked" && $0 != "identity" }) {
+                h.transferCoded = true
+                counters.add("http.unsupported_transfer_coding")
+            }
             return .untilClose
         }
         if !cl.isEmpty {
@@ -522,9 +593,10 @@ public final class HTTPConnectionParser {
                           tooLong: String, _ emit: (HTTPOutput) -> Void) -> ([UInt8]?, Int)? {
         let lf = findByte(10, bytes, from: start)
         let end = lf ?? bytes.count
-        if h.lineBuf.count + (end - start) > limit {
+        let room = limit - h.lineBuf.count
+        if end - start > room {
             resync(h, emit, anomaly: tooLong, atLineStart: false)
-            return (nil, end)
+            return (nil, start + max(0, room))
         }
         h.lineBuf.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
         guard let lf else { return nil }
@@ -697,7 +769,11 @@ public final class HTTPConnectionParser {
         h.holdAfterMessage = false
         h.state = .head
         h.resyncing = true
-        h.skipToLF = !atLineStart
+        h.scanning = true
+        // Mid-line (after a gap or a cut line) a candidate may start at once: a lost segment
+        // often ends exactly at a message boundary. Mid-line request candidates must use a
+        // registered method, so "ST /x HTTP/1.1" after a lost "PO" is not taken for a request.
+        h.scanPrev = atLineStart ? 10 : 0
     }
 
     private func resetHead(_ h: Half) {
@@ -730,8 +806,10 @@ private final class Half {
     var headLines = 0
     var lineStart = 0
     var validator: StartLineValidator
-    /// Discard bytes up to the next LF (we are mid-line after an error or a gap).
-    var skipToLF = false
+    /// Looking for where a start line could begin (after an error or a gap).
+    var scanning = false
+    /// While scanning: the byte before the next one (LF at a line start).
+    var scanPrev: UInt8 = 10
     /// Looking for a start line after an error: non-start lines are skipped silently.
     var resyncing = false
 

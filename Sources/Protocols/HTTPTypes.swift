@@ -135,7 +135,8 @@ public struct HTTPLimits: Sendable, Equatable {
     public var maxHeaders = 256
     /// Bytes of one buffered (JSON) body after decoding.
     public var maxBodyBytes = 16 * 1024 * 1024
-    /// Bytes one compressed body may inflate to.
+    /// Bytes one compressed body may inflate to (per message: a compressed SSE stream stops
+    /// being decoded past it, with "http.decompressed_too_large").
     public var maxDecompressedBytes = 64 * 1024 * 1024
     /// Inflated bytes per compressed byte above which a body is a bomb (checked past 64 KiB out).
     public var maxDecompressionRatio = 1000
@@ -149,6 +150,10 @@ public struct HTTPLimits: Sendable, Equatable {
     public var maxPendingRequests = 1024
     /// Request-side bytes held between a request carrying `Upgrade` and its response.
     public var maxUpgradeHoldBytes = 64 * 1024
+    /// Bytes a connection may carry, both directions together, before a first start line is
+    /// found; past it `isHTTP` becomes false. Matters only when a gap came first (a connection
+    /// joined mid-message): otherwise the first line decides at once.
+    public var maxUndecidedBytes = 256 * 1024
 
     public init() {}
 }

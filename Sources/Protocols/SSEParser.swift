@@ -33,6 +33,9 @@ public struct SSEParser: Sendable {
     private var eventID: String?
     private var retry: Int?
 
+    /// Bytes currently held: the event being assembled and an unfinished line.
+    public var bufferedBytes: Int { line.count + data.count }
+
     public init(maxEventBytes: Int = 16 * 1024 * 1024) {
         self.maxEventBytes = maxEventBytes
     }
@@ -80,12 +83,13 @@ public struct SSEParser: Sendable {
                 }
                 return
             }
-            if line.isEmpty {
-                processLine(UnsafeRawBufferPointer(rebasing: bytes[i..<j]), onEvent, onAnomaly)
-            } else if line.count + (j - i) + data.count > maxEventBytes {
-                line.removeAll(keepingCapacity: false)
+            // The same bound as for a partial line above, so the verdict never depends on
+            // where the input was cut. It also bounds every field value.
+            if line.count + (j - i) + data.count > maxEventBytes {
                 tooLarge(onAnomaly)
-                skipAtLineStart = true
+                skipAtLineStart = true  // this line ends here: a blank line next ends the skip
+            } else if line.isEmpty {
+                processLine(UnsafeRawBufferPointer(rebasing: bytes[i..<j]), onEvent, onAnomaly)
             } else {
                 line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<j]))
                 var whole: [UInt8] = []
@@ -170,6 +174,7 @@ public struct SSEParser: Sendable {
     private mutating func processLine(_ l: UnsafeRawBufferPointer,
                                       _ onEvent: (SSEEvent) -> Void,
                                       _ onAnomaly: (String) -> Void) {
+        _ = onAnomaly
         if l.isEmpty {
             dispatch(onEvent)
             return
@@ -183,11 +188,7 @@ public struct SSEParser: Sendable {
         let value = UnsafeRawBufferPointer(rebasing: l[valueStart..<l.count])
 
         if equals(name, "data") {
-            if data.count + value.count + 1 > maxEventBytes {
-                tooLarge(onAnomaly)
-                skipAtLineStart = true  // this line has ended: a blank line next ends the skip
-                return
-            }
+            // Bounded by the caller's check: value + LF is shorter than the line.
             data.append(contentsOf: value)
             data.append(10)
             sawData = true
@@ -208,7 +209,9 @@ public struct SSEParser: Sendable {
             resetEvent()
             return
         }
-        var d = data
+        // Take the buffer rather than copy it: a large event is never duplicated.
+        var d: [UInt8] = []
+        swap(&d, &data)
         if d.last == 10 { d.removeLast() }
         let type = (eventType?.isEmpty ?? true) ? "message" : (eventType ?? "message")
         let ev = SSEEvent(event: type, data: d, id: eventID, retry: retry)

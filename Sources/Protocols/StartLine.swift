@@ -9,18 +9,28 @@ struct StartLineValidator {
     let isRequest: Bool
     private var phase = 0
     private var count = 0
+    /// The method's bytes packed big-endian (first 8), for the known-method check.
+    private var method: UInt64 = 0
+    /// Accept only registered methods: set for candidates found in the middle of a line while
+    /// resynchronising, where "ST /x HTTP/1.1" may be the tail of a request cut by a gap.
+    var requireKnownMethod = false
     private static let httpPrefix: [UInt8] = Array("HTTP/1.".utf8)
+    private static let knownMethods: Set<UInt64> = Set(
+        ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"].map { pack($0) })
+
+    private static func pack(_ s: String) -> UInt64 { s.utf8.reduce(0) { $0 << 8 | UInt64($1) } }
 
     init(direction: Direction) { isRequest = direction == .toServer }
 
-    mutating func reset() { phase = 0; count = 0 }
+    mutating func reset() { phase = 0; count = 0; method = 0; requireKnownMethod = false }
 
-    /// Feeds more bytes of the line (no LF). Returns false as soon as the line cannot be valid.
-    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        for b in bytes {
-            if !(isRequest ? stepRequest(b) : stepStatus(b)) { phase = -1; return false }
+    /// Feeds more bytes of the line (no LF). Returns the index of the first byte that makes the
+    /// line invalid, or nil while it is still plausible.
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        for k in 0..<bytes.count {
+            if !(isRequest ? stepRequest(bytes[k]) : stepStatus(bytes[k])) { phase = -1; return k }
         }
-        return true
+        return nil
     }
 
     /// The line ended: is it a complete, valid start line?
@@ -31,8 +41,15 @@ struct StartLineValidator {
     private mutating func stepRequest(_ b: UInt8) -> Bool {
         switch phase {
         case 0:  // method
-            if b == 32 { guard count > 0 else { return false }; phase = 1; count = 0; return true }
+            if b == 32 {
+                guard count > 0 else { return false }
+                if requireKnownMethod && (count > 8 || !StartLineValidator.knownMethods.contains(method)) { return false }
+                phase = 1
+                count = 0
+                return true
+            }
             count += 1
+            method = method << 8 | UInt64(b)
             return isTokenChar(b) && count <= 32
         case 1:  // request target: visible characters (obs-text tolerated)
             if b == 32 { guard count > 0 else { return false }; phase = 2; count = 0; return true }
