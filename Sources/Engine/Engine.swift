@@ -11,6 +11,7 @@ public struct EngineConfig: Sendable {
     public var decode = DecodeLimits()
     public var flow = FlowConfig()
     public var http = HTTPLimits()
+    public var webSocket = WebSocketLimits()
     public var mcp = MCPConfig()
     public init() {}
 }
@@ -22,6 +23,9 @@ final class FlowApp {
     var legacySessions: [Int: String] = [:]
     /// Newline-delimited JSON-RPC, tried beside HTTP until one of them recognises the stream.
     var lines: LineJSONParser?
+    /// After a 101 to a WebSocket upgrade: the frames, and the exchange that upgraded.
+    var webSocket: WebSocketConnectionParser?
+    var upgrade: HTTPMessageContext?
     init(limits: HTTPLimits) {
         http = HTTPConnectionParser(limits: limits)
         lines = LineJSONParser()
@@ -157,6 +161,7 @@ public final class Engine {
         if let app = flow.app as? FlowApp {
             counters.merge(app.http.counters)
             if let lines = app.lines { counters.merge(lines.counters) }
+            if let ws = app.webSocket { counters.merge(ws.counters) }
         }
         flow.app = nil
     }
@@ -179,6 +184,17 @@ public final class Engine {
         let emitLine: (LineJSONOutput) -> Void = { output in
             self.handle(output, flow: flow, time: time)
         }
+        if let ws = app.webSocket {
+            let emitFrame: (WebSocketOutput) -> Void = { output in
+                self.handle(output, app: app, flow: flow, time: time)
+            }
+            switch event {
+            case .data(let bytes): ws.feed(bytes, direction: direction, emit: emitFrame)
+            case .gap(let length): ws.gap(length, direction: direction, emit: emitFrame)
+            case .end: ws.end(direction: direction, emit: emitFrame)
+            }
+            return
+        }
         switch event {
         case .data(let bytes):
             if app.http.isHTTP != false { app.http.feed(bytes, direction: direction, emit: emit) }
@@ -196,7 +212,7 @@ public final class Engine {
             if app.http.isHTTP != false { app.http.end(direction: direction, emit: emit) }
             app.lines?.end(direction: direction, emit: emitLine)
         }
-        if app.http.isHTTP == false && (app.lines?.verdict ?? .other) == .other {
+        if app.webSocket == nil && app.http.isHTTP == false && (app.lines?.verdict ?? .other) == .other {
             // Neither HTTP nor JSON-RPC lines: nothing here for the sensor; later packets cost
             // only the flow lookup.
             counters.add("app.bypass_unrecognised")
@@ -241,11 +257,56 @@ public final class Engine {
             }
             guard !event.data.isEmpty else { return } // a priming event or keep-alive carries no message
             mcp(bytes: event.data, transport: .sse, direction: .toClient, context: context, flow: flow, time: time)
-        case .upgrade:
-            // WebSocket after the 101 is not decoded yet: count it rather than misread frames as HTTP.
-            counters.add("app.upgrade_not_decoded")
-            bypass(flow)
+        case .upgrade(let context):
+            startWebSocket(context, flow: flow, time: time)
         case .requestHead, .responseHead, .anomaly:
+            break
+        }
+    }
+
+    /// A 101 answer to `Upgrade: websocket` hands the connection to the WebSocket parser, with the
+    /// negotiated subprotocol and extensions (permessage-deflate) of the server's answer. Other
+    /// upgrades (h2c, CONNECT tunnels) carry nothing the sensor reads.
+    private func startWebSocket(_ context: HTTPMessageContext, flow: Flow, time: Timestamp) {
+        guard let app = flow.app as? FlowApp, let response = context.response, response.status == 101,
+              context.request?.headers["upgrade"]?.lowercased().contains("websocket") == true else {
+            counters.add("app.upgrade_not_websocket")
+            bypass(flow)
+            return
+        }
+        let handshake = WebSocketHandshake(subprotocol: response.headers["sec-websocket-protocol"],
+                                           extensions: response.headers["sec-websocket-extensions"])
+        let ws = WebSocketConnectionParser(handshake: handshake, limits: config.webSocket)
+        app.webSocket = ws
+        app.upgrade = context
+        app.lines = nil
+        // Frames that travelled with the handshake: the client's may precede the 101 (sent
+        // optimistically), the server's follow it in the same segment.
+        let emitFrame: (WebSocketOutput) -> Void = { output in
+            self.handle(output, app: app, flow: flow, time: time)
+        }
+        for direction in [Direction.toServer, .toClient] {
+            let held = app.http.bytesAfterUpgrade(direction)
+            if !held.isEmpty { held.withUnsafeBytes { ws.feed($0, direction: direction, emit: emitFrame) } }
+        }
+    }
+
+    private func handle(_ output: WebSocketOutput, app: FlowApp, flow: Flow, time: Timestamp) {
+        switch output {
+        case .message(let direction, .text, let bytes):
+            let request = app.upgrade?.request
+            let http = HTTPContext(method: request?.method, url: request?.target, host: request?.headers["host"],
+                                   status: app.upgrade?.response?.status)
+            let payload = MCPPayload(time: time, flowId: flow.id, client: flow.client, server: flow.server,
+                                     direction: direction, transport: .websocket, appProto: "websocket",
+                                     http: http, bytes: bytes)
+            tracker.process(payload) { event in
+                write(EventEncoder.encode(event), type: "mcp")
+            }
+        case .message(_, .binary, _):
+            // MCP over WebSocket is one JSON-RPC message per text message (SDK transports).
+            counters.add("websocket.binary_message_ignored")
+        case .ping, .pong, .close, .anomaly:
             break
         }
     }
