@@ -214,8 +214,13 @@ public final class Engine {
         }
         if app.webSocket == nil && app.http.isHTTP == false && (app.lines?.verdict ?? .other) == .other {
             // Neither HTTP nor JSON-RPC lines: nothing here for the sensor; later packets cost
-            // only the flow lookup.
-            counters.add("app.bypass_unrecognised")
+            // only the flow lookup. A WebSocket joined after its handshake cannot be read (the
+            // negotiated extensions and any deflate history are unknown): say so rather than guess.
+            if case .data(let bytes) = event, WebSocketSniffer.looksLikeFrame(bytes, direction: direction) {
+                counters.add("websocket.midstream_not_decodable")
+            } else {
+                counters.add("app.bypass_unrecognised")
+            }
             bypass(flow)
         }
     }

@@ -26,6 +26,13 @@ enum Repo {
         return names.filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted()
     }
 
+    /// Crafted captures, as paths under Fixtures/.
+    static func crafted() -> [String] {
+        let dir = fixtures.appendingPathComponent("crafted")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        return names.filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted().map { "crafted/" + $0 }
+    }
+
     static func variants(of original: String) -> [String] {
         let base = (original as NSString).deletingPathExtension
         let dir = fixtures.appendingPathComponent("variants")
