@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CPcap", path: "Sources/CPcap", pkgConfig: "libpcap",
@@ -27,9 +28,14 @@ let package = Package(
             "SonarCore", "SonarProtocols",
             .product(name: "Crypto", package: "swift-crypto"),
         ], path: "Sources/MCP"),
-        .target(name: "SonarOutput", dependencies: ["SonarCore", "SonarMCP"], path: "Sources/Output"),
+        .target(name: "SonarDetect", dependencies: [
+            "SonarCore", "SonarProtocols", "SonarMCP",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], path: "Sources/Detect"),
+        .target(name: "SonarOutput", dependencies: ["SonarCore", "SonarMCP", "SonarDetect"], path: "Sources/Output"),
         .target(name: "SonarEngine", dependencies: [
-            "SonarCore", "SonarCapture", "SonarDecode", "SonarFlow", "SonarProtocols", "SonarMCP", "SonarOutput",
+            "SonarCore", "SonarCapture", "SonarDecode", "SonarFlow", "SonarProtocols", "SonarMCP", "SonarDetect", "SonarOutput",
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/Engine"),
         .executableTarget(name: "mcpsonar", dependencies: [
@@ -41,6 +47,7 @@ let package = Package(
         .testTarget(name: "FlowTests", dependencies: ["SonarFlow"]),
         .testTarget(name: "ProtocolsTests", dependencies: ["SonarProtocols"]),
         .testTarget(name: "MCPTests", dependencies: ["SonarMCP"]),
+        .testTarget(name: "DetectTests", dependencies: ["SonarDetect"]),
         .testTarget(name: "OutputTests", dependencies: ["SonarOutput"]),
         .testTarget(name: "EngineTests", dependencies: ["SonarEngine"],
                     resources: []),

@@ -88,3 +88,14 @@ public struct MCPPayload {
         self.http = http; self.bytes = bytes
     }
 }
+
+/// A parsed message as the detectors read it: the whole document of its payload and where the
+/// message sits in it (a batch holds several).
+public struct MCPMessageView: Sendable {
+    public let document: JSONDocument
+    public let message: JSONRPCMessage
+    public init(document: JSONDocument, message: JSONRPCMessage) {
+        self.document = document
+        self.message = message
+    }
+}

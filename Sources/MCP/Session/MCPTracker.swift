@@ -74,6 +74,12 @@ public final class MCPTracker {
 
     /// Finds the JSON-RPC messages in `payload` and emits one event per message, in order.
     public func process(_ payload: MCPPayload, emit: (MCPEvent) -> Void) {
+        process(payload) { event, _ in emit(event) }
+    }
+
+    /// As `process(_:emit:)`, with each message's parsed form for the detectors. The view is
+    /// valid only during the call.
+    public func process(_ payload: MCPPayload, emit: (MCPEvent, MCPMessageView) -> Void) {
         guard let parsed = JSONRPC.parse(payload.bytes, limits: config.json, counters: &counters) else {
             counters.add("mcp.payload_not_json")
             return
@@ -81,7 +87,7 @@ public final class MCPTracker {
         let doc = parsed.document
         for message in parsed.messages {
             messagesSeen += 1
-            emit(event(for: message, in: doc, payload: payload))
+            emit(event(for: message, in: doc, payload: payload), MCPMessageView(document: doc, message: message))
         }
     }
 
