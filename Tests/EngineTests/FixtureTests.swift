@@ -77,7 +77,7 @@ func fixtureMatchesGoldenEvents(_ name: String) throws {
 /// normalised: the IPv6 variants carry the client as fd00::1 and the server as fd00::2; the
 /// reordered variant keeps each packet's own time, so a message completes with a later packet and
 /// its `latency_ms` differs (it must still be there).
-@Test(arguments: Repo.originals().flatMap { o in Repo.variants(of: o).map { [o, $0] } })
+@Test(arguments: (Repo.originals() + Repo.crafted()).flatMap { o in Repo.variants(of: o).map { [o, $0] } })
 func variantYieldsTheSameEvents(_ pair: [String]) throws {
     let original = try runSensor([Repo.fixture(pair[0])]).filter { $0.contains(#""event_type":"mcp""#) }
     let variant = try runSensor([Repo.fixture(pair[1])]).filter { $0.contains(#""event_type":"mcp""#) }

@@ -34,7 +34,7 @@ enum Repo {
     }
 
     static func variants(of original: String) -> [String] {
-        let base = (original as NSString).deletingPathExtension
+        let base = ((original as NSString).lastPathComponent as NSString).deletingPathExtension
         let dir = fixtures.appendingPathComponent("variants")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
         // Exactly <original>-<kind>.<ext>: "mcp1-streamable-" must not take "mcp1-streamable-json-tiny".
