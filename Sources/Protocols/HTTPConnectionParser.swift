@@ -31,7 +31,10 @@ import Darwin
 ///   ("http.bad_header_line") are dropped and the message kept.
 /// - Gaps inside a body of known remaining length are consumed by count and the body is damaged
 ///   (a damaged JSON body is not delivered; an SSE stream drops the event in progress and goes on
-///   from the next blank line). Any other gap resynchronises. Gaps are counted in "http.gap".
+///   from the next blank line). A gap that loses chunk framing starts a chunk resync: whole lines
+///   are read until one is a chunk-size line (taken tentatively, confirmed by the CRLF after its
+///   data: "http.chunk_resynced") or a start line (a new message). Any other gap resynchronises
+///   on the next start line. Gaps are counted in "http.gap".
 /// - End of stream completes a body delimited by close; an unfinished SSE event is discarded
 ///   (HTML standard); any other unfinished message is counted in "http.truncated_message".
 ///
@@ -42,7 +45,7 @@ import Darwin
 /// http.unsupported_content_encoding, http.decompression_error, http.decompressed_too_large,
 /// http.decompression_ratio, http.truncated_compressed_body, http.too_many_pending_requests,
 /// http.upgrade_hold_overflow, sse.event_too_large. Counters only: http.gap, http.resynced,
-/// http.obs_fold, http.body_damaged, http.truncated_message, http.unsupported_transfer_coding.
+/// http.chunk_resynced, http.obs_fold, http.body_damaged, http.truncated_message, http.unsupported_transfer_coding.
 ///
 /// One parser per connection, used from one thread; `emit` must not call back into it.
 public final class HTTPConnectionParser {
@@ -149,6 +152,14 @@ public final class HTTPConnectionParser {
                 h.mode = rem == length ? .chunkDataEnd : .chunkData(rem - length)
             case .untilClose:
                 damage(h)
+            case .chunkData, .chunkSize, .chunkDataEnd, .chunkResync:
+                // Chunk framing lost: look for the next chunk-size line rather than give up on
+                // the body, so a long-lived SSE stream survives a lost segment.
+                damage(h)
+                h.lineBuf.removeAll(keepingCapacity: true)
+                h.chunkTentative = false
+                h.resyncSkipLine = false
+                h.mode = .chunkResync
             default:
                 if h.sink == .json || h.sink == .sniff { counters.add("http.body_damaged") }
                 resync(h, emit, anomaly: nil, atLineStart: false)
@@ -564,6 +575,28 @@ public final class HTTPConnectionParser {
             h.mode = size == 0 ? .trailers : .chunkData(size)
             h.trailerBytes = 0
             return next
+        case .chunkDataEnd where h.chunkTentative:
+            let b = bytes[start]
+            if b == 13 && h.lineBuf.isEmpty {
+                h.lineBuf.append(13)
+                return start + 1
+            }
+            h.lineBuf.removeAll(keepingCapacity: true)
+            if b == 10 {
+                // The resynced chunk is confirmed by its CRLF.
+                counters.add("http.chunk_resynced")
+                h.chunkTentative = false
+                h.mode = .chunkSize
+                return start + 1
+            }
+            // The size line found by resync was not one: keep looking, from the next line.
+            h.chunkTentative = false
+            if h.sink == .sse { h.sse.gap() }
+            h.mode = .chunkResync
+            h.resyncSkipLine = true
+            return start
+        case .chunkResync:
+            return chunkResync(h, bytes, start)
         case .chunkDataEnd:
             guard let r = readLine(h, bytes, start, limit: 2, tooLong: "http.bad_chunk", emit) else { return n }
             let next = r.1
@@ -604,6 +637,52 @@ public final class HTTPConnectionParser {
         h.lineBuf.removeAll(keepingCapacity: true)
         if line.last == 13 { line.removeLast() }
         return (line, lf + 1)
+    }
+
+    /// After a gap in chunk framing: read whole lines (bounded) until one is a chunk-size line
+    /// (taken tentatively, confirmed by the CRLF after its data) or a start line (the body is
+    /// over, a new message begins).
+    private func chunkResync(_ h: Half, _ bytes: UnsafeRawBufferPointer, _ start: Int) -> Int {
+        let n = bytes.count
+        let lf = findByte(10, bytes, from: start)
+        if h.resyncSkipLine {
+            guard let lf else { return n }
+            h.resyncSkipLine = false
+            return lf + 1
+        }
+        let end = lf ?? n
+        if h.lineBuf.count + (end - start) > limits.maxChunkLineBytes {
+            h.lineBuf.removeAll(keepingCapacity: true)
+            h.resyncSkipLine = true
+            return end
+        }
+        h.lineBuf.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+        guard let lf else { return n }
+        var line = h.lineBuf
+        h.lineBuf.removeAll(keepingCapacity: true)
+        if line.last == 13 { line.removeLast() }
+        if let size = parseChunkSize(line) {
+            h.chunkTentative = true
+            h.trailerBytes = 0
+            // Servers flush SSE an event per chunk: a chunk start is most likely an event start.
+            if h.sink == .sse { h.sse.resumeAtBoundary() }
+            h.mode = size == 0 ? .trailers : .chunkData(size)
+        } else if isStartLine(line, h.direction) {
+            counters.add("http.resynced")
+            abandonBody(h)
+            resetHead(h)
+            h.holdAfterMessage = false
+            h.headBuf = line + [10]
+            h.headLines = 1
+            h.lineStart = h.headBuf.count
+            h.state = .head
+        }
+        return lf + 1
+    }
+
+    private func isStartLine(_ line: [UInt8], _ direction: Direction) -> Bool {
+        var v = StartLineValidator(direction: direction)
+        return line.withUnsafeBytes { v.feed($0) == nil } && v.finish()
     }
 
     /// Hex size, then optional white space and `;` extensions (ignored). nil if malformed.
@@ -737,6 +816,8 @@ public final class HTTPConnectionParser {
         h.transferCoded = false
         h.lineBuf.removeAll(keepingCapacity: false)
         h.mode = .untilClose
+        h.chunkTentative = false
+        h.resyncSkipLine = false
     }
 
     // MARK: - Upgrade hold
@@ -795,7 +876,7 @@ public final class HTTPConnectionParser {
 /// update it in place without copying its buffers.
 private final class Half {
     enum State { case head, body, holding, stopped }
-    enum Mode { case length(Int), untilClose, chunkSize, chunkData(Int), chunkDataEnd, trailers }
+    enum Mode { case length(Int), untilClose, chunkSize, chunkData(Int), chunkDataEnd, trailers, chunkResync }
     enum Sink { case skip, json, sniff, sse }
 
     let direction: Direction
@@ -824,6 +905,10 @@ private final class Half {
     var transferCoded = false
     var lineBuf: [UInt8] = []
     var trailerBytes = 0
+    /// Chunk resync: skip to the end of the current line before looking again.
+    var resyncSkipLine = false
+    /// The current chunk was found by resync and is confirmed only by the CRLF after its data.
+    var chunkTentative = false
 
     // Upgrade/CONNECT: bytes that follow the request until the server answers.
     var holdAfterMessage = false

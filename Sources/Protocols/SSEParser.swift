@@ -112,6 +112,17 @@ public struct SSEParser: Sendable {
         skipAtLineStart = false
     }
 
+    /// The next byte is known to start an event (e.g. a chunk boundary found after a gap): drop
+    /// what was in progress and stop skipping.
+    public mutating func resumeAtBoundary() {
+        resetEvent()
+        line.removeAll(keepingCapacity: false)
+        pendingCR = false
+        bomMatched = 3
+        skipping = false
+        skipAtLineStart = false
+    }
+
     /// End of stream: an unfinished event is discarded (HTML standard), the parser is reset.
     public mutating func end() {
         resetEvent()

@@ -320,14 +320,18 @@ struct HTTPRobustnessTests {
             case c2Data..<c2DataEnd:
                 expected = [.resp(0, 200, "POST"), .body(.toClient, 0, #"{"r":1}"#), .resp(1, 200, "GET"), e1]
                     + (p == c2DataEnd - 1 ? [e2] : [])
-            case c1DataEnd..<c2Data:
-                // Chunk framing lost after event 1: the rest of the stream is unrecoverable.
+            case c1DataEnd..<c2Start:
+                // The CRLF after chunk 1: chunk resync finds chunk 2's size line, nothing is lost.
+                expected = [.resp(0, 200, "POST"), .body(.toClient, 0, #"{"r":1}"#), .resp(1, 200, "GET"), e1, e2]
+            case c2Start..<c2Data:
+                // Chunk 2's size line damaged: its event cannot be framed, the stream still ends cleanly.
                 expected = [.resp(0, 200, "POST"), .body(.toClient, 0, #"{"r":1}"#), .resp(1, 200, "GET"), e1]
+            case (c1Data - 4)..<c1Data:
+                // Chunk 1's size line damaged: resync picks up chunk 2.
+                expected = [.resp(0, 200, "POST"), .body(.toClient, 0, #"{"r":1}"#), .resp(1, 200, "GET"), e2]
             default:
-                // Chunk size line of chunk 1, or the final chunk: framing lost.
-                expected = p < c1Data
-                    ? [.resp(0, 200, "POST"), .body(.toClient, 0, #"{"r":1}"#), .resp(1, 200, "GET")]
-                    : [.resp(0, 200, "POST"), .body(.toClient, 0, #"{"r":1}"#), .resp(1, 200, "GET"), e1, e2]
+                // The final chunk: everything was delivered already.
+                expected = [.resp(0, 200, "POST"), .body(.toClient, 0, #"{"r":1}"#), .resp(1, 200, "GET"), e1, e2]
             }
             #expect(got == expected, "gap at \(p) (byte \(stream[p]))")
             #expect(r.counters["http.gap"] == 1)
@@ -480,5 +484,42 @@ struct HTTPMutationTests {
                           .send(.toClient, Array(down[..<cutDown])), .gap(.toClient, Int.random(in: 0...40, using: &rng)),
                           .send(.toClient, Array(down[cutDown...])), .end(.toServer), .end(.toClient)])
         }
+    }
+}
+
+@Suite("Long-lived SSE streams")
+struct SSEStreamGapTests {
+    /// The Python SDK's GET stream: one event per chunk, CRLF, pings. A lost segment spanning the
+    /// end of chunk 3 to the middle of chunk 5 costs events 3 to 5 only.
+    @Test func streamSurvivesAGapAcrossChunks() {
+        let events = (1...10).map { "event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"n\":\($0)}}\r\n\r\n" }
+        var wire = bytes("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+        var chunkStarts: [Int] = []
+        for (k, e) in events.enumerated() {
+            chunkStarts.append(wire.count)
+            wire += bytes(String(e.utf8.count, radix: 16) + "\r\n" + e + "\r\n")
+            if k == 6 { wire += bytes("a\r\n: ping\r\n\r\n\r\n") }
+        }
+        let gapStart = chunkStarts[2] + 30, gapEnd = chunkStarts[4] + 40
+        let steps: [Step] = [up("GET /mcp HTTP/1.1\r\naccept: text/event-stream\r\n\r\n"),
+                             down(Array(wire[..<gapStart])), .gap(.toClient, gapEnd - gapStart), down(Array(wire[gapEnd...])),
+                             down("0\r\n\r\n" + "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")]
+        let r = runAllSplits(steps)
+        let delivered = [1, 2, 6, 7, 8, 9, 10].map { n in
+            Out.sse(0, "message", #"{"jsonrpc":"2.0","method":"notifications/message","params":{"n":\#(n)}}"#, nil)
+        }
+        #expect(summarize(r.outputs) == [.req(0, "GET", "/mcp"), .resp(0, 200, "GET")] + delivered + [.resp(1, 200, nil), .body(.toClient, 1, "{}")])
+        #expect(r.counters["http.chunk_resynced"] == 1)
+    }
+
+    @Test func chunkResyncHandsOverToANewResponse() {
+        // The gap swallows the end of the stream; the next line that parses is a status line.
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        let ev = "data: {\"a\":1}\r\n\r\n"
+        let chunk1 = String(ev.utf8.count, radix: 16) + "\r\n" + ev + "\r\n"
+        let steps: [Step] = [down(head + chunk1 + "13\r\ndata: {\"b"), .gap(.toClient, 30),
+                             down("xx\r\nHTTP/1.1 204 No Content\r\n\r\n")]
+        let r = runAllSplits(steps)
+        #expect(summarize(r.outputs) == [.resp(0, 200, nil), .sse(0, "message", #"{"a":1}"#, nil), .resp(1, 204, nil)])
     }
 }

@@ -2,6 +2,8 @@ import SonarCore
 import Testing
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 @testable import SonarProtocols
 
