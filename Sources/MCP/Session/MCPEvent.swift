@@ -32,6 +32,8 @@ public struct MCPEvent: Sendable {
     public var destination: Endpoint
     public var appProto: String
     public var transport: MCPTransport
+    /// `toServer` when the client sent the message.
+    public var direction: Direction = .toServer
     public var kind: JSONRPCKind
     public var id: JSONRPCID?
     public var method: String?
@@ -54,6 +56,10 @@ public struct MCPEvent: Sendable {
     /// Headers that disagree with the message they carry (`mcp-method`, `mcp-name`): a protocol
     /// anomaly, since a gateway routing on the header and a server reading the body see different calls.
     public var headerMismatch: [String] = []
+    /// A request whose id was still awaiting its response in the same scope.
+    public var duplicateRequestId = false
+    /// The server this message belongs to: `address:port` and URL path.
+    public var serverKey: String = ""
 }
 
 /// A JSON payload as the application layer delivers it: an HTTP body, an SSE event's data,

@@ -102,6 +102,8 @@ public final class MCPTracker {
                          method: m.method, tool: nil, sessionId: payload.sessionId, protocolVersion: nil,
                          paramsSHA256: nil, size: doc.range(m.node).count, latencyMicroseconds: nil,
                          errorCode: m.errorCode, http: payload.http, message: nil)
+        e.direction = payload.direction
+        e.serverKey = MCPTracker.serverKey(payload)
 
         // What the message itself says about the protocol version.
         var declared: String? = nil
@@ -139,7 +141,8 @@ public final class MCPTracker {
             }
             initializingClient = client
             let cursor = method == "tools/list" && m.params.flatMap { doc.member($0, "cursor") } != nil
-            file(id: id, method: method, tool: e.tool, version: version, payload: payload, client: client, cursor: cursor)
+            e.duplicateRequestId = file(id: id, method: method, tool: e.tool, version: version, payload: payload,
+                                        client: client, cursor: cursor)
         } else if m.kind == .response || m.kind == .error, let id = m.id {
             if let request = answer(id: id, payload: payload) {
                 e.method = request.method
@@ -203,8 +206,11 @@ public final class MCPTracker {
         return result
     }
 
+    /// Files a request; true when its id was already waiting in one of its scopes.
+    @discardableResult
     private func file(id: JSONRPCID, method: String, tool: String?, version: String?, payload: MCPPayload,
-                      client: (String?, String?, String?)?, cursor: Bool) {
+                      client: (String?, String?, String?)?, cursor: Bool) -> Bool {
+        var duplicate = false
         // A client's request is answered in the same HTTP exchange; a server's request (sent on an
         // SSE stream) is answered by a new POST, so only the wider scopes apply to it.
         let keys = scopes(for: payload, requester: payload.direction,
@@ -214,7 +220,8 @@ public final class MCPTracker {
         nextSerial += 1
         for k in keys {
             if let old = pending[k], requests[old] != nil {
-                counters.add("mcp.duplicate_request_id")
+                if !duplicate { counters.add("mcp.duplicate_request_id") }
+                duplicate = true
                 forget(serial: old)
             }
             pending[k] = serial
@@ -235,6 +242,7 @@ public final class MCPTracker {
             requestOrder.removeFirst(requestOrderHead)
             requestOrderHead = 0
         }
+        return duplicate
     }
 
     private func answer(id: JSONRPCID, payload: MCPPayload) -> PendingRequest? {
@@ -269,6 +277,12 @@ public final class MCPTracker {
         var path = p.http?.url ?? ""
         if let q = path.firstIndex(of: "?") { path = String(path[..<q]) }
         return "\(p.server)\(path)"
+    }
+
+    /// Whether `server` listed `tool` in its tools; nil when no complete listing was seen.
+    public func isToolListed(server: String, tool: String) -> Bool? {
+        guard let inventory = inventories[server], inventory.listings > 0 else { return nil }
+        return inventory.tools[tool] != nil
     }
 
     private func touchSession(_ key: String) -> MCPSessionInfo {

@@ -1,0 +1,165 @@
+import SonarCore
+import SonarMCP
+
+/// The checks that follow from the protocol and the operator's policy rather than from content:
+/// method catalogue, protocol anomalies, budgets. Stateful (budget windows), one per engine.
+public final class PolicyDetectors {
+    public let catalogue: MethodCatalogue
+    public let policy: Policy
+    /// Whether a server listed a tool (nil: no complete listing seen).
+    public var toolListed: (_ server: String, _ tool: String) -> Bool? = { _, _ in nil }
+
+    /// Recent tools/call times per client host and per server+tool, for the per-minute budgets.
+    private var clientCalls: [IPAddress: RateWindow] = [:]
+    private var toolCalls: [String: RateWindow] = [:]
+    private let maxTrackedKeys = 100_000
+
+    public init(catalogue: MethodCatalogue, policy: Policy) {
+        self.catalogue = catalogue
+        self.policy = policy
+    }
+
+    public func inspect(_ e: MCPEvent, report: (Finding) -> Void) {
+        methods(e, report)
+        protocolAnomalies(e, report)
+        budgets(e, report)
+    }
+
+    // MARK: - methods
+
+    private func methods(_ e: MCPEvent, _ report: (Finding) -> Void) {
+        guard e.kind == .request || e.kind == .notification, let method = e.method else { return }
+        let sender = e.direction == .toServer ? "client" : "server"
+        guard let entry = catalogue.methods[method] else {
+            if let sev = policy.unknownMethod {
+                report(Finding(rule: "method.unknown", signatureId: 200501,
+                               signature: "MCP method '\(method)' is in no protocol version's catalogue (sent by the \(sender))",
+                               category: .method, severity: sev, evidence: textEvidence(method, path: "/method")))
+            }
+            return
+        }
+        let allowed = entry.from == .both || (entry.from == .client) == (e.direction == .toServer)
+        if !allowed, let sev = policy.wrongDirection {
+            report(Finding(rule: "method.wrong-direction", signatureId: 200502,
+                           signature: "MCP method '\(method)' sent by the \(sender), which only the \(entry.from.rawValue) may send",
+                           category: .method, severity: sev, evidence: textEvidence(method, path: "/method")))
+        }
+        if let version = e.protocolVersion, let v = catalogue.versions.firstIndex(of: version),
+           !(entry.since...entry.until).contains(v), let sev = policy.wrongVersion {
+            report(Finding(rule: "method.wrong-version", signatureId: 200503,
+                           signature: "MCP method '\(method)' is not part of protocol version \(version)",
+                           category: .method, severity: sev, evidence: textEvidence(method, path: "/method")))
+        }
+        if e.direction == .toClient && allowed {
+            if method == "sampling/createMessage", let sev = policy.serverSampling {
+                report(Finding(rule: "method.server-sampling", signatureId: 200504,
+                               signature: "server asks the client's model to sample (sampling/createMessage)",
+                               category: .method, severity: sev, evidence: textEvidence(method, path: "/method")))
+            }
+            if method == "elicitation/create", let sev = policy.serverElicitation {
+                report(Finding(rule: "method.server-elicitation", signatureId: 200505,
+                               signature: "server asks the user for input (elicitation/create)",
+                               category: .method, severity: sev, evidence: textEvidence(method, path: "/method")))
+            }
+        }
+        if method == "tools/call", e.direction == .toServer, let tool = e.tool, let sev = policy.unlistedTool,
+           toolListed(e.serverKey, tool) == false {
+            report(Finding(rule: "method.unlisted-tool", signatureId: 200506,
+                           signature: "tools/call of '\(tool)', a tool the server never listed",
+                           category: .method, severity: sev, evidence: textEvidence(tool, path: "/params/name")))
+        }
+    }
+
+    // MARK: - protocol
+
+    private func protocolAnomalies(_ e: MCPEvent, _ report: (Finding) -> Void) {
+        for header in e.headerMismatch {
+            guard let sev = policy.headerMismatch else { break }
+            report(Finding(rule: "protocol.header-mismatch", signatureId: 200601,
+                           signature: "\(header) header disagrees with the JSON-RPC body",
+                           category: .protocol, severity: sev, evidence: textEvidence(header, path: "header:\(header)")))
+        }
+        if e.kind == .response || e.kind == .error, e.id != nil, e.method == nil, let sev = policy.unknownResponseId {
+            report(Finding(rule: "protocol.unknown-response-id", signatureId: 200602,
+                           signature: "\(e.kind.rawValue) to a request id never seen", category: .protocol,
+                           severity: sev, evidence: textEvidence(idText(e.id), path: "/id")))
+        }
+        if e.duplicateRequestId, let sev = policy.duplicateRequestId {
+            report(Finding(rule: "protocol.duplicate-request-id", signatureId: 200603,
+                           signature: "request id reused while the first request with it is unanswered",
+                           category: .protocol, severity: sev, evidence: textEvidence(idText(e.id), path: "/id")))
+        }
+    }
+
+    /// A payload on an MCP flow that is JSON-ish but not JSON-RPC 2.0 (or not JSON at all).
+    public func malformed(reason: String) -> Finding? {
+        guard let sev = policy.malformedJSONRPC else { return nil }
+        return Finding(rule: "protocol.malformed-jsonrpc", signatureId: 200604,
+                       signature: "malformed JSON-RPC payload (\(reason))", category: .protocol, severity: sev)
+    }
+
+    // MARK: - budgets
+
+    private func budgets(_ e: MCPEvent, _ report: (Finding) -> Void) {
+        guard let sev = policy.budgetSeverity else { return }
+        if e.kind == .request, e.method == "tools/call", e.direction == .toServer {
+            let client = e.source.address
+            if clientCalls[client] == nil && clientCalls.count >= maxTrackedKeys { clientCalls.removeAll() }
+            if clientCalls[client, default: RateWindow()].add(e.timestamp, limit: policy.callsPerMinutePerClient) {
+                report(Finding(rule: "budget.client-call-rate", signatureId: 200801,
+                               signature: "client \(client) made more than \(policy.callsPerMinutePerClient) tool calls in a minute",
+                               category: .method, severity: sev))
+            }
+            let key = e.serverKey + " " + (e.tool ?? "")
+            if toolCalls[key] == nil && toolCalls.count >= maxTrackedKeys { toolCalls.removeAll() }
+            if toolCalls[key, default: RateWindow()].add(e.timestamp, limit: policy.callsPerMinutePerTool) {
+                report(Finding(rule: "budget.tool-call-rate", signatureId: 200802,
+                               signature: "tool '\(e.tool ?? "")' called more than \(policy.callsPerMinutePerTool) times in a minute",
+                               category: .method, severity: sev))
+            }
+        }
+        if e.kind == .response, e.method == "tools/call" || e.method == "resources/read", e.size > policy.maxResponseBytes {
+            report(Finding(rule: "budget.response-size", signatureId: 200803,
+                           signature: "\(e.method ?? "") result of \(e.size) bytes exceeds the \(policy.maxResponseBytes)-byte budget",
+                           category: .method, severity: sev))
+        }
+    }
+
+    private func idText(_ id: JSONRPCID?) -> String {
+        switch id {
+        case .number(let n)?: return n
+        case .string(let s)?: return s
+        case nil: return ""
+        }
+    }
+
+    /// Evidence for what is not a secret (a method, an id): shown as is, hashed all the same.
+    func textEvidence(_ text: String, path: String) -> Evidence {
+        Evidence(redacted: String(text.prefix(200)), sha256: Redaction.sha256Hex(text.utf8), path: path)
+    }
+}
+
+/// Event times in the last 60 s, bounded by the limit: reports once when the limit is crossed,
+/// and again only after the rate fell back under it.
+struct RateWindow {
+    private var times: [Int64] = []
+    private var head = 0
+    private var over = false
+
+    /// Adds one event; true the moment the count in the window first exceeds `limit`.
+    mutating func add(_ t: Timestamp, limit: Int) -> Bool {
+        let now = t.microseconds
+        while head < times.count && times[head] <= now - 60_000_000 { head += 1 }
+        if head > 1024 && head * 2 > times.count { times.removeFirst(head); head = 0 }
+        times.append(now)
+        // Keep no more than one over the limit: that is all the check needs.
+        if times.count - head > limit + 1 { head += 1 }
+        let count = times.count - head
+        if count > limit {
+            if !over { over = true; return true }
+        } else {
+            over = false
+        }
+        return false
+    }
+}

@@ -1,0 +1,123 @@
+import Testing
+import SonarCore
+@testable import SonarMCP
+@testable import SonarDetect
+
+/// The shipped rules folder, from this file's path.
+let rulesRoot: String = {
+    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+    parts.removeLast(3)
+    return parts.joined(separator: "/") + "/rules"
+}()
+
+private func event(_ method: String?, kind: JSONRPCKind = .request, direction: Direction = .toServer,
+                   version: String? = "2025-11-25", tool: String? = nil, id: JSONRPCID? = .number("1"),
+                   time: Int64 = 0, size: Int = 100) -> MCPEvent {
+    let c = Endpoint(address: .v4(0x0A00_0001), port: 40000), s = Endpoint(address: .v4(0x7F00_0001), port: 8000)
+    var e = MCPEvent(timestamp: Timestamp(microseconds: time), flowId: 1, source: direction == .toServer ? c : s,
+                     destination: direction == .toServer ? s : c, appProto: "http", transport: .http, kind: kind,
+                     id: kind == .notification ? nil : id, method: method, tool: tool, sessionId: nil,
+                     protocolVersion: version, paramsSHA256: nil, size: size, latencyMicroseconds: nil,
+                     errorCode: nil, http: nil, message: nil)
+    e.direction = direction
+    e.serverKey = "127.0.0.1:8000/mcp"
+    return e
+}
+
+private func findings(_ d: PolicyDetectors, _ e: MCPEvent) -> [String] {
+    var out: [String] = []
+    d.inspect(e) { out.append("\($0.rule) \($0.severity)") }
+    return out
+}
+
+@Test func shippedCatalogueAndPolicyLoad() throws {
+    let c = try MethodCatalogue.load(path: rulesRoot + "/methods.yml")
+    #expect(c.versions == ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"])
+    #expect(c.methods.count == 34)
+    #expect(c.methods["initialize"]?.until == 3)
+    #expect(c.methods["server/discover"]?.since == 4)
+    #expect(try Policy.load(path: rulesRoot + "/policy.yml") == Policy())
+}
+
+@Test func methodPolicy() throws {
+    let d = PolicyDetectors(catalogue: try MethodCatalogue.load(path: rulesRoot + "/methods.yml"), policy: Policy())
+    #expect(findings(d, event("tools/list")).isEmpty)
+    #expect(findings(d, event("notifications/initialized", kind: .notification)).isEmpty)
+    #expect(findings(d, event("fixture/unknown")) == ["method.unknown 2"])
+    #expect(findings(d, event("tools/call", direction: .toClient, tool: "x")) == ["method.wrong-direction 1"])
+    #expect(findings(d, event("sampling/createMessage", direction: .toServer)) == ["method.wrong-direction 1"])
+    #expect(findings(d, event("sampling/createMessage", direction: .toClient)) == ["method.server-sampling 3"])
+    #expect(findings(d, event("elicitation/create", direction: .toClient)) == ["method.server-elicitation 3"])
+    #expect(findings(d, event("initialize", version: "2026-07-28")) == ["method.wrong-version 3"])
+    #expect(findings(d, event("server/discover", version: "2026-07-28")).isEmpty)
+    #expect(findings(d, event("elicitation/create", direction: .toClient, version: "2025-03-26")) == ["method.wrong-version 3", "method.server-elicitation 3"])
+    // Unknown versions are not judged.
+    #expect(findings(d, event("initialize", version: "2099-01-01")).isEmpty)
+    d.toolListed = { server, tool in server == "127.0.0.1:8000/mcp" ? tool == "add" : nil }
+    #expect(findings(d, event("tools/call", tool: "add")).isEmpty)
+    #expect(findings(d, event("tools/call", tool: "rm_rf")) == ["method.unlisted-tool 2"])
+}
+
+@Test func protocolAnomalies() throws {
+    let d = PolicyDetectors(catalogue: try MethodCatalogue.load(path: rulesRoot + "/methods.yml"), policy: Policy())
+    var e = event("tools/call", tool: "add")
+    e.headerMismatch = ["mcp-method", "mcp-name"]
+    #expect(findings(d, e) == ["protocol.header-mismatch 2", "protocol.header-mismatch 2"])
+    #expect(findings(d, event(nil, kind: .response, direction: .toClient)) == ["protocol.unknown-response-id 3"])
+    #expect(findings(d, event("tools/list", kind: .response, direction: .toClient)).isEmpty)
+    var dup = event("ping")
+    dup.duplicateRequestId = true
+    #expect(findings(d, dup) == ["protocol.duplicate-request-id 3"])
+}
+
+@Test func budgetsReportOncePerBreach() throws {
+    var p = Policy()
+    p.callsPerMinutePerClient = 5
+    p.callsPerMinutePerTool = 3
+    p.maxResponseBytes = 1000
+    let d = PolicyDetectors(catalogue: try MethodCatalogue.load(path: rulesRoot + "/methods.yml"), policy: p)
+    var all: [String] = []
+    for i in 0..<10 { all += findings(d, event("tools/call", tool: i % 2 == 0 ? "a" : "b", time: Int64(i) * 1_000_000)) }
+    #expect(all == ["budget.client-call-rate 3", "budget.tool-call-rate 3", "budget.tool-call-rate 3"])
+    // A minute later the window is empty again.
+    #expect(findings(d, event("tools/call", tool: "a", time: 200_000_000)).isEmpty)
+    #expect(findings(d, event("tools/call", kind: .response, direction: .toClient, size: 1001)) == ["budget.response-size 3"])
+    #expect(findings(d, event("tools/call", kind: .response, direction: .toClient, size: 1000)).isEmpty)
+}
+
+@Test func policyErrorsNameFileLineAndReason() {
+    #expect(throws: ConfigError(file: "p.yml", line: 2, column: 3, reason: "unknown key 'unknwn_method' in methods")) {
+        try Policy.load(yaml: "methods:\n  unknwn_method: 2\n", file: "p.yml")
+    }
+    #expect(throws: ConfigError(file: "p.yml", line: 2, column: 18, reason: "wrong_version must be 1, 2, 3 or off")) {
+        try Policy.load(yaml: "methods:\n  wrong_version: 7\n", file: "p.yml")
+    }
+    #expect((try? Policy.load(yaml: "methods:\n  wrong_version: off\n", file: "p.yml"))?.wrongVersion == nil)
+    #expect(throws: ConfigError(file: "m.yml", line: 3, column: 44, reason: "unknown version '2030-01-01'")) {
+        try MethodCatalogue.load(yaml: "versions: [\"2024-11-05\"]\nmethods:\n  ping: {kind: request, from: both, since: \"2030-01-01\"}\n", file: "m.yml")
+    }
+}
+
+@Test func toolChangeShadowingAndPins() {
+    let t = { (name: String, hash: String) in
+        ToolDefinition(name: name, sha256: hash, description: nil, firstSeen: .zero, lastSeen: .zero)
+    }
+    let h1 = String(repeating: "a", count: 64), h2 = String(repeating: "b", count: 64)
+    let pins = PinSet(servers: [.init(server: "10.0.0.1:80/mcp", name: "srv", tools: ["add": h1])])
+    let d = ToolChangeDetector(policy: Policy(), pins: pins)
+    var out: [String] = []
+    let r: (Finding) -> Void = { out.append("\($0.rule) \($0.severity)") }
+    d.observe(.added(server: "127.0.0.1:8000/mcp", tool: t("add", h1), initial: true), serverName: "srv", report: r)
+    #expect(out.isEmpty) // pinned by name although at another address
+    d.observe(.added(server: "127.0.0.1:8000/mcp", tool: t("search", h1), initial: true), serverName: "srv", report: r)
+    #expect(out == ["tool-change.not-pinned 2"])
+    out = []
+    d.observe(.changed(server: "127.0.0.1:8000/mcp", tool: t("add", h2), firstSHA256: h1), serverName: "srv", report: r)
+    #expect(out == ["tool-change.definition-changed 1", "tool-change.pin-mismatch 1"])
+    out = []
+    d.observe(.added(server: "127.0.0.1:9000/mcp", tool: t("add", h1), initial: false), serverName: "other", report: r)
+    #expect(out == ["tool-change.tool-added 2", "tool-change.shadowing 2", "tool-change.not-pinned 2"])
+    out = []
+    d.observe(.removed(server: "127.0.0.1:8000/mcp", name: "search", time: .zero), serverName: "srv", report: r)
+    #expect(out == ["tool-change.tool-removed 3"])
+}
