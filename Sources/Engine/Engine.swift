@@ -1,6 +1,7 @@
 import SonarCapture
 import SonarCore
 import SonarDecode
+import SonarDetect
 import SonarFlow
 import SonarMCP
 import SonarOutput
@@ -13,6 +14,8 @@ public struct EngineConfig: Sendable {
     public var http = HTTPLimits()
     public var webSocket = WebSocketLimits()
     public var mcp = MCPConfig()
+    /// Detectors and rules; nil runs no detection (events only).
+    public var detection: DetectionConfig?
     public init() {}
 }
 
@@ -39,6 +42,9 @@ public final class Engine {
     private var decoder: PacketDecoder
     private let flows: FlowTable
     private let tracker: MCPTracker
+    private let detector: DetectionEngine?
+    /// Tool inventory changes the tracker saw in the message being processed.
+    private var toolObservations: [ToolObservation] = []
     private let sink: EventSink
     private var counters = Counters()
     private var eventCounts: [String: Int] = [:]
@@ -52,7 +58,12 @@ public final class Engine {
         self.decoder = PacketDecoder(limits: config.decode)
         self.flows = FlowTable(config: config.flow)
         self.tracker = MCPTracker(config: config.mcp)
+        self.detector = config.detection.map { DetectionEngine(config: $0) }
         self.sink = sink
+        if let detector {
+            tracker.observeTools = { [unowned self] in self.toolObservations.append($0) }
+            detector.policy.toolListed = { [unowned self] server, tool in self.tracker.isToolListed(server: server, tool: tool) }
+        }
     }
 
     /// One packet from any source.
@@ -132,6 +143,29 @@ public final class Engine {
     }
 
     public func flush() { sink.flush() }
+
+    /// The tool inventory the capture showed, as an approved-inventory file (`mcpsonar pins`).
+    public func pinsJSON() -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("version", 1)
+        w.key("servers")
+        w.beginArray()
+        for server in tracker.inventories.keys.sorted() {
+            guard let inventory = tracker.inventories[server] else { continue }
+            w.beginObject()
+            w.field("server", server)
+            w.field("name", tracker.serverNames[server])
+            w.key("tools")
+            w.beginObject()
+            for name in inventory.tools.keys.sorted() { w.field(name, inventory.tools[name]?.sha256) }
+            w.endObject()
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return w.bytes
+    }
 
     // MARK: - flows ending
 
@@ -230,9 +264,7 @@ public final class Engine {
         case .message(let direction, let bytes):
             let payload = MCPPayload(time: time, flowId: flow.id, client: flow.client, server: flow.server,
                                      direction: direction, transport: .tcp, appProto: "ndjson", bytes: bytes)
-            tracker.process(payload) { event in
-                write(EventEncoder.encode(event), type: "mcp")
-            }
+            process(payload, headers: nil)
         case .heartbeat:
             counters.add("mcp.tcp_heartbeat")
         case .anomaly:
@@ -305,9 +337,7 @@ public final class Engine {
             let payload = MCPPayload(time: time, flowId: flow.id, client: flow.client, server: flow.server,
                                      direction: direction, transport: .websocket, appProto: "websocket",
                                      http: http, bytes: bytes)
-            tracker.process(payload) { event in
-                write(EventEncoder.encode(event), type: "mcp")
-            }
+            process(payload, headers: direction == .toServer ? request?.headers : app.upgrade?.response?.headers)
         case .message(_, .binary, _):
             // MCP over WebSocket is one JSON-RPC message per text message (SDK transports).
             counters.add("websocket.binary_message_ignored")
@@ -334,9 +364,46 @@ public final class Engine {
             payload.methodHeader = request?.headers["mcp-method"]
             payload.nameHeader = request?.headers["mcp-name"]
         }
-        tracker.process(payload) { event in
-            write(EventEncoder.encode(event), type: "mcp")
+        process(payload, headers: direction == .toServer ? request?.headers : context.response?.headers)
+    }
+
+    /// Every message of a payload: its `mcp` event, then the alerts it raises.
+    private func process(_ payload: MCPPayload, headers: HTTPHeaders?) {
+        guard let detector else {
+            tracker.process(payload) { event in write(EventEncoder.encode(event), type: "mcp") }
+            return
         }
+        toolObservations.removeAll()
+        tracker.process(payload) { event, view in
+            var e = event
+            var (findings, secrets) = detector.inspect(e, view: view, headers: headers)
+            for o in toolObservations { findings += detector.observe(o, serverName: e.serverName) }
+            toolObservations.removeAll()
+            if !secrets.isEmpty { redact(&e, view: view, secrets: secrets) }
+            write(EventEncoder.encode(e), type: "mcp")
+            for f in findings {
+                let alert = Alert(timestamp: e.timestamp, flowId: e.flowId, source: e.source, destination: e.destination,
+                                  appProto: e.appProto, finding: f, mcp: e)
+                write(EventEncoder.encode(alert), type: "alert")
+            }
+        }
+    }
+
+    /// Nothing a detector recognised as a secret is written unmasked: not in `--payloads`
+    /// messages, nor in fields copied from the message (tool name, ids, session id).
+    private func redact(_ e: inout MCPEvent, view: MCPMessageView, secrets: Set<String>) {
+        if config.mcp.includePayloads {
+            e.message = PayloadRedaction.compactText(view.document, view.message.node, secrets: secrets)
+        }
+        func clean(_ s: String?) -> String? {
+            guard var s else { return nil }
+            for secret in secrets where s.contains(secret) { s = s.replacing(secret, with: Redaction.mask(secret)) }
+            return s
+        }
+        e.tool = clean(e.tool)
+        e.method = clean(e.method)
+        e.sessionId = clean(e.sessionId)
+        if case .string(let id)? = e.id, let masked = clean(id) { e.id = .string(masked) }
     }
 
     private func write(_ line: [UInt8], type: String) {

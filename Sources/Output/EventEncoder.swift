@@ -1,4 +1,5 @@
 import SonarCore
+import SonarDetect
 import SonarMCP
 
 /// Turns events into the contract's JSON lines (../shared/contract.md). Field order is fixed so the
@@ -70,6 +71,47 @@ public enum EventEncoder {
         }
         if let m = e.message { w.key("message"); w.raw(m) }
         w.endObject()
+    }
+}
+
+extension EventEncoder {
+    /// The contract's `event_type: "alert"`: the 5-tuple of the message, `alert`, the message's
+    /// `mcp` fields, `evidence` (never a secret in clear) and, for egress, `egress`.
+    public static func encode(_ a: Alert) -> [UInt8] {
+        var w = JSONWriter()
+        header(&w, time: a.timestamp, type: "alert", flowId: a.flowId, source: a.source,
+               destination: a.destination, proto: a.transport, appProto: a.appProto)
+        let f = a.finding
+        w.key("alert")
+        w.beginObject()
+        w.field("action", "allowed")
+        w.field("signature_id", f.signatureId)
+        w.field("rule", f.rule)
+        w.field("signature", f.signature)
+        w.field("category", f.category.rawValue)
+        w.field("severity", f.severity)
+        w.endObject()
+        if let m = a.mcp {
+            w.key("mcp")
+            writeMCP(&w, m)
+        }
+        if let e = f.evidence {
+            w.key("evidence")
+            w.beginObject()
+            w.field("redacted", e.redacted)
+            w.field("sha256", e.sha256)
+            w.field("path", e.path)
+            w.endObject()
+        }
+        if a.egressHost != nil || a.egressVia != nil {
+            w.key("egress")
+            w.beginObject()
+            w.field("host", a.egressHost)
+            w.field("via", a.egressVia)
+            w.endObject()
+        }
+        w.endObject()
+        return w.bytes
     }
 }
 

@@ -33,9 +33,9 @@ public final class FileSink: EventSink {
         buffer.reserveCapacity(flushThreshold * 2)
     }
 
-    /// A file opened for appending (created 0640 when missing).
-    public init(path: String) throws(SinkError) {
-        let d = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+    /// A file opened for appending (created 0640 when missing), or emptied first with `truncate`.
+    public init(path: String, truncate: Bool = false) throws(SinkError) {
+        let d = open(path, O_WRONLY | O_CREAT | (truncate ? O_TRUNC : O_APPEND) | O_CLOEXEC, 0o640)
         guard d >= 0 else { throw .cannotOpen(path, String(cString: strerror(errno))) }
         fd = d
         ownsDescriptor = true

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SonarCapture
+import SonarDetect
 import SonarEngine
 import SonarOutput
 #if canImport(Glibc)
@@ -12,7 +13,7 @@ struct MCPSonarCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mcpsonar",
         abstract: "A passive network sensor for Model Context Protocol traffic.",
-        subcommands: [Run.self, Bench.self],
+        subcommands: [Run.self, Bench.self, Rules.self, Pins.self],
         defaultSubcommand: Run.self)
 }
 
@@ -48,6 +49,8 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("max-flows"), help: "Flows tracked at once; the least recently active are evicted beyond it.")
     var maxFlows: Int = 500_000
 
+    @OptionGroup var detection: DetectionOptions
+
     @Argument(help: ArgumentHelp("Live capture: a BPF filter expression, as for tcpdump.", valueName: "expression"))
     var filter: [String] = []
 
@@ -74,6 +77,7 @@ struct Run: ParsableCommand {
         var config = EngineConfig()
         config.mcp.includePayloads = payloads
         config.flow.maxFlows = maxFlows
+        config.detection = detection.load()
         let engine = Engine(config: config, sink: sink)
         let runner = Runner(engine: engine)
         let outcome: RunOutcome
@@ -153,4 +157,112 @@ struct Bench: ParsableCommand {
     }
 
     private func pow10(_ n: Int) -> Double { var v = 1.0; for _ in 0..<n { v *= 10 }; return v }
+}
+
+/// Where the rules come from, shared by the commands that detect.
+struct DetectionOptions: ParsableArguments {
+    @Option(name: .customLong("rules"), help: ArgumentHelp("A rules folder (sigma/, secrets.yml, content.yml, methods.yml, policy.yml), or one Sigma rule file used with the shipped detector configuration.", valueName: "PATH"))
+    var rules: String?
+
+    @Option(name: .customLong("pins"), help: ArgumentHelp("An approved tool inventory (as `mcpsonar pins` writes): alert on tools not in it or changed.", valueName: "FILE"))
+    var pins: String?
+
+    @Flag(name: .customLong("no-detect"), help: "Run no detectors and no rules: mcp and stats events only.")
+    var noDetect = false
+
+    /// The detection configuration, or nil with --no-detect. Refuses to start on any problem.
+    func load() -> DetectionConfig? {
+        if noDetect { return nil }
+        let (root, sigma) = locate()
+        do {
+            return try DetectionConfig.load(root: root, sigma: sigma, pins: pins)
+        } catch {
+            for line in error.errors { warn("invalid rules: \(line)") }
+            exit(2)
+        }
+    }
+
+    /// The rules root and, for a single rule file, that file.
+    func locate() -> (String, String?) {
+        if let rules, RulesLocator.isDirectory(rules) { return (rules, nil) }
+        guard let root = RulesLocator.defaultRoot() else {
+            fail("cannot find the rules folder that ships with mcpsonar; give --rules PATH or set MCPSONAR_RULES")
+        }
+        if let rules {
+            var s = stat()
+            if stat(rules, &s) != 0 { fail("\(rules): no such rule file or folder") }
+            return (root, rules)
+        }
+        return (root, nil)
+    }
+}
+
+/// `mcpsonar rules check [PATH]`: validate rule files, every error with its file, line and reason.
+struct Rules: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Work with rule files.", subcommands: [Check.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a rules folder or Sigma rule file; print each problem as FILE:LINE:COLUMN: reason.")
+
+        @Argument(help: ArgumentHelp("A rules folder or a Sigma rule file (default: the shipped rules).", valueName: "PATH"))
+        var path: String?
+
+        func run() throws {
+            var options = DetectionOptions()
+            options.rules = path
+            let (root, sigma) = options.locate()
+            do {
+                let config = try DetectionConfig.load(root: root, sigma: sigma)
+                let text = "\(sigma ?? root): OK: \(config.rules.rules.count) Sigma rules, \(config.secrets.patterns.count) secret patterns, \(config.catalogue.methods.count) methods in the catalogue\n"
+                var bytes = Array(text.utf8)
+                bytes.withUnsafeMutableBytes { _ = write(1, $0.baseAddress, $0.count) }
+            } catch {
+                var bytes = Array((error.errors.joined(separator: "\n") + "\n").utf8)
+                bytes.withUnsafeMutableBytes { _ = write(1, $0.baseAddress, $0.count) }
+                throw ExitCode(1)
+            }
+        }
+    }
+}
+
+/// `mcpsonar pins -r CAPTURE`: the tool inventory a capture shows, as an approved-inventory file.
+struct Pins: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the tool inventory seen in captures (server -> tool -> definition SHA-256) for --pins.")
+
+    @Option(name: [.short, .customLong("read")], help: ArgumentHelp("Capture file (repeatable).", valueName: "FILE"))
+    var read: [String] = []
+
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Write the inventory to FILE ('-': standard output).", valueName: "FILE"))
+    var output: String = "-"
+
+    func validate() throws {
+        if read.isEmpty { throw ValidationError("give at least one capture with -r FILE") }
+    }
+
+    func run() throws {
+        let engine = Engine(config: EngineConfig(), sink: DiscardSink())
+        do {
+            _ = try Runner(engine: engine).replay(files: read, diagnostics: warn)
+        } catch {
+            fail("\(error)")
+        }
+        let sink: FileSink
+        do {
+            sink = output == "-" ? FileSink() : try FileSink(path: output, truncate: true)
+        } catch {
+            fail("\(error)")
+        }
+        sink.write(line: engine.pinsJSON())
+        sink.close()
+    }
+}
+
+/// Events are not wanted (`pins`): only the engine's state is.
+final class DiscardSink: EventSink {
+    func write(line: [UInt8]) {}
+    func flush() {}
+    func close() {}
 }

@@ -65,6 +65,8 @@ public final class MCPTracker {
     private var sessionUse = 0
     /// Tool inventories by server (`address:port` and URL path).
     public private(set) var inventories: [String: ToolInventory] = [:]
+    /// serverInfo names by server, as last announced.
+    public private(set) var serverNames: [String: String] = [:]
     /// Called with every change to a server's tools (the detection layer alerts on them).
     public var observeTools: ((ToolObservation) -> Void)?
 
@@ -320,6 +322,9 @@ public final class MCPTracker {
         let info = doc.member(r, "serverInfo") ?? doc.path(r, "_meta", "io.modelcontextprotocol/serverInfo")
         if let info {
             session.serverName = doc.member(info, "name").flatMap { doc.string($0) } ?? session.serverName
+            if let name = session.serverName, serverNames.count < config.maxServers || serverNames[MCPTracker.serverKey(payload)] != nil {
+                serverNames[MCPTracker.serverKey(payload)] = name
+            }
             session.serverVersion = doc.member(info, "version").flatMap { doc.string($0) } ?? session.serverVersion
         }
         if request.method == "initialize" || request.method == "server/discover" {

@@ -1,0 +1,93 @@
+import SonarCore
+import SonarMCP
+import SonarProtocols
+
+/// Every detector's configuration, loaded from a rules folder:
+/// `sigma/` (Sigma rules), `secrets.yml`, `content.yml`, `methods.yml`, `policy.yml`.
+public struct DetectionConfig: Sendable {
+    public var rules: RuleSet
+    public var secrets: SecretScanner
+    public var content: ContentConfig
+    public var catalogue: MethodCatalogue
+    public var policy: Policy
+    public var pins: PinSet?
+
+    /// Loads the rules folder `root`; `sigma` replaces `root/sigma` when given (a file or folder).
+    /// Every problem in every file is collected, so one run shows them all.
+    public static func load(root: String, sigma: String? = nil, pins: String? = nil) throws(DetectionLoadError) -> DetectionConfig {
+        var errors: [String] = []
+        func path(_ name: String) -> String { root.hasSuffix("/") ? root + name : root + "/" + name }
+        var rules: RuleSet?
+        do { rules = try RuleSet.load(path: sigma ?? path("sigma")) } catch { errors += error.errors.map(\.description) }
+        var secrets: SecretScanner?
+        do { secrets = try SecretScanner.load(path: path("secrets.yml")) } catch { errors.append("\(error)") }
+        var content: ContentConfig?
+        do { content = try ContentConfig.load(path: path("content.yml")) } catch { errors.append("\(error)") }
+        var catalogue: MethodCatalogue?
+        do { catalogue = try MethodCatalogue.load(path: path("methods.yml")) } catch { errors.append("\(error)") }
+        var policy: Policy?
+        do { policy = try Policy.load(path: path("policy.yml")) } catch { errors.append("\(error)") }
+        var pinSet: PinSet?
+        if let pins {
+            do { pinSet = try PinSet.load(path: pins) } catch { errors.append("\(error)") }
+        }
+        guard errors.isEmpty, let rules, let secrets, let content, let catalogue, let policy else {
+            throw DetectionLoadError(errors: errors)
+        }
+        return DetectionConfig(rules: rules, secrets: secrets, content: content, catalogue: catalogue,
+                               policy: policy, pins: pinSet)
+    }
+}
+
+/// Why a rules folder was refused: one line per problem, each `FILE:LINE:COLUMN: reason`.
+public struct DetectionLoadError: Error, CustomStringConvertible, Sendable {
+    public var errors: [String]
+    public var description: String { errors.joined(separator: "\n") }
+}
+
+/// Runs every detector on each message and turns what they find into findings, once each.
+public final class DetectionEngine {
+    public let config: DetectionConfig
+    public let policy: PolicyDetectors
+    public let toolChange: ToolChangeDetector
+    private let secretDetector: SecretDetector
+    private let content: ContentDetectors
+
+    public init(config: DetectionConfig) {
+        self.config = config
+        self.policy = PolicyDetectors(catalogue: config.catalogue, policy: config.policy)
+        self.toolChange = ToolChangeDetector(policy: config.policy, pins: config.pins)
+        self.secretDetector = SecretDetector(scanner: config.secrets)
+        self.content = ContentDetectors(config: config.content)
+    }
+
+    /// What one message shows. `headers`: the HTTP headers of the message carrying it.
+    /// `secrets`: every secret value found, message and headers (for redaction of the output).
+    public func inspect(_ event: MCPEvent, view: MCPMessageView, headers: HTTPHeaders?) -> (findings: [Finding], secrets: Set<String>) {
+        var findings: [Finding] = []
+        var seen: Set<String> = []
+        let report: (Finding) -> Void = { f in
+            // The same finding on the same message raises one alert.
+            let key = "\(f.rule)|\(f.evidence?.path ?? "")|\(f.evidence?.sha256 ?? "")"
+            if seen.insert(key).inserted { findings.append(f) }
+        }
+        secretDetector.inspect(view, headers: headers) { f in
+            // Credentials in authentication headers are how MCP authenticates: redacted from all
+            // output, but no alert (exposure of cleartext tokens beyond loopback is its own check).
+            if f.evidence?.path.hasPrefix("header:") == true { return }
+            report(f)
+        }
+        content.inspect(view, event: event, report: report)
+        policy.inspect(event, report: report)
+        let fields = MessageFields(event: event, view: view, requestHeaders: headers)
+        for rule in config.rules.evaluate(fields) { report(Finding(rule: rule)) }
+        return (findings, secretDetector.secrets(in: view, headers: headers))
+    }
+
+    /// A change in a server's tools, seen in a tools/list result.
+    public func observe(_ o: ToolObservation, serverName: String?) -> [Finding] {
+        var out: [Finding] = []
+        toolChange.observe(o, serverName: serverName) { out.append($0) }
+        return out
+    }
+}
