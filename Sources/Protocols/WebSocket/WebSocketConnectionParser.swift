@@ -268,12 +268,14 @@ public final class WebSocketConnectionParser {
                     }
                 }
             } else if f.masked {
+                side.message.compressedBytes += bytes.count
                 scratch.removeAll(keepingCapacity: true)
                 scratch.append(contentsOf: bytes)
                 scratch.withUnsafeMutableBytes { WebSocketMasking.unmask($0, key: f.key, phase: f.phase) }
                 let s = scratch
                 s.withUnsafeBytes { inflate(side, $0, emit) }
             } else {
+                side.message.compressedBytes += bytes.count
                 inflate(side, bytes, emit)
             }
         }
@@ -320,7 +322,9 @@ public final class WebSocketConnectionParser {
     /// The last frame of a message is complete: inflate its tail and emit it.
     private func finishMessage(_ side: Side, _ emit: (WebSocketOutput) -> Void) {
         let d = side.direction
-        if side.message.compressed && !side.message.dropped && !side.streamEnded {
+        // No payload at all: the tail alone would open a stored block that never completes and
+        // swallow the next message, so it is appended only after compressed bytes.
+        if side.message.compressed && !side.message.dropped && !side.streamEnded && side.message.compressedBytes > 0 {
             Self.deflateTail.withUnsafeBytes { inflate(side, $0, emit) }
         }
         let m = side.message
@@ -505,6 +509,8 @@ public final class WebSocketConnectionParser {
         var compressed = false
         /// Not emitted (damaged, too large, undecodable); frames still consumed by count.
         var dropped = false
+        /// Compressed payload bytes seen so far.
+        var compressedBytes = 0
         var bytes: [UInt8] = []
     }
 }
