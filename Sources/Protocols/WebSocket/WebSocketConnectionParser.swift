@@ -36,6 +36,8 @@ public final class WebSocketConnectionParser {
     /// Unmasked compressed bytes on their way to the inflater (reused).
     private var scratch: [UInt8] = []
 
+    private static let scratchSize = 64 * 1024
+
     /// Tail appended to each compressed message before its final inflate (RFC 7692 7.2.2).
     private static let deflateTail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
 
@@ -269,11 +271,17 @@ public final class WebSocketConnectionParser {
                 }
             } else if f.masked {
                 side.message.compressedBytes += bytes.count
-                scratch.removeAll(keepingCapacity: true)
-                scratch.append(contentsOf: bytes)
-                scratch.withUnsafeMutableBytes { WebSocketMasking.unmask($0, key: f.key, phase: f.phase) }
-                let s = scratch
-                s.withUnsafeBytes { inflate(side, $0, emit) }
+                // Unmask through a bounded scratch buffer, whatever size the caller feeds.
+                var done = 0
+                while done < bytes.count && !side.message.dropped {
+                    let n = min(Self.scratchSize, bytes.count - done)
+                    scratch.removeAll(keepingCapacity: true)
+                    scratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[done..<(done + n)]))
+                    scratch.withUnsafeMutableBytes { WebSocketMasking.unmask($0, key: f.key, phase: (f.phase + done) & 3) }
+                    let chunk = scratch
+                    chunk.withUnsafeBytes { inflate(side, $0, emit) }
+                    done += n
+                }
             } else {
                 side.message.compressedBytes += bytes.count
                 inflate(side, bytes, emit)
@@ -439,6 +447,12 @@ public final class WebSocketConnectionParser {
         side.contextLost = true
         side.inflater = nil
         anomaly(side.direction, "websocket.deflate_context_lost", emit)
+    }
+
+    /// Bytes held by this parser's buffers (capacity), for tests of the memory bounds; zlib's
+    /// own state (about 44 KiB per compressed direction) is not included.
+    var bufferedBytes: Int {
+        sides.reduce(scratch.capacity) { $0 + $1.header.capacity + $1.control.capacity + $1.message.bytes.capacity }
     }
 
     // MARK: - Reporting
