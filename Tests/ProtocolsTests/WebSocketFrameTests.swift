@@ -238,3 +238,45 @@ struct WebSocketFrameTests {
         }
     }
 }
+
+@Suite("WebSocket text validation")
+struct WebSocketTextTests {
+    @Test func utf8ValidatorAgreesWithTheStandardLibrary() {
+        let edge: [[UInt8]] = [
+            [], [0x41], [0xC2, 0x80], [0xC1, 0xBF], [0xE0, 0x9F, 0x80], [0xE0, 0xA0, 0x80], [0xED, 0xA0, 0x80],
+            [0xED, 0x9F, 0xBF], [0xF0, 0x8F, 0xBF, 0xBF], [0xF0, 0x90, 0x80, 0x80], [0xF4, 0x8F, 0xBF, 0xBF],
+            [0xF4, 0x90, 0x80, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xE2, 0x82], [0x80], [0xFF],
+            Array("plain ascii text that is longer than eight bytes é and more ascii 😀".utf8),
+        ]
+        var rng = SplitMix64(seed: 3)
+        var inputs = edge
+        for _ in 0..<20_000 {
+            let alphabet: [UInt8] = [0x41, 0x7F, 0x80, 0xBF, 0xC2, 0xDF, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xA0, 0x9F, 0x90, 0x8F]
+            inputs.append((0..<Int.random(in: 0...12, using: &rng)).map { _ in
+                Bool.random(using: &rng) ? alphabet[Int.random(in: 0..<alphabet.count, using: &rng)]
+                                         : UInt8.random(in: 0...255, using: &rng)
+            })
+        }
+        for b in inputs {
+            #expect(WebSocketUTF8.isValid(b) == (String(validating: b, as: UTF8.self) != nil), "\(b)")
+        }
+    }
+
+    @Test func invalidTextAndCloseCodesAreReportedButEmitted() {
+        let r = wsRunAllSplits([
+            .send(.toClient, sFrame(1, [0x7B, 0xC3, 0x28, 0x7D])),
+            .send(.toClient, sFrame(2, [0xC3, 0x28])),
+            .send(.toClient, sFrame(1, bytes("é"), fin: false) + sFrame(0, bytes("😀"))),
+            .send(.toServer, cFrame(8, closePayload(1005, "") + [0xFF])),
+            .send(.toClient, sFrame(8, closePayload(4000, "app-defined"))),
+        ])
+        #expect(r.outputs == [
+            .anomaly(.toClient, "websocket.invalid_utf8"), .message(.toClient, .text, [0x7B, 0xC3, 0x28, 0x7D]),
+            .message(.toClient, .binary, [0xC3, 0x28]),
+            text(.toClient, "é😀"),
+            .anomaly(.toServer, "websocket.bad_close_code"), .anomaly(.toServer, "websocket.invalid_utf8"),
+            .close(.toServer, code: 1005, reason: "\u{FFFD}"),
+            .close(.toClient, code: 4000, reason: "app-defined"),
+        ])
+    }
+}

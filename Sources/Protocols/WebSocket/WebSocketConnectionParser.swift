@@ -307,8 +307,13 @@ public final class WebSocketConnectionParser {
                 if payload.count == 1 {
                     anomaly(d, "websocket.bad_close_payload", emit)
                 } else if payload.count >= 2 {
-                    code = Int(payload[0]) << 8 | Int(payload[1])
-                    reason = String(decoding: payload[2...], as: UTF8.self)
+                    let c = Int(payload[0]) << 8 | Int(payload[1])
+                    code = c
+                    if !Self.isSendableCloseCode(c) { anomaly(d, "websocket.bad_close_code", emit) }
+                    let raw = payload[2...]
+                    if !raw.withUnsafeBytes({ WebSocketUTF8.isValid($0) }) { anomaly(d, "websocket.invalid_utf8", emit) }
+                    // Invalid sequences become U+FFFD: the reason is for humans and logs.
+                    reason = String(decoding: raw, as: UTF8.self)
                 }
                 // A message still open is abandoned by its sender (RFC 6455 5.5.1).
                 if side.message.open {
@@ -337,7 +342,19 @@ public final class WebSocketConnectionParser {
         }
         let m = side.message
         side.message = Message()
-        if !m.dropped { emit(.message(d, m.kind, m.bytes)) }
+        guard !m.dropped else { return }
+        // Still emitted: the receiver may process it anyway, and detection wants to see it.
+        if m.kind == .text && !WebSocketUTF8.isValid(m.bytes) { anomaly(d, "websocket.invalid_utf8", emit) }
+        emit(.message(d, m.kind, m.bytes))
+    }
+
+    /// RFC 6455 7.4: codes an endpoint may put on the wire (1004-1006 and 1015 are reserved for
+    /// local use, below 1000 and 1016-2999 are unassigned or reserved for the IETF).
+    private static func isSendableCloseCode(_ c: Int) -> Bool {
+        switch c {
+        case 1000...1003, 1007...1014, 3000...4999: return true
+        default: return false
+        }
     }
 
     // MARK: - Damage
