@@ -103,5 +103,12 @@ struct WebSocketRobustnessTests {
         frame.withUnsafeBytes { p.feed($0, direction: .toServer) { out.append($0) } }
         #expect(out.first == .anomaly(.toServer, "websocket.decompression_bomb"))
         #expect(p.bufferedBytes < 2 << 20)
+
+        // A header declaring 16 MiB (within the limit) holds nothing until bytes arrive.
+        let q = WebSocketConnectionParser(handshake: .init())
+        let header: [UInt8] = [0x82, 127, 0, 0, 0, 0, 1, 0, 0, 0]
+        header.withUnsafeBytes { q.feed($0, direction: .toClient) { out.append($0) } }
+        [UInt8](repeating: 7, count: 100).withUnsafeBytes { q.feed($0, direction: .toClient) { out.append($0) } }
+        #expect(q.bufferedBytes < 1024)
     }
 }

@@ -36,7 +36,7 @@ public final class WebSocketConnectionParser {
     /// Unmasked compressed bytes on their way to the inflater (reused).
     private var scratch: [UInt8] = []
 
-    private static let scratchSize = 64 * 1024
+    private static let scratchSize = 16 * 1024
 
     /// Tail appended to each compressed message before its final inflate (RFC 7692 7.2.2).
     private static let deflateTail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
@@ -238,10 +238,9 @@ public final class WebSocketConnectionParser {
                     && UInt64(side.message.bytes.count) + length > UInt64(limits.maxMessageBytes) {
             anomaly(d, "websocket.message_too_large", emit)
             dropMessage(side, emit)
-        } else if !side.message.dropped && !side.message.compressed && opcode != 0 {
-            // Reserve what the header declares (bounded by the limit checked above).
-            side.message.bytes.reserveCapacity(Int(min(length, 1 << 20)))
         }
+        // No capacity is reserved from the declared length: a 10-byte header must not make an
+        // idle flow hold megabytes; the buffer grows only with bytes that actually arrive.
         return .message
     }
 
