@@ -134,7 +134,7 @@ struct WebSocketDeflateTests {
             steps.append(.send(.toClient, sFrame(1, down.message(bytes(big + "\(i)")), rsv1: true)))
             expected += [text(.toServer, toolCall(i)), text(.toClient, big + "\(i)")]
         }
-        let r = wsRunAllSplits(steps, handshake: hs, byteByByte: false)
+        let r = wsRunAllSplits(steps, handshake: hs)
         #expect(r.outputs == expected)
         #expect(r.counters.isEmpty)
     }
@@ -151,7 +151,7 @@ struct WebSocketDeflateTests {
             .send(.toClient, sFrame(1, bytes("plain after"))),
             .send(.toClient, sFrame(1, WSCompressor().message(bytes("x")), rsv1: true)),
         ]
-        let r = wsRunAllSplits(steps, handshake: deflateHandshake, byteByByte: false)
+        let r = wsRunAllSplits(steps, handshake: deflateHandshake)
         #expect(r.outputs == [.anomaly(.toClient, "websocket.decompression_bomb"),
                               .anomaly(.toClient, "websocket.deflate_context_lost"),
                               text(.toClient, "plain after")])
