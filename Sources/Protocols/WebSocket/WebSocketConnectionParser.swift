@@ -36,6 +36,8 @@ public final class WebSocketConnectionParser {
     /// Unmasked compressed bytes on their way to the inflater (reused).
     private var scratch: [UInt8] = []
 
+    private static let scratchSize = 16 * 1024
+
     /// Tail appended to each compressed message before its final inflate (RFC 7692 7.2.2).
     private static let deflateTail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
 
@@ -236,10 +238,9 @@ public final class WebSocketConnectionParser {
                     && UInt64(side.message.bytes.count) + length > UInt64(limits.maxMessageBytes) {
             anomaly(d, "websocket.message_too_large", emit)
             dropMessage(side, emit)
-        } else if !side.message.dropped && !side.message.compressed && opcode != 0 {
-            // Reserve what the header declares (bounded by the limit checked above).
-            side.message.bytes.reserveCapacity(Int(min(length, 1 << 20)))
         }
+        // No capacity is reserved from the declared length: a 10-byte header must not make an
+        // idle flow hold megabytes; the buffer grows only with bytes that actually arrive.
         return .message
     }
 
@@ -268,12 +269,20 @@ public final class WebSocketConnectionParser {
                     }
                 }
             } else if f.masked {
-                scratch.removeAll(keepingCapacity: true)
-                scratch.append(contentsOf: bytes)
-                scratch.withUnsafeMutableBytes { WebSocketMasking.unmask($0, key: f.key, phase: f.phase) }
-                let s = scratch
-                s.withUnsafeBytes { inflate(side, $0, emit) }
+                side.message.compressedBytes += bytes.count
+                // Unmask through a bounded scratch buffer, whatever size the caller feeds.
+                var done = 0
+                while done < bytes.count && !side.message.dropped {
+                    let n = min(Self.scratchSize, bytes.count - done)
+                    scratch.removeAll(keepingCapacity: true)
+                    scratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[done..<(done + n)]))
+                    scratch.withUnsafeMutableBytes { WebSocketMasking.unmask($0, key: f.key, phase: (f.phase + done) & 3) }
+                    let chunk = scratch
+                    chunk.withUnsafeBytes { inflate(side, $0, emit) }
+                    done += n
+                }
             } else {
+                side.message.compressedBytes += bytes.count
                 inflate(side, bytes, emit)
             }
         }
@@ -297,8 +306,13 @@ public final class WebSocketConnectionParser {
                 if payload.count == 1 {
                     anomaly(d, "websocket.bad_close_payload", emit)
                 } else if payload.count >= 2 {
-                    code = Int(payload[0]) << 8 | Int(payload[1])
-                    reason = String(decoding: payload[2...], as: UTF8.self)
+                    let c = Int(payload[0]) << 8 | Int(payload[1])
+                    code = c
+                    if !Self.isSendableCloseCode(c) { anomaly(d, "websocket.bad_close_code", emit) }
+                    let raw = payload[2...]
+                    if !raw.withUnsafeBytes({ WebSocketUTF8.isValid($0) }) { anomaly(d, "websocket.invalid_utf8", emit) }
+                    // Invalid sequences become U+FFFD: the reason is for humans and logs.
+                    reason = String(decoding: raw, as: UTF8.self)
                 }
                 // A message still open is abandoned by its sender (RFC 6455 5.5.1).
                 if side.message.open {
@@ -320,12 +334,26 @@ public final class WebSocketConnectionParser {
     /// The last frame of a message is complete: inflate its tail and emit it.
     private func finishMessage(_ side: Side, _ emit: (WebSocketOutput) -> Void) {
         let d = side.direction
-        if side.message.compressed && !side.message.dropped && !side.streamEnded {
+        // No payload at all: the tail alone would open a stored block that never completes and
+        // swallow the next message, so it is appended only after compressed bytes.
+        if side.message.compressed && !side.message.dropped && !side.streamEnded && side.message.compressedBytes > 0 {
             Self.deflateTail.withUnsafeBytes { inflate(side, $0, emit) }
         }
         let m = side.message
         side.message = Message()
-        if !m.dropped { emit(.message(d, m.kind, m.bytes)) }
+        guard !m.dropped else { return }
+        // Still emitted: the receiver may process it anyway, and detection wants to see it.
+        if m.kind == .text && !WebSocketUTF8.isValid(m.bytes) { anomaly(d, "websocket.invalid_utf8", emit) }
+        emit(.message(d, m.kind, m.bytes))
+    }
+
+    /// RFC 6455 7.4: codes an endpoint may put on the wire (1004-1006 and 1015 are reserved for
+    /// local use, below 1000 and 1016-2999 are unassigned or reserved for the IETF).
+    private static func isSendableCloseCode(_ c: Int) -> Bool {
+        switch c {
+        case 1000...1003, 1007...1014, 3000...4999: return true
+        default: return false
+        }
     }
 
     // MARK: - Damage
@@ -437,6 +465,12 @@ public final class WebSocketConnectionParser {
         anomaly(side.direction, "websocket.deflate_context_lost", emit)
     }
 
+    /// Bytes held by this parser's buffers (capacity), for tests of the memory bounds; zlib's
+    /// own state (about 44 KiB per compressed direction) is not included.
+    var bufferedBytes: Int {
+        sides.reduce(scratch.capacity) { $0 + $1.header.capacity + $1.control.capacity + $1.message.bytes.capacity }
+    }
+
     // MARK: - Reporting
 
     private func anomaly(_ d: Direction, _ name: String, _ emit: (WebSocketOutput) -> Void) {
@@ -505,6 +539,8 @@ public final class WebSocketConnectionParser {
         var compressed = false
         /// Not emitted (damaged, too large, undecodable); frames still consumed by count.
         var dropped = false
+        /// Compressed payload bytes seen so far.
+        var compressedBytes = 0
         var bytes: [UInt8] = []
     }
 }
