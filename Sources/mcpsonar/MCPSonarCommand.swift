@@ -125,6 +125,8 @@ struct Bench: ParsableCommand {
     @Flag(name: .customLong("payloads"), help: "Include payloads in events, as --payloads does.")
     var payloads = false
 
+    @OptionGroup var detection: DetectionOptions
+
     func validate() throws {
         if read.isEmpty { throw ValidationError("give at least one capture with -r FILE") }
         if passes < 1 { throw ValidationError("--passes must be at least 1") }
@@ -133,6 +135,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         var config = EngineConfig()
         config.mcp.includePayloads = payloads
+        config.detection = detection.load()
         let report: BenchmarkReport
         do {
             report = try Benchmark.run(files: read, passes: passes, config: config)
@@ -144,7 +147,7 @@ struct Bench: ParsableCommand {
             return String(Double((v * scale).rounded()) / scale)
         }
         let text = """
-            files: \(read.joined(separator: " ")) x \(report.passes) passes
+            files: \(read.joined(separator: " ")) x \(report.passes) passes, detection \(config.detection == nil ? "off" : "on (\(config.detection?.rules.rules.count ?? 0) Sigma rules)")
             input: \(report.packets) packets, \(report.bytes) bytes
             libpcap read floor: \(f(report.floorMBps)) MB/s (\(f(report.floorSeconds, 3)) s)
             mcpsonar pipeline:  \(f(report.pipelineMBps)) MB/s (\(f(report.pipelineSeconds, 3)) s), \(f(report.packetsPerSecond, 0)) packets/s, \(f(report.eventsPerSecond, 0)) events/s
