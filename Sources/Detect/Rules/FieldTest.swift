@@ -35,7 +35,7 @@ enum ValueTest: Sendable {
             return v == .null
         case .text(let patterns):
             guard let t = Self.text(v) else { return false }
-            return patterns.contains { $0.matches(t) }
+            return WildcardPattern.matchesAny(patterns, t)
         case .number(let d, let text):
             switch v {
             case .number(let t): return Double(t) == d
@@ -82,26 +82,50 @@ enum ValueTest: Sendable {
 
 /// A compiled `field|modifiers: values` entry.
 struct FieldTest: Sendable {
-    let field: String
+    let key: FieldKey
     /// `exists: true|false`: only presence is tested.
     let exists: Bool?
     let tests: [ValueTest]
     /// `|all`: every value must be matched (each by some value of the field); otherwise any.
     let all: Bool
 
-    func matches(_ fields: any FieldSource) -> Bool {
-        let values = fields.values(field)
-        if let exists { return values.isEmpty != exists }
+    var field: String { key.name }
+
+    init(field: String, exists: Bool?, tests: [ValueTest], all: Bool) {
+        self.key = FieldKey(field)
+        self.exists = exists
+        self.all = all
+        // Without `all` the values are alternatives: string patterns are merged into one test
+        // so that a field value is prepared once for all of them.
         if all {
-            return tests.allSatisfy { Self.test($0, values) }
+            self.tests = tests
+        } else {
+            var merged: [ValueTest] = []
+            var patterns: [WildcardPattern] = []
+            for t in tests {
+                if case .text(let ps) = t { patterns.append(contentsOf: ps) } else { merged.append(t) }
+            }
+            if !patterns.isEmpty { merged.insert(.text(patterns), at: 0) }
+            self.tests = merged
         }
-        return tests.contains { Self.test($0, values) }
+    }
+
+    func matches(_ fields: any FieldSource) -> Bool {
+        if let exists { return fields.forEachValue(key) { _ in true } == exists }
+        if all {
+            return tests.allSatisfy { test($0, fields) }
+        }
+        return tests.contains { test($0, fields) }
     }
 
     @inline(__always)
-    private static func test(_ t: ValueTest, _ values: [FieldValue]) -> Bool {
-        if case .null = t { return values.isEmpty || values.contains(.null) }
-        return values.contains { t.matches($0) }
+    private func test(_ t: ValueTest, _ fields: any FieldSource) -> Bool {
+        if case .null = t {
+            var present = false
+            let null = fields.forEachValue(key) { v in present = true; return v == .null }
+            return null || !present
+        }
+        return fields.forEachValue(key) { t.matches($0) }
     }
 }
 

@@ -28,34 +28,62 @@ public struct MessageFields: FieldSource {
     }
 
     public func values(_ field: String) -> [FieldValue] {
-        if let f = MessageFieldVocabulary.eventFields[field] { return eventValue(f) }
-        if field.hasPrefix("http.headers.") {
-            guard let headers = requestHeaders else { return [] }
-            let name = field.dropFirst("http.headers.".count)
-            return headers.values(String(name)).map { .string($0) }
-        }
-        guard let view, let (root, rest) = MessageFieldVocabulary.jsonRoot(field, view.message) else { return [] }
-        return JSONFieldPath.values(in: view.document, from: root, path: rest)
+        var out: [FieldValue] = []
+        _ = forEachValue(FieldKey(field)) { out.append($0); return false }
+        return out
     }
 
-    private func eventValue(_ f: MessageFieldVocabulary.EventField) -> [FieldValue] {
+    public func forEachValue(_ key: FieldKey, _ body: (FieldValue) -> Bool) -> Bool {
+        switch key.path {
+        case .event(let f):
+            guard let v = eventValue(f) else { return false }
+            return body(v)
+        case .header(let name):
+            guard let headers = requestHeaders else { return false }
+            for e in headers.entries where Self.asciiEqualFolded(e.name, name) {
+                if body(.string(e.value)) { return true }
+            }
+            return false
+        case .json(let root, let segments):
+            guard let view else { return false }
+            let start: JSONRef?
+            switch root {
+            case .params: start = view.message.params
+            case .result: start = view.message.result
+            case .error: start = view.message.error
+            }
+            guard let start else { return false }
+            return JSONFieldPath.visit(view.document, start, segments[...], body)
+        case .unknown:
+            return false
+        }
+    }
+
+    /// Header names: ASCII case-insensitive.
+    static func asciiEqualFolded(_ a: String, _ b: String) -> Bool {
+        a.utf8.count == b.utf8.count && zip(a.utf8, b.utf8).allSatisfy { x, y in
+            x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A)
+        }
+    }
+
+    private func eventValue(_ f: MessageFieldVocabulary.EventField) -> FieldValue? {
         let e = event
-        func s(_ v: String?) -> [FieldValue] { v.map { [.string($0)] } ?? [] }
-        func n<T: BinaryInteger>(_ v: T?) -> [FieldValue] { v.map { [.number(String($0))] } ?? [] }
+        func s(_ v: String?) -> FieldValue? { v.map { .string($0) } }
+        func n<T: BinaryInteger>(_ v: T?) -> FieldValue? { v.map { .number(String($0)) } }
         switch f {
-        case .srcIP: return [.string(e.source.address.description)]
-        case .srcPort: return [.number(String(e.source.port))]
-        case .destIP: return [.string(e.destination.address.description)]
-        case .destPort: return [.number(String(e.destination.port))]
-        case .proto: return [.string("TCP")]
-        case .appProto: return [.string(e.appProto)]
-        case .transport: return [.string(e.transport.rawValue)]
-        case .kind: return [.string(e.kind.rawValue)]
+        case .srcIP: return .string(e.source.address.description)
+        case .srcPort: return .number(String(e.source.port))
+        case .destIP: return .string(e.destination.address.description)
+        case .destPort: return .number(String(e.destination.port))
+        case .proto: return .string("TCP")
+        case .appProto: return .string(e.appProto)
+        case .transport: return .string(e.transport.rawValue)
+        case .kind: return .string(e.kind.rawValue)
         case .id:
             switch e.id {
-            case .number(let t)?: return [.number(t)]
-            case .string(let t)?: return [.string(t)]
-            case nil: return []
+            case .number(let t)?: return .number(t)
+            case .string(let t)?: return .string(t)
+            case nil: return nil
             }
         case .method: return s(e.method)
         case .tool: return s(e.tool)
@@ -63,10 +91,10 @@ public struct MessageFields: FieldSource {
         case .protocolVersion: return s(e.protocolVersion)
         case .size: return n(e.size)
         case .latencyMs:
-            guard let us = e.latencyMicroseconds else { return [] }
+            guard let us = e.latencyMicroseconds else { return nil }
             let v = max(0, us)
             let frac = String(v % 1000)
-            return [.number(String(v / 1000) + "." + String(repeating: "0", count: 3 - frac.count) + frac)]
+            return .number(String(v / 1000) + "." + String(repeating: "0", count: 3 - frac.count) + frac)
         case .errorCode: return n(e.errorCode)
         case .clientName: return s(e.clientName)
         case .clientVersion: return s(e.clientVersion)
@@ -102,25 +130,6 @@ enum MessageFieldVocabulary {
     ]
 
     static let jsonPrefixes = ["mcp.params", "mcp.result", "mcp.error"]
-
-    /// The JSON value a `mcp.params|result|error[.path]` field starts from, and the path after it.
-    static func jsonRoot(_ field: String, _ message: JSONRPCMessage) -> (JSONRef, Substring)? {
-        let root: JSONRef?
-        let rest: Substring
-        if field.hasPrefix("mcp.params") {
-            root = message.params; rest = field.dropFirst("mcp.params".count)
-        } else if field.hasPrefix("mcp.result") {
-            root = message.result; rest = field.dropFirst("mcp.result".count)
-        } else if field.hasPrefix("mcp.error") {
-            root = message.error; rest = field.dropFirst("mcp.error".count)
-        } else {
-            return nil
-        }
-        guard let root else { return nil }
-        if rest.isEmpty { return (root, rest) }
-        guard rest.first == "." else { return nil }
-        return (root, rest.dropFirst())
-    }
 
     /// Why `field` is not a field of `category: mcp` rules, or nil when it is one.
     static func problem(with field: String) -> String? {
@@ -161,47 +170,31 @@ enum JSONFieldPath {
         return nil
     }
 
-    static func values(in d: JSONDocument, from root: JSONRef, path: Substring) -> [FieldValue] {
-        var current: [JSONRef] = [root]
-        var keysOf = false
-        if !path.isEmpty {
-            for seg in path.split(separator: ".", omittingEmptySubsequences: false) {
-                if current.isEmpty { return [] }
-                var next: [JSONRef] = []
-                if seg == "*" {
-                    for r in current {
-                        switch d.kind(r) {
-                        case .object: d.forEachMember(r) { _, v in next.append(v); return true }
-                        case .array: d.forEachElement(r) { next.append($0); return true }
-                        default: break
-                        }
-                    }
-                } else {
-                    var name = seg
-                    var expand = false
-                    if name.hasSuffix("[]") { name = name.dropLast(2); expand = true }
-                    else if name.hasSuffix("{}") { name = name.dropLast(2); keysOf = true }
-                    let key = String(name)
-                    for r in current {
-                        guard let v = d.member(r, key) else { continue }
-                        if expand {
-                            d.forEachElement(v) { next.append($0); return true }
-                        } else {
-                            next.append(v)
-                        }
-                    }
-                }
-                current = next
+    /// Walks `segments` from `r`, calling `body` on each value reached, depth first in
+    /// document order, until it returns true. Recursion depth is the number of segments.
+    static func visit(_ d: JSONDocument, _ r: JSONRef, _ segments: ArraySlice<FieldPath.PathSegment>,
+                      _ body: (FieldValue) -> Bool) -> Bool {
+        guard let seg = segments.first else { return body(value(d, r)) }
+        let rest = segments.dropFirst()
+        var hit = false
+        switch seg {
+        case .member(let name):
+            guard let v = d.member(r, name) else { return false }
+            return visit(d, v, rest, body)
+        case .elements(let name):
+            guard let v = d.member(r, name) else { return false }
+            d.forEachElement(v) { e in hit = visit(d, e, rest, body); return !hit }
+        case .each:
+            switch d.kind(r) {
+            case .object: d.forEachMember(r) { _, v in hit = visit(d, v, rest, body); return !hit }
+            case .array: d.forEachElement(r) { e in hit = visit(d, e, rest, body); return !hit }
+            default: break
             }
+        case .keys(let name):
+            guard let v = d.member(r, name) else { return false }
+            d.forEachMember(v) { k, _ in hit = body(.string(d.string(k) ?? "")); return !hit }
         }
-        if keysOf {
-            var out: [FieldValue] = []
-            for r in current {
-                d.forEachMember(r) { k, _ in out.append(.string(d.string(k) ?? "")); return true }
-            }
-            return out
-        }
-        return current.map { value(d, $0) }
+        return hit
     }
 
     static func value(_ d: JSONDocument, _ r: JSONRef) -> FieldValue {

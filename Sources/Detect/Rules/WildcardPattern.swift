@@ -96,13 +96,28 @@ struct WildcardPattern: Sendable, Equatable {
     enum TextMode: Sendable { case exact, contains, startsWith, endsWith }
 
     func matches(_ value: String) -> Bool {
-        if case .anything = shape { return true }
-        if !caseSensitive && !value.utf8.allSatisfy({ $0 < 0x80 }) {
-            var lowered = value.lowercased()
-            return lowered.withUTF8 { run($0, fold: false) }
-        }
+        Self.matchesAny(CollectionOfOne(self), value)
+    }
+
+    /// True if any of `patterns` matches `value`; the value's bytes are read (and, when it holds
+    /// non-ASCII characters, lowercased) once for all of them.
+    static func matchesAny(_ patterns: some Collection<WildcardPattern>, _ value: String) -> Bool {
         var copy = value
-        return copy.withUTF8 { run($0, fold: !caseSensitive) }
+        return copy.withUTF8 { raw -> Bool in
+            var ascii = true
+            for b in raw where b >= 0x80 { ascii = false; break }
+            var lowered: String?
+            for p in patterns {
+                if case .anything = p.shape { return true }
+                if p.caseSensitive || ascii {
+                    if p.run(raw, fold: !p.caseSensitive) { return true }
+                } else {
+                    if lowered == nil { lowered = value.lowercased() }
+                    if var l = lowered, l.withUTF8({ p.run($0, fold: false) }) { return true }
+                }
+            }
+            return false
+        }
     }
 
     @inline(__always)
