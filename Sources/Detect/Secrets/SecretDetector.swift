@@ -94,6 +94,36 @@ public struct SecretDetector: Sendable {
                 }
             }
         }
+        // A secret used as an object key would otherwise sit unmasked in the pointers.
+        var secrets: Set<String> = []
+        for l in out {
+            secrets.insert(l.match.value)
+            if let e = l.match.encodedText { secrets.insert(e) }
+        }
+        // Pointer tokens escape `~` and `/` (RFC 6901): mask the escaped spelling too.
+        var needles: [PayloadRedaction.Needle] = []
+        for secret in secrets.sorted(by: { ($0.utf8.count, $0) > ($1.utf8.count, $1) }) {
+            let mask = Array(Redaction.mask(secret).utf8)
+            needles.append((bytes: Array(secret.utf8), mask: mask))
+            if secret.utf8.contains(where: { $0 == 0x2F || $0 == 0x7E }) {
+                var escaped: [UInt8] = []
+                for b in secret.utf8 {
+                    switch b {
+                    case 0x7E: escaped += [0x7E, 0x30]
+                    case 0x2F: escaped += [0x7E, 0x31]
+                    default: escaped.append(b)
+                    }
+                }
+                needles.append((bytes: escaped, mask: mask))
+            }
+        }
+        needles.sort { $0.bytes.count > $1.bytes.count }
+        for i in out.indices where !out[i].path.hasPrefix("header:") {
+            let path = Array(out[i].path.utf8)
+            if needles.contains(where: { PayloadRedaction.contains(path[...], $0.bytes) }) {
+                out[i].path = String(decoding: PayloadRedaction.replace(path, needles), as: UTF8.self)
+            }
+        }
         return out
     }
 
