@@ -49,6 +49,10 @@ extension SecretScanner {
 
 /// Whole-file read with the C library: no Foundation in the Detect layer.
 func readTextFile(_ path: String) -> String? {
+    readFileBytes(path).map { String(decoding: $0, as: UTF8.self) }
+}
+
+func readFileBytes(_ path: String) -> [UInt8]? {
     guard let f = fopen(path, "rb") else { return nil }
     defer { fclose(f) }
     var bytes: [UInt8] = []
@@ -59,7 +63,7 @@ func readTextFile(_ path: String) -> String? {
         if n < chunk.count { break }
     }
     if ferror(f) != 0 { return nil }
-    return String(decoding: bytes, as: UTF8.self)
+    return bytes
 }
 
 private struct ConfigLoader {

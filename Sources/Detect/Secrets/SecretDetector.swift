@@ -80,9 +80,9 @@ public struct SecretDetector: Sendable {
         // Top-level member name → place for the signature.
         doc.forEachMember(message) { key, value in
             let place = doc.string(key) ?? "message"
-            walk(doc, value, key: doc.string(key), message: message, place: place, add)
-            // The member name itself.
+            // The member name itself, then its value, as below.
             scanString(doc, key, key: nil, message: message, place: place, add)
+            walk(doc, value, key: doc.string(key), message: message, place: place, add)
             return true
         }
         if let headers {
