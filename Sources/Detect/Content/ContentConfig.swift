@@ -17,7 +17,7 @@ public struct ContentConfigError: Error, Sendable, Equatable, CustomStringConver
 /// Everything the content detectors are told from `rules/content.yml`. The lists are data, not
 /// code, so that an operator can add a marker phrase or a credential file without a rebuild.
 /// Phrase lists use a small pattern syntax (see `rules/content.yml`): words separated by spaces
-/// match across any run of whitespace, `(a|b)` is a required alternative, `[a|b]` an optional one.
+/// match across any run of whitespace, `(a|b)` is a required alternative, `(a|b)?` an optional one.
 public struct ContentConfig: Sendable {
     // Poisoning (server-provided text the model reads, and tool output).
     public var poisoningEnabled = true

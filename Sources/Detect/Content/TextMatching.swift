@@ -25,8 +25,8 @@ enum ByteClass {
 }
 
 /// Case-insensitive whole-phrase patterns. Syntax of one entry: tokens separated by spaces; a
-/// token is a literal (`<important>`, `ignore`), a required alternative `(previous|prior)` or an
-/// optional one `[all|any]`. Between tokens any run of whitespace matches.
+/// token is a literal (`<important>`, `[inst]`), a required alternative `(previous|prior)` or an
+/// optional one `(all|any)?`. Between tokens any run of whitespace matches.
 struct PhraseSet: Sendable {
     struct Token: Sendable {
         var alternatives: [[UInt8]]
@@ -48,12 +48,15 @@ struct PhraseSet: Sendable {
         for word in text.split(separator: " ") {
             var w = Substring(word)
             var optional = false
-            if w.hasPrefix("["), w.hasSuffix("]"), w.count > 2 {
-                optional = true; w = w.dropFirst().dropLast()
+            var group = false
+            if w.hasPrefix("("), w.hasSuffix(")?"), w.count > 3 {
+                optional = true; group = true; w = w.dropFirst().dropLast(2)
             } else if w.hasPrefix("("), w.hasSuffix(")"), w.count > 2 {
-                w = w.dropFirst().dropLast()
+                group = true; w = w.dropFirst().dropLast()
             }
-            let alts = w.split(separator: "|", omittingEmptySubsequences: false).map { Array($0.utf8).map(ByteClass.lower) }
+            // Only a group splits on `|`: a literal such as `<|im_start|>` keeps its bars.
+            let pieces = group ? w.split(separator: "|", omittingEmptySubsequences: false) : [w]
+            let alts = pieces.map { Array($0.utf8).map(ByteClass.lower) }
             if alts.contains(where: { $0.isEmpty }) { return "empty alternative in phrase: \(text)" }
             tokens.append(Token(alternatives: alts, optional: optional))
         }
