@@ -84,9 +84,10 @@ extension ContentDetectors {
             }
         }
         guard ByteClass.isAlnum(c) || c == 0x2F || c == 0x2E else { return nil }
-        if let end = config.fetcherSet.command(b, at: i) {
+        let token = WordSet.token(b, at: i)
+        if config.fetcherSet.matches(b, token.name) {
             // A pipe into an interpreter later in the same command line.
-            var k = end
+            var k = token.end
             while k < b.count && b[k] != 0x0A && b[k] != 0x3B {
                 if b[k] == 0x7C && !(k &+ 1 < b.count && b[k &+ 1] == 0x7C) {
                     var o = k &+ 1
@@ -97,37 +98,29 @@ extension ContentDetectors {
             }
             return nil
         }
-        if let end = Self.builtinCommand(b, at: i, ["powershell", "pwsh", "powershell.exe", "pwsh.exe"]) {
+        if Self.powershell.matches(b, token.name) {
             // PowerShell takes any prefix of -EncodedCommand (`-e`, `-enc`) and the alias `-ec`.
-            if let e = flag(b, from: end, where: { f in
+            if let e = flag(b, from: token.end, where: { f in
                 f.count >= 2 && ("-encodedcommand".utf8.starts(with: f) || f.elementsEqual("-ec".utf8)) }) {
                 return (i..<e, false)
             }
         }
-        if let end = Self.builtinCommand(b, at: i, ["nc", "ncat", "netcat", "nc.traditional"]) {
-            if let e = flag(b, from: end, where: { f in f == Array("-e".utf8) || f == Array("-c".utf8) }) {
+        if Self.netcat.matches(b, token.name) {
+            if let e = flag(b, from: token.end, where: { f in f.elementsEqual("-e".utf8) || f.elementsEqual("-c".utf8) }) {
                 return (i..<e, true)
             }
         }
         return nil
     }
 
+    static let powershell = WordSet(["powershell", "pwsh"])
+    static let netcat = WordSet(["nc", "ncat", "netcat", "nc.traditional", "nc.openbsd"])
+
     private func sudoEnd(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int? {
         var k = i
         while k < b.count && (b[k] == 0x20 || b[k] == 0x09) { k &+= 1 }
         guard hasPrefixFold(b, k, "sudo ") else { return nil }
         return k &+ 5
-    }
-
-    static func builtinCommand(_ b: UnsafeBufferPointer<UInt8>, at i: Int, _ names: [String]) -> Int? {
-        var e = i
-        while e < b.count && !WordSet.endsToken(b[e]) { e &+= 1 }
-        guard e > i, e &- i <= 64 else { return nil }
-        var nameStart = i
-        for k in i..<e where b[k] == 0x2F || b[k] == 0x5C { nameStart = k &+ 1 }
-        let name = Array(UnsafeBufferPointer(rebasing: b[nameStart..<e])).map(ByteClass.lower)
-        for candidate in names where name.elementsEqual(candidate.utf8) { return e }
-        return nil
     }
 
     /// The end of the first flag token (lower-cased) after `from` on the same command that

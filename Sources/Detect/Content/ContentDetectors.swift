@@ -146,7 +146,7 @@ public struct ContentDetectors: Sendable {
             }
         }
         if config.piiEnabled, method == "tools/call" || method == "resources/read" || method == "prompts/get" {
-            forEachString(doc, result, key: nil, skipping: ["blob", "data", "_meta"]) { r, _ in
+            forEachString(doc, result, key: nil, names: false, skipping: ["blob", "data", "_meta"]) { r, _ in
                 withText(doc, r) { b in scanPII(b, r, &scan) }
             }
         }
@@ -179,8 +179,9 @@ func forEachObject(_ doc: JSONDocument, _ array: JSONRef?, _ body: (JSONRef) -> 
 }
 
 /// Calls `body(string, key)` for every string value under `r`, with the name of the member that
-/// holds it (array elements take their array's name). Depth is bounded by the JSON parser's.
-func forEachString(_ doc: JSONDocument, _ r: JSONRef, key: String?, skipping: Set<String> = [],
+/// holds it (array elements take their array's name) when `names` is true; members named in
+/// `skipping` are not entered. Depth is bounded by the JSON parser's.
+func forEachString(_ doc: JSONDocument, _ r: JSONRef, key: String?, names: Bool = true, skipping: [String] = [],
                    _ body: (JSONRef, String?) -> Void) {
     switch doc.kind(r) {
     case .string:
@@ -189,14 +190,14 @@ func forEachString(_ doc: JSONDocument, _ r: JSONRef, key: String?, skipping: Se
         doc.forEachMember(r) { k, v in
             let kind = doc.kind(v)
             guard kind == .string || kind == .object || kind == .array else { return true }
-            let name = doc.string(k)
-            if let name, skipping.contains(name) { return true }
-            forEachString(doc, v, key: name, skipping: skipping, body)
+            for s in skipping where doc.keyEquals(k, s) { return true }
+            // Decoding a key allocates: only when the caller reads names.
+            forEachString(doc, v, key: names ? doc.string(k) : nil, names: names, skipping: skipping, body)
             return true
         }
     case .array:
         doc.forEachElement(r) { e in
-            forEachString(doc, e, key: key, skipping: skipping, body)
+            forEachString(doc, e, key: key, names: names, skipping: skipping, body)
             return true
         }
     default:
@@ -233,8 +234,8 @@ struct Scan {
 func withText(_ doc: JSONDocument, _ r: JSONRef?, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
     guard let r, doc.kind(r) == .string else { return }
     if doc.hasEscapes(r) {
-        let decoded = Array((doc.string(r) ?? "").utf8)
-        decoded.withUnsafeBufferPointer(body)
+        var decoded = doc.string(r) ?? ""
+        decoded.withUTF8(body)
         return
     }
     let range = doc.range(r)

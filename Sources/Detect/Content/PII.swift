@@ -76,6 +76,14 @@ extension ContentDetectors {
             guard ByteClass.isDigit(b[i]), i == 0 || !(ByteClass.isAlnum(b[i &- 1]) || b[i &- 1] == 0x2E || b[i &- 1] == 0x2D) else {
                 i &+= 1; continue
             }
+            // Count first without allocating: most digit runs are short.
+            var count = 0, q = i
+            while q < n && count < 13 {
+                if ByteClass.isDigit(b[q]) { count &+= 1 }
+                else if !((b[q] == 0x20 || b[q] == 0x2D) && q &+ 1 < n && ByteClass.isDigit(b[q &+ 1])) { break }
+                q &+= 1
+            }
+            if count < 13 { i = max(q, i &+ 1); continue }
             var digits: [UInt8] = []
             var ends: [(end: Int, count: Int)] = []  // candidate ends at group boundaries
             var k = i

@@ -10,19 +10,10 @@ struct HiddenScan {
     var tagText = ""
     var scalars: [Unicode.Scalar] = []
 
-    /// Nil when the text cannot hold any of them: every character of interest is encoded with a
-    /// lead byte of 0xE2 or more, except the soft hyphen (C2 AD). This byte test is all that
-    /// ordinary ASCII text costs.
+    /// Nil when the text holds none of them; the byte prefilter `mayHide` is all that ordinary
+    /// text costs.
     static func scan(_ b: UnsafeBufferPointer<UInt8>) -> HiddenScan? {
-        var candidate = false
-        var i = 0
-        let n = b.count
-        while i < n {
-            let c = b[i]
-            if c >= 0xE2 || (c == 0xC2 && i &+ 1 < n && b[i &+ 1] == 0xAD) { candidate = true; break }
-            i &+= 1
-        }
-        guard candidate else { return nil }
+        guard mayHide(b) else { return nil }
         let scalars = Array(String(decoding: b, as: UTF8.self).unicodeScalars)
         var out = HiddenScan()
         var k = 0
@@ -58,6 +49,33 @@ struct HiddenScan {
         return out
     }
 
+    /// The exact UTF-8 of the characters of interest, tested only at the rare lead bytes C2, E2,
+    /// EF and F3: curly quotes, dashes, accents, CJK and emoji cost one comparison per byte.
+    static func mayHide(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = b.count
+        var i = 0
+        while i &+ 1 < n {
+            switch b[i] {
+            case 0xC2:
+                if b[i &+ 1] == 0xAD { return true }
+            case 0xE2:
+                if i &+ 2 < n {
+                    let b1 = b[i &+ 1], b2 = b[i &+ 2]
+                    if b1 == 0x80 && ((0x8B...0x8F).contains(b2) || (0xAA...0xAE).contains(b2)) { return true }
+                    if b1 == 0x81 && ((0xA0...0xA4).contains(b2) || (0xA6...0xA9).contains(b2)) { return true }
+                }
+            case 0xEF:
+                if i &+ 2 < n && b[i &+ 1] == 0xBB && b[i &+ 2] == 0xBF { return true }
+            case 0xF3:
+                if i &+ 2 < n && b[i &+ 1] == 0xA0 && (b[i &+ 2] == 0x80 || b[i &+ 2] == 0x81) { return true }
+            default:
+                break
+            }
+            i &+= 1
+        }
+        return false
+    }
+
     @inline(__always) static func isZeroWidth(_ v: UInt32) -> Bool {
         (v >= 0x200B && v <= 0x200F) || (v >= 0x2060 && v <= 0x2064)
     }
@@ -74,7 +92,7 @@ extension ContentDetectors {
             let exfil = exfiltration(b)
             // Each alone has innocent readings; together in one field they are the published
             // poisoning recipe (an urgent instruction to read a secret and pass it on).
-            let combined = [marker != nil, credential != nil, exfil != nil].filter { $0 }.count >= 2
+            let combined = (marker != nil ? 1 : 0) + (credential != nil ? 1 : 0) + (exfil != nil ? 1 : 0) >= 2
             if let m = marker {
                 scan.add(.instructionMarker, severity: combined ? 1 : nil,
                          signature: "Instruction to the model in server-provided text: \"\(config.markers.phrases[m.phrase].text)\"",
@@ -161,10 +179,9 @@ extension ContentDetectors {
                 var s = e
                 while s > windowStart && ByteClass.isWordByte(b[s &- 1]) { s &-= 1 }
                 guard s < e else { break }
-                let word = Array(UnsafeBufferPointer(rebasing: b[s..<e])).map(ByteClass.lower)
-                if word == [0x74, 0x6F] { sawTo = true }  // "to"
-                else if sawTo && config.exfilObjectSet.contains(word) { sawObject = true }
-                else if sawTo && sawObject && config.exfilVerbSet.contains(word) {
+                if e &- s == 2 && hasPrefixFold(b, s, "to") { sawTo = true }
+                else if sawTo && config.exfilObjectSet.matches(b, s..<e) { sawObject = true }
+                else if sawTo && sawObject && config.exfilVerbSet.matches(b, s..<e) {
                     var end = i
                     while end < n && !ByteClass.isSpace(b[end]) && b[end] != 0x22 && b[end] != 0x3C { end &+= 1 }
                     return s..<end

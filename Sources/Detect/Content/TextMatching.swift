@@ -167,34 +167,58 @@ struct NeedleSet: Sendable {
     }
 }
 
-/// A set of command names (`curl`, `bash`): `word(at:)` reads the command at a position the way
-/// a shell would see it (after blanks, through a directory prefix such as `/usr/bin/`, without
-/// `.exe`) and says whether it is one of them.
+/// A set of command names (`curl`, `bash`): `command(_:at:)` reads the command at a position the
+/// way a shell would see it (after blanks, through a directory prefix such as `/usr/bin/`,
+/// without `.exe`) and says whether it is one of them. Compared in place: no allocation per word.
 struct WordSet: Sendable {
-    private var words: Set<[UInt8]> = []
+    private var buckets: [[[UInt8]]] = Array(repeating: [], count: 256)
+    private(set) var isEmpty = true
+
     init() {}
-    init(_ texts: [String]) { words = Set(texts.map { Array($0.utf8).map(ByteClass.lower) }) }
+    init(_ texts: [String]) {
+        for t in texts {
+            let w = Array(t.utf8).map(ByteClass.lower)
+            guard let f = w.first else { continue }
+            buckets[Int(f)].append(w)
+            isEmpty = false
+        }
+    }
 
-    var isEmpty: Bool { words.isEmpty }
+    /// Whether the bytes in `range` (case-folded, `.exe` dropped) are one of the words.
+    func matches(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
+        guard !range.isEmpty else { return false }
+        var length = range.count
+        if length > 4 && hasPrefixFold(b, range.upperBound &- 4, ".exe") { length &-= 4 }
+        for w in buckets[Int(ByteClass.lower(b[range.lowerBound]))] where w.count == length {
+            var j = 0
+            while j < length && ByteClass.lower(b[range.lowerBound &+ j]) == w[j] { j &+= 1 }
+            if j == length { return true }
+        }
+        return false
+    }
 
-    func contains(_ w: [UInt8]) -> Bool { words.contains(w) }
+    func contains(_ w: [UInt8]) -> Bool {
+        w.withUnsafeBufferPointer { matches($0, 0..<$0.count) }
+    }
 
     /// The command word starting at `i` after optional blanks (not newlines): its end, if it is
     /// in the set and is followed by a blank, a shell operator or the end of the text.
     func command(_ b: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
         var s = i
         while s < b.count && (b[s] == 0x20 || b[s] == 0x09) { s &+= 1 }
+        let t = Self.token(b, at: s)
+        return matches(b, t.name) ? t.end : nil
+    }
+
+    /// The shell token at `s`: where it ends, and its last path component (`sh` of `/bin/sh`).
+    static func token(_ b: UnsafeBufferPointer<UInt8>, at s: Int) -> (name: Range<Int>, end: Int) {
         var e = s
-        while e < b.count && !Self.endsToken(b[e]) { e &+= 1 }
-        guard e > s else { return nil }
-        // Through a directory prefix: `/bin/sh`, `C:\Windows\System32\cmd.exe`.
         var nameStart = s
-        var k = s
-        while k < e { if b[k] == 0x2F || b[k] == 0x5C { nameStart = k &+ 1 }; k &+= 1 }
-        var name = Array(UnsafeBufferPointer(rebasing: b[nameStart..<e])).map(ByteClass.lower)
-        if name.count > 4 && name.suffix(4) == Array(".exe".utf8) { name.removeLast(4) }
-        guard !name.isEmpty, name.count <= 32, words.contains(name) else { return nil }
-        return e
+        while e < b.count && !endsToken(b[e]) {
+            if b[e] == 0x2F || b[e] == 0x5C { nameStart = e &+ 1 }
+            e &+= 1
+        }
+        return (min(nameStart, e)..<e, e)
     }
 
     /// Where a shell token ends: blanks, operators, quotes, substitution and redirection.
