@@ -13,11 +13,12 @@ extension ContentDetectors {
         let n = b.count
         var chain: Range<Int>?
         var lineStart = 0
+        var pipes: PipeIndex?
         var i = 0
         while i < n {
             let c = b[i]
             if i == 0 || WordSet.endsToken(b[i &- 1]) {
-                if let hit = executionShape(b, at: i) {
+                if let hit = executionShape(b, at: i, pipes: &pipes) {
                     let rule: ContentRule = hit.reverse ? .reverseShell : .downloadExec
                     scan.add(rule, signature: hit.reverse ? "Reverse shell in a tool argument" : "Download-and-execute in a tool argument",
                              at: r, redacted: Excerpt.plain(b, hit.range), matched: UnsafeBufferPointer(rebasing: b[hit.range]))
@@ -70,7 +71,7 @@ extension ContentDetectors {
     /// Shapes that fetch and run code or open a shell to another host, at a token start:
     /// `curl|wget … | sh`, PowerShell with an encoded command, `iex(`/`Invoke-Expression`,
     /// `nc … -e`, `/dev/tcp/`.
-    func executionShape(_ b: UnsafeBufferPointer<UInt8>, at i: Int) -> (range: Range<Int>, reverse: Bool)? {
+    func executionShape(_ b: UnsafeBufferPointer<UInt8>, at i: Int, pipes: inout PipeIndex?) -> (range: Range<Int>, reverse: Bool)? {
         let c = ByteClass.lower(b[i])
         if c == 0x2F, hasPrefixFold(b, i, "/dev/tcp/") || hasPrefixFold(b, i, "/dev/udp/") {
             return (i..<(i &+ 9), true)
@@ -86,16 +87,10 @@ extension ContentDetectors {
         guard ByteClass.isAlnum(c) || c == 0x2F || c == 0x2E else { return nil }
         let token = WordSet.token(b, at: i)
         if config.fetcherSet.matches(b, token.name) {
-            // A pipe into an interpreter later in the same command line.
-            var k = token.end
-            while k < b.count && b[k] != 0x0A && b[k] != 0x3B {
-                if b[k] == 0x7C && !(k &+ 1 < b.count && b[k &+ 1] == 0x7C) {
-                    var o = k &+ 1
-                    if let sudo = sudoEnd(b, o) { o = sudo }
-                    if let e = config.interpreterSet.command(b, at: o) { return (i..<e, false) }
-                }
-                k &+= 1
-            }
+            // A pipe into an interpreter later in the same command line. The pipes are indexed once
+            // per string, so `curl curl curl …` costs a lookup per word, not a scan.
+            if pipes == nil { pipes = PipeIndex(b, interpreters: config.interpreterSet) }
+            if let end = pipes?.pipeIntoInterpreter(after: token.end) { return (i..<end, false) }
             return nil
         }
         if Self.powershell.matches(b, token.name) {
@@ -113,33 +108,74 @@ extension ContentDetectors {
         return nil
     }
 
+    /// How many tokens past a command its flag is looked for.
+    static let flagTokens = 12
+
     static let powershell = WordSet(["powershell", "pwsh"])
     static let netcat = WordSet(["nc", "ncat", "netcat", "nc.traditional", "nc.openbsd"])
-
-    private func sudoEnd(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int? {
-        var k = i
-        while k < b.count && (b[k] == 0x20 || b[k] == 0x09) { k &+= 1 }
-        guard hasPrefixFold(b, k, "sudo ") else { return nil }
-        return k &+ 5
-    }
 
     /// The end of the first flag token (lower-cased) after `from` on the same command that
     /// satisfies `test`.
     private func flag(_ b: UnsafeBufferPointer<UInt8>, from: Int, where test: ([UInt8]) -> Bool) -> Int? {
         var k = from
-        while k < b.count {
+        var tokens = 0
+        while k < b.count && tokens < Self.flagTokens {
             let c = b[k]
             if c == 0x0A || c == 0x3B || c == 0x7C || c == 0x26 { return nil }
             if c == 0x20 || c == 0x09 { k &+= 1; continue }
             var e = k
             while e < b.count && !(b[e] == 0x20 || b[e] == 0x09 || b[e] == 0x0A || b[e] == 0x3B || b[e] == 0x7C || b[e] == 0x26) { e &+= 1 }
-            if b[k] == 0x2D {
+            if b[k] == 0x2D && e &- k <= 32 {
                 let token = Array(UnsafeBufferPointer(rebasing: b[k..<e])).map(ByteClass.lower)
                 if test(token) { return e }
             }
             k = e
+            tokens &+= 1
         }
         return nil
+    }
+}
+
+/// The pipes into an interpreter (`| sh`, `|sudo bash`) and the command-line ends (newline, `;`)
+/// of one string, found in one pass.
+struct PipeIndex {
+    private var pipes: [(at: Int, end: Int)] = []
+    private var stops: [Int] = []
+
+    init(_ b: UnsafeBufferPointer<UInt8>, interpreters: WordSet) {
+        var k = 0
+        while k < b.count {
+            switch b[k] {
+            case 0x0A, 0x3B:
+                stops.append(k)
+            case 0x7C:
+                if k &+ 1 < b.count && b[k &+ 1] == 0x7C { k &+= 2; continue }
+                var o = k &+ 1
+                while o < b.count && (b[o] == 0x20 || b[o] == 0x09) { o &+= 1 }
+                if hasPrefixFold(b, o, "sudo ") { o &+= 5 }
+                if let e = interpreters.command(b, at: o) { pipes.append((k, e)) }
+            default:
+                break
+            }
+            k &+= 1
+        }
+    }
+
+    /// The end of the first interpreter piped into after `t` on the same command line.
+    func pipeIntoInterpreter(after t: Int) -> Int? {
+        guard let p = Self.firstIndex(pipes.count, { pipes[$0].at >= t }) else { return nil }
+        let stop = Self.firstIndex(stops.count, { stops[$0] >= t }).map { stops[$0] } ?? Int.max
+        return pipes[p].at < stop ? pipes[p].end : nil
+    }
+
+    /// Binary search: the first index in 0..<count where the monotone `test` holds.
+    private static func firstIndex(_ count: Int, _ test: (Int) -> Bool) -> Int? {
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo &+ hi) >> 1
+            if test(mid) { hi = mid } else { lo = mid &+ 1 }
+        }
+        return lo < count ? lo : nil
     }
 }
 

@@ -162,9 +162,12 @@ extension ContentDetectors {
         guard !config.exfilVerbSet.isEmpty else { return nil }
         let n = b.count
         var i = 0
-        while i &+ 7 <= n {
+        var urls = 0
+        // At most 32 URLs per field are looked behind (160 bytes each): linear on hostile input.
+        while i &+ 7 <= n && urls < 32 {
             // Find "http://" or "https://" case-insensitively.
             guard ByteClass.lower(b[i]) == 0x68, isURLStart(b, i) else { i &+= 1; continue }
+            urls &+= 1
             let windowStart = max(0, i &- 160)
             // Walk the words before the URL backwards, stopping at a sentence end.
             var sawTo = false, sawObject = false

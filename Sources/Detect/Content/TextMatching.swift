@@ -37,8 +37,12 @@ struct PhraseSet: Sendable {
         var tokens: [Token]
     }
     private(set) var phrases: [Phrase] = []
-    /// Phrase indices by the (lower-case) first byte they can start with: the prefilter.
-    private var buckets: [[Int]] = Array(repeating: [], count: 256)
+    /// Phrase indices by the (lower-case) first byte they can start with, flat: the phrases for
+    /// byte `c` are `ids[starts[c]..<starts[c + 1]]` (no array retained per byte scanned).
+    private var starts: [Int32] = Array(repeating: 0, count: 257)
+    private var ids: [Int32] = []
+    /// The prefilter: which (first, second) lower-case byte pairs can start a phrase.
+    private var pairs = BytePairs()
 
     var isEmpty: Bool { phrases.isEmpty }
 
@@ -62,13 +66,19 @@ struct PhraseSet: Sendable {
         }
         guard let first = tokens.first else { return "empty phrase" }
         if first.optional { return "a phrase must not start with an optional token: \(text)" }
-        let index = phrases.count
         phrases.append(Phrase(text: text, tokens: tokens))
-        var seen: Set<UInt8> = []
-        for alt in first.alternatives {
-            guard let b = alt.first, seen.insert(b).inserted else { continue }
-            buckets[Int(b)].append(index)
+        var byFirst: [[Int32]] = Array(repeating: [], count: 256)
+        pairs = BytePairs()
+        for (index, phrase) in phrases.enumerated() {
+            guard let first = phrase.tokens.first else { continue }
+            for alt in first.alternatives {
+                guard let b = alt.first else { continue }
+                if !byFirst[Int(b)].contains(Int32(index)) { byFirst[Int(b)].append(Int32(index)) }
+                // A one-byte first token continues with whitespace: any second byte.
+                if alt.count >= 2 { pairs.insert(b, alt[1]) } else { pairs.insertAll(b) }
+            }
         }
+        (starts, ids) = flatten(byFirst)
         return nil
     }
 
@@ -79,10 +89,11 @@ struct PhraseSet: Sendable {
         let n = b.count
         while i < n {
             let c = ByteClass.lower(b[i])
-            let bucket = buckets[Int(c)]
+            let next: UInt8 = i &+ 1 < n ? ByteClass.lower(b[i &+ 1]) : 0
             // Phrases starting with a word byte start only at a word start.
-            if !bucket.isEmpty && !(ByteClass.isWordByte(c) && i > 0 && ByteClass.isWordByte(b[i &- 1])) {
-                for p in bucket {
+            if pairs.contains(c, next) && !(ByteClass.isWordByte(c) && i > 0 && ByteClass.isWordByte(b[i &- 1])) {
+                for k in Int(starts[Int(c)])..<Int(starts[Int(c) &+ 1]) {
+                    let p = Int(ids[k])
                     if let end = match(b, i, phrases[p].tokens, 0, needSpace: false) {
                         let last = b[end &- 1]
                         if ByteClass.isWordByte(last) && end < n && ByteClass.isWordByte(b[end]) { continue }
@@ -124,16 +135,21 @@ struct PhraseSet: Sendable {
 /// `.env`); one that ends with a letter or digit must not run on into one (`id_rsa2`, `.envrc`).
 struct NeedleSet: Sendable {
     private(set) var entries: [[UInt8]] = []
-    private var buckets: [[Int]] = Array(repeating: [], count: 256)
+    private var starts: [Int32] = Array(repeating: 0, count: 257)
+    private var ids: [Int32] = []
+    private var pairs = BytePairs()
 
     init() {}
     init(_ texts: [String]) {
+        var byFirst: [[Int32]] = Array(repeating: [], count: 256)
         for t in texts {
             let e = Array(t.utf8).map(ByteClass.pathFold)
             guard let f = e.first else { continue }
-            buckets[Int(f)].append(entries.count)
+            byFirst[Int(f)].append(Int32(entries.count))
+            if e.count >= 2 { pairs.insert(f, e[1]) } else { pairs.insertAll(f) }
             entries.append(e)
         }
+        (starts, ids) = flatten(byFirst)
     }
 
     var isEmpty: Bool { entries.isEmpty }
@@ -143,9 +159,11 @@ struct NeedleSet: Sendable {
         let n = b.count
         var i = 0
         while i < n {
-            let bucket = buckets[Int(ByteClass.pathFold(b[i]))]
-            if !bucket.isEmpty {
-                for e in bucket {
+            let c = ByteClass.pathFold(b[i])
+            let next: UInt8 = i &+ 1 < n ? ByteClass.pathFold(b[i &+ 1]) : 0
+            if pairs.contains(c, next) {
+                for k in Int(starts[Int(c)])..<Int(starts[Int(c) &+ 1]) {
+                    let e = Int(ids[k])
                     let needle = entries[e]
                     guard i &+ needle.count <= n else { continue }
                     var j = 0
@@ -165,6 +183,33 @@ struct NeedleSet: Sendable {
         }
         return nil
     }
+}
+
+/// Which two-byte prefixes can start an entry: one bit per (first, second) pair, 8 KiB.
+struct BytePairs: Sendable {
+    private var bits: [UInt64] = Array(repeating: 0, count: 1024)
+    mutating func insert(_ a: UInt8, _ b: UInt8) {
+        let k = Int(a) << 8 | Int(b)
+        bits[k >> 6] |= 1 << UInt64(k & 63)
+    }
+    mutating func insertAll(_ a: UInt8) {
+        for k in 0..<4 { bits[Int(a) << 2 | k] = ~0 }
+    }
+    @inline(__always) func contains(_ a: UInt8, _ b: UInt8) -> Bool {
+        let k = Int(a) << 8 | Int(b)
+        return bits[k >> 6] & (1 << UInt64(k & 63)) != 0
+    }
+}
+
+/// Lists by first byte as one flat array and 257 offsets.
+func flatten(_ byFirst: [[Int32]]) -> (starts: [Int32], ids: [Int32]) {
+    var starts: [Int32] = [0]
+    var ids: [Int32] = []
+    for list in byFirst {
+        ids.append(contentsOf: list)
+        starts.append(Int32(ids.count))
+    }
+    return (starts, ids)
 }
 
 /// A set of command names (`curl`, `bash`): `command(_:at:)` reads the command at a position the
@@ -291,7 +336,11 @@ enum Excerpt {
 
     /// Plain text cut to `limit` characters (with `…` when cut), hidden characters escaped.
     static func plain(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
-        let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+        // 120 characters need at most 480 bytes (plus room to see that it was cut): decode no more,
+        // ending on a character boundary.
+        var upper = min(range.upperBound, range.lowerBound &+ 4 &* limit &+ 4)
+        while upper < range.upperBound && upper > range.lowerBound && bytes[upper] & 0xC0 == 0x80 { upper &-= 1 }
+        let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[range.lowerBound..<upper]), as: UTF8.self)
         return render(Array(s.unicodeScalars), focus: 0)
     }
 
