@@ -1,0 +1,246 @@
+// The content detectors: which fields of which messages are read, and the findings they make.
+import SonarMCP
+
+/// One content rule: its id, signature id, category and default severity.
+public struct ContentRule: Sendable, Equatable {
+    public let id: String
+    public let signatureId: Int
+    public let category: AlertCategory
+    public let severity: Int
+
+    // Poisoning: server-provided text the model reads (tools/list, prompts/list, resources/list,
+    // resources/templates/list, initialize/server/discover instructions) and tool output.
+    public static let hiddenUnicode = ContentRule(id: "poisoning.hidden-unicode", signatureId: 200100, category: .toolPoisoning, severity: 1)
+    public static let unicodeTags = ContentRule(id: "poisoning.unicode-tags", signatureId: 200101, category: .toolPoisoning, severity: 1)
+    public static let bidiControl = ContentRule(id: "poisoning.bidi-control", signatureId: 200102, category: .toolPoisoning, severity: 1)
+    public static let instructionMarker = ContentRule(id: "poisoning.instruction-marker", signatureId: 200103, category: .toolPoisoning, severity: 2)
+    public static let credentialReference = ContentRule(id: "poisoning.credential-reference", signatureId: 200104, category: .toolPoisoning, severity: 2)
+    public static let exfiltration = ContentRule(id: "poisoning.exfiltration", signatureId: 200105, category: .toolPoisoning, severity: 2)
+    public static let outputInstructions = ContentRule(id: "poisoning.output-instructions", signatureId: 200110, category: .toolPoisoning, severity: 2)
+    public static let outputHiddenUnicode = ContentRule(id: "poisoning.output-hidden-unicode", signatureId: 200111, category: .toolPoisoning, severity: 3)
+    // Sensitive paths in request arguments.
+    public static let traversal = ContentRule(id: "paths.traversal", signatureId: 200200, category: .sensitivePath, severity: 2)
+    public static let encodedTraversal = ContentRule(id: "paths.encoded-traversal", signatureId: 200201, category: .sensitivePath, severity: 1)
+    public static let credentialFile = ContentRule(id: "paths.credential-file", signatureId: 200202, category: .sensitivePath, severity: 1)
+    public static let systemFile = ContentRule(id: "paths.system-file", signatureId: 200203, category: .sensitivePath, severity: 2)
+    // Command injection in tools/call arguments.
+    public static let shellChain = ContentRule(id: "injection.shell-chain", signatureId: 200300, category: .commandInjection, severity: 2)
+    public static let downloadExec = ContentRule(id: "injection.download-exec", signatureId: 200301, category: .commandInjection, severity: 1)
+    public static let reverseShell = ContentRule(id: "injection.reverse-shell", signatureId: 200302, category: .commandInjection, severity: 1)
+    // PII in results going to the client (severity from content.yml).
+    public static let email = ContentRule(id: "pii.email", signatureId: 200400, category: .pii, severity: 3)
+    public static let paymentCard = ContentRule(id: "pii.payment-card", signatureId: 200401, category: .pii, severity: 3)
+    public static let iban = ContentRule(id: "pii.iban", signatureId: 200402, category: .pii, severity: 3)
+
+    public static let all: [ContentRule] = [
+        hiddenUnicode, unicodeTags, bidiControl, instructionMarker, credentialReference, exfiltration,
+        outputInstructions, outputHiddenUnicode, traversal, encodedTraversal, credentialFile, systemFile,
+        shellChain, downloadExec, reverseShell, email, paymentCard, iban,
+    ]
+}
+
+/// The content detectors of the Detect layer: tool poisoning and hidden text, sensitive paths,
+/// command injection and PII, read from the fields of MCP messages where each can do harm.
+/// Stateless and `Sendable`: one value serves every flow and thread.
+public struct ContentDetectors: Sendable {
+    let config: ContentConfig
+
+    public init(config: ContentConfig) {
+        self.config = config
+    }
+
+    /// One message; `event.method` is the request's method on responses. Each finding once per
+    /// (rule, path); paths are JSON pointers from the message object (`/result/tools/2/description`).
+    public func inspect(_ view: MCPMessageView, event: MCPEvent, report: (Finding) -> Void) {
+        var scan = Scan(doc: view.document, base: view.message.node)
+        let doc = view.document
+        let message = view.message
+        switch message.kind {
+        case .request:
+            guard let params = message.params, let method = message.method ?? event.method else { return }
+            inspectRequest(method: method, params: params, &scan)
+        case .response:
+            guard let result = message.result else { return }
+            inspectResult(method: event.method ?? Self.guessMethod(doc, result), result: result, &scan)
+        case .notification, .error:
+            return
+        }
+        for f in scan.findings { report(f) }
+    }
+
+    /// When the request was not seen (capture joined mid-session), the shape of a result still
+    /// tells what it is: a tools list is worth reading even without its request.
+    static func guessMethod(_ doc: JSONDocument, _ result: JSONRef) -> String? {
+        if doc.kind(doc.member(result, "tools") ?? JSONRef(index: -1)) == .array { return "tools/list" }
+        if doc.kind(doc.member(result, "prompts") ?? JSONRef(index: -1)) == .array { return "prompts/list" }
+        if doc.kind(doc.member(result, "resourceTemplates") ?? JSONRef(index: -1)) == .array { return "resources/templates/list" }
+        if doc.kind(doc.member(result, "resources") ?? JSONRef(index: -1)) == .array { return "resources/list" }
+        if doc.member(result, "instructions") != nil { return "initialize" }
+        if doc.kind(doc.member(result, "content") ?? JSONRef(index: -1)) == .array { return "tools/call" }
+        if doc.kind(doc.member(result, "contents") ?? JSONRef(index: -1)) == .array { return "resources/read" }
+        return nil
+    }
+
+    // MARK: requests
+
+    func inspectRequest(method: String, params: JSONRef, _ scan: inout Scan) {
+        let doc = scan.doc
+        switch method {
+        case "tools/call":
+            guard let args = doc.member(params, "arguments") else { return }
+            forEachString(doc, args, key: nil) { r, key in
+                withText(doc, r) { b in
+                    if config.pathsEnabled { scanPath(b, key: key, r, &scan) }
+                    if config.injectionEnabled { scanInjection(b, key: key, r, &scan) }
+                }
+            }
+        case "resources/read":
+            guard config.pathsEnabled, let uri = doc.member(params, "uri") else { return }
+            withText(doc, uri) { b in scanPath(b, key: "uri", uri, &scan) }
+        case "prompts/get":
+            guard config.pathsEnabled, let args = doc.member(params, "arguments") else { return }
+            forEachString(doc, args, key: nil) { r, key in
+                withText(doc, r) { b in scanPath(b, key: key, r, &scan) }
+            }
+        default:
+            return
+        }
+    }
+
+    // MARK: results
+
+    func inspectResult(method: String?, result: JSONRef, _ scan: inout Scan) {
+        guard let method else { return }
+        let doc = scan.doc
+        if config.poisoningEnabled {
+            switch method {
+            case "tools/list":
+                forEachObject(doc, doc.member(result, "tools")) { tool in
+                    for name in ["name", "title", "description"] { metadata(doc.member(tool, name), &scan) }
+                    if let annotations = doc.member(tool, "annotations") { metadata(doc.member(annotations, "title"), &scan) }
+                    for schema in ["inputSchema", "outputSchema"] {
+                        if let s = doc.member(tool, schema) { schemaText(s, &scan) }
+                    }
+                }
+            case "prompts/list":
+                forEachObject(doc, doc.member(result, "prompts")) { prompt in
+                    for name in ["name", "title", "description"] { metadata(doc.member(prompt, name), &scan) }
+                    forEachObject(doc, doc.member(prompt, "arguments")) { arg in
+                        for name in ["name", "title", "description"] { metadata(doc.member(arg, name), &scan) }
+                    }
+                }
+            case "resources/list", "resources/templates/list":
+                let list = method == "resources/list" ? "resources" : "resourceTemplates"
+                forEachObject(doc, doc.member(result, list)) { resource in
+                    for name in ["name", "title", "description"] { metadata(doc.member(resource, name), &scan) }
+                }
+            case "initialize", "server/discover":
+                metadata(doc.member(result, "instructions"), &scan)
+            case "tools/call":
+                forEachObject(doc, doc.member(result, "content")) { item in
+                    output(doc.member(item, "text"), &scan)
+                    if let resource = doc.member(item, "resource") { output(doc.member(resource, "text"), &scan) }
+                }
+            default:
+                break
+            }
+        }
+        if config.piiEnabled, method == "tools/call" || method == "resources/read" || method == "prompts/get" {
+            forEachString(doc, result, key: nil, names: false, skipping: ["blob", "data", "_meta"]) { r, _ in
+                withText(doc, r) { b in scanPII(b, r, &scan) }
+            }
+        }
+    }
+
+    /// Every string `description` and `title` at any depth of a JSON schema.
+    func schemaText(_ schema: JSONRef, _ scan: inout Scan) {
+        let doc = scan.doc
+        var pending: [JSONRef] = []
+        doc.forEachNode(in: schema) { r in
+            if doc.isKey(r), doc.keyEquals(r, "description") || doc.keyEquals(r, "title") {
+                let value = JSONRef(index: r.index &+ 1)
+                if doc.kind(value) == .string { pending.append(value) }
+            }
+            return true
+        }
+        for v in pending { metadata(v, &scan) }
+    }
+}
+
+// MARK: walking
+
+/// Calls `body` for each object element of an array (nothing if `array` is nil or not one).
+func forEachObject(_ doc: JSONDocument, _ array: JSONRef?, _ body: (JSONRef) -> Void) {
+    guard let array else { return }
+    doc.forEachElement(array) { e in
+        if doc.kind(e) == .object { body(e) }
+        return true
+    }
+}
+
+/// Calls `body(string, key)` for every string value under `r`, with the name of the member that
+/// holds it (array elements take their array's name) when `names` is true; members named in
+/// `skipping` are not entered. Depth is bounded by the JSON parser's.
+func forEachString(_ doc: JSONDocument, _ r: JSONRef, key: String?, names: Bool = true, skipping: [String] = [],
+                   _ body: (JSONRef, String?) -> Void) {
+    switch doc.kind(r) {
+    case .string:
+        body(r, key)
+    case .object:
+        doc.forEachMember(r) { k, v in
+            let kind = doc.kind(v)
+            guard kind == .string || kind == .object || kind == .array else { return true }
+            for s in skipping where doc.keyEquals(k, s) { return true }
+            // Decoding a key allocates: only when the caller reads names.
+            forEachString(doc, v, key: names ? doc.string(k) : nil, names: names, skipping: skipping, body)
+            return true
+        }
+    case .array:
+        doc.forEachElement(r) { e in
+            forEachString(doc, e, key: key, names: names, skipping: skipping, body)
+            return true
+        }
+    default:
+        return
+    }
+}
+
+/// Per-message state: the findings so far, deduplicated by (rule, path).
+struct Scan {
+    let doc: JSONDocument
+    let base: JSONRef
+    var findings: [Finding] = []
+    private var seen: Set<String> = []
+
+    init(doc: JSONDocument, base: JSONRef) {
+        self.doc = doc
+        self.base = base
+    }
+
+    func path(_ r: JSONRef) -> String { doc.pointer(to: r, from: base) ?? "" }
+
+    mutating func add(_ rule: ContentRule, severity: Int? = nil, signature: String,
+                      at r: JSONRef, redacted: String, matched: UnsafeBufferPointer<UInt8>) {
+        let p = path(r)
+        guard seen.insert(rule.id + "\u{0}" + p).inserted else { return }
+        findings.append(Finding(rule: rule.id, signatureId: rule.signatureId, signature: signature,
+                                category: rule.category, severity: severity ?? rule.severity,
+                                evidence: Evidence(redacted: redacted, sha256: Redaction.sha256Hex(matched), path: p)))
+    }
+}
+
+/// Runs `body` over a string's UTF-8 value: the bytes as sent when it has no escapes (no copy),
+/// else the unescaped value. Nothing for a missing or non-string value.
+func withText(_ doc: JSONDocument, _ r: JSONRef?, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+    guard let r, doc.kind(r) == .string else { return }
+    if doc.hasEscapes(r) {
+        var decoded = doc.string(r) ?? ""
+        decoded.withUTF8(body)
+        return
+    }
+    let range = doc.range(r)
+    guard range.count >= 2 else { return }
+    doc.bytes.withUnsafeBufferPointer { all in
+        body(UnsafeBufferPointer(rebasing: all[(range.lowerBound &+ 1)..<(range.upperBound &- 1)]))
+    }
+}

@@ -1,0 +1,142 @@
+// Loading Sigma rule files into a rule set, and evaluating it on a message.
+import Foundation
+
+/// One problem in one rule file. `line` and `column` count from 1; 0 when the problem is the
+/// file as a whole (it cannot be read).
+public struct RuleError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var file: String
+    public var line: Int
+    public var column: Int
+    public var reason: String
+
+    public init(file: String, line: Int, column: Int, reason: String) {
+        self.file = file; self.line = line; self.column = column; self.reason = reason
+    }
+
+    /// `FILE:LINE:COLUMN: reason` (`FILE: reason` for a whole-file problem).
+    public var description: String {
+        line > 0 ? "\(file):\(line):\(column): \(reason)" : "\(file): \(reason)"
+    }
+}
+
+/// Every problem found while loading rules: a rule set loads whole or not at all.
+public struct RuleLoadFailure: Error, CustomStringConvertible, Sendable, Equatable {
+    public var errors: [RuleError]
+    public init(errors: [RuleError]) { self.errors = errors }
+    /// One problem per line.
+    public var description: String { errors.map(\.description).joined(separator: "\n") }
+}
+
+/// The Sigma rules of the sensor (`logsource: {product: mcpsonar, category: mcp}`), in file order.
+///
+/// `load(path:)` takes a `.yml`/`.yaml` file or a directory. A directory is read recursively
+/// (`*.yml` and `*.yaml`, hidden entries skipped, sorted by path); if it holds a `sigma/`
+/// directory, only that is read, so the `rules/` root (whose other YAML files configure
+/// detectors) and `rules/sigma` load the same rules. The engine passes `rules/sigma`.
+public struct RuleSet: Sendable {
+    public var rules: [SigmaRule]
+
+    public init(rules: [SigmaRule] = []) { self.rules = rules }
+
+    /// Loads a rule file or a directory of rule files; throws every problem found, in file order.
+    public static func load(path: String) throws(RuleLoadFailure) -> RuleSet {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw RuleLoadFailure(errors: [RuleError(file: path, line: 0, column: 0, reason: "no such file or directory")])
+        }
+        var files: [String] = []
+        if isDir.boolValue {
+            var root = path
+            var sub: ObjCBool = false
+            let sigma = (path as NSString).appendingPathComponent("sigma")
+            if fm.fileExists(atPath: sigma, isDirectory: &sub), sub.boolValue { root = sigma }
+            guard let walker = fm.enumerator(atPath: root) else {
+                throw RuleLoadFailure(errors: [RuleError(file: root, line: 0, column: 0, reason: "cannot list directory")])
+            }
+            var relative: [String] = []
+            while let item = walker.nextObject() as? String {
+                let components = item.split(separator: "/")
+                if components.contains(where: { $0.hasPrefix(".") }) { continue }
+                if item.hasSuffix(".yml") || item.hasSuffix(".yaml") { relative.append(item) }
+            }
+            files = relative.sorted().map { (root as NSString).appendingPathComponent($0) }
+                .filter { var d: ObjCBool = false; return fm.fileExists(atPath: $0, isDirectory: &d) && !d.boolValue }
+        } else {
+            files = [path]
+        }
+        var sources: [(file: String, yaml: String)] = []
+        var errors: [RuleError] = []
+        for file in files {
+            guard let data = fm.contents(atPath: file) else {
+                errors.append(RuleError(file: file, line: 0, column: 0, reason: "cannot read file"))
+                continue
+            }
+            guard let text = String(data: data, encoding: .utf8) else {
+                errors.append(RuleError(file: file, line: 0, column: 0, reason: "not UTF-8 text"))
+                continue
+            }
+            sources.append((file: file, yaml: text))
+        }
+        do throws(RuleLoadFailure) {
+            let set = try load(sources: sources)
+            if !errors.isEmpty { throw RuleLoadFailure(errors: errors) }
+            return set
+        } catch {
+            throw RuleLoadFailure(errors: errors + error.errors)
+        }
+    }
+
+    /// Loads the rule in `yaml`, naming it `file` in errors and in `SigmaRule.file`.
+    public static func load(yaml: String, file: String) throws(RuleLoadFailure) -> RuleSet {
+        try load(sources: [(file: file, yaml: yaml)])
+    }
+
+    /// Loads several rule files given as text, in order; ids and signature ids must be unique
+    /// across all of them.
+    public static func load(sources: [(file: String, yaml: String)]) throws(RuleLoadFailure) -> RuleSet {
+        var errors: [RuleError] = []
+        var loaded: [RuleCompiler.Loaded] = []
+        for source in sources {
+            var compiler = RuleCompiler(file: source.file)
+            loaded.append(contentsOf: compiler.compileFile(source.yaml))
+            errors.append(contentsOf: compiler.errors)
+        }
+        var ids: [String: (String, Int)] = [:]
+        var sids: [Int: (String, Int)] = [:]
+        for l in loaded {
+            if let (f, line) = ids[l.rule.id] {
+                errors.append(RuleError(file: l.rule.file, line: l.idAt.line, column: l.idAt.column,
+                                        reason: "duplicate id '\(l.rule.id)' (first in \(f):\(line))"))
+            } else {
+                ids[l.rule.id] = (l.rule.file, l.idAt.line)
+            }
+            if let (f, line) = sids[l.rule.signatureId] {
+                errors.append(RuleError(file: l.rule.file, line: l.signatureIdAt.line, column: l.signatureIdAt.column,
+                                        reason: "duplicate signature_id \(l.rule.signatureId) (first in \(f):\(line))"))
+            } else {
+                sids[l.rule.signatureId] = (l.rule.file, l.signatureIdAt.line)
+            }
+        }
+        if !errors.isEmpty {
+            // File order, then position, as a compiler lists them.
+            let order = Dictionary(sources.enumerated().map { ($0.element.file, $0.offset) }, uniquingKeysWith: { a, _ in a })
+            errors.sort {
+                let a = order[$0.file] ?? 0, b = order[$1.file] ?? 0
+                return (a, $0.line, $0.column) < (b, $1.line, $1.column)
+            }
+            throw RuleLoadFailure(errors: errors)
+        }
+        return RuleSet(rules: loaded.map(\.rule))
+    }
+
+    /// The evaluated rules (not `deprecated`/`unsupported`) whose condition holds, in file order.
+    public func evaluate(_ fields: any FieldSource) -> [SigmaRule] {
+        rules.filter { $0.isEvaluated && $0.matches(fields) }
+    }
+
+    /// `evaluate` as findings, each signed with its rule's title.
+    public func findings(_ fields: any FieldSource) -> [Finding] {
+        evaluate(fields).map { Finding(rule: $0) }
+    }
+}

@@ -1,0 +1,119 @@
+// `--payloads`: the message as compact JSON with every detected secret masked.
+import SonarMCP
+
+/// Serialises messages for output with secrets replaced by their masked form.
+public enum PayloadRedaction {
+    /// Compact JSON of `ref` (as `JSONDocument.compactText`) in which every occurrence of any of
+    /// `secrets` inside any string or key is replaced by `Redaction.mask(secret)`. Valid JSON on
+    /// one line. Longer secrets are replaced first, so a secret inside a longer one (a token
+    /// inside the base64 text that carried it) is covered by the longer mask.
+    public static func compactText(_ doc: JSONDocument, _ ref: JSONRef, secrets: Set<String>) -> String {
+        let needles = secrets.filter { !$0.isEmpty }
+            .sorted { ($0.utf8.count, $0) > ($1.utf8.count, $1) }
+            .map { (bytes: Array($0.utf8), mask: Array(Redaction.mask($0).utf8)) }
+        var out: [UInt8] = []
+        out.reserveCapacity(doc.range(ref).count)
+        append(doc, ref, needles, &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    typealias Needle = (bytes: [UInt8], mask: [UInt8])
+
+    /// Depth is bounded by the parser's limit.
+    private static func append(_ doc: JSONDocument, _ r: JSONRef, _ needles: [Needle], _ out: inout [UInt8]) {
+        switch doc.kind(r) {
+        case .object:
+            out.append(0x7B)
+            var first = true
+            doc.forEachMember(r) { k, v in
+                if !first { out.append(0x2C) }
+                first = false
+                appendString(doc, k, needles, &out)
+                out.append(0x3A)
+                append(doc, v, needles, &out)
+                return true
+            }
+            out.append(0x7D)
+        case .array:
+            out.append(0x5B)
+            var first = true
+            doc.forEachElement(r) { e in
+                if !first { out.append(0x2C) }
+                first = false
+                append(doc, e, needles, &out)
+                return true
+            }
+            out.append(0x5D)
+        case .string:
+            appendString(doc, r, needles, &out)
+        case .number, .bool, .null:
+            let raw = doc.raw(r)
+            // A foreign handle reads as null, as in `compactText`.
+            if raw.isEmpty { out.append(contentsOf: Array("null".utf8)) } else { out.append(contentsOf: raw) }
+        }
+    }
+
+    private static func appendString(_ doc: JSONDocument, _ r: JSONRef, _ needles: [Needle], _ out: inout [UInt8]) {
+        let raw = doc.raw(r)
+        if !doc.hasEscapes(r), !needles.contains(where: { contains(raw, $0.bytes) }) {
+            // As sent is already minimal when nothing was escaped and nothing is masked.
+            out.append(contentsOf: raw)
+            return
+        }
+        let text = Array((doc.string(r) ?? "").utf8)
+        appendQuoted(replace(text, needles), &out)
+    }
+
+    static func contains(_ hay: ArraySlice<UInt8>, _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, hay.count >= needle.count else { return false }
+        var i = hay.startIndex
+        let last = hay.endIndex - needle.count
+        while i <= last {
+            if hay[i] == first, hay[i..<(i + needle.count)].elementsEqual(needle) { return true }
+            i += 1
+        }
+        return false
+    }
+
+    /// Left to right; at each position the longest secret that starts there is masked.
+    static func replace(_ text: [UInt8], _ needles: [Needle]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count)
+        var i = 0
+        outer: while i < text.count {
+            for n in needles where n.bytes.count <= text.count - i && text[i] == n.bytes[0]
+                && text[i..<(i + n.bytes.count)].elementsEqual(n.bytes) {
+                out.append(contentsOf: n.mask)
+                i += n.bytes.count
+                continue outer
+            }
+            out.append(text[i])
+            i += 1
+        }
+        return out
+    }
+
+    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// JSON string literal with the same minimal escaping as `compactText`.
+    static func appendQuoted(_ text: [UInt8], _ out: inout [UInt8]) {
+        out.append(0x22)
+        for c in text {
+            switch c {
+            case 0x22: out.append(0x5C); out.append(0x22)
+            case 0x5C: out.append(0x5C); out.append(0x5C)
+            case 0x08: out.append(0x5C); out.append(0x62)
+            case 0x0C: out.append(0x5C); out.append(0x66)
+            case 0x0A: out.append(0x5C); out.append(0x6E)
+            case 0x0D: out.append(0x5C); out.append(0x72)
+            case 0x09: out.append(0x5C); out.append(0x74)
+            case 0..<0x20:
+                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30])
+                out.append(hexDigits[Int(c >> 4)])
+                out.append(hexDigits[Int(c & 0xF)])
+            default: out.append(c)
+            }
+        }
+        out.append(0x22)
+    }
+}

@@ -1,0 +1,458 @@
+// The secrets scanner: one pass over the bytes with a hand-written multi-literal prefilter
+// (a 64 Ki-bit table of the first two bytes of every literal, then the literals sharing that
+// first byte, longest first), validation of each candidate, and one decode-and-rescan of
+// base64 and percent-encoded text.
+
+/// One secret found in a text.
+public struct SecretMatch: Sendable, Equatable, Hashable {
+    /// The id of the pattern that matched.
+    public var pattern: SecretPattern.ID
+    /// The exact secret (in the decoded text when `encoding` is set).
+    public var value: String
+    /// nil when found as written, "base64" or "url" when found after decoding the text once.
+    public var encoding: String?
+    /// For encoded findings: the text as written that carried the secret (redaction must hide it
+    /// too, since it decodes to the secret).
+    public var encodedText: String?
+
+    public init(pattern: SecretPattern.ID, value: String, encoding: String? = nil, encodedText: String? = nil) {
+        self.pattern = pattern; self.value = value; self.encoding = encoding; self.encodedText = encodedText
+    }
+}
+
+/// Finds secrets in text. Immutable after loading and safe to share between workers.
+public struct SecretScanner: Sendable {
+    /// The configured patterns, in file order.
+    public var patterns: [SecretPattern] { compiled.patterns }
+
+    let compiled: Compiled
+
+    /// Shortest text worth a base64 decode.
+    static let minimumEncodedLength = 16
+
+    public init(patterns: [SecretPattern]) {
+        compiled = Compiled(patterns)
+    }
+
+    /// The pattern with this id.
+    public func pattern(_ id: SecretPattern.ID) -> SecretPattern? {
+        compiled.byId[id].map { compiled.patterns[$0] }
+    }
+
+    /// Every secret in `text`, as written and after one base64 or percent decode.
+    public func scan(_ text: String) -> [SecretMatch] {
+        var copy = text
+        return copy.withUTF8 { scan(utf8: $0) }
+    }
+
+    /// `scan` over UTF-8 bytes.
+    public func scan(utf8 buffer: UnsafeBufferPointer<UInt8>) -> [SecretMatch] {
+        var out: [SecretMatch] = []
+        compiled.scanRaw(buffer, into: &out)
+        scanDecoded(buffer, into: &out)
+        return out
+    }
+
+    /// Context patterns applied to a value whose name is known (a JSON member's key, an HTTP
+    /// header's name): the whole value must pass the pattern's checks. Empty when the name is no
+    /// context key of any pattern.
+    public func scan(value text: String, key: String) -> [SecretMatch] {
+        guard !compiled.contextPatterns.isEmpty else { return [] }
+        let lowered = key.lowercased()
+        var out: [SecretMatch] = []
+        var copy = text
+        copy.withUTF8 { buffer in
+            for index in compiled.contextPatterns {
+                let p = compiled.patterns[index]
+                guard p.contextKeys.contains(where: { lowered.hasSuffix($0) }), !p.excludeKeys.contains(lowered) else { continue }
+                if let end = compiled.body(index, buffer, from: 0, boundedByCharset: true), end == buffer.count,
+                   let m = compiled.accept(index, buffer, 0..<end) {
+                    out.append(m)
+                }
+            }
+        }
+        return withoutShadowedGeneric(out)
+    }
+
+    /// Drops generic matches (Bearer, `password=`) whose value contains, or is contained in, the
+    /// value of a specific match: one secret, one finding, under its most precise name.
+    public func withoutShadowedGeneric(_ matches: [SecretMatch]) -> [SecretMatch] {
+        guard matches.count > 1 else { return matches }
+        let generic = matches.map { m in compiled.byId[m.pattern].map { compiled.patterns[$0].generic } ?? false }
+        guard generic.contains(true), generic.contains(false) else { return matches }
+        var out: [SecretMatch] = []
+        for (i, m) in matches.enumerated() {
+            if generic[i] {
+                let a = Array(m.value.utf8)
+                let shadowed = matches.indices.contains { j in
+                    guard !generic[j] else { return false }
+                    let b = Array(matches[j].value.utf8)
+                    return PayloadRedaction.contains(a[...], b) || PayloadRedaction.contains(b[...], a)
+                }
+                if shadowed { continue }
+            }
+            out.append(m)
+        }
+        return out
+    }
+
+    /// The decode-once rescan: a string that is all base64 (or a `data:…;base64,` URL) and
+    /// decodes to text, or one holding `%xx` escapes. Findings already made in the text as
+    /// written are not repeated.
+    private func scanDecoded(_ buffer: UnsafeBufferPointer<UInt8>, into out: inout [SecretMatch]) {
+        guard buffer.count >= Self.minimumEncodedLength else { return }
+        var decoded: [UInt8]?
+        var encoding = "base64"
+        if let start = dataURLPayloadStart(buffer) {
+            decoded = SecretCodec.decodeBase64(UnsafeBufferPointer(rebasing: buffer[start...]))
+        } else {
+            decoded = SecretCodec.decodeBase64(buffer)
+        }
+        if let d = decoded, !SecretCodec.isText(d) { decoded = nil }
+        if decoded == nil, let d = SecretCodec.decodePercent(buffer) {
+            decoded = d; encoding = "url"
+        }
+        guard let decoded else { return }
+        var inner: [SecretMatch] = []
+        decoded.withUnsafeBufferPointer { compiled.scanRaw($0, into: &inner) }
+        guard !inner.isEmpty else { return }
+        let original = String(decoding: buffer, as: UTF8.self)
+        let plain = out
+        for var m in inner where !plain.contains(where: { $0.pattern == m.pattern && $0.value == m.value }) {
+            m.encoding = encoding
+            m.encodedText = original
+            out.append(m)
+        }
+    }
+
+    /// Where the payload of `data:<type>;base64,<payload>` starts, if `buffer` is such a URL.
+    private func dataURLPayloadStart(_ buffer: UnsafeBufferPointer<UInt8>) -> Int? {
+        let head: [UInt8] = Array("data:".utf8), marker: [UInt8] = Array(";base64,".utf8)
+        guard buffer.count > head.count, buffer.starts(with: head) else { return nil }
+        var i = head.count
+        let limit = min(buffer.count, 256)
+        while i + marker.count <= limit {
+            if buffer[i] == 0x3B, buffer[i..<(i + marker.count)].elementsEqual(marker) { return i + marker.count }
+            i += 1
+        }
+        return nil
+    }
+}
+
+extension SecretScanner {
+    /// The compiled tables. A final class so the scanner struct stays one reference wide.
+    final class Compiled: Sendable {
+        let patterns: [SecretPattern]
+        let byId: [String: Int]
+        /// Per pattern: 256 entries, true where a byte may appear in the body.
+        let charsets: [[Bool]]
+        let allow: [Set<[UInt8]>]
+        let contextPatterns: [Int]
+        /// Literals: prefixes of token patterns and keys of context patterns.
+        let literals: [Literal]
+        /// Literal indices by first byte (both cases for case-insensitive ones), longest first.
+        let buckets: [[Int]]
+        /// One bit per (first byte, second byte) pair any literal starts with.
+        let pairs: [UInt64]
+
+        struct Literal: Sendable {
+            var bytes: [UInt8]
+            var pattern: Int
+            var caseInsensitive: Bool
+            var isContextKey: Bool
+        }
+
+        init(_ patterns: [SecretPattern]) {
+            self.patterns = patterns
+            var byId: [String: Int] = [:]
+            for (i, p) in patterns.enumerated() { byId[p.id] = i }
+            self.byId = byId
+            charsets = patterns.map { $0.charset.table(extra: Array($0.extraChars.utf8)) }
+            allow = patterns.map { Set($0.allow.map { Array($0.utf8) }) }
+            contextPatterns = patterns.indices.filter { patterns[$0].kind == .context }
+            var literals: [Literal] = []
+            for (i, p) in patterns.enumerated() {
+                switch p.kind {
+                case .token:
+                    for prefix in p.prefixes {
+                        let bytes = p.caseInsensitive ? Array(prefix.lowercased().utf8) : Array(prefix.utf8)
+                        literals.append(Literal(bytes: bytes, pattern: i, caseInsensitive: p.caseInsensitive, isContextKey: false))
+                    }
+                case .context:
+                    for key in p.contextKeys {
+                        literals.append(Literal(bytes: Array(key.utf8), pattern: i, caseInsensitive: true, isContextKey: true))
+                    }
+                }
+            }
+            self.literals = literals
+            var buckets = [[Int]](repeating: [], count: 256)
+            var pairs = [UInt64](repeating: 0, count: 1024)
+            for (li, lit) in literals.enumerated() where lit.bytes.count >= 2 {
+                let firsts = lit.caseInsensitive ? Self.cases(lit.bytes[0]) : [lit.bytes[0]]
+                let seconds = lit.caseInsensitive ? Self.cases(lit.bytes[1]) : [lit.bytes[1]]
+                for f in firsts {
+                    buckets[Int(f)].append(li)
+                    for s in seconds {
+                        let key = Int(f) << 8 | Int(s)
+                        pairs[key >> 6] |= 1 << UInt64(key & 63)
+                    }
+                }
+            }
+            for b in 0..<256 {
+                // Longest literal first: `sk-proj-` is tried before `sk-` at the same place.
+                buckets[b].sort { (literals[$0].bytes.count, -$0) > (literals[$1].bytes.count, -$1) }
+            }
+            self.buckets = buckets
+            self.pairs = pairs
+        }
+
+        static func cases(_ b: UInt8) -> [UInt8] {
+            if b >= 0x61 && b <= 0x7A { return [b, b - 0x20] }
+            if b >= 0x41 && b <= 0x5A { return [b, b + 0x20] }
+            return [b]
+        }
+
+        @inline(__always) static func isAlnum(_ b: UInt8) -> Bool {
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+        }
+
+        @inline(__always) static func lower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
+
+        /// A candidate that passed validation, by byte range of the secret in the scanned text.
+        struct Hit {
+            var pattern: Int
+            var range: Range<Int>
+            var match: SecretMatch
+        }
+
+        /// The single pass over `p`. Specific matches consume their bytes; generic ones (Bearer,
+        /// `password=`) do not, and are dropped afterwards if a specific match overlaps them.
+        func scanRaw(_ p: UnsafeBufferPointer<UInt8>, into out: inout [SecretMatch]) {
+            let n = p.count
+            guard n >= 2 else { return }
+            var hits: [Hit] = []
+            var i = 0
+            pairs.withUnsafeBufferPointer { pairs in
+                while i &+ 1 < n {
+                    let key = Int(p[i]) << 8 | Int(p[i &+ 1])
+                    if pairs[key >> 6] & (1 << UInt64(key & 63)) == 0 { i &+= 1; continue }
+                    var next = i &+ 1
+                    for li in buckets[Int(p[i])] {
+                        let lit = literals[li]
+                        guard literalMatches(lit, p, at: i) else { continue }
+                        guard let hit = candidate(lit, p, at: i) else { continue }
+                        hits.append(hit)
+                        if !patterns[hit.pattern].generic { next = max(next, hit.range.upperBound) }
+                        break
+                    }
+                    i = next
+                }
+            }
+            guard !hits.isEmpty else { return }
+            for h in hits {
+                if patterns[h.pattern].generic,
+                   hits.contains(where: { !patterns[$0.pattern].generic && $0.range.overlaps(h.range) }) { continue }
+                if out.contains(where: { $0.pattern == h.match.pattern && $0.value == h.match.value }) { continue }
+                out.append(h.match)
+            }
+        }
+
+        @inline(__always)
+        func literalMatches(_ lit: Literal, _ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Bool {
+            let m = lit.bytes.count
+            guard i &+ m <= p.count else { return false }
+            var k = 0
+            if lit.caseInsensitive {
+                while k < m { if Self.lower(p[i &+ k]) != lit.bytes[k] { return false }; k &+= 1 }
+            } else {
+                while k < m { if p[i &+ k] != lit.bytes[k] { return false }; k &+= 1 }
+            }
+            return true
+        }
+
+        func candidate(_ lit: Literal, _ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Hit? {
+            let pi = lit.pattern
+            let pattern = patterns[pi]
+            if lit.isContextKey { return contextCandidate(pi, p, keyStart: i, keyEnd: i + lit.bytes.count) }
+            // A prefix glued to a preceding letter or digit is part of another word ("task-list").
+            if i > 0, Self.isAlnum(lit.bytes[0]), Self.isAlnum(p[i - 1]) { return nil }
+            let bodyStart = i + lit.bytes.count
+            if pattern.structure == .pemPrivateKey {
+                guard let end = pemEnd(p, bodyStart: bodyStart, pi) else { return nil }
+                return accept(pi, p, i..<end).map { Hit(pattern: pi, range: i..<end, match: $0) }
+            }
+            guard let end = body(pi, p, from: bodyStart, boundedByCharset: true) else { return nil }
+            let range = pattern.includePrefix ? i..<end : bodyStart..<end
+            guard let m = accept(pi, p, range, bodyStart: bodyStart) else { return nil }
+            return Hit(pattern: pi, range: range, match: m)
+        }
+
+        /// `key` then, within a few characters, `=` or `:` (also `:=`, `=>`), optional quotes and
+        /// spaces, and the value.
+        func contextCandidate(_ pi: Int, _ p: UnsafeBufferPointer<UInt8>, keyStart: Int, keyEnd: Int) -> Hit? {
+            let pattern = patterns[pi]
+            let n = p.count
+            var j = keyEnd
+            if j < n, p[j] == 0x22 || p[j] == 0x27 { j += 1 }
+            var spaces = 0
+            while j < n, p[j] == 0x20 || p[j] == 0x09, spaces < 3 { j += 1; spaces += 1 }
+            guard j < n, p[j] == 0x3D || p[j] == 0x3A else { return nil }
+            j += 1
+            if j < n, p[j] == 0x3D || p[j] == 0x3E { j += 1 }
+            spaces = 0
+            while j < n, p[j] == 0x20 || p[j] == 0x09, spaces < 3 { j += 1; spaces += 1 }
+            if j < n, p[j] == 0x22 || p[j] == 0x27 { j += 1 }
+            if !pattern.excludeKeys.isEmpty {
+                var s = keyStart
+                while s > 0, Self.isAlnum(p[s - 1]) || p[s - 1] == 0x5F || p[s - 1] == 0x2D { s -= 1 }
+                let name = String(decoding: UnsafeBufferPointer(rebasing: p[s..<keyEnd]), as: UTF8.self).lowercased()
+                if pattern.excludeKeys.contains(name) { return nil }
+            }
+            guard let end = body(pi, p, from: j, boundedByCharset: true) else { return nil }
+            guard let m = accept(pi, p, j..<end) else { return nil }
+            return Hit(pattern: pi, range: j..<end, match: m)
+        }
+
+        /// End of the body starting at `start`: the maximal run of charset bytes, which must be
+        /// within the pattern's lengths (a longer run is some other, longer thing).
+        func body(_ pi: Int, _ p: UnsafeBufferPointer<UInt8>, from start: Int, boundedByCharset: Bool) -> Int? {
+            let pattern = patterns[pi]
+            let table = charsets[pi]
+            let limit = min(p.count, start + pattern.maxLength + 1)
+            var j = start
+            while j < limit, table[Int(p[j])] { j += 1 }
+            let length = j - start
+            guard length >= pattern.minLength, length <= pattern.maxLength else { return nil }
+            return j
+        }
+
+        /// Checks beyond the charset: parts, structure, checksum, entropy, allow-list.
+        func accept(_ pi: Int, _ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, bodyStart: Int? = nil) -> SecretMatch? {
+            let pattern = patterns[pi]
+            let body = UnsafeBufferPointer(rebasing: p[(bodyStart ?? range.lowerBound)..<range.upperBound])
+            let value = UnsafeBufferPointer(rebasing: p[range])
+            if let sep = pattern.partSeparator?.utf8.first, !Self.partsMatch(body, sep, pattern.parts) { return nil }
+            if let structure = pattern.structure, structure != .pemPrivateKey,
+               !SecretStructures.check(structure, body) { return nil }
+            if pattern.checksum == .githubCRC32, !SecretCodec.githubChecksumValid(body) { return nil }
+            if pattern.minEntropy > 0, pattern.structure != .pemPrivateKey,
+               SecretCodec.entropy(body) < pattern.minEntropy { return nil }
+            let bytes = Array(value)
+            if allow[pi].contains(bytes) { return nil }
+            return SecretMatch(pattern: pattern.id, value: String(decoding: bytes, as: UTF8.self))
+        }
+
+        static func partsMatch(_ body: UnsafeBufferPointer<UInt8>, _ sep: UInt8, _ parts: [ClosedRange<Int>]) -> Bool {
+            var index = 0, length = 0
+            for b in body {
+                if b == sep {
+                    guard index < parts.count, parts[index].contains(length) else { return false }
+                    index += 1; length = 0
+                } else {
+                    length += 1
+                }
+            }
+            return index == parts.count - 1 && parts[index].contains(length)
+        }
+
+        /// PEM private key: the label, then base64 lines up to the matching END line. Without an
+        /// END line (a truncated paste) the key is taken as far as its base64 lines go.
+        func pemEnd(_ p: UnsafeBufferPointer<UInt8>, bodyStart: Int, _ pi: Int) -> Int? {
+            let n = p.count
+            var j = bodyStart
+            for label in ["RSA ", "EC ", "DSA ", "OPENSSH ", "ENCRYPTED "] {
+                let l = Array(label.utf8)
+                if j + l.count <= n, p[j..<(j + l.count)].elementsEqual(l) { j += l.count; break }
+            }
+            let tail = Array("PRIVATE KEY-----".utf8)
+            guard j + tail.count <= n, p[j..<(j + tail.count)].elementsEqual(tail) else { return nil }
+            j += tail.count
+            let bodyFrom = j
+            let limit = min(n, bodyFrom + patterns[pi].maxLength)
+            let table = charsets[pi]
+            var base64Count = 0
+            while j < limit, table[Int(p[j])] || p[j] == 0x0A || p[j] == 0x0D || p[j] == 0x20 {
+                if p[j] != 0x0A && p[j] != 0x0D && p[j] != 0x20 { base64Count += 1 }
+                j += 1
+            }
+            guard base64Count >= patterns[pi].minLength else { return nil }
+            // The END line, if it follows.
+            let end = Array("-----END ".utf8)
+            if j + end.count <= n, p[j..<(j + end.count)].elementsEqual(end) {
+                var k = j + end.count
+                let close = Array("PRIVATE KEY-----".utf8)
+                let stop = min(n, k + 32)
+                while k + close.count <= stop {
+                    if p[k..<(k + close.count)].elementsEqual(close) { return k + close.count }
+                    k += 1
+                }
+            }
+            // Trailing line breaks are not part of the key.
+            while j > bodyFrom, p[j - 1] == 0x0A || p[j - 1] == 0x0D || p[j - 1] == 0x20 { j -= 1 }
+            return j
+        }
+    }
+}
+
+/// The fixed structural validators (`structure:` in the configuration).
+enum SecretStructures {
+    static func check(_ s: SecretStructure, _ body: UnsafeBufferPointer<UInt8>) -> Bool {
+        switch s {
+        case .jwt: return jwt(body)
+        case .slackToken: return slackToken(body)
+        case .slackWebhook: return slackWebhook(body)
+        case .basicAuth: return basicAuth(body)
+        case .pemPrivateKey: return true
+        }
+    }
+
+    static func split(_ body: UnsafeBufferPointer<UInt8>, _ sep: UInt8) -> [UnsafeBufferPointer<UInt8>] {
+        var out: [UnsafeBufferPointer<UInt8>] = []
+        var start = 0
+        for (i, b) in body.enumerated() where b == sep {
+            out.append(UnsafeBufferPointer(rebasing: body[start..<i]))
+            start = i + 1
+        }
+        out.append(UnsafeBufferPointer(rebasing: body[start...]))
+        return out
+    }
+
+    /// The body follows the `eyJ` prefix, so the header is `eyJ` + the first part. The signature
+    /// may be empty (`alg: none`), the header and payload may not.
+    static func jwt(_ body: UnsafeBufferPointer<UInt8>) -> Bool {
+        let parts = split(body, 0x2E)
+        guard parts.count == 3, parts[0].count >= 8, parts[1].count >= 2 else { return false }
+        let header: [UInt8] = Array("eyJ".utf8) + Array(parts[0])
+        guard let decoded = header.withUnsafeBufferPointer({ SecretCodec.decodeBase64($0) }),
+              decoded.first == 0x7B else { return false }
+        let alg = Array("\"alg\"".utf8)
+        guard decoded.count >= alg.count else { return false }
+        for k in 0...(decoded.count - alg.count) where decoded[k..<(k + alg.count)].elementsEqual(alg) { return true }
+        return false
+    }
+
+    static func slackToken(_ body: UnsafeBufferPointer<UInt8>) -> Bool {
+        let parts = split(body, 0x2D)
+        guard parts.count >= 2, parts.allSatisfy({ !$0.isEmpty }) else { return false }
+        return parts.contains { $0.count >= 6 && $0.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
+    }
+
+    static func slackWebhook(_ body: UnsafeBufferPointer<UInt8>) -> Bool {
+        let parts = split(body, 0x2F)
+        guard parts.count == 3 else { return false }
+        func id(_ part: UnsafeBufferPointer<UInt8>, _ first: UInt8) -> Bool {
+            part.count >= 9 && part.count <= 16 && part[0] == first
+                && part.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) }
+        }
+        return id(parts[0], 0x54) && id(parts[1], 0x42) && parts[2].count == 24
+            && parts[2].allSatisfy(SecretScanner.Compiled.isAlnum)
+    }
+
+    /// `user:password`, printable ASCII, both sides non-empty.
+    static func basicAuth(_ body: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let decoded = SecretCodec.decodeBase64(body), decoded.count >= 3,
+              decoded.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }),
+              let colon = decoded.firstIndex(of: 0x3A) else { return false }
+        return colon > 0 && colon < decoded.count - 1
+    }
+}

@@ -1,0 +1,95 @@
+import Testing
+import SonarCore
+import SonarMCP
+@testable import SonarDetect
+
+/// Cost per message of the content detectors (the view is parsed once; only `inspect` is timed)
+/// and linear behaviour on hostile input. Numbers are printed; the bounds only catch blow-ups.
+@Suite(.serialized) struct ContentPerfTests {
+    /// Captures the (event, view) pairs the tracker hands detectors for one exchange.
+    final class Capture {
+        let tracker = MCPTracker()
+        var pairs: [(MCPEvent, MCPMessageView)] = []
+        let client = Endpoint(address: .v4(0x7F00_0001), port: 40000)
+        let server = Endpoint(address: .v4(0x7F00_0001), port: 8000)
+        func send(_ json: String, _ direction: Direction, exchange: Int) {
+            let p = MCPPayload(time: Timestamp(microseconds: 1), flowId: 1, client: client, server: server,
+                               direction: direction, transport: .http, appProto: "http", exchange: exchange,
+                               bytes: Array(json.utf8))
+            tracker.process(p) { (e: MCPEvent, v: MCPMessageView) in pairs.append((e, v)) }
+        }
+        /// The last message of a request/response exchange.
+        func message(_ method: String, params: String, result: String?) -> (MCPEvent, MCPMessageView)? {
+            let id = pairs.count + 1
+            send(#"{"jsonrpc":"2.0","id":\#(id),"method":"\#(method)","params":\#(params)}"#, .toServer, exchange: id)
+            if let result { send(#"{"jsonrpc":"2.0","id":\#(id),"result":\#(result)}"#, .toClient, exchange: id) }
+            return pairs.last
+        }
+    }
+
+    static func manyTools(_ n: Int) -> String {
+        let tools = (0..<n).map { i in
+            #"{"name":"tool_\#(i)","title":"Tool \#(i)","description":"Fetches the “record” number \#(i) from the catalogue — returns JSON with fields id, name and price. Use before calling update_\#(i).","inputSchema":{"type":"object","properties":{"id":{"type":"integer","description":"Record id (1–10 000)."},"verbose":{"type":"boolean","title":"Verbose"}},"required":["id"]},"annotations":{"readOnlyHint":true}}"#
+        }
+        return #"{"tools":[\#(tools.joined(separator: ","))]}"#
+    }
+
+    static let prose = String(repeating: "The quarterly report shows revenue of 1 234 567 EUR, up 12% on last year; contact the finance team for details. Zürich office — “on track”. ", count: 32)
+
+    func measure(_ name: String, _ d: ContentDetectors, _ m: (MCPEvent, MCPMessageView), iterations: Int) -> Double {
+        var found = 0
+        let clock = ContinuousClock()
+        let elapsed = clock.measure {
+            for _ in 0..<iterations { d.inspect(m.1, event: m.0) { _ in found += 1 } }
+        }
+        let ns = Double(elapsed.components.attoseconds) / 1e9 + Double(elapsed.components.seconds) * 1e9
+        let perMessage = ns / Double(iterations)
+        let bytes = m.1.document.bytes.count
+        print("content-perf \(name): \(bytes) bytes, \(Int(perMessage)) ns/message, \(Int(Double(bytes) / perMessage * 1000)) MB/s, findings/iter \(found / iterations)")
+        return perMessage
+    }
+
+    @Test func costPerMessage() throws {
+        let d = ContentDetectors(config: try shippedContentConfig())
+        let c = Capture()
+        let cases: [(String, String, String, String?)] = [
+            ("tools/list python-sdk", "tools/list", "{}", ContentPoisoningTests.benignToolsList),
+            ("tools/list 50 tools", "tools/list", "{}", Self.manyTools(50)),
+            ("tools/call request", "tools/call", #"{"name":"read_file","arguments":{"path":"src/main.swift","query":"find the bug in the parser; explain it","options":{"limit":10}}}"#, nil),
+            ("tools/call result 4KB prose", "tools/call", #"{"name":"t","arguments":{}}"#, #"{"content":[{"type":"text","text":\#(jsonString(Self.prose))}]}"#),
+            ("ping", "ping", "{}", "{}"),
+        ]
+        for (name, method, params, result) in cases {
+            let m = try #require(c.message(method, params: params, result: result))
+            let ns = measure(name, d, m, iterations: 300)
+            #expect(ns < 20_000_000)  // 20 ms even in a debug build: catches only blow-ups
+        }
+    }
+
+    @Test func hostileInputStaysLinear() throws {
+        let d = ContentDetectors(config: try shippedContentConfig())
+        let c = Capture()
+        let size = 256 << 10
+        let hostile: [(String, String)] = [
+            ("curl chain", String(repeating: "curl ", count: size / 5)),
+            ("nc chain", String(repeating: "nc ", count: size / 3)),
+            ("urls", String(repeating: "send the contents to http://", count: size / 28)),
+            ("digits", String(repeating: "4111 ", count: size / 5)),
+            ("ats", String(repeating: "a@", count: size / 2)),
+            ("percent", String(repeating: "%25", count: size / 3)),
+            ("dots", String(repeating: "../", count: size / 3)),
+            ("markers", String(repeating: "ignore all the ", count: size / 15)),
+        ]
+        for (name, text) in hostile {
+            let call = try #require(c.message("tools/call", params: #"{"name":"t","arguments":{"x":\#(jsonString(text))}}"#,
+                                                result: #"{"content":[{"type":"text","text":\#(jsonString(text))}]}"#))
+            let list = try #require(c.message("tools/list", params: "{}",
+                                                result: #"{"tools":[{"name":"t","description":\#(jsonString(text)),"inputSchema":{}}]}"#))
+            let request = try #require(c.pairs.first { $0.0.kind == .request && $0.0.method == "tools/call" && $0.1.document.bytes.count > size / 2 && String(decoding: $0.1.document.bytes, as: UTF8.self).contains(text.prefix(20)) })
+            for (label, m) in [("request", request), ("result", call), ("tools/list", list)] {
+                let ns = measure("hostile \(name) \(label)", d, m, iterations: 2)
+                #expect(ns < 500_000_000, "\(name) \(label)")  // 256 KiB in under half a second, debug build
+            }
+        }
+    }
+}

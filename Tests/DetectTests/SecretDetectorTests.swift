@@ -1,0 +1,186 @@
+import Testing
+import SonarCore
+import SonarMCP
+import SonarProtocols
+@testable import SonarDetect
+
+private let ghp = PatternCases.ghp
+private let npm = PatternCases.npm
+private let blob = Fake.base64("deploy:\n  github: \(PatternCases.ghp)\n")
+
+private let callJSON = """
+{"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+ "params": {"name": "deploy", "arguments": {
+   "token": "\(ghp)",
+   "note": "again \(ghp) and \(ghp)",
+   "blob": "\(blob)",
+   "\(npm)": "a key used as a member name",
+   "env": {"DB_PASSWORD": "\(PatternCases.password)", "list": ["x", "task-list"]}}}}
+"""
+
+private func finding(_ id: String, _ sid: Int, _ signature: String, _ severity: Int, _ secret: String, _ path: String) -> Finding {
+    Finding(rule: "secret." + id, signatureId: sid, signature: signature, category: .secret, severity: severity,
+            evidence: Redaction.evidence(secret: secret, path: path))
+}
+
+@Test func everyStringAndKeyOfARequestIsScanned() {
+    #expect(findings(callJSON) == [
+        finding("github-pat-classic", 100003, "GitHub personal access token in tools/call params", 1, ghp, "/params/arguments/token"),
+        finding("github-pat-classic", 100003, "GitHub personal access token in tools/call params", 1, ghp, "/params/arguments/note"),
+        finding("github-pat-classic", 100003, "GitHub personal access token in tools/call params (base64-encoded)", 1, ghp,
+                "/params/arguments/blob"),
+        finding("npm-token", 100021, "npm access token in tools/call params", 1, npm,
+                "/params/arguments/" + Redaction.mask(npm)),
+        finding("generic-password", 100034, "Password assignment in tools/call params", 2, PatternCases.password,
+                "/params/arguments/env/DB_PASSWORD"),
+    ])
+}
+
+@Test func evidenceHoldsTheMaskAndHashOfTheExactSecret() throws {
+    let first = try #require(findings(callJSON).first?.evidence)
+    #expect(first.redacted == String(ghp.prefix(4)) + String(repeating: "*", count: 32) + String(ghp.suffix(4)))
+    #expect(first.sha256 == Redaction.sha256Hex(ghp.utf8))
+    #expect(!first.redacted.contains(ghp.dropFirst(4).prefix(8)))
+}
+
+@Test func responsesNameTheMethodWhenTheCallerKnowsIt() {
+    let json = #"{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"id AKIAQ7ZP3XKV9MLT2WRB"}],"isError":false}}"#
+    let expected = { (signature: String) in
+        [finding("aws-access-key-id", 100001, signature, 1, "AKIAQ7ZP3XKV9MLT2WRB", "/result/content/0/text")]
+    }
+    #expect(findings(json, requestMethod: "tools/call") == expected("AWS access key ID in tools/call result"))
+    #expect(findings(json) == expected("AWS access key ID in result"))
+    let error = #"{"jsonrpc":"2.0","id":3,"error":{"code":-32000,"message":"bad key sk_live_\#(PatternCases.stripeLive.dropFirst(8))"}}"#
+    #expect(findings(error) == [finding("stripe-live-key", 100013, "Stripe live secret key in error", 1, PatternCases.stripeLive,
+                                        "/error/message")])
+}
+
+@Test func requestHeadersAreScanned() {
+    let headers = HTTPHeaders([
+        (name: "Content-Type", value: "application/json"),
+        (name: "Authorization", value: "Bearer \(PatternCases.bearer)"),
+        (name: "X-Api-Key", value: PatternCases.apiKey),
+        (name: "Mcp-Session-Id", value: "223c79b10b29486999f0c438667a8feb"),
+        (name: "X-Forwarded-Authorization", value: "Bearer \(Fake.jwt)"),
+    ])
+    let json = #"{"jsonrpc":"2.0","id":1,"method":"ping"}"#
+    #expect(findings(json, headers: headers) == [
+        finding("bearer-token", 100036, "Bearer token in HTTP header Authorization", 2, PatternCases.bearer, "header:authorization"),
+        finding("generic-api-key", 100035, "API key or secret assignment in HTTP header X-Api-Key", 2, PatternCases.apiKey,
+                "header:x-api-key"),
+        finding("jwt", 100019, "JSON Web Token in HTTP header X-Forwarded-Authorization", 2, Fake.jwt,
+                "header:x-forwarded-authorization"),
+    ])
+}
+
+@Test func oneFindingPerPatternValueAndPath() {
+    // The same token three times in one string and once more elsewhere: two findings.
+    let json = #"{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"\#(ghp) \#(ghp) \#(ghp)","logger":"\#(ghp)"}}"#
+    let paths = findings(json).map { $0.evidence?.path }
+    #expect(paths == ["/params/data", "/params/logger"])
+}
+
+@Test func escapedTextIsDecodedBeforeScanning() {
+    // `\u0067` is "g": a token cannot hide behind JSON escapes.
+    let escaped = "\\u0067" + ghp.dropFirst()
+    let json = #"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"arguments":{"q":"\#(escaped)"}}}"#
+    #expect(findings(json).map(\.rule) == ["secret.github-pat-classic"])
+}
+
+@Test func secretsForRedactionIncludeTheEncodedCarrier() throws {
+    let view = try #require(messageView(callJSON))
+    let headers = HTTPHeaders([(name: "Authorization", value: "Bearer \(PatternCases.bearer)")])
+    let detector = SecretDetector(scanner: SecretRules.scanner)
+    #expect(detector.secrets(in: view, headers: headers) == [ghp, blob, npm, PatternCases.password, PatternCases.bearer])
+}
+
+@Test func redactedPayloadIsExactValidAndSecretFree() throws {
+    let json = """
+    {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+      "params": {"arguments": {"t": "use \(ghp) now", "\(npm)": true, "n": 1.50E+3, "s": "a\\"b\\u0041\\n",
+                 "blob": "\(blob)", "list": [null, false, {"k": []}]}}}
+    """
+    let view = try #require(messageView(json))
+    let detector = SecretDetector(scanner: SecretRules.scanner)
+    let secrets = detector.secrets(in: view, headers: nil)
+    #expect(secrets == [ghp, npm, blob])
+    let text = PayloadRedaction.compactText(view.document, view.message.node, secrets: secrets)
+    let expected = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{"t":"use "#
+        + Redaction.mask(ghp) + #" now",""# + Redaction.mask(npm) + #"":true,"n":1.50E+3,"s":"a\"bA\n","blob":""#
+        + Redaction.mask(blob) + #"","list":[null,false,{"k":[]}]}}}"#
+    #expect(text == expected)
+    let reparsed = try JSONDocument.parse(Array(text.utf8))
+    #expect(reparsed.compactText(reparsed.root) == text)
+    for secret in secrets { #expect(!text.contains(secret)) }
+    #expect(!text.contains(ghp.dropFirst(4).dropLast(4)))
+}
+
+@Test func redactionWithoutSecretsIsCompactText() throws {
+    let samples = [
+        #"{"a" : [1, 2.5e3, -0, true, null], "b": {"c": "\u00e9\t\"x\"", "d": []}, "e": {}}"#,
+        #"[ "\ud83d\ude00", "\/slash", "bad \ud800 surrogate" ]"#,
+        #""just a string""#, "42",
+    ]
+    for s in samples {
+        let doc = try JSONDocument.parse(Array(s.utf8))
+        #expect(PayloadRedaction.compactText(doc, doc.root, secrets: []) == doc.compactText(doc.root))
+        #expect(PayloadRedaction.compactText(doc, doc.root, secrets: ["zzzz-not-present"]) == doc.compactText(doc.root))
+    }
+}
+
+@Test func secretInsideAnotherIsCoveredByTheLongerMask() throws {
+    let doc = try JSONDocument.parse(Array(#"{"k":"x-abcdefghijklmnop-abcdefghijklmnopqrst-y"}"#.utf8))
+    let text = PayloadRedaction.compactText(doc, doc.root, secrets: ["abcdefghijklmnop", "abcdefghijklmnopqrst"])
+    #expect(text == #"{"k":"x-abcd********mnop-abcd************qrst-y"}"#)
+}
+
+/// Every JSON-RPC message the official SDKs exchanged in the recorded fixtures (Fixtures/*.pcap):
+/// benign traffic with UUIDs, session ids, hashes, schemas and base64 content must raise nothing.
+@Test func officialSDKTrafficRaisesNothing() throws {
+    let dirs = ["/Fixtures/", "/Fixtures/crafted/"]
+    let names = [
+        "mcp1-legacy-sse.pcap", "mcp1-streamable-json.pcap", "mcp1-streamable-resumable.pcap", "mcp1-streamable.pcap",
+        "mcp1-websocket.pcap", "mcp1client-mcp2server.pcap", "mcp2-streamable-json.pcap", "mcp2-streamable-resumable.pcap",
+        "mcp2-streamable.pcap", "mcp2client-mcp1server.pcap", "ndjson-swift-network.pcap", "ws-midstream.pcap",
+    ]
+    let detector = SecretDetector(scanner: SecretRules.scanner)
+    var messages = 0
+    var raised: [Finding] = []
+    for dir in dirs {
+        for name in names {
+            guard let bytes = readFileBytes(SecretRules.root + dir + name) else { continue }
+            for range in jsonObjectRanges(bytes) {
+                guard let doc = try? JSONDocument.parse(Array(bytes[range])) else { continue }
+                var counters = Counters()
+                for m in JSONRPC.classify(doc, counters: &counters).messages {
+                    messages += 1
+                    detector.inspect(MCPMessageView(document: doc, message: m), headers: nil) { raised.append($0) }
+                }
+            }
+        }
+    }
+    #expect(messages >= 200)
+    #expect(raised == [])
+}
+
+/// Byte ranges of `{"…}` objects in raw capture bytes (string-aware brace matching).
+private func jsonObjectRanges(_ b: [UInt8]) -> [Range<Int>] {
+    var out: [Range<Int>] = []
+    var i = 0
+    while i + 1 < b.count {
+        guard b[i] == 0x7B, b[i + 1] == 0x22 else { i += 1; continue }
+        var depth = 0, j = i, inString = false, end: Int?
+        while j < b.count, j - i < 1 << 20 {
+            let c = b[j]
+            if inString {
+                if c == 0x5C { j += 1 } else if c == 0x22 { inString = false }
+            } else if c == 0x22 { inString = true } else if c == 0x7B { depth += 1 } else if c == 0x7D {
+                depth -= 1
+                if depth == 0 { end = j + 1; break }
+            } else if c < 0x09 { break }
+            j += 1
+        }
+        if let end { out.append(i..<end); i = end } else { i += 1 }
+    }
+    return out
+}
