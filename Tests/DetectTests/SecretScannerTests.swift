@@ -68,6 +68,13 @@ import Testing
     #expect(SecretRules.scanner.scan(dataURL) == [
         SecretMatch(pattern: "aws-access-key-id", value: "AKIAQ7ZP3XKV9MLT2WRB", encoding: "base64", encodedText: dataURL),
     ])
+    // Wrapped at 76 columns with CRLF (MIME), longer than the sample decoded first.
+    let long = Fake.base64(String(repeating: "filler text, ", count: 40) + "aws AKIAQ7ZP3XKV9MLT2WRB")
+    var wrapped = ""
+    for (i, ch) in long.enumerated() { if i > 0 && i % 76 == 0 { wrapped += "\r\n" }; wrapped.append(ch) }
+    #expect(SecretRules.scanner.scan(wrapped) == [
+        SecretMatch(pattern: "aws-access-key-id", value: "AKIAQ7ZP3XKV9MLT2WRB", encoding: "base64", encodedText: wrapped),
+    ])
     // Only once: base64 of base64 of a token is not unwrapped twice.
     let twice = Fake.base64(Fake.base64("t \(PatternCases.ghp)"))
     #expect(SecretRules.scanner.scan(twice) == [])
