@@ -114,6 +114,7 @@ let benignStrings: [String] = [
     "progressToken=7f0e3a9c-6b2d-4e1f-8a5c-0d9e7b3f1a24",
     "Basic authentication is not supported",
     "skeleton-key-holder and monkey-business",
+    "cache-key-5d41402abc4b2a76b9719d911017c592 and idempotency_key-0cc175b9c0f1b6a831c399e269772661",
     "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ5\n-----END CERTIFICATE-----",
     "eyJhbGciOiJIUzI1NiJ9 is only a header",
     "AIzaSy is where Google keys start",

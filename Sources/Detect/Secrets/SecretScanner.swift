@@ -77,7 +77,7 @@ public struct SecretScanner: Sendable {
     /// Matches of a text (`scan`, already reconciled among themselves) joined with those of its
     /// name (`scan(value:key:)`, a handful at most), reconciled across the two: linear in the
     /// text's matches.
-    public func merge(text: [SecretMatch], keyed: [SecretMatch]) -> [SecretMatch] {
+    func merge(text: [SecretMatch], keyed: [SecretMatch]) -> [SecretMatch] {
         guard !keyed.isEmpty else { return text }
         guard !text.isEmpty else { return keyed }
         let keyedKept = keyed.filter { k in
@@ -103,7 +103,7 @@ public struct SecretScanner: Sendable {
 
     /// True when some context pattern applies to a member or header called `key` (any case):
     /// checked on the name's bytes before any value is decoded.
-    public func hasContext(forKey key: String) -> Bool {
+    func hasContext(forKey key: String) -> Bool {
         guard !compiled.contextPatterns.isEmpty else { return false }
         var copy = key
         return copy.withUTF8 { k in
@@ -263,6 +263,8 @@ extension SecretScanner {
             (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
         }
 
+        @inline(__always) static func isWord(_ b: UInt8) -> Bool { isAlnum(b) || b == 0x5F || b == 0x2D }
+
         @inline(__always) static func lower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
 
         /// Identity of a match for de-duplication within one text.
@@ -333,8 +335,9 @@ extension SecretScanner {
             let pi = lit.pattern
             let pattern = patterns[pi]
             if lit.isContextKey { return contextCandidate(pi, p, keyStart: i, keyEnd: i + lit.bytes.count) }
-            // A prefix glued to a preceding letter or digit is part of another word ("task-list").
-            if i > 0, Self.isAlnum(lit.bytes[0]), Self.isAlnum(p[i - 1]) { return nil }
+            // A prefix glued to a preceding letter, digit, `_` or `-` is part of another word
+            // ("task-list", "cache-key-…").
+            if i > 0, Self.isAlnum(lit.bytes[0]), Self.isWord(p[i - 1]) { return nil }
             let bodyStart = i + lit.bytes.count
             if pattern.structure == .pemPrivateKey {
                 guard let end = pemEnd(p, bodyStart: bodyStart, pi) else { return nil }
