@@ -220,3 +220,38 @@ import Testing
         #expect(!o.matches(fields(["mcp.params.data": .string("y2f0ic9ldgmvcgfzc3dk")])))  // base64 is case-sensitive
     }
 }
+
+@Suite struct RulesAddressTests {
+    func ip(_ s: String) -> IP128? { IP128.parse(s[...]) }
+
+    @Test func addressText() {
+        #expect(ip("10.1.2.3") == IP128(hi: 0, lo: 0xFFFF_0A01_0203, isV4: true))
+        #expect(ip("::") == IP128(hi: 0, lo: 0, isV4: false))
+        #expect(ip("::1") == IP128(hi: 0, lo: 1, isV4: false))
+        #expect(ip("1::") == IP128(hi: 0x0001_0000_0000_0000, lo: 0, isV4: false))
+        #expect(ip("1:2:3:4:5:6:7:8") == IP128(hi: 0x0001_0002_0003_0004, lo: 0x0005_0006_0007_0008, isV4: false))
+        #expect(ip("2001:DB8::a:b") == IP128(hi: 0x2001_0DB8_0000_0000, lo: 0x0000_0000_000A_000B, isV4: false))
+        #expect(ip("::ffff:1.2.3.4") == IP128(hi: 0, lo: 0xFFFF_0102_0304, isV4: false))
+        #expect(ip("[::1]") == ip("::1"))
+        #expect(ip("fe80::1%eth0") == ip("fe80::1"))
+        for bad in ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1..2.3", "1:2:3:4:5:6:7:8:9", ":::", "1:::2", "1::2::3",
+                    ":1:2:3:4:5:6:7", "1:2:3:4:5:6:7:", "12345::", "g::1", "1.2.3.4::", "::1.2.3"] {
+            #expect(ip(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func cidrBlocks() {
+        #expect(CIDRBlock("10.0.0.0/8")?.bits == 104)
+        #expect(CIDRBlock("10.9.9.9/8")?.contains(text: "10.0.0.1") == true)  // host bits are masked
+        #expect(CIDRBlock("0.0.0.0/0")?.contains(text: "203.0.113.9") == true)
+        #expect(CIDRBlock("0.0.0.0/0")?.contains(text: "2001:db8::1") == false)
+        #expect(CIDRBlock("::/0")?.contains(text: "2001:db8::1") == true)
+        #expect(CIDRBlock("fe80::/10")?.contains(text: "febf::1") == true)
+        #expect(CIDRBlock("fe80::/10")?.contains(text: "fec0::1") == false)
+        #expect(CIDRBlock("192.0.2.1")?.contains(text: "192.0.2.1") == true)
+        #expect(CIDRBlock("192.0.2.1")?.contains(text: "192.0.2.2") == false)
+        for bad in ["10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/8/8", "fe80::1%eth0/64", "x/8", "::/x"] {
+            #expect(CIDRBlock(bad) == nil, "\(bad)")
+        }
+    }
+}

@@ -184,3 +184,29 @@ private func jsonObjectRanges(_ b: [UInt8]) -> [Range<Int>] {
     }
     return out
 }
+
+@Test func memberNamesGiveContextToTheirValues() {
+    let json = #"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"arguments":{"config":{"Stripe_API_Key":"\#(PatternCases.apiKey)","progressToken":"7f0e3a9c-6b2d-4e1f-8a5c-0d9e7b3f1a24","HEROKU_API_KEY":"\#(PatternCases.heroku)","api_key":"\#(PatternCases.stripeLive)"}}}}"#
+    #expect(findings(json) == [
+        finding("generic-api-key", 100035, "API key or secret assignment in tools/call params", 2, PatternCases.apiKey,
+                "/params/arguments/config/Stripe_API_Key"),
+        finding("heroku-api-key", 100033, "Heroku API key in tools/call params", 1, PatternCases.heroku,
+                "/params/arguments/config/HEROKU_API_KEY"),
+        // The specific pattern names the value; the generic key rule gives way.
+        finding("stripe-live-key", 100013, "Stripe live secret key in tools/call params", 1, PatternCases.stripeLive,
+                "/params/arguments/config/api_key"),
+    ])
+}
+
+@Test func pemVariantsAreWholeBlocks() {
+    let openssh = "-----BEGIN OPENSSH PRIVATE KEY-----\n" + Fake.pemBody + "\n-----END OPENSSH PRIVATE KEY-----"
+    let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,0123456789ABCDEF0123456789ABCDEF\n\n"
+        + Fake.pemBody + "\n-----END RSA PRIVATE KEY-----"
+    let pkcs8 = "-----BEGIN PRIVATE KEY-----\r\n" + Fake.pemBody.split(separator: "\n").joined(separator: "\r\n") + "\r\n-----END PRIVATE KEY-----"
+    let escaped = "-----BEGIN EC PRIVATE KEY-----\\n" + Fake.pemBody.split(separator: "\n").joined(separator: "\\n") + "\\n-----END EC PRIVATE KEY-----"
+    let truncated = "-----BEGIN PRIVATE KEY-----\n" + Fake.pemBody
+    for key in [openssh, legacy, pkcs8, escaped, truncated] {
+        #expect(SecretRules.scanner.scan("cat id_key:\n" + key + "\n$ ") == [SecretMatch(pattern: "private-key-pem", value: key)])
+    }
+    #expect(SecretRules.scanner.scan("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----") == [])
+}

@@ -68,6 +68,13 @@ import Testing
     #expect(SecretRules.scanner.scan(dataURL) == [
         SecretMatch(pattern: "aws-access-key-id", value: "AKIAQ7ZP3XKV9MLT2WRB", encoding: "base64", encodedText: dataURL),
     ])
+    // Wrapped at 76 columns with CRLF (MIME), longer than the sample decoded first.
+    let long = Fake.base64(String(repeating: "filler text, ", count: 40) + "aws AKIAQ7ZP3XKV9MLT2WRB")
+    var wrapped = ""
+    for (i, ch) in long.enumerated() { if i > 0 && i % 76 == 0 { wrapped += "\r\n" }; wrapped.append(ch) }
+    #expect(SecretRules.scanner.scan(wrapped) == [
+        SecretMatch(pattern: "aws-access-key-id", value: "AKIAQ7ZP3XKV9MLT2WRB", encoding: "base64", encodedText: wrapped),
+    ])
     // Only once: base64 of base64 of a token is not unwrapped twice.
     let twice = Fake.base64(Fake.base64("t \(PatternCases.ghp)"))
     #expect(SecretRules.scanner.scan(twice) == [])
@@ -107,6 +114,7 @@ let benignStrings: [String] = [
     "progressToken=7f0e3a9c-6b2d-4e1f-8a5c-0d9e7b3f1a24",
     "Basic authentication is not supported",
     "skeleton-key-holder and monkey-business",
+    "cache-key-5d41402abc4b2a76b9719d911017c592 and idempotency_key-0cc175b9c0f1b6a831c399e269772661",
     "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ5\n-----END CERTIFICATE-----",
     "eyJhbGciOiJIUzI1NiJ9 is only a header",
     "AIzaSy is where Google keys start",

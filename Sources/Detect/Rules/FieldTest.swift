@@ -12,7 +12,7 @@ struct CompiledRegex: @unchecked Sendable {
 }
 
 /// What one rule value asks of one field value.
-enum ValueTest: Sendable {
+indirect enum ValueTest: Sendable {
     /// The field is absent or null (`field: null`).
     case null
     /// String patterns (also tried on the text of numbers and booleans). Several patterns are
@@ -80,8 +80,8 @@ enum ValueTest: Sendable {
     }
 }
 
-/// A compiled `field|modifiers: values` entry.
-struct FieldTest: Sendable {
+/// A compiled `field|modifiers: values` entry (a class: evaluation passes references, not copies).
+final class FieldTest: Sendable {
     let key: FieldKey
     /// `exists: true|false`: only presence is tested.
     let exists: Bool?
@@ -113,9 +113,11 @@ struct FieldTest: Sendable {
     func matches(_ fields: any FieldSource) -> Bool {
         if let exists { return fields.forEachValue(key) { _ in true } == exists }
         if all {
-            return tests.allSatisfy { test($0, fields) }
+            for i in tests.indices where !test(tests[i], fields) { return false }
+            return true
         }
-        return tests.contains { test($0, fields) }
+        for i in tests.indices where test(tests[i], fields) { return true }
+        return false
     }
 
     @inline(__always)
@@ -130,12 +132,18 @@ struct FieldTest: Sendable {
 }
 
 /// A selection: alternatives (a list of maps), each an AND of field tests (one map).
-struct Selection: Sendable {
+final class Selection: Sendable {
     let name: String
     let alternatives: [[FieldTest]]
 
+    init(name: String, alternatives: [[FieldTest]]) { self.name = name; self.alternatives = alternatives }
+
     func matches(_ fields: any FieldSource) -> Bool {
-        alternatives.contains { tests in tests.allSatisfy { $0.matches(fields) } }
+        alternatives: for tests in alternatives {
+            for t in tests where !t.matches(fields) { continue alternatives }
+            return true
+        }
+        return false
     }
 }
 

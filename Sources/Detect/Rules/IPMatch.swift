@@ -8,70 +8,112 @@ struct IP128: Sendable, Equatable {
     var isV4: Bool
 
     /// Dotted quad, or IPv6 text (`::` compression, trailing dotted quad, `[...]` brackets and a
-    /// `%zone` suffix tolerated). Nil for anything else.
+    /// `%zone` suffix tolerated). Nil for anything else. Reads the UTF-8 bytes once, no allocation.
     static func parse(_ text: Substring) -> IP128? {
         var t = text
-        if t.first == "[" && t.last == "]" { t = t.dropFirst().dropLast() }
-        if let pct = t.firstIndex(of: "%") { t = t[..<pct] }
-        if !t.contains(":") {
-            guard let v4 = parseV4(t) else { return nil }
+        return t.withUTF8 { parse(bytes: $0) }
+    }
+
+    static func parse(bytes raw: UnsafeBufferPointer<UInt8>) -> IP128? {
+        var lo = 0, hi = raw.count
+        if hi - lo >= 2 && raw[lo] == 0x5B && raw[hi - 1] == 0x5D { lo += 1; hi -= 1 }  // [ ]
+        var colon = false
+        for i in lo..<hi {
+            if raw[i] == 0x25 { hi = i; break }  // %zone
+            if raw[i] == 0x3A { colon = true }
+        }
+        if !colon {
+            guard let v4 = parseV4(raw, lo, hi) else { return nil }
             return IP128(hi: 0, lo: 0xFFFF_0000_0000 | UInt64(v4), isV4: true)
         }
-        guard let (hi, lo) = parseV6(t) else { return nil }
-        return IP128(hi: hi, lo: lo, isV4: false)
+        guard let (h, l) = parseV6(raw, lo, hi) else { return nil }
+        return IP128(hi: h, lo: l, isV4: false)
     }
 
-    static func parseV4(_ t: Substring) -> UInt32? {
-        let parts = t.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var v: UInt32 = 0
-        for p in parts {
-            guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let octet = UInt32(p), octet <= 255 else { return nil }
-            v = v << 8 | octet
+    /// Four decimal octets (no leading sign, at most three digits each) in `raw[lo..<hi]`.
+    static func parseV4(_ raw: UnsafeBufferPointer<UInt8>, _ lo: Int, _ hi: Int) -> UInt32? {
+        var value: UInt32 = 0, octet: UInt32 = 0, digits = 0, parts = 0
+        var i = lo
+        while i <= hi {
+            if i == hi || raw[i] == 0x2E {
+                guard digits > 0, octet <= 255 else { return nil }
+                value = value << 8 | octet
+                parts += 1
+                octet = 0; digits = 0
+            } else {
+                let d = raw[i] &- 0x30
+                guard d <= 9, digits < 3 else { return nil }
+                octet = octet * 10 + UInt32(d)
+                digits += 1
+            }
+            i += 1
         }
-        return v
+        return parts == 4 ? value : nil
     }
 
-    static func parseV6(_ t: Substring) -> (UInt64, UInt64)? {
-        var head: [UInt16] = [], tail: [UInt16] = []
-        var sawGap = false
-        let halves: [Substring]
-        if let r = t.range(of: "::") {
-            sawGap = true
-            halves = [t[..<r.lowerBound], t[r.upperBound...]]
-            if halves[1].contains("::") { return nil }
-        } else {
-            halves = [t]
-        }
-        func groups(_ s: Substring, allowV4: Bool) -> [UInt16]? {
-            if s.isEmpty { return [] }
-            let parts = s.split(separator: ":", omittingEmptySubsequences: false)
-            var out: [UInt16] = []
-            for (i, p) in parts.enumerated() {
-                if i == parts.count - 1 && allowV4 && p.contains(".") {
-                    guard let v4 = parseV4(p) else { return nil }
-                    out.append(UInt16(v4 >> 16)); out.append(UInt16(v4 & 0xFFFF))
+    static func parseV6(_ raw: UnsafeBufferPointer<UInt8>, _ lo: Int, _ hi: Int) -> (UInt64, UInt64)? {
+        var groups = [UInt16](repeating: 0, count: 8)
+        var count = 0
+        var gap = -1
+        var i = lo
+        if hi - lo >= 2 && raw[lo] == 0x3A && raw[lo + 1] == 0x3A { gap = 0; i = lo + 2 }
+        else if hi > lo && raw[lo] == 0x3A { return nil }
+        while i < hi {
+            // One group, or a trailing dotted quad.
+            var j = i, v: UInt32 = 0, n = 0, dot = false
+            while j < hi && raw[j] != 0x3A {
+                if raw[j] == 0x2E { dot = true }
+                j += 1
+            }
+            if dot {
+                guard j == hi, count <= 6, let v4 = parseV4(raw, i, j) else { return nil }
+                groups[count] = UInt16(v4 >> 16); groups[count + 1] = UInt16(v4 & 0xFFFF)
+                count += 2
+                i = j
+                break
+            }
+            for k in i..<j {
+                let c = raw[k]
+                let d: UInt8
+                switch c {
+                case 0x30...0x39: d = c - 0x30
+                case 0x61...0x66: d = c - 0x61 + 10
+                case 0x41...0x46: d = c - 0x41 + 10
+                default: return nil
+                }
+                v = v << 4 | UInt32(d)
+                n += 1
+            }
+            guard n >= 1, n <= 4, count < 8 else { return nil }
+            groups[count] = UInt16(v)
+            count += 1
+            i = j
+            if i < hi {
+                // A colon: `::` marks the gap (once), a single one separates groups.
+                if i + 1 < hi && raw[i + 1] == 0x3A {
+                    guard gap < 0 else { return nil }
+                    gap = count
+                    i += 2
                 } else {
-                    guard !p.isEmpty, p.count <= 4, let g = UInt16(p, radix: 16) else { return nil }
-                    out.append(g)
+                    i += 1
+                    guard i < hi else { return nil }
                 }
             }
-            return out
         }
-        if sawGap {
-            guard let h = groups(halves[0], allowV4: false), let tl = groups(halves[1], allowV4: true),
-                  h.count + tl.count <= 7 else { return nil }
-            head = h; tail = tl
-        } else {
-            guard let h = groups(halves[0], allowV4: true), h.count == 8 else { return nil }
-            head = h
+        if gap >= 0 {
+            guard count <= 7 else { return nil }
+            let tail = count - gap
+            var full = [UInt16](repeating: 0, count: 8)
+            for k in 0..<gap { full[k] = groups[k] }
+            for k in 0..<tail { full[8 - tail + k] = groups[gap + k] }
+            groups = full
+        } else if count != 8 {
+            return nil
         }
-        let all = head + [UInt16](repeating: 0, count: 8 - head.count - tail.count) + tail
-        var hi: UInt64 = 0, lo: UInt64 = 0
-        for i in 0..<4 { hi = hi << 16 | UInt64(all[i]) }
-        for i in 4..<8 { lo = lo << 16 | UInt64(all[i]) }
-        return (hi, lo)
+        var h: UInt64 = 0, l: UInt64 = 0
+        for k in 0..<4 { h = h << 16 | UInt64(groups[k]) }
+        for k in 4..<8 { l = l << 16 | UInt64(groups[k]) }
+        return (h, l)
     }
 }
 
@@ -83,7 +125,7 @@ struct CIDRBlock: Sendable, Equatable {
 
     init?(_ text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let addr = IP128.parse(parts[0]), !parts[0].contains("%") else { return nil }
+        guard parts.count <= 2, !parts[0].contains("%"), let addr = IP128.parse(parts[0]) else { return nil }
         let max = addr.isV4 ? 32 : 128
         var len = max
         if parts.count == 2 {

@@ -59,6 +59,22 @@ public struct MessageFields: FieldSource {
         }
     }
 
+    /// The contract's text of an address; IPv4 formatted here without interpolation (the
+    /// `cidr` filters on `src_ip` ask for it on every message).
+    static func text(_ a: IPAddress) -> String {
+        guard case .v4(let v) = a else { return a.description }
+        var out: [UInt8] = []
+        out.reserveCapacity(15)
+        for shift in stride(from: 24, through: 0, by: -8) {
+            let o = UInt8(truncatingIfNeeded: v >> UInt32(shift))
+            if o >= 100 { out.append(0x30 + o / 100) }
+            if o >= 10 { out.append(0x30 + (o / 10) % 10) }
+            out.append(0x30 + o % 10)
+            if shift > 0 { out.append(0x2E) }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// Header names: ASCII case-insensitive.
     static func asciiEqualFolded(_ a: String, _ b: String) -> Bool {
         a.utf8.count == b.utf8.count && zip(a.utf8, b.utf8).allSatisfy { x, y in
@@ -71,9 +87,9 @@ public struct MessageFields: FieldSource {
         func s(_ v: String?) -> FieldValue? { v.map { .string($0) } }
         func n<T: BinaryInteger>(_ v: T?) -> FieldValue? { v.map { .number(String($0)) } }
         switch f {
-        case .srcIP: return .string(e.source.address.description)
+        case .srcIP: return .string(Self.text(e.source.address))
         case .srcPort: return .number(String(e.source.port))
-        case .destIP: return .string(e.destination.address.description)
+        case .destIP: return .string(Self.text(e.destination.address))
         case .destPort: return .number(String(e.destination.port))
         case .proto: return .string("TCP")
         case .appProto: return .string(e.appProto)

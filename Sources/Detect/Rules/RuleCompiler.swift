@@ -222,7 +222,8 @@ struct RuleCompiler {
               let severity = Self.levels[level], let compiled else { return nil }
         let rule = SigmaRule(id: id, title: title, signatureId: signatureId, category: category, severity: severity,
                              level: level, status: status, description: description, tags: tags, file: file,
-                             line: root.mark?.line ?? 1, selections: compiled.selections, condition: compiled.condition)
+                             line: root.mark?.line ?? 1,
+                             detection: CompiledDetection(selections: compiled.selections, condition: compiled.condition))
         return Loaded(rule: rule, idAt: idAt, signatureIdAt: sidAt)
     }
 

@@ -132,7 +132,16 @@ public struct RuleSet: Sendable {
 
     /// The evaluated rules (not `deprecated`/`unsupported`) whose condition holds, in file order.
     public func evaluate(_ fields: any FieldSource) -> [SigmaRule] {
-        rules.filter { $0.isEvaluated && $0.matches(fields) }
+        var out: [SigmaRule] = []
+        rules.withUnsafeBufferPointer { all in
+            for i in all.indices {
+                let detection = all[i].detection
+                if all[i].status?.isEvaluated ?? true, detection.condition.evaluate(detection.selections, fields) {
+                    out.append(all[i])
+                }
+            }
+        }
+        return out
     }
 
     /// `evaluate` as findings, each signed with its rule's title.

@@ -31,16 +31,25 @@ public struct SigmaRule: Sendable {
     public var file: String
     public var line: Int
 
-    let selections: [Selection]
-    let condition: ConditionNode
+    let detection: CompiledDetection
 
     /// True if the rule's condition holds for `fields` (whatever its status).
     public func matches(_ fields: any FieldSource) -> Bool {
-        condition.evaluate(selections, fields)
+        detection.condition.evaluate(detection.selections, fields)
     }
 
     /// True unless the rule is `deprecated` or `unsupported`.
     public var isEvaluated: Bool { status?.isEvaluated ?? true }
+}
+
+/// The compiled `detection` of a rule: immutable, shared by copies of the rule.
+final class CompiledDetection: Sendable {
+    let selections: [Selection]
+    let condition: ConditionNode
+    init(selections: [Selection], condition: ConditionNode) {
+        self.selections = selections
+        self.condition = condition
+    }
 }
 
 extension Finding {

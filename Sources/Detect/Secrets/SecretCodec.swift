@@ -76,8 +76,9 @@ enum SecretCodec {
     }()
 
     /// Decodes base64 or base64url (padding optional, CR/LF ignored); nil on any other byte,
-    /// a mixed alphabet, padding inside, or an impossible length.
-    static func decodeBase64(_ s: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+    /// a mixed alphabet, padding inside, or an impossible length (unless `partial`: a sample cut
+    /// anywhere).
+    static func decodeBase64(_ s: UnsafeBufferPointer<UInt8>, partial: Bool = false) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(s.count * 3 / 4)
         var acc: UInt32 = 0, bits = 0, digits = 0
@@ -97,7 +98,7 @@ enum SecretCodec {
             }
         }
         if standard && url { return nil }
-        if digits % 4 == 1 || padding > 2 { return nil }
+        if !partial && (digits % 4 == 1 || padding > 2) { return nil }
         return out
     }
 

@@ -64,15 +64,12 @@ public struct SecretDetector: Sendable {
 
     /// All distinct (pattern, value, path) in document order, headers last.
     func locate(_ view: MCPMessageView, headers: HTTPHeaders?) -> [Located] {
-        var seen: Set<Located> = []
+        var seen: Set<[String]> = []
         var out: [Located] = []
         func add(_ m: SecretMatch, _ path: String, _ place: String) {
-            let l = Located(match: SecretMatch(pattern: m.pattern, value: m.value, encoding: m.encoding, encodedText: m.encodedText),
-                            path: path, place: place)
-            // Dedup on (pattern, value, path): the same secret twice in one string is one finding.
-            if !out.contains(where: { $0.match.pattern == m.pattern && $0.match.value == m.value && $0.path == path }),
-               seen.insert(l).inserted {
-                out.append(l)
+            // One finding per (pattern, value, path): the same secret twice in one string is one.
+            if seen.insert([m.pattern, m.value, path]).inserted {
+                out.append(Located(match: m, path: path, place: place))
             }
         }
         let doc = view.document
@@ -89,9 +86,8 @@ public struct SecretDetector: Sendable {
             for (name, value) in headers.entries {
                 let path = "header:" + name.lowercased()
                 let place = "HTTP header " + name
-                for m in scanner.withoutShadowedGeneric(scanner.scan(value) + scanner.scan(value: value, key: name)) {
-                    add(m, path, place)
-                }
+                let keyed = scanner.hasContext(forKey: name) ? scanner.scan(value: value, key: name) : []
+                for m in scanner.merge(text: scanner.scan(value), keyed: keyed) { add(m, path, place) }
             }
         }
         // A secret used as an object key would otherwise sit unmasked in the pointers.
@@ -154,22 +150,22 @@ public struct SecretDetector: Sendable {
         // Escape-free strings are scanned in place; escaped ones are decoded first so that
         // `\u0067hp_…` cannot hide a token.
         var matches: [SecretMatch]
+        let keyed = key.map { scanner.hasContext(forKey: $0) } ?? false
         if doc.hasEscapes(node) {
             guard let text = doc.string(node) else { return }
             matches = scanner.scan(text)
-            if let key { matches += scanner.scan(value: text, key: key) }
+            if keyed, let key { matches = scanner.merge(text: matches, keyed: scanner.scan(value: text, key: key)) }
         } else {
             let raw = doc.raw(node)
             guard raw.count >= 2 else { return }
             matches = raw.withUnsafeBufferPointer { buffer in
                 scanner.scan(utf8: UnsafeBufferPointer(rebasing: buffer[1..<(buffer.count - 1)]))
             }
-            if let key, !scanner.compiled.contextPatterns.isEmpty, let text = doc.string(node) {
-                matches += scanner.scan(value: text, key: key)
+            if keyed, let key, let text = doc.string(node) {
+                matches = scanner.merge(text: matches, keyed: scanner.scan(value: text, key: key))
             }
         }
         guard !matches.isEmpty else { return }
-        matches = scanner.withoutShadowedGeneric(matches)
         let path = doc.pointer(to: node, from: message) ?? ""
         for m in matches { add(m, path, place) }
     }

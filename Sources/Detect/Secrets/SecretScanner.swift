@@ -74,9 +74,55 @@ public struct SecretScanner: Sendable {
         return withoutShadowedGeneric(out)
     }
 
+    /// Matches of a text (`scan`, already reconciled among themselves) joined with those of its
+    /// name (`scan(value:key:)`, a handful at most), reconciled across the two: linear in the
+    /// text's matches.
+    func merge(text: [SecretMatch], keyed: [SecretMatch]) -> [SecretMatch] {
+        guard !keyed.isEmpty else { return text }
+        guard !text.isEmpty else { return keyed }
+        let keyedKept = keyed.filter { k in
+            !isGeneric(k) || !text.contains { !isGeneric($0) && overlaps($0.value, k.value) }
+        }
+        let keyedSpecific = keyedKept.filter { !isGeneric($0) }
+        var out = text.filter { t in
+            !isGeneric(t) || !keyedSpecific.contains { overlaps($0.value, t.value) }
+        }
+        for k in keyedKept where !out.contains(where: { $0.pattern == k.pattern && $0.value == k.value }) { out.append(k) }
+        return out
+    }
+
+    func isGeneric(_ m: SecretMatch) -> Bool {
+        compiled.byId[m.pattern].map { compiled.patterns[$0].generic } ?? false
+    }
+
+    /// One value contains the other (equal included).
+    func overlaps(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        return PayloadRedaction.contains(x[...], y) || PayloadRedaction.contains(y[...], x)
+    }
+
+    /// True when some context pattern applies to a member or header called `key` (any case):
+    /// checked on the name's bytes before any value is decoded.
+    func hasContext(forKey key: String) -> Bool {
+        guard !compiled.contextPatterns.isEmpty else { return false }
+        var copy = key
+        return copy.withUTF8 { k in
+            for index in compiled.contextPatterns {
+                for ck in compiled.patterns[index].contextKeys {
+                    let c = Array(ck.utf8)
+                    guard k.count >= c.count else { continue }
+                    var equal = true
+                    for (i, b) in c.enumerated() where Compiled.lower(k[k.count - c.count + i]) != b { equal = false; break }
+                    if equal { return true }
+                }
+            }
+            return false
+        }
+    }
+
     /// Drops generic matches (Bearer, `password=`) whose value contains, or is contained in, the
     /// value of a specific match: one secret, one finding, under its most precise name.
-    public func withoutShadowedGeneric(_ matches: [SecretMatch]) -> [SecretMatch] {
+    func withoutShadowedGeneric(_ matches: [SecretMatch]) -> [SecretMatch] {
         guard matches.count > 1 else { return matches }
         let generic = matches.map { m in compiled.byId[m.pattern].map { compiled.patterns[$0].generic } ?? false }
         guard generic.contains(true), generic.contains(false) else { return matches }
@@ -103,10 +149,11 @@ public struct SecretScanner: Sendable {
         guard buffer.count >= Self.minimumEncodedLength else { return }
         var decoded: [UInt8]?
         var encoding = "base64"
-        if let start = dataURLPayloadStart(buffer) {
-            decoded = SecretCodec.decodeBase64(UnsafeBufferPointer(rebasing: buffer[start...]))
-        } else {
-            decoded = SecretCodec.decodeBase64(buffer)
+        let payload = dataURLPayloadStart(buffer).map { UnsafeBufferPointer(rebasing: buffer[$0...]) } ?? buffer
+        // Binary (images, archives) shows in its first bytes: decode a sample before the whole.
+        let sample = UnsafeBufferPointer(rebasing: payload[0..<min(payload.count, 256)])
+        if let head = SecretCodec.decodeBase64(sample, partial: true), head.allSatisfy({ $0 >= 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
+            decoded = SecretCodec.decodeBase64(payload)
         }
         if let d = decoded, !SecretCodec.isText(d) { decoded = nil }
         if decoded == nil, let d = SecretCodec.decodePercent(buffer) {
@@ -117,8 +164,8 @@ public struct SecretScanner: Sendable {
         decoded.withUnsafeBufferPointer { compiled.scanRaw($0, into: &inner) }
         guard !inner.isEmpty else { return }
         let original = String(decoding: buffer, as: UTF8.self)
-        let plain = out
-        for var m in inner where !plain.contains(where: { $0.pattern == m.pattern && $0.value == m.value }) {
+        let plain = Set(out.map { Compiled.MatchKey(pattern: $0.pattern, value: $0.value) })
+        for var m in inner where !plain.contains(Compiled.MatchKey(pattern: m.pattern, value: m.value)) {
             m.encoding = encoding
             m.encodedText = original
             out.append(m)
@@ -216,7 +263,15 @@ extension SecretScanner {
             (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
         }
 
+        @inline(__always) static func isWord(_ b: UInt8) -> Bool { isAlnum(b) || b == 0x5F || b == 0x2D }
+
         @inline(__always) static func lower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
+
+        /// Identity of a match for de-duplication within one text.
+        struct MatchKey: Hashable {
+            var pattern: String
+            var value: String
+        }
 
         /// A candidate that passed validation, by byte range of the secret in the scanned text.
         struct Hit {
@@ -249,10 +304,16 @@ extension SecretScanner {
                 }
             }
             guard !hits.isEmpty else { return }
+            // Bytes covered by specific matches, built only when a generic one needs the answer.
+            var covered: [Bool] = []
+            if hits.contains(where: { patterns[$0.pattern].generic }) && hits.contains(where: { !patterns[$0.pattern].generic }) {
+                covered = [Bool](repeating: false, count: n)
+                for h in hits where !patterns[h.pattern].generic { for k in h.range { covered[k] = true } }
+            }
+            var seen: Set<Compiled.MatchKey> = Set(out.map { Compiled.MatchKey(pattern: $0.pattern, value: $0.value) })
             for h in hits {
-                if patterns[h.pattern].generic,
-                   hits.contains(where: { !patterns[$0.pattern].generic && $0.range.overlaps(h.range) }) { continue }
-                if out.contains(where: { $0.pattern == h.match.pattern && $0.value == h.match.value }) { continue }
+                if patterns[h.pattern].generic, !covered.isEmpty, h.range.contains(where: { covered[$0] }) { continue }
+                guard seen.insert(Compiled.MatchKey(pattern: h.match.pattern, value: h.match.value)).inserted else { continue }
                 out.append(h.match)
             }
         }
@@ -274,8 +335,9 @@ extension SecretScanner {
             let pi = lit.pattern
             let pattern = patterns[pi]
             if lit.isContextKey { return contextCandidate(pi, p, keyStart: i, keyEnd: i + lit.bytes.count) }
-            // A prefix glued to a preceding letter or digit is part of another word ("task-list").
-            if i > 0, Self.isAlnum(lit.bytes[0]), Self.isAlnum(p[i - 1]) { return nil }
+            // A prefix glued to a preceding letter, digit, `_` or `-` is part of another word
+            // ("task-list", "cache-key-…").
+            if i > 0, Self.isAlnum(lit.bytes[0]), Self.isWord(p[i - 1]) { return nil }
             let bodyStart = i + lit.bytes.count
             if pattern.structure == .pemPrivateKey {
                 guard let end = pemEnd(p, bodyStart: bodyStart, pi) else { return nil }
@@ -367,6 +429,15 @@ extension SecretScanner {
             let tail = Array("PRIVATE KEY-----".utf8)
             guard j + tail.count <= n, p[j..<(j + tail.count)].elementsEqual(tail) else { return nil }
             j += tail.count
+            // Encapsulated headers of legacy encrypted keys (`Proc-Type: 4,ENCRYPTED`, `DEK-Info: …`).
+            for _ in 0..<4 {
+                var k = j
+                while k < n, p[k] == 0x0A || p[k] == 0x0D { k += 1 }
+                var e = k, colon = false
+                while e < n, e - k < 128, p[e] != 0x0A { if p[e] == 0x3A { colon = true }; e += 1 }
+                guard colon, e < n else { break }
+                j = e
+            }
             let bodyFrom = j
             let limit = min(n, bodyFrom + patterns[pi].maxLength)
             let table = charsets[pi]
