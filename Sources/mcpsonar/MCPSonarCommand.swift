@@ -181,7 +181,7 @@ struct DetectionOptions: ParsableArguments {
             return try DetectionConfig.load(root: root, sigma: sigma, pins: pins)
         } catch {
             for line in error.errors { warn("invalid rules: \(line)") }
-            exit(2)
+            Glibc.exit(2)
         }
     }
 

@@ -3,12 +3,6 @@ import SonarCore
 @testable import SonarMCP
 @testable import SonarDetect
 
-/// The shipped rules folder, from this file's path.
-let rulesRoot: String = {
-    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-    parts.removeLast(3)
-    return parts.joined(separator: "/") + "/rules"
-}()
 
 private func event(_ method: String?, kind: JSONRPCKind = .request, direction: Direction = .toServer,
                    version: String? = "2025-11-25", tool: String? = nil, id: JSONRPCID? = .number("1"),
@@ -112,7 +106,7 @@ private func findings(_ d: PolicyDetectors, _ e: MCPEvent) -> [String] {
     d.observe(.added(server: "127.0.0.1:8000/mcp", tool: t("search", h1), initial: true), serverName: "srv", report: r)
     #expect(out == ["tool-change.not-pinned 2"])
     out = []
-    d.observe(.changed(server: "127.0.0.1:8000/mcp", tool: t("add", h2), firstSHA256: h1), serverName: "srv", report: r)
+    d.observe(.changed(server: "127.0.0.1:8000/mcp", tool: t("add", h2), firstSHA256: h1, members: ["description"]), serverName: "srv", report: r)
     #expect(out == ["tool-change.definition-changed 1", "tool-change.pin-mismatch 1"])
     out = []
     d.observe(.added(server: "127.0.0.1:9000/mcp", tool: t("add", h1), initial: false), serverName: "other", report: r)

@@ -124,10 +124,12 @@ func noSecretIsWrittenInClear(_ capture: String) throws {
         if let d = v as? [String: Any] { d.values.forEach(collect) }
         if let a = v as? [Any] { a.forEach(collect) }
     }
-    collect(try JSONSerialization.jsonObject(with: data))
+    // Only the fake values themselves: the file also lists their hashes, which alerts carry.
+    let root = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+    collect(root?["values"] ?? [:])
     let output = lines.joined(separator: "\n")
     #expect(!secrets.isEmpty)
-    for s in secrets where !s.contains(" ") && !s.hasPrefix("sha") {
+    for s in secrets where !s.contains(" ") {
         // JSON escapes "/" nowhere, so the secret would appear verbatim if it leaked.
         #expect(!output.contains(s), "\(capture) leaks a secret: \(s.prefix(8))…")
     }

@@ -138,8 +138,10 @@ private final class Harness {
     h.send(#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#, .toClient, exchange: nil, session: "S")
     list(4, cursor: nil, tools: addPoisoned, next: nil)
     #expect(h.observations.count == 4)
-    if case .changed(let server, let tool, let first) = h.observations[2] {
+    if case .changed(let server, let tool, let first, let members) = h.observations[2] {
         #expect(server == "127.0.0.1:8000/mcp")
+        #expect(members == ["description"])
+        #expect(tool.index == 0)
         #expect(tool.name == "add")
         #expect(first == h.tracker.inventories[server].flatMap { $0.firstSHA256["add"] })
         #expect(tool.description?.contains("IMPORTANT") == true)

@@ -27,11 +27,15 @@ public final class ToolChangeDetector {
             }
             shadowing(tool, server: server, serverName: serverName, report)
             pinned(tool, server: server, serverName: serverName, report)
-        case .changed(let server, let tool, _):
+        case .changed(let server, let tool, _, let members):
             if let sev = policy.definitionChanged {
+                // Point at the first member that changed (usually the description).
+                let what = members.isEmpty ? "definition" : members.joined(separator: ", ")
+                let path = "/result/tools/\(tool.index)" + (members.first.map { "/" + pointerEscape($0) } ?? "")
                 report(Finding(rule: "tool-change.definition-changed", signatureId: 200701,
-                               signature: "server \(display(server, serverName)) changed the definition of tool '\(tool.name)' since first presenting it",
-                               category: .toolChange, severity: sev, evidence: evidence(tool)))
+                               signature: "server \(display(server, serverName)) changed tool '\(tool.name)' (\(what)) since first presenting it",
+                               category: .toolChange, severity: sev,
+                               evidence: Evidence(redacted: tool.name, sha256: tool.sha256, path: path)))
             }
             pinned(tool, server: server, serverName: serverName, report)
         case .removed(let server, let name, _):
@@ -78,8 +82,13 @@ public final class ToolChangeDetector {
         name.map { "'\($0)' (\(server))" } ?? server
     }
 
-    /// The tool's name, and the hash of its canonical definition (which is what changed).
+    /// The tool's name, the hash of its canonical definition, and where it sits in the result.
     private func evidence(_ tool: ToolDefinition) -> Evidence {
-        Evidence(redacted: tool.name, sha256: tool.sha256, path: "/result/tools")
+        Evidence(redacted: tool.name, sha256: tool.sha256, path: "/result/tools/\(tool.index)")
+    }
+
+    /// RFC 6901: `~` and `/` in a member name.
+    private func pointerEscape(_ s: String) -> String {
+        s.replacing("~", with: "~0").replacing("/", with: "~1")
     }
 }

@@ -351,9 +351,15 @@ public final class MCPTracker {
                 counters.add("mcp.tool_without_name")
                 return true
             }
+            var members: [String: String] = [:]
+            doc.forEachMember(t) { k, v in
+                if let key = doc.string(k) { members[key] = MCPTracker.sha256Hex(ArraySlice(doc.canonicalUTF8(v))) }
+                return true
+            }
             page.append(ToolDefinition(name: name, sha256: MCPTracker.sha256Hex(ArraySlice(doc.canonicalUTF8(t))),
                                        description: doc.member(t, "description").flatMap { doc.string($0) },
-                                       firstSeen: payload.time, lastSeen: payload.time))
+                                       firstSeen: payload.time, lastSeen: payload.time, index: page.count,
+                                       memberSHA256: members))
             return true
         }
         if inventories[server] == nil && inventories.count >= config.maxServers {

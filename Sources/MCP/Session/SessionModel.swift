@@ -27,14 +27,20 @@ public struct ToolDefinition: Sendable, Equatable {
     public var description: String?
     public var firstSeen: Timestamp
     public var lastSeen: Timestamp
+    /// Position in the `tools` array of the result that presented it.
+    public var index: Int = 0
+    /// Hash of each top-level member's canonical JSON (`description`, `inputSchema`, ...), to say
+    /// which part of a definition changed.
+    public var memberSHA256: [String: String] = [:]
 }
 
 /// What changed in a server's tools between what it showed before and a new `tools/list` page.
 public enum ToolObservation: Sendable, Equatable {
     /// A tool seen for the first time; `initial` when it came in the server's first listing.
     case added(server: String, tool: ToolDefinition, initial: Bool)
-    /// A tool whose definition differs from the one the server presented first.
-    case changed(server: String, tool: ToolDefinition, firstSHA256: String)
+    /// A tool whose definition differs from the one the server presented first; `members`: the
+    /// top-level members that differ (added, removed or changed), sorted.
+    case changed(server: String, tool: ToolDefinition, firstSHA256: String, members: [String])
     /// A complete listing (every page, up to one without `nextCursor`) no longer has the tool.
     case removed(server: String, name: String, time: Timestamp)
 }
@@ -46,6 +52,8 @@ public struct ToolInventory: Sendable {
     public private(set) var tools: [String: ToolDefinition] = [:]
     /// The hash each tool had when first presented: the definition a user approved.
     public private(set) var firstSHA256: [String: String] = [:]
+    /// The member hashes each tool had when first presented.
+    private var firstMembers: [String: [String: String]] = [:]
     /// Complete listings seen.
     public private(set) var listings = 0
     /// Time of the last `notifications/tools/list_changed` from this server.
@@ -66,10 +74,14 @@ public struct ToolInventory: Sendable {
             if let first = firstSHA256[t.name] {
                 if let old = tools[t.name] { t.firstSeen = old.firstSeen }
                 if t.sha256 != first && tools[t.name]?.sha256 != t.sha256 {
-                    observations.append(.changed(server: server, tool: t, firstSHA256: first))
+                    let old = firstMembers[t.name] ?? [:]
+                    let names = Set(old.keys).union(t.memberSHA256.keys)
+                    let differing = names.filter { old[$0] != t.memberSHA256[$0] }.sorted()
+                    observations.append(.changed(server: server, tool: t, firstSHA256: first, members: differing))
                 }
             } else {
                 firstSHA256[t.name] = t.sha256
+                firstMembers[t.name] = t.memberSHA256
                 observations.append(.added(server: server, tool: t, initial: listings == 0))
             }
             tools[t.name] = t
