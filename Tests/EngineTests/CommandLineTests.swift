@@ -12,7 +12,7 @@ import Testing
     }
 
     @Test func replayWritesOnlyJSONLinesAndExitsZero() throws {
-        let r = try runBinary(["-r", Repo.fixture("mcp2-streamable.pcap")])
+        let r = try runBinary(["-r", Repo.fixture("mcp2-streamable.pcap"), "--no-detect"])
         #expect(r.status == 0)
         #expect(r.stderr.isEmpty)
         let lines = r.stdout.split(separator: "\n")
@@ -50,9 +50,9 @@ import Testing
     /// the damage is reported on one line, and the status is non-zero (as tcpdump does).
     @Test func captureCutShortKeepsEventsBeforeTheDamage() throws {
         let whole = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Repo.fixture("mcp2-streamable.pcap"))))
-        let full = try runBinary(["-r", Repo.fixture("mcp2-streamable.pcap")]).stdout.split(separator: "\n")
+        let full = try runBinary(["-r", Repo.fixture("mcp2-streamable.pcap"), "--no-detect"]).stdout.split(separator: "\n")
         let path = try temporaryFile("cut.pcap", Array(whole.prefix(whole.count * 2 / 3 + 7)))
-        let r = try runBinary(["-r", path])
+        let r = try runBinary(["-r", path, "--no-detect"])
         #expect(r.status == 1)
         #expect(r.stderr.contains("cut short"))
         let lines = r.stdout.split(separator: "\n")
@@ -64,8 +64,8 @@ import Testing
     }
 
     @Test func manyFilesAreOneTimeline() throws {
-        let one = try runBinary(["-r", Repo.fixture("mcp1-streamable.pcap")]).stdout.split(separator: "\n")
-        let two = try runBinary(["-r", Repo.fixture("mcp1-streamable.pcap"), "-r", Repo.fixture("mcp2-streamable.pcap")])
+        let one = try runBinary(["-r", Repo.fixture("mcp1-streamable.pcap"), "--no-detect"]).stdout.split(separator: "\n")
+        let two = try runBinary(["-r", Repo.fixture("mcp1-streamable.pcap"), "-r", Repo.fixture("mcp2-streamable.pcap"), "--no-detect"])
         #expect(two.status == 0)
         let lines = two.stdout.split(separator: "\n")
         #expect(lines.filter { $0.contains(#""event_type":"stats""#) }.count == 1)
@@ -78,7 +78,7 @@ import Testing
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let out = dir.appendingPathComponent("events.json").path
         try? FileManager.default.removeItem(atPath: out)
-        let r = try runBinary(["-r", Repo.fixture("mcp2-streamable.pcap"), "-o", out, "--payloads"])
+        let r = try runBinary(["-r", Repo.fixture("mcp2-streamable.pcap"), "-o", out, "--payloads", "--no-detect"])
         #expect(r.status == 0)
         #expect(r.stdout.isEmpty)
         let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
@@ -120,5 +120,58 @@ import Testing
             #expect("\(m["params_sha256"] ?? "-")" == "\(want["params_sha256"] ?? "-")")
         }
         #expect(events.last?["event_type"] as? String == "stats")
+    }
+}
+
+/// Rules on the command line: validation, refusal at start, pins.
+@Suite struct RulesCommandLineTests {
+    func temporaryDirectory(_ name: String) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mcpsonar-rules-\(getpid())-\(name)")
+        try? FileManager.default.removeItem(at: dir)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test func shippedRulesCheckOK() throws {
+        let r = try runBinary(["rules", "check"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains(": OK: "))
+    }
+
+    /// A broken rule file: `rules check` prints file, line and reason; the sensor refuses to start.
+    @Test func brokenRuleIsRefusedWithFileAndLine() throws {
+        let dir = try temporaryDirectory("broken")
+        let file = dir.appendingPathComponent("bad.yml").path
+        try Data("title: t\nid: x-1\nsignature_id: 999001\ncategory: method\nlevel: low\nlogsource: {product: mcpsonar, category: mcp}\ndetection:\n  selection:\n    mcp.method|nosuchmodifier: ping\n  condition: selection\n".utf8).write(to: URL(fileURLWithPath: file))
+        let check = try runBinary(["rules", "check", file])
+        #expect(check.status == 1)
+        #expect(check.stdout.hasPrefix(file + ":9:"))
+        let run = try runBinary(["-r", Repo.fixture("mcp2-streamable.pcap"), "--rules", file])
+        #expect(run.status == 2)
+        #expect(run.stdout.isEmpty)
+        #expect(run.stderr.contains(file + ":9:"))
+    }
+
+    /// `pins` writes the inventory a capture shows; with it as --pins, the same capture raises no
+    /// pin alert, and a capture whose tools changed does.
+    @Test func pinsRoundTrip() throws {
+        let dir = try temporaryDirectory("pins")
+        let pins = dir.appendingPathComponent("pins.json").path
+        let w = try runBinary(["pins", "-r", Repo.fixture("detect/rug-pull.pcap"), "-o", pins])
+        #expect(w.status == 0)
+        let text = try String(contentsOfFile: pins, encoding: .utf8)
+        #expect(text.contains(#""name":"detect-rugpull""#))
+        #expect(text.contains(#""search":""#))
+        let clean = try runBinary(["-r", Repo.fixture("detect/benign-noauth.pcap"), "--pins", pins])
+        #expect(clean.status == 0)
+        // The benign server is another server: every one of its tools is unpinned.
+        #expect(clean.stdout.contains("tool-change.not-pinned"))
+        let same = try runBinary(["-r", Repo.fixture("detect/rug-pull.pcap"), "--pins", pins])
+        // The pins hold the final inventory: the poisoned `search` (its first definition differs
+        // from the pin) and no `add` (removed by the end, so unpinned when first listed).
+        let lines = same.stdout.split(separator: "\n").filter { $0.contains(#""event_type":"alert""#) }
+        #expect(lines.filter { $0.contains("tool-change.pin-mismatch") && $0.contains("'search'") }.count == 1)
+        #expect(lines.filter { $0.contains("tool-change.not-pinned") }.count == 1)
+        #expect(lines.filter { $0.contains("tool-change.not-pinned") && $0.contains("'add'") }.count == 1)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SonarDetect
 import SonarEngine
 import SonarOutput
 
@@ -57,11 +58,13 @@ enum Repo {
     }
 }
 
-/// Runs the whole pipeline in-process on captures and returns the JSON lines.
-func runSensor(_ files: [String], payloads: Bool = false) throws -> [String] {
+/// Runs the whole pipeline in-process on captures, with the shipped rules as the command line
+/// does by default, and returns the JSON lines.
+func runSensor(_ files: [String], payloads: Bool = false, detection: Bool = true) throws -> [String] {
     let sink = MemorySink()
     var config = EngineConfig()
     config.mcp.includePayloads = payloads
+    if detection { config.detection = try DetectionConfig.load(root: Repo.root.appendingPathComponent("rules").path) }
     let engine = Engine(config: config, sink: sink)
     _ = try Runner(engine: engine).replay(files: files, diagnostics: { _ in })
     return sink.lines
