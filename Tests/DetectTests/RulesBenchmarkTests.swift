@@ -20,12 +20,17 @@ import SonarMCP
         for (name, m) in cases {
             let fields = try #require(m)
             var hits = 0
-            let elapsed = clock.measure {
-                for _ in 0..<rounds { hits &+= set.evaluate(fields).count }
+            // Best of five: the machine is shared, the minimum is the cost.
+            var best = Double.infinity
+            for _ in 0..<5 {
+                let elapsed = clock.measure {
+                    for _ in 0..<rounds { hits &+= set.evaluate(fields).count }
+                }
+                let ns = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+                best = min(best, ns / Double(rounds))
             }
-            let ns = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
-            print("rules benchmark: \(name): \(Int(ns / Double(rounds))) ns/message, \(set.rules.count) rules, \(hits / rounds) hit(s)")
-            #expect(ns / Double(rounds) < 1_000_000)
+            print("rules benchmark: \(name): \(Int(best)) ns/message, \(set.rules.count) rules, \(hits / rounds / 5) hit(s)")
+            #expect(best < 1_000_000)
         }
     }
 }
