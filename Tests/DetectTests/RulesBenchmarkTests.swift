@@ -33,4 +33,23 @@ import SonarMCP
             #expect(best < 1_000_000)
         }
     }
+
+    /// `re` (Swift Regex) against the equivalent `startswith`, one rule each, on one field.
+    @Test func regexCostAgainstStartswith() throws {
+        let re = try rule(#"sel:\n  mcp.params.uri|re: '^file:///(etc|root)/'\ncondition: sel"#.replacingOccurrences(of: "\\n", with: "\n"))
+        let sw = try rule("sel:\n  mcp.params.uri|startswith: ['file:///etc/', 'file:///root/']\ncondition: sel")
+        let m = try #require(messageFields(#"{"jsonrpc":"2.0","id":5,"method":"resources/read","params":{"uri":"file:///home/dev/project/src/main.swift"}}"#))
+        let clock = ContinuousClock()
+        for (name, r) in [("re", re), ("startswith", sw)] {
+            var best = Double.infinity
+            var hits = 0
+            for _ in 0..<5 {
+                let elapsed = clock.measure { for _ in 0..<20_000 where r.matches(m) { hits += 1 } }
+                let ns = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+                best = min(best, ns / 20_000)
+            }
+            print("rules benchmark: one \(name) rule on mcp.params.uri: \(Int(best)) ns/message")
+            #expect(hits == 0)
+        }
+    }
 }
