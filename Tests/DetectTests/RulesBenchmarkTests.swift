@@ -20,12 +20,36 @@ import SonarMCP
         for (name, m) in cases {
             let fields = try #require(m)
             var hits = 0
-            let elapsed = clock.measure {
-                for _ in 0..<rounds { hits &+= set.evaluate(fields).count }
+            // Best of five: the machine is shared, the minimum is the cost.
+            var best = Double.infinity
+            for _ in 0..<5 {
+                let elapsed = clock.measure {
+                    for _ in 0..<rounds { hits &+= set.evaluate(fields).count }
+                }
+                let ns = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+                best = min(best, ns / Double(rounds))
             }
-            let ns = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
-            print("rules benchmark: \(name): \(Int(ns / Double(rounds))) ns/message, \(set.rules.count) rules, \(hits / rounds) hit(s)")
-            #expect(ns / Double(rounds) < 1_000_000)
+            print("rules benchmark: \(name): \(Int(best)) ns/message, \(set.rules.count) rules, \(hits / rounds / 5) hit(s)")
+            #expect(best < 1_000_000)
+        }
+    }
+
+    /// `re` (Swift Regex) against the equivalent `startswith`, one rule each, on one field.
+    @Test func regexCostAgainstStartswith() throws {
+        let re = try rule(#"sel:\n  mcp.params.uri|re: '^file:///(etc|root)/'\ncondition: sel"#.replacingOccurrences(of: "\\n", with: "\n"))
+        let sw = try rule("sel:\n  mcp.params.uri|startswith: ['file:///etc/', 'file:///root/']\ncondition: sel")
+        let m = try #require(messageFields(#"{"jsonrpc":"2.0","id":5,"method":"resources/read","params":{"uri":"file:///home/dev/project/src/main.swift"}}"#))
+        let clock = ContinuousClock()
+        for (name, r) in [("re", re), ("startswith", sw)] {
+            var best = Double.infinity
+            var hits = 0
+            for _ in 0..<5 {
+                let elapsed = clock.measure { for _ in 0..<20_000 where r.matches(m) { hits += 1 } }
+                let ns = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+                best = min(best, ns / 20_000)
+            }
+            print("rules benchmark: one \(name) rule on mcp.params.uri: \(Int(best)) ns/message")
+            #expect(hits == 0)
         }
     }
 }

@@ -36,9 +36,11 @@ extension FieldSource {
 
 /// A field name resolved once, when its rule is loaded.
 public struct FieldKey: Sendable, Hashable {
+    /// The field name as the rule wrote it (`mcp.result.tools[].name`).
     public let name: String
     let path: FieldPath
 
+    /// Resolves `name`; an unknown name resolves to nothing (`MessageFields` has no value for it).
     public init(_ name: String) {
         self.name = name
         self.path = FieldPath(name)

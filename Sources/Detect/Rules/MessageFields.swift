@@ -16,15 +16,26 @@ import SonarProtocols
 ///
 /// Nothing is computed until a rule asks for a field; a rule that fails on `mcp.method` never
 /// touches the JSON.
-public struct MessageFields: FieldSource {
-    public let event: MCPEvent
-    public let view: MCPMessageView?
-    public let requestHeaders: HTTPHeaders?
+///
+/// One reference wide: the message is held in a shared box, so passing the fields around as
+/// `any FieldSource` never copies the event.
+public struct MessageFields: FieldSource, Sendable {
+    private final class Storage: Sendable {
+        let event: MCPEvent
+        let view: MCPMessageView?
+        let requestHeaders: HTTPHeaders?
+        init(event: MCPEvent, view: MCPMessageView?, requestHeaders: HTTPHeaders?) {
+            self.event = event; self.view = view; self.requestHeaders = requestHeaders
+        }
+    }
+    private let storage: Storage
+
+    public var event: MCPEvent { storage.event }
+    public var view: MCPMessageView? { storage.view }
+    public var requestHeaders: HTTPHeaders? { storage.requestHeaders }
 
     public init(event: MCPEvent, view: MCPMessageView?, requestHeaders: HTTPHeaders?) {
-        self.event = event
-        self.view = view
-        self.requestHeaders = requestHeaders
+        storage = Storage(event: event, view: view, requestHeaders: requestHeaders)
     }
 
     public func values(_ field: String) -> [FieldValue] {
@@ -39,13 +50,13 @@ public struct MessageFields: FieldSource {
             guard let v = eventValue(f) else { return false }
             return body(v)
         case .header(let name):
-            guard let headers = requestHeaders else { return false }
+            guard let headers = storage.requestHeaders else { return false }
             for e in headers.entries where Self.asciiEqualFolded(e.name, name) {
                 if body(.string(e.value)) { return true }
             }
             return false
         case .json(let root, let segments):
-            guard let view else { return false }
+            guard let view = storage.view else { return false }
             let start: JSONRef?
             switch root {
             case .params: start = view.message.params
@@ -83,7 +94,7 @@ public struct MessageFields: FieldSource {
     }
 
     private func eventValue(_ f: MessageFieldVocabulary.EventField) -> FieldValue? {
-        let e = event
+        let e = storage.event
         func s(_ v: String?) -> FieldValue? { v.map { .string($0) } }
         func n<T: BinaryInteger>(_ v: T?) -> FieldValue? { v.map { .number(String($0)) } }
         switch f {

@@ -121,11 +121,11 @@ public struct RuleSet: Sendable {
         if !errors.isEmpty {
             // File order, then position, as a compiler lists them.
             let order = Dictionary(sources.enumerated().map { ($0.element.file, $0.offset) }, uniquingKeysWith: { a, _ in a })
-            errors.sort {
-                let a = order[$0.file] ?? 0, b = order[$1.file] ?? 0
-                return (a, $0.line, $0.column) < (b, $1.line, $1.column)
+            let sorted = errors.enumerated().sorted {
+                let a = order[$0.element.file] ?? 0, b = order[$1.element.file] ?? 0
+                return (a, $0.element.line, $0.element.column, $0.offset) < (b, $1.element.line, $1.element.column, $1.offset)
             }
-            throw RuleLoadFailure(errors: errors)
+            throw RuleLoadFailure(errors: sorted.map(\.element))
         }
         return RuleSet(rules: loaded.map(\.rule))
     }

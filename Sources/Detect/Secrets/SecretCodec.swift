@@ -55,15 +55,18 @@ enum SecretCodec {
     /// Shannon entropy of the byte distribution, in bits per character.
     static func entropy(_ bytes: UnsafeBufferPointer<UInt8>) -> Double {
         guard !bytes.isEmpty else { return 0 }
-        var counts = [Int](repeating: 0, count: 256)
-        for b in bytes { counts[Int(b)] += 1 }
-        let n = Double(bytes.count)
-        var h = 0.0
-        for c in counts where c > 0 {
-            let p = Double(c) / n
-            h -= p * log2(p)
+        // Stack-allocated counts: this runs once per validated candidate.
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 256) { counts in
+            counts.initialize(repeating: 0)
+            for b in bytes { counts[Int(b)] &+= 1 }
+            let n = Double(bytes.count)
+            var h = 0.0
+            for c in counts where c > 0 {
+                let p = Double(c) / n
+                h -= p * log2(p)
+            }
+            return h
         }
-        return h
     }
 
     /// Base64 digit values for both alphabets (`+/` and `-_`); 255 elsewhere.

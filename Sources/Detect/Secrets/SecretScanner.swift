@@ -199,6 +199,13 @@ extension SecretScanner {
         let literals: [Literal]
         /// Literal indices by first byte (both cases for case-insensitive ones), longest first.
         let buckets: [[Int]]
+        /// The same literals flattened for the hot loop (no reference counting per byte):
+        /// bytes (lowercased when case-insensitive), start, length and case flag per literal, and
+        /// the literal indices of each first byte at `bucketItems[bucketStart[b]..<bucketStart[b+1]]`.
+        let flatBytes: [UInt8]
+        let flatLiteral: [(start: Int, length: Int, caseInsensitive: Bool)]
+        let bucketStart: [Int]
+        let bucketItems: [Int]
         /// One bit per (first byte, second byte) pair any literal starts with.
         let pairs: [UInt64]
 
@@ -251,6 +258,22 @@ extension SecretScanner {
             }
             self.buckets = buckets
             self.pairs = pairs
+            var flatBytes: [UInt8] = []
+            var flatLiteral: [(start: Int, length: Int, caseInsensitive: Bool)] = []
+            for lit in literals {
+                flatLiteral.append((start: flatBytes.count, length: lit.bytes.count, caseInsensitive: lit.caseInsensitive))
+                flatBytes += lit.bytes
+            }
+            var bucketStart: [Int] = [0]
+            var bucketItems: [Int] = []
+            for b in 0..<256 {
+                bucketItems += buckets[b]
+                bucketStart.append(bucketItems.count)
+            }
+            self.flatBytes = flatBytes
+            self.flatLiteral = flatLiteral
+            self.bucketStart = bucketStart
+            self.bucketItems = bucketItems
         }
 
         static func cases(_ b: UInt8) -> [UInt8] {
@@ -287,15 +310,27 @@ extension SecretScanner {
             guard n >= 2 else { return }
             var hits: [Hit] = []
             var i = 0
-            pairs.withUnsafeBufferPointer { pairs in
+            // Everything the loop reads, as raw buffers: no reference counting per byte.
+            withTables { pairs, bytes, lits, bucketStart, bucketItems in
                 while i &+ 1 < n {
-                    let key = Int(p[i]) << 8 | Int(p[i &+ 1])
+                    let b0 = Int(p[i])
+                    let key = b0 << 8 | Int(p[i &+ 1])
                     if pairs[key >> 6] & (1 << UInt64(key & 63)) == 0 { i &+= 1; continue }
                     var next = i &+ 1
-                    for li in buckets[Int(p[i])] {
-                        let lit = literals[li]
-                        guard literalMatches(lit, p, at: i) else { continue }
-                        guard let hit = candidate(lit, p, at: i) else { continue }
+                    var k = bucketStart[b0]
+                    let kEnd = bucketStart[b0 &+ 1]
+                    while k < kEnd {
+                        let li = bucketItems[k]
+                        k &+= 1
+                        let lit = lits[li]
+                        guard i &+ lit.length <= n else { continue }
+                        var j = 0
+                        if lit.caseInsensitive {
+                            while j < lit.length, Self.lower(p[i &+ j]) == bytes[lit.start &+ j] { j &+= 1 }
+                        } else {
+                            while j < lit.length, p[i &+ j] == bytes[lit.start &+ j] { j &+= 1 }
+                        }
+                        guard j == lit.length, let hit = candidate(literals[li], p, at: i) else { continue }
                         hits.append(hit)
                         if !patterns[hit.pattern].generic { next = max(next, hit.range.upperBound) }
                         break
@@ -318,17 +353,20 @@ extension SecretScanner {
             }
         }
 
+        typealias FlatLiteral = (start: Int, length: Int, caseInsensitive: Bool)
+
         @inline(__always)
-        func literalMatches(_ lit: Literal, _ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Bool {
-            let m = lit.bytes.count
-            guard i &+ m <= p.count else { return false }
-            var k = 0
-            if lit.caseInsensitive {
-                while k < m { if Self.lower(p[i &+ k]) != lit.bytes[k] { return false }; k &+= 1 }
-            } else {
-                while k < m { if p[i &+ k] != lit.bytes[k] { return false }; k &+= 1 }
+        func withTables(_ body: (UnsafeBufferPointer<UInt64>, UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<FlatLiteral>,
+                                 UnsafeBufferPointer<Int>, UnsafeBufferPointer<Int>) -> Void) {
+            pairs.withUnsafeBufferPointer { pairs in
+                flatBytes.withUnsafeBufferPointer { bytes in
+                    flatLiteral.withUnsafeBufferPointer { lits in
+                        bucketStart.withUnsafeBufferPointer { starts in
+                            bucketItems.withUnsafeBufferPointer { items in body(pairs, bytes, lits, starts, items) }
+                        }
+                    }
+                }
             }
-            return true
         }
 
         func candidate(_ lit: Literal, _ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Hit? {
