@@ -80,8 +80,25 @@ public final class DetectionEngine {
         content.inspect(view, event: event, report: report)
         policy.inspect(event, report: report)
         let fields = MessageFields(event: event, view: view, requestHeaders: headers)
-        for rule in config.rules.evaluate(fields) { report(Finding(rule: rule)) }
-        return (findings, secretDetector.secrets(in: view, headers: headers))
+        for rule in config.rules.evaluate(fields) {
+            var f = Finding(rule: rule)
+            if let pointer = rule.evidencePointer(fields), let value = MessageText.at(pointer, in: view) {
+                f.evidence = Evidence(redacted: String(value.prefix(200)), sha256: Redaction.sha256Hex(value.utf8), path: pointer)
+            } else if let method = event.method {
+                f.evidence = Evidence(redacted: method, sha256: Redaction.sha256Hex(method.utf8), path: "/method")
+            }
+            report(f)
+        }
+        let secrets = secretDetector.secrets(in: view, headers: headers)
+        if !secrets.isEmpty {
+            // Evidence that quotes message text (rules, paths, injection) must not carry a secret.
+            for i in findings.indices {
+                guard var e = findings[i].evidence else { continue }
+                for s in secrets where e.redacted.contains(s) { e.redacted = e.redacted.replacing(s, with: Redaction.mask(s)) }
+                findings[i].evidence = e
+            }
+        }
+        return (findings, secrets)
     }
 
     /// A change in a server's tools, seen in a tools/list result.
@@ -89,5 +106,25 @@ public final class DetectionEngine {
         var out: [Finding] = []
         toolChange.observe(o, serverName: serverName) { out.append($0) }
         return out
+    }
+}
+
+/// Text of a message value for evidence: a string as is, anything else as compact JSON.
+enum MessageText {
+    static func at(_ pointer: String, in view: MCPMessageView) -> String? {
+        let doc = view.document
+        var ref = view.message.node
+        for part in pointer.split(separator: "/") {
+            let key = String(part).replacing("~1", with: "/").replacing("~0", with: "~")
+            if doc.kind(ref) == .array, let i = Int(key) {
+                let elements = doc.elements(ref)
+                guard i >= 0, i < elements.count else { return nil }
+                ref = elements[i]
+            } else {
+                guard let next = doc.member(ref, key) else { return nil }
+                ref = next
+            }
+        }
+        return doc.string(ref) ?? doc.compactText(ref)
     }
 }

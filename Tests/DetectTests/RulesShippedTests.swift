@@ -22,23 +22,17 @@ let rulesRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().dele
     }
 
     @Test func theShippedSetLoads() throws {
-        #expect(set.rules.map(\.signatureId) == [200002, 200004, 200001, 200003, 200005, 200006])
+        #expect(set.rules.map(\.signatureId) == [200002, 200004, 200003, 200005, 200006])
         #expect(set.rules.map { URL(fileURLWithPath: $0.file).lastPathComponent } == [
-            "mcp_elicitation_secret_fields.yml", "mcp_resources_read_sensitive_file.yml", "mcp_sampling_create_message.yml",
+            "mcp_elicitation_secret_fields.yml", "mcp_resources_read_sensitive_file.yml", 
             "mcp_tools_call_shell.yml", "mcp_unauthenticated_remote_client.yml", "mcp_url_elicitation_required.yml",
         ])
-        #expect(set.rules.map(\.severity) == [2, 1, 2, 3, 2, 3])
-        #expect(set.rules.map(\.category) == [.secret, .sensitivePath, .method, .method, .exposure, .method])
+        #expect(set.rules.map(\.severity) == [2, 1, 3, 2, 3])
+        #expect(set.rules.map(\.category) == [.method, .sensitivePath, .method, .exposure, .method])
         #expect(set.rules.allSatisfy { $0.line == 1 && $0.status == .experimental && $0.isEvaluated })
         // The rules root loads the same rules: only its sigma/ folder is read.
         let root = try RuleSet.load(path: rulesRoot)
         #expect(root.rules.map(\.id) == set.rules.map(\.id))
-    }
-
-    @Test func samplingCreateMessage() {
-        #expect(hits(messageFields(#"{"jsonrpc":"2.0","id":0,"method":"sampling/createMessage","params":{"messages":[{"role":"user","content":{"type":"text","text":"Summarise ~/.ssh"}}],"maxTokens":100}}"#, src: "127.0.0.1", srcPort: 8000)) == [200001])
-        // The client's answer is not the server's request.
-        #expect(hits(messageFields(#"{"jsonrpc":"2.0","id":0,"result":{"role":"assistant","content":{"type":"text","text":"ok"},"model":"m"}}"#, method: "sampling/createMessage")) == [])
     }
 
     @Test func elicitationOfSecrets() {
