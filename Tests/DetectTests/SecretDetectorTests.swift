@@ -92,6 +92,10 @@ private func finding(_ id: String, _ sid: Int, _ signature: String, _ severity: 
     let headers = HTTPHeaders([(name: "Authorization", value: "Bearer \(PatternCases.bearer)")])
     let detector = SecretDetector(scanner: SecretRules.scanner)
     #expect(detector.secrets(in: view, headers: headers) == [ghp, blob, npm, PatternCases.password, PatternCases.bearer])
+    var count = 0
+    let collected = detector.inspect(view, headers: headers, requestMethod: nil) { _ in count += 1 }
+    #expect(collected == detector.secrets(in: view, headers: headers))
+    #expect(count == 6)
 }
 
 @Test func redactedPayloadIsExactValidAndSecretFree() throws {

@@ -27,11 +27,17 @@ public struct SecretDetector: Sendable {
         inspect(view, headers: headers, requestMethod: nil, report: report)
     }
 
-    /// `inspect` with the method of the request a response answers, for the signature.
-    public func inspect(_ view: MCPMessageView, headers: HTTPHeaders?, requestMethod: String?, report: (Finding) -> Void) {
+    /// `inspect` with the method of the request a response answers, for the signature. Returns
+    /// what `secrets(in:headers:)` would, so a caller that also redacts scans the message once.
+    @discardableResult
+    public func inspect(_ view: MCPMessageView, headers: HTTPHeaders?, requestMethod: String?,
+                        report: (Finding) -> Void) -> Set<String> {
         let method = view.message.method ?? requestMethod
         let (hits, needles) = locateMasked(view, headers: headers)
+        var secrets: Set<String> = []
         for hit in hits {
+            secrets.insert(hit.match.value)
+            if let encoded = hit.match.encodedText { secrets.insert(encoded) }
             guard let pattern = scanner.pattern(hit.match.pattern) else { continue }
             var signature = pattern.name + " in "
             if hit.path.hasPrefix("header:") {
@@ -55,6 +61,7 @@ public struct SecretDetector: Sendable {
                            category: .secret, severity: pattern.severity,
                            evidence: Redaction.evidence(secret: hit.match.value, path: hit.path)))
         }
+        return secrets
     }
 
     /// Every secret value found in the message and headers (for redaction), with the encoded text
