@@ -92,6 +92,10 @@ private func finding(_ id: String, _ sid: Int, _ signature: String, _ severity: 
     let headers = HTTPHeaders([(name: "Authorization", value: "Bearer \(PatternCases.bearer)")])
     let detector = SecretDetector(scanner: SecretRules.scanner)
     #expect(detector.secrets(in: view, headers: headers) == [ghp, blob, npm, PatternCases.password, PatternCases.bearer])
+    var count = 0
+    let collected = detector.inspect(view, headers: headers, requestMethod: nil) { _ in count += 1 }
+    #expect(collected == detector.secrets(in: view, headers: headers))
+    #expect(count == 6)
 }
 
 @Test func redactedPayloadIsExactValidAndSecretFree() throws {
@@ -209,4 +213,25 @@ private func jsonObjectRanges(_ b: [UInt8]) -> [Range<Int>] {
         #expect(SecretRules.scanner.scan("cat id_key:\n" + key + "\n$ ") == [SecretMatch(pattern: "private-key-pem", value: key)])
     }
     #expect(SecretRules.scanner.scan("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----") == [])
+}
+
+@Test func noSecretInSignaturesOrPathsEvenWhenUsedAsNames() {
+    // A token as the method, as a top-level member name, and as a nested member name.
+    let json = #"{"jsonrpc":"2.0","id":9,"method":"\#(ghp)","\#(npm)":{"\#(PatternCases.stripeLive)":1}}"#
+    let all = findings(json)
+    #expect(all.map(\.rule) == ["secret.github-pat-classic", "secret.npm-token", "secret.stripe-live-key"])
+    #expect(all.map(\.signature) == [
+        "GitHub personal access token in \(Redaction.mask(ghp)) method",
+        "npm access token in \(Redaction.mask(ghp)) message",
+        "Stripe live secret key in \(Redaction.mask(ghp)) message",
+    ])
+    #expect(all.map { $0.evidence?.path } == [
+        "/method", "/" + Redaction.mask(npm), "/" + Redaction.mask(npm) + "/" + Redaction.mask(PatternCases.stripeLive),
+    ])
+    for f in all {
+        for secret in [ghp, npm, PatternCases.stripeLive] {
+            #expect(!f.signature.contains(secret) && !(f.evidence?.path.contains(secret) ?? true)
+                    && !(f.evidence?.redacted.contains(secret) ?? true))
+        }
+    }
 }

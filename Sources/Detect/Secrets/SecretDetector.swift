@@ -27,10 +27,17 @@ public struct SecretDetector: Sendable {
         inspect(view, headers: headers, requestMethod: nil, report: report)
     }
 
-    /// `inspect` with the method of the request a response answers, for the signature.
-    public func inspect(_ view: MCPMessageView, headers: HTTPHeaders?, requestMethod: String?, report: (Finding) -> Void) {
+    /// `inspect` with the method of the request a response answers, for the signature. Returns
+    /// what `secrets(in:headers:)` would, so a caller that also redacts scans the message once.
+    @discardableResult
+    public func inspect(_ view: MCPMessageView, headers: HTTPHeaders?, requestMethod: String?,
+                        report: (Finding) -> Void) -> Set<String> {
         let method = view.message.method ?? requestMethod
-        for hit in locate(view, headers: headers) {
+        let (hits, needles) = locateMasked(view, headers: headers)
+        var secrets: Set<String> = []
+        for hit in hits {
+            secrets.insert(hit.match.value)
+            if let encoded = hit.match.encodedText { secrets.insert(encoded) }
             guard let pattern = scanner.pattern(hit.match.pattern) else { continue }
             var signature = pattern.name + " in "
             if hit.path.hasPrefix("header:") {
@@ -45,25 +52,32 @@ public struct SecretDetector: Sendable {
             case "url": signature += " (URL-encoded)"
             default: break
             }
+            // A method name (or header name) may itself be a secret the message carried.
+            let bytes = Array(signature.utf8)
+            if needles.contains(where: { PayloadRedaction.contains(bytes[...], $0.bytes) }) {
+                signature = String(decoding: PayloadRedaction.replace(bytes, needles), as: UTF8.self)
+            }
             report(Finding(rule: "secret." + pattern.id, signatureId: pattern.signatureId, signature: signature,
                            category: .secret, severity: pattern.severity,
                            evidence: Redaction.evidence(secret: hit.match.value, path: hit.path)))
         }
+        return secrets
     }
 
     /// Every secret value found in the message and headers (for redaction), with the encoded text
     /// that carried any secret found only after decoding.
     public func secrets(in view: MCPMessageView, headers: HTTPHeaders?) -> Set<String> {
         var out: Set<String> = []
-        for hit in locate(view, headers: headers) {
+        for hit in locateMasked(view, headers: headers).hits {
             out.insert(hit.match.value)
             if let encoded = hit.match.encodedText { out.insert(encoded) }
         }
         return out
     }
 
-    /// All distinct (pattern, value, path) in document order, headers last.
-    func locate(_ view: MCPMessageView, headers: HTTPHeaders?) -> [Located] {
+    /// All distinct (pattern, value, path) in document order, headers last, with every secret
+    /// masked in the paths; and the replacements that mask them.
+    func locateMasked(_ view: MCPMessageView, headers: HTTPHeaders?) -> (hits: [Located], needles: [PayloadRedaction.Needle]) {
         var seen: Set<[String]> = []
         var out: [Located] = []
         func add(_ m: SecretMatch, _ path: String, _ place: String) {
@@ -76,7 +90,9 @@ public struct SecretDetector: Sendable {
         let message = view.message.node
         // Top-level member name → place for the signature.
         doc.forEachMember(message) { key, value in
-            let place = doc.string(key) ?? "message"
+            // Only the members JSON-RPC defines name a place: any other name could be a secret.
+            let name = doc.string(key) ?? ""
+            let place = ["params", "result", "error", "id", "method", "jsonrpc"].contains(name) ? name : "message"
             // The member name itself, then its value, as below.
             scanString(doc, key, key: nil, message: message, place: place, add)
             walk(doc, value, key: doc.string(key), message: message, place: place, add)
@@ -120,7 +136,7 @@ public struct SecretDetector: Sendable {
                 out[i].path = String(decoding: PayloadRedaction.replace(path, needles), as: UTF8.self)
             }
         }
-        return out
+        return (out, needles)
     }
 
     /// Depth is bounded by the JSON parser's limit, so recursion is safe here.

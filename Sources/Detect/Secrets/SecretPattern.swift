@@ -103,7 +103,8 @@ public struct SecretPattern: Sendable, Identifiable {
     public var caseInsensitive: Bool
     /// Whether the prefix is part of the reported secret (`AKIA…` yes, `Bearer ` no).
     public var includePrefix: Bool
-    /// Context patterns: key names, matched case-insensitively anywhere in a key.
+    /// Context patterns: key names (stored lowercased). In text, the name followed by `=` or `:`;
+    /// as a JSON member or header name, any name that ends with it, in any case.
     public var contextKeys: [String]
     /// Context patterns: key names that contain a context key but never hold a secret (`progressToken`).
     public var excludeKeys: [String]
@@ -134,7 +135,9 @@ public struct SecretPattern: Sendable, Identifiable {
                 minEntropy: Double = 0, allow: [String] = [], generic: Bool = false) {
         self.id = id; self.name = name; self.signatureId = signatureId; self.severity = severity
         self.kind = kind; self.prefixes = prefixes; self.caseInsensitive = caseInsensitive
-        self.includePrefix = includePrefix; self.contextKeys = contextKeys; self.excludeKeys = excludeKeys
+        self.includePrefix = includePrefix
+        // Names compare case-insensitively: keep them folded once here.
+        self.contextKeys = contextKeys.map { $0.lowercased() }; self.excludeKeys = excludeKeys.map { $0.lowercased() }
         self.charset = charset; self.extraChars = extraChars
         self.minLength = minLength; self.maxLength = maxLength
         self.partSeparator = partSeparator; self.parts = parts
