@@ -235,3 +235,14 @@ private func jsonObjectRanges(_ b: [UInt8]) -> [Range<Int>] {
         }
     }
 }
+
+/// Base64 inside other text is decoded run by run (the detection fixture's client-attacks
+/// message 32: `backup <base64 of a GitHub token>`); ordinary words and ids are not secrets.
+@Test func embeddedBase64RunIsDecodedOnce() throws {
+    let scanner = try SecretScanner.load(path: rulesRoot + "/secrets.yml")
+    let hits = scanner.scan("backup Z2hwX3pDTlVWZEh1Zkk3d1VTajQ5N1BzUVZTQURXNndUQjF0aWxONA== for later")
+    #expect(hits.map(\.value) == ["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"])
+    #expect(hits.first?.encoding == "base64")
+    #expect(hits.first?.encodedText == "Z2hwX3pDTlVWZEh1Zkk3d1VTajQ5N1BzUVZTQURXNndUQjF0aWxONA==")
+    #expect(scanner.scan("session 2b7c8f0e-1d2a-4b3c-9e8f-0a1b2c3d4e5f and sha256 ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad").isEmpty)
+}

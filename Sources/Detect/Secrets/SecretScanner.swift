@@ -49,8 +49,37 @@ public struct SecretScanner: Sendable {
     public func scan(utf8 buffer: UnsafeBufferPointer<UInt8>) -> [SecretMatch] {
         var out: [SecretMatch] = []
         compiled.scanRaw(buffer, into: &out)
+        let before = out.count
         scanDecoded(buffer, into: &out)
+        if out.count == before { scanEmbeddedBase64(buffer, into: &out) }
         return out
+    }
+
+    /// Runs of base64 inside other text ("backup Z2hwX3…=="): each run long enough to hold a
+    /// token is decoded once and rescanned, as a whole base64 string is. Bounded: at most
+    /// `maxEmbeddedRuns` runs per string, so a long text of words costs one extra pass.
+    private func scanEmbeddedBase64(_ buffer: UnsafeBufferPointer<UInt8>, into out: inout [SecretMatch]) {
+        guard buffer.count > Self.minimumEmbeddedRun else { return }
+        var i = 0, runs = 0
+        while i < buffer.count, runs < Self.maxEmbeddedRuns {
+            guard SecretScanner.isBase64Byte(buffer[i]) else { i += 1; continue }
+            var j = i
+            while j < buffer.count, SecretScanner.isBase64Byte(buffer[j]) { j += 1 }
+            if j - i >= Self.minimumEmbeddedRun && j - i < buffer.count {
+                runs += 1
+                scanDecoded(UnsafeBufferPointer(rebasing: buffer[i..<j]), into: &out)
+            }
+            i = j
+        }
+    }
+
+    /// Shortest embedded base64 run decoded: 24 characters carry 18 bytes, less than any token.
+    static let minimumEmbeddedRun = 24
+    static let maxEmbeddedRuns = 16
+
+    private static func isBase64Byte(_ b: UInt8) -> Bool {
+        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+            || b == 0x2B || b == 0x2F || b == 0x3D || b == 0x2D || b == 0x5F
     }
 
     /// Context patterns applied to a value whose name is known (a JSON member's key, an HTTP
