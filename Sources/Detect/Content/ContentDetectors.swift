@@ -1,4 +1,27 @@
 // The content detectors: which fields of which messages are read, and the findings they make.
+//
+// What is read (nothing else is):
+// - responses to tools/list (`tools[].name/title/description`, `annotations.title`, every string
+//   `description`/`title` at any depth of `inputSchema`/`outputSchema`), prompts/list (prompt and
+//   argument `name/title/description`), resources/list and resources/templates/list
+//   (`name/title/description`), initialize and server/discover (`instructions`): poisoning rules;
+// - responses to tools/call: `content[].text` and `content[].resource.text` for output poisoning;
+// - responses to tools/call, resources/read, prompts/get: every string of `result` (except
+//   members `blob`, `data`, `_meta`) for PII;
+// - requests tools/call (`params.arguments`, every string at any depth): paths and injection;
+//   resources/read `params.uri` and prompts/get `params.arguments`: paths.
+// A response whose request was not seen is read by its shape (`tools` array → tools/list, ...).
+//
+// Deliberately let pass (false positives judged worse than the miss):
+// - a single zero-width joiner/non-joiner/space/LRM/RLM next to non-ASCII text (emoji, Indic,
+//   Persian, Thai, right-to-left scripts), a leading U+FEFF, a single soft hyphen;
+// - credential file names in tool *output* (a file-listing tool prints `id_rsa`);
+// - a sending verb and a URL without an object naming data ("posts the message to https://…");
+// - one `../` in a string whose key does not say "path" (relative imports in code, prose);
+// - shell operators not followed by a configured command word (`a && b`, `$(document)`,
+//   `x || y` in SQL), pipes on Markdown table rows, backticks after a blank (Markdown code);
+// - chaining inside arguments named like `command`/`script` is reported at severity 3 only;
+// - `curl`/`wget` without a pipe into an interpreter, `nc` without `-e`/`-c`.
 import SonarMCP
 
 /// One content rule: its id, signature id, category and default severity.
