@@ -46,6 +46,23 @@ import SonarMCP
         #expect(throws: ContentConfigError.self) { try ContentConfig.load(path: "/nonexistent/content.yml") }
     }
 
+    @Test func ruleCatalogue() {
+        let all = ContentRule.all
+        #expect(Set(all.map(\.id)).count == all.count)
+        #expect(Set(all.map(\.signatureId)).count == all.count)
+        for r in all {
+            let range: ClosedRange<Int> = switch r.id.split(separator: ".").first {
+            case "poisoning": 200100...200199
+            case "paths": 200200...200299
+            case "injection": 200300...200399
+            case "pii": 200400...200499
+            default: 0...0
+            }
+            #expect(range.contains(r.signatureId), "\(r.id)")
+            #expect((1...3).contains(r.severity))
+        }
+    }
+
     @Test func phrasePatterns() {
         var set = PhraseSet()
         #expect(set.add("ignore (all|any)? (previous|prior) instructions") == nil)

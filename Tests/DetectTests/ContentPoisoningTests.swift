@@ -26,6 +26,7 @@ import SonarMCP
             "\u{FEFF}A leading byte order mark is harmless.",
             "Hyphen\u{00AD}ation hints are fine one at a time.",
             "Use SSH keys managed by your organisation; see the sshd_config manual.",
+            "Hebrew שלום\u{200F} with a right-to-left mark, and “curly quotes” — dashes…",
         ] {
             #expect(h.toolsList(description: text).isEmpty, "\(text)")
         }

@@ -16,27 +16,29 @@ public struct ContentConfigError: Error, Sendable, Equatable, CustomStringConver
 
 /// Everything the content detectors are told from `rules/content.yml`. The lists are data, not
 /// code, so that an operator can add a marker phrase or a credential file without a rebuild.
+/// Lists are read-only once loaded (they are compiled into matchers at load time); the switches
+/// and the PII severity may be changed by the program (a command-line flag, say).
 /// Phrase lists use a small pattern syntax (see `rules/content.yml`): words separated by spaces
 /// match across any run of whitespace, `(a|b)` is a required alternative, `(a|b)?` an optional one.
 public struct ContentConfig: Sendable {
     // Poisoning (server-provided text the model reads, and tool output).
     public var poisoningEnabled = true
-    public var instructionMarkers: [String] = []
-    public var credentialReferences: [String] = []
-    public var exfiltrationPhrases: [String] = []
-    public var exfiltrationVerbs: [String] = []
-    public var exfiltrationObjects: [String] = []
+    public private(set) var instructionMarkers: [String] = []
+    public private(set) var credentialReferences: [String] = []
+    public private(set) var exfiltrationPhrases: [String] = []
+    public private(set) var exfiltrationVerbs: [String] = []
+    public private(set) var exfiltrationObjects: [String] = []
     // Sensitive paths (request arguments).
     public var pathsEnabled = true
-    public var pathKeys: [String] = []
-    public var credentialFiles: [String] = []
-    public var systemFiles: [String] = []
+    public private(set) var pathKeys: [String] = []
+    public private(set) var credentialFiles: [String] = []
+    public private(set) var systemFiles: [String] = []
     // Command injection (tools/call arguments).
     public var injectionEnabled = true
-    public var commandWords: [String] = []
-    public var shellKeys: [String] = []
-    public var fetchers: [String] = []
-    public var interpreters: [String] = []
+    public private(set) var commandWords: [String] = []
+    public private(set) var shellKeys: [String] = []
+    public private(set) var fetchers: [String] = []
+    public private(set) var interpreters: [String] = []
     // PII (results going to the client).
     public var piiEnabled = true
     public var piiSeverity = 3

@@ -1,4 +1,27 @@
 // The content detectors: which fields of which messages are read, and the findings they make.
+//
+// What is read (nothing else is):
+// - responses to tools/list (`tools[].name/title/description`, `annotations.title`, every string
+//   `description`/`title` at any depth of `inputSchema`/`outputSchema`), prompts/list (prompt and
+//   argument `name/title/description`), resources/list and resources/templates/list
+//   (`name/title/description`), initialize and server/discover (`instructions`): poisoning rules;
+// - responses to tools/call: `content[].text` and `content[].resource.text` for output poisoning;
+// - responses to tools/call, resources/read, prompts/get: every string of `result` (except
+//   members `blob`, `data`, `_meta`) for PII;
+// - requests tools/call (`params.arguments`, every string at any depth): paths and injection;
+//   resources/read `params.uri` and prompts/get `params.arguments`: paths.
+// A response whose request was not seen is read by its shape (`tools` array → tools/list, ...).
+//
+// Deliberately let pass (false positives judged worse than the miss):
+// - a single zero-width joiner/non-joiner/space/LRM/RLM next to non-ASCII text (emoji, Indic,
+//   Persian, Thai, right-to-left scripts), a leading U+FEFF, a single soft hyphen;
+// - credential file names in tool *output* (a file-listing tool prints `id_rsa`);
+// - a sending verb and a URL without an object naming data ("posts the message to https://…");
+// - one `../` in a string whose key does not say "path" (relative imports in code, prose);
+// - shell operators not followed by a configured command word (`a && b`, `$(document)`,
+//   `x || y` in SQL), pipes on Markdown table rows, backticks after a blank (Markdown code);
+// - chaining inside arguments named like `command`/`script` is reported at severity 3 only;
+// - `curl`/`wget` without a pipe into an interpreter, `nc` without `-e`/`-c`.
 import SonarMCP
 
 /// One content rule: its id, signature id, category and default severity.
@@ -87,20 +110,25 @@ public struct ContentDetectors: Sendable {
         let doc = scan.doc
         switch method {
         case "tools/call":
-            guard let args = doc.member(params, "arguments") else { return }
-            forEachString(doc, args, key: nil) { r, key in
-                withText(doc, r) { b in
-                    if config.pathsEnabled { scanPath(b, key: key, r, &scan) }
-                    if config.injectionEnabled { scanInjection(b, key: key, r, &scan) }
+            each(doc, params, "arguments") { args in
+                forEachString(doc, args, key: nil) { r, key in
+                    withText(doc, r) { b in
+                        if config.pathsEnabled { scanPath(b, key: key, r, &scan) }
+                        if config.injectionEnabled { scanInjection(b, key: key, r, &scan) }
+                    }
                 }
             }
         case "resources/read":
-            guard config.pathsEnabled, let uri = doc.member(params, "uri") else { return }
-            withText(doc, uri) { b in scanPath(b, key: "uri", uri, &scan) }
+            guard config.pathsEnabled else { return }
+            each(doc, params, "uri") { uri in
+                withText(doc, uri) { b in scanPath(b, key: "uri", uri, &scan) }
+            }
         case "prompts/get":
-            guard config.pathsEnabled, let args = doc.member(params, "arguments") else { return }
-            forEachString(doc, args, key: nil) { r, key in
-                withText(doc, r) { b in scanPath(b, key: key, r, &scan) }
+            guard config.pathsEnabled else { return }
+            each(doc, params, "arguments") { args in
+                forEachString(doc, args, key: nil) { r, key in
+                    withText(doc, r) { b in scanPath(b, key: key, r, &scan) }
+                }
             }
         default:
             return
@@ -112,34 +140,32 @@ public struct ContentDetectors: Sendable {
     func inspectResult(method: String?, result: JSONRef, _ scan: inout Scan) {
         guard let method else { return }
         let doc = scan.doc
+        let names = ["name", "title", "description"]
         if config.poisoningEnabled {
             switch method {
             case "tools/list":
-                forEachObject(doc, doc.member(result, "tools")) { tool in
-                    for name in ["name", "title", "description"] { metadata(doc.member(tool, name), &scan) }
-                    if let annotations = doc.member(tool, "annotations") { metadata(doc.member(annotations, "title"), &scan) }
-                    for schema in ["inputSchema", "outputSchema"] {
-                        if let s = doc.member(tool, schema) { schemaText(s, &scan) }
-                    }
+                eachObject(doc, result, "tools") { tool in
+                    for name in names { each(doc, tool, name) { metadata($0, &scan) } }
+                    each(doc, tool, "annotations") { a in each(doc, a, "title") { metadata($0, &scan) } }
+                    for schema in ["inputSchema", "outputSchema"] { each(doc, tool, schema) { schemaText($0, &scan) } }
                 }
             case "prompts/list":
-                forEachObject(doc, doc.member(result, "prompts")) { prompt in
-                    for name in ["name", "title", "description"] { metadata(doc.member(prompt, name), &scan) }
-                    forEachObject(doc, doc.member(prompt, "arguments")) { arg in
-                        for name in ["name", "title", "description"] { metadata(doc.member(arg, name), &scan) }
+                eachObject(doc, result, "prompts") { prompt in
+                    for name in names { each(doc, prompt, name) { metadata($0, &scan) } }
+                    eachObject(doc, prompt, "arguments") { arg in
+                        for name in names { each(doc, arg, name) { metadata($0, &scan) } }
                     }
                 }
             case "resources/list", "resources/templates/list":
-                let list = method == "resources/list" ? "resources" : "resourceTemplates"
-                forEachObject(doc, doc.member(result, list)) { resource in
-                    for name in ["name", "title", "description"] { metadata(doc.member(resource, name), &scan) }
+                eachObject(doc, result, method == "resources/list" ? "resources" : "resourceTemplates") { resource in
+                    for name in names { each(doc, resource, name) { metadata($0, &scan) } }
                 }
             case "initialize", "server/discover":
-                metadata(doc.member(result, "instructions"), &scan)
+                each(doc, result, "instructions") { metadata($0, &scan) }
             case "tools/call":
-                forEachObject(doc, doc.member(result, "content")) { item in
-                    output(doc.member(item, "text"), &scan)
-                    if let resource = doc.member(item, "resource") { output(doc.member(resource, "text"), &scan) }
+                eachObject(doc, result, "content") { item in
+                    each(doc, item, "text") { output($0, &scan) }
+                    each(doc, item, "resource") { res in each(doc, res, "text") { output($0, &scan) } }
                 }
             default:
                 break
@@ -169,12 +195,23 @@ public struct ContentDetectors: Sendable {
 
 // MARK: walking
 
-/// Calls `body` for each object element of an array (nothing if `array` is nil or not one).
-func forEachObject(_ doc: JSONDocument, _ array: JSONRef?, _ body: (JSONRef) -> Void) {
-    guard let array else { return }
-    doc.forEachElement(array) { e in
-        if doc.kind(e) == .object { body(e) }
+/// Calls `body` with the value of every member of `obj` named `name`. Duplicate keys are all
+/// read: the sender's parser may keep the first and the receiver's the last, and a detector that
+/// read only one would be blind to the other.
+func each(_ doc: JSONDocument, _ obj: JSONRef, _ name: String, _ body: (JSONRef) -> Void) {
+    doc.forEachMember(obj) { k, v in
+        if doc.keyEquals(k, name) { body(v) }
         return true
+    }
+}
+
+/// Calls `body` for each object element of every array member of `obj` named `name`.
+func eachObject(_ doc: JSONDocument, _ obj: JSONRef, _ name: String, _ body: (JSONRef) -> Void) {
+    each(doc, obj, name) { array in
+        doc.forEachElement(array) { e in
+            if doc.kind(e) == .object { body(e) }
+            return true
+        }
     }
 }
 

@@ -4,7 +4,7 @@ import SonarMCP
 extension ContentDetectors {
     /// One result string: each kind reported once per field, evidence masked (PII is sensitive).
     func scanPII(_ b: UnsafeBufferPointer<UInt8>, _ r: JSONRef, _ scan: inout Scan) {
-        let severity = config.piiSeverity
+        let severity = min(max(config.piiSeverity, 1), 3)
         if config.piiEmail, let m = Self.findEmail(b) {
             report(.email, "E-mail address in a result", m, b, r, severity, &scan)
         }

@@ -83,8 +83,7 @@ struct HiddenScan {
 
 extension ContentDetectors {
     /// One field of server metadata the model reads (descriptions, titles, names, instructions).
-    func metadata(_ r: JSONRef?, _ scan: inout Scan) {
-        guard let r else { return }
+    func metadata(_ r: JSONRef, _ scan: inout Scan) {
         withText(scan.doc, r) { b in
             hidden(b, r, output: false, &scan)
             let marker = config.markers.firstMatch(b)
@@ -113,8 +112,7 @@ extension ContentDetectors {
 
     /// Text content of a tool result: hidden characters and instructions aimed at the model.
     /// Credential names are not looked for here: listing `~/.ssh` is a legitimate tool's output.
-    func output(_ r: JSONRef?, _ scan: inout Scan) {
-        guard let r else { return }
+    func output(_ r: JSONRef, _ scan: inout Scan) {
         withText(scan.doc, r) { b in
             hidden(b, r, output: true, &scan)
             if let m = config.markers.firstMatch(b) {
