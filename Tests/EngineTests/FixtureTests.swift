@@ -102,8 +102,15 @@ func variantYieldsTheSameEvents(_ pair: [String]) throws {
         let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
+    // The IPv6 variants move both ends off loopback (fd00::1, fd00::2): unauthenticated MCP to a
+    // non-loopback client is then a real exposure, raised there and nowhere in the originals.
+    let isIPv6 = pair[1].contains("vlan6") || pair[1].contains("qinq6")
+    let exposure = #""category":"exposure""#
+    if isIPv6 && original.contains(where: { $0.contains(#""method":"initialize""#) && $0.contains(#""kind":"request""#) && $0.contains(#""transport":"http""#) }) {
+        #expect(variant.contains { $0.contains(exposure) }, "\(pair[1]): no exposure alert for unauthenticated MCP beyond loopback")
+    }
     let a = original.map(normalise)
-    let b = variant.map(normalise)
+    let b = variant.filter { !(isIPv6 && $0.contains(exposure)) }.map(normalise)
     #expect(a.count == b.count, "\(pair[1])")
     for (i, (x, y)) in zip(a, b).enumerated() where x != y {
         Issue.record("event \(i + 1) of \(pair[1]) differs from \(pair[0]):\n original: \(x)\n  variant: \(y)")
