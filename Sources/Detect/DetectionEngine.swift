@@ -71,7 +71,9 @@ public final class DetectionEngine {
             let key = "\(f.rule)|\(f.evidence?.path ?? "")|\(f.evidence?.sha256 ?? "")"
             if seen.insert(key).inserted { findings.append(f) }
         }
-        secretDetector.inspect(view, headers: headers) { f in
+        // One walk gives both the findings and the secrets to mask (the request's method names
+        // where a response's secret was found: "… in tools/call result").
+        let secrets = secretDetector.inspect(view, headers: headers, requestMethod: event.method) { f in
             // Credentials in authentication headers are how MCP authenticates: redacted from all
             // output, but no alert (exposure of cleartext tokens beyond loopback is its own check).
             if f.evidence?.path.hasPrefix("header:") == true { return }
@@ -89,7 +91,6 @@ public final class DetectionEngine {
             }
             report(f)
         }
-        let secrets = secretDetector.secrets(in: view, headers: headers)
         if !secrets.isEmpty {
             // Evidence that quotes message text (rules, paths, injection) must not carry a secret.
             for i in findings.indices {

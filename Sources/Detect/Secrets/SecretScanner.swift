@@ -136,14 +136,10 @@ public struct SecretScanner: Sendable {
         guard !compiled.contextPatterns.isEmpty else { return false }
         var copy = key
         return copy.withUTF8 { k in
-            for index in compiled.contextPatterns {
-                for ck in compiled.patterns[index].contextKeys {
-                    let c = Array(ck.utf8)
-                    guard k.count >= c.count else { continue }
-                    var equal = true
-                    for (i, b) in c.enumerated() where Compiled.lower(k[k.count - c.count + i]) != b { equal = false; break }
-                    if equal { return true }
-                }
+            for c in compiled.contextKeyBytes where k.count >= c.count {
+                var equal = true
+                for (i, b) in c.enumerated() where Compiled.lower(k[k.count - c.count + i]) != b { equal = false; break }
+                if equal { return true }
             }
             return false
         }
@@ -224,6 +220,8 @@ extension SecretScanner {
         let charsets: [[Bool]]
         let allow: [Set<[UInt8]>]
         let contextPatterns: [Int]
+        /// Every context key of every context pattern, as lowercase bytes (checked per member name).
+        let contextKeyBytes: [[UInt8]]
         /// Literals: prefixes of token patterns and keys of context patterns.
         let literals: [Literal]
         /// Literal indices by first byte (both cases for case-insensitive ones), longest first.
@@ -253,6 +251,7 @@ extension SecretScanner {
             charsets = patterns.map { $0.charset.table(extra: Array($0.extraChars.utf8)) }
             allow = patterns.map { Set($0.allow.map { Array($0.utf8) }) }
             contextPatterns = patterns.indices.filter { patterns[$0].kind == .context }
+            contextKeyBytes = contextPatterns.flatMap { patterns[$0].contextKeys.map { Array($0.utf8) } }
             var literals: [Literal] = []
             for (i, p) in patterns.enumerated() {
                 switch p.kind {
