@@ -11,6 +11,10 @@ public struct DetectionConfig: Sendable {
     public var catalogue: MethodCatalogue
     public var policy: Policy
     public var pins: PinSet?
+    /// Egress allow-list and exposure severities (`egress.yml`, plus `--egress-allow`).
+    public var egress: EgressPolicy
+    /// Hosts to treat as MCP servers beyond those seen serving MCP (`--mcp-server`).
+    public var mcpServers: [IPAddress] = []
 
     /// Loads the rules folder `root`; `sigma` replaces `root/sigma` when given (a file or folder).
     /// Every problem in every file is collected, so one run shows them all.
@@ -27,15 +31,17 @@ public struct DetectionConfig: Sendable {
         do { catalogue = try MethodCatalogue.load(path: path("methods.yml")) } catch { errors.append("\(error)") }
         var policy: Policy?
         do { policy = try Policy.load(path: path("policy.yml")) } catch { errors.append("\(error)") }
+        var egress: EgressPolicy?
+        do { egress = try EgressPolicy.load(path: path("egress.yml")) } catch { errors.append("\(error)") }
         var pinSet: PinSet?
         if let pins {
             do { pinSet = try PinSet.load(path: pins) } catch { errors.append("\(error)") }
         }
-        guard errors.isEmpty, let rules, let secrets, let content, let catalogue, let policy else {
+        guard errors.isEmpty, let rules, let secrets, let content, let catalogue, let policy, let egress else {
             throw DetectionLoadError(errors: errors)
         }
         return DetectionConfig(rules: rules, secrets: secrets, content: content, catalogue: catalogue,
-                               policy: policy, pins: pinSet)
+                               policy: policy, pins: pinSet, egress: egress)
     }
 }
 
@@ -52,6 +58,8 @@ public final class DetectionEngine {
     public let toolChange: ToolChangeDetector
     private let secretDetector: SecretDetector
     private let content: ContentDetectors
+    public let egress: EgressMonitor
+    public let exposure: ExposureMonitor
 
     public init(config: DetectionConfig) {
         self.config = config
@@ -59,6 +67,8 @@ public final class DetectionEngine {
         self.toolChange = ToolChangeDetector(policy: config.policy, pins: config.pins)
         self.secretDetector = SecretDetector(scanner: config.secrets)
         self.content = ContentDetectors(config: config.content)
+        self.egress = EgressMonitor(policy: config.egress, servers: config.mcpServers)
+        self.exposure = ExposureMonitor(policy: config.egress)
     }
 
     /// What one message shows. `headers`: the HTTP headers of the message carrying it.
@@ -91,6 +101,8 @@ public final class DetectionEngine {
             }
             report(f)
         }
+        exposure.inspect(event, headers: headers, carriesSecret: !secrets.isEmpty, report: report)
+        egress.noteMCP(event)
         if !secrets.isEmpty {
             // Evidence that quotes message text (rules, paths, injection) must not carry a secret.
             for i in findings.indices {

@@ -29,6 +29,10 @@ final class FlowApp {
     /// After a 101 to a WebSocket upgrade: the frames, and the exchange that upgraded.
     var webSocket: WebSocketConnectionParser?
     var upgrade: HTTPMessageContext?
+    /// The first client bytes tried as a TLS ClientHello until it is read or ruled out.
+    var tls: TLSClientHelloParser? = TLSClientHelloParser()
+    /// DNS over TCP (port 53): length-prefixed messages instead of HTTP.
+    var dns: DNSStreamParser?
     init(limits: HTTPLimits) {
         http = HTTPConnectionParser(limits: limits)
         lines = LineJSONParser()
@@ -48,6 +52,9 @@ public final class Engine {
     private let sink: EventSink
     private var counters = Counters()
     private var eventCounts: [String: Int] = [:]
+    /// What the sensor learnt of each open flow for its `flow` event and the egress check.
+    private var notes: [UInt64: FlowNotes] = [:]
+    public var flowEvents = true
     public private(set) var packets: UInt64 = 0
     public private(set) var bytes: UInt64 = 0
     /// The latest packet time seen: the clock for timeouts and for events raised without a packet.
@@ -78,7 +85,12 @@ public final class Engine {
         let (flow, direction) = flows.flow(for: p)
         flows.count(packet: packet.wireLength, flow: flow, direction: direction)
         finishEndedFlows() // a flow evicted to make room
-        guard p.transport == .tcp, !flow.bypassed else { return }
+        if flow.packets[0] + flow.packets[1] == 1 { notes[flow.id] = FlowNotes() }
+        if p.transport == .udp {
+            udp(p, flow: flow, direction: direction)
+            return
+        }
+        guard !flow.bypassed else { return }
         if p.payloadTruncated { counters.add("capture.payload_truncated") }
         if flow.closed {
             // The last ACKs of a teardown are normal; data after the close is not.
@@ -177,7 +189,47 @@ public final class Engine {
             if reason == .evicted { counters.add("flow.evicted") }
             closeStreams(of: flow, time: now)
             releaseApp(of: flow)
+            checkEgress(flow, time: flow.firstSeen)
+            if flowEvents { write(EventEncoder.encodeFlow(flowRecord(flow, reason: reason)), type: "flow") }
+            notes[flow.id] = nil
         }
+    }
+
+    private func flowRecord(_ flow: Flow, reason: FlowEndReason) -> FlowRecord {
+        let n = notes[flow.id]
+        var dnsName: String? = nil
+        if let d = detector { dnsName = d.egress.dnsNames(flow.server.address, at: flow.firstSeen)?.first }
+        return FlowRecord(flowId: flow.id, client: flow.client, server: flow.server, transport: flow.transport,
+                          appProto: n?.appProto, start: flow.firstSeen, end: now,
+                          packets: (flow.packets[0], flow.packets[1]), bytes: (flow.bytes[0], flow.bytes[1]),
+                          reason: reason.rawValue, sni: n?.sni, httpHost: n?.httpHost, dnsName: dnsName,
+                          alerted: n?.alerted ?? false)
+    }
+
+    /// One egress judgement per flow, once what names its destination is known (or at its end).
+    private func checkEgress(_ flow: Flow, time: Timestamp) {
+        guard let detector, let n = notes[flow.id], !n.egressChecked else { return }
+        n.egressChecked = true
+        let c = OutboundConnection(flowId: flow.id, client: flow.client, server: flow.server, time: time,
+                                   appProto: n.appProto, sni: n.sni, httpHost: n.httpHost)
+        if let alert = detector.egress.inspect(c) {
+            n.alerted = true
+            write(EventEncoder.encode(alert), type: "alert")
+        }
+    }
+
+    /// UDP: DNS answers name addresses; a new UDP pair opened by an MCP server host is judged as egress.
+    private func udp(_ p: DecodedPacket, flow: Flow, direction: Direction) {
+        guard let detector else { return }
+        if p.srcPort == 53 || p.dstPort == 53 {
+            notes[flow.id]?.appProto = "dns"
+            if let m = DNSParser.parse(p.payload) {
+                detector.egress.learn(m, time: p.timestamp)
+            } else {
+                counters.add("dns.malformed")
+            }
+        }
+        if flow.packets[0] + flow.packets[1] == 1 { checkEgress(flow, time: p.timestamp) }
     }
 
     /// Delivers what each direction still holds (with gaps), then ends both directions.
@@ -196,6 +248,8 @@ public final class Engine {
             counters.merge(app.http.counters)
             if let lines = app.lines { counters.merge(lines.counters) }
             if let ws = app.webSocket { counters.merge(ws.counters) }
+            if let tls = app.tls { counters.merge(tls.counters) }
+            if let dns = app.dns { counters.merge(dns.counters) }
         }
         flow.app = nil
     }
@@ -210,7 +264,22 @@ public final class Engine {
         } else {
             if case .end = event { return }
             app = FlowApp(limits: config.http)
+            if flow.server.port == 53 {
+                app.dns = DNSStreamParser()
+                app.tls = nil
+                app.lines = nil
+                notes[flow.id]?.appProto = "dns"
+            }
             flow.app = app
+        }
+        if let dns = app.dns {
+            switch event {
+            case .data(let bytes):
+                dns.feed(bytes, direction: direction) { _, m in self.detector?.egress.learn(m, time: time) }
+            case .gap(let n): dns.gap(n, direction: direction)
+            case .end: break
+            }
+            return
         }
         let emit: (HTTPOutput) -> Void = { output in
             self.handle(output, flow: flow, time: time)
@@ -229,6 +298,19 @@ public final class Engine {
             }
             return
         }
+        if case .data(let bytes) = event, direction == .toServer, let tls = app.tls {
+            switch tls.feed(bytes) {
+            case .done(let hello):
+                app.tls = nil
+                notes[flow.id]?.appProto = "tls"
+                notes[flow.id]?.sni = hello.serverName
+                checkEgress(flow, time: time)
+            case .notTLS:
+                app.tls = nil
+            case .needMore:
+                break
+            }
+        }
         switch event {
         case .data(let bytes):
             if app.http.isHTTP != false { app.http.feed(bytes, direction: direction, emit: emit) }
@@ -246,15 +328,19 @@ public final class Engine {
             if app.http.isHTTP != false { app.http.end(direction: direction, emit: emit) }
             app.lines?.end(direction: direction, emit: emitLine)
         }
-        if app.webSocket == nil && app.http.isHTTP == false && (app.lines?.verdict ?? .other) == .other {
+        if app.http.isHTTP == true { app.tls = nil }
+        if app.webSocket == nil && app.http.isHTTP == false && (app.lines?.verdict ?? .other) == .other && app.tls == nil {
             // Neither HTTP nor JSON-RPC lines: nothing here for the sensor; later packets cost
             // only the flow lookup. A WebSocket joined after its handshake cannot be read (the
             // negotiated extensions and any deflate history are unknown): say so rather than guess.
-            if case .data(let bytes) = event, WebSocketSniffer.looksLikeFrame(bytes, direction: direction) {
+            if notes[flow.id]?.appProto == "tls" {
+                counters.add("app.bypass_tls")
+            } else if case .data(let bytes) = event, WebSocketSniffer.looksLikeFrame(bytes, direction: direction) {
                 counters.add("websocket.midstream_not_decodable")
             } else {
                 counters.add("app.bypass_unrecognised")
             }
+            checkEgress(flow, time: time)
             bypass(flow)
         }
     }
@@ -262,6 +348,7 @@ public final class Engine {
     private func handle(_ output: LineJSONOutput, flow: Flow, time: Timestamp) {
         switch output {
         case .message(let direction, let bytes):
+            notes[flow.id]?.appProto = "ndjson"
             let payload = MCPPayload(time: time, flowId: flow.id, client: flow.client, server: flow.server,
                                      direction: direction, transport: .tcp, appProto: "ndjson", bytes: bytes)
             process(payload, headers: nil)
@@ -296,7 +383,13 @@ public final class Engine {
             mcp(bytes: event.data, transport: .sse, direction: .toClient, context: context, flow: flow, time: time)
         case .upgrade(let context):
             startWebSocket(context, flow: flow, time: time)
-        case .requestHead, .responseHead, .anomaly:
+        case .requestHead(let context):
+            if let n = notes[flow.id], n.httpHost == nil {
+                n.appProto = "http"
+                n.httpHost = context.request?.headers["host"]
+                checkEgress(flow, time: time)
+            }
+        case .responseHead, .anomaly:
             break
         }
     }
@@ -316,6 +409,7 @@ public final class Engine {
         let ws = WebSocketConnectionParser(handshake: handshake, limits: config.webSocket)
         app.webSocket = ws
         app.upgrade = context
+        notes[flow.id]?.appProto = "websocket"
         app.lines = nil
         // Frames that travelled with the handshake: the client's may precede the 101 (sent
         // optimistically), the server's follow it in the same segment.
@@ -381,6 +475,7 @@ public final class Engine {
             toolObservations.removeAll()
             if !secrets.isEmpty { redact(&e, view: view, secrets: secrets) }
             write(EventEncoder.encode(e), type: "mcp")
+            if !findings.isEmpty { notes[e.flowId]?.alerted = true }
             for f in findings {
                 let alert = Alert(timestamp: e.timestamp, flowId: e.flowId, source: e.source, destination: e.destination,
                                   appProto: e.appProto, finding: f, mcp: e)
@@ -410,4 +505,13 @@ public final class Engine {
         eventCounts[type, default: 0] += 1
         sink.write(line: line)
     }
+}
+
+/// What the sensor learnt of one flow, for its `flow` event and the egress check.
+final class FlowNotes {
+    var appProto: String?
+    var sni: String?
+    var httpHost: String?
+    var egressChecked = false
+    var alerted = false
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SonarCapture
+import SonarCore
 import SonarDetect
 import SonarEngine
 import SonarOutput
@@ -173,16 +174,31 @@ struct DetectionOptions: ParsableArguments {
     @Flag(name: .customLong("no-detect"), help: "Run no detectors and no rules: mcp and stats events only.")
     var noDetect = false
 
+    @Option(name: .customLong("egress-allow"), help: ArgumentHelp("Add to the egress allow-list: a DNS name (covers its subdomains) or a CIDR (repeatable).", valueName: "NAME_OR_CIDR"))
+    var egressAllow: [String] = []
+
+    @Option(name: .customLong("mcp-server"), help: ArgumentHelp("Treat this address as an MCP server host for egress (repeatable).", valueName: "ADDR[:PORT]"))
+    var mcpServer: [String] = []
+
     /// The detection configuration, or nil with --no-detect. Refuses to start on any problem.
     func load() -> DetectionConfig? {
         if noDetect { return nil }
         let (root, sigma) = locate()
+        var config: DetectionConfig
         do {
-            return try DetectionConfig.load(root: root, sigma: sigma, pins: pins)
+            config = try DetectionConfig.load(root: root, sigma: sigma, pins: pins)
         } catch {
             for line in error.errors { warn("invalid rules: \(line)") }
             Glibc.exit(2)
         }
+        for entry in egressAllow where !config.egress.allow(entry) {
+            fail("--egress-allow \(entry): neither a DNS name nor a CIDR block")
+        }
+        for entry in mcpServer {
+            guard let address = EndpointText.address(entry) else { fail("--mcp-server \(entry): not an address") }
+            config.mcpServers.append(address)
+        }
+        return config
     }
 
     /// The rules root and, for a single rule file, that file.
@@ -268,4 +284,54 @@ final class DiscardSink: EventSink {
     func write(line: [UInt8]) {}
     func flush() {}
     func close() {}
+}
+
+/// `ADDR`, `ADDR:PORT`, `[V6]:PORT` → the address (the port does not matter for egress).
+enum EndpointText {
+    static func address(_ text: String) -> IPAddress? {
+        var host = Substring(text)
+        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+            host = host[host.index(after: host.startIndex)..<close]
+        } else if host.filter({ $0 == ":" }).count == 1, let colon = host.firstIndex(of: ":") {
+            host = host[..<colon]
+        }
+        if let v4 = parseV4(host) { return .v4(v4) }
+        return parseV6(host)
+    }
+
+    private static func parseV4(_ s: Substring) -> UInt32? {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var v: UInt32 = 0
+        for p in parts {
+            guard let octet = UInt8(p) else { return nil }
+            v = v << 8 | UInt32(octet)
+        }
+        return v
+    }
+
+    private static func parseV6(_ s: Substring) -> IPAddress? {
+        let halves = s.components(separatedBy: "::")
+        guard halves.count <= 2 else { return nil }
+        func groups(_ part: String) -> [UInt16]? {
+            if part.isEmpty { return [] }
+            var out: [UInt16] = []
+            for g in part.split(separator: ":", omittingEmptySubsequences: false) {
+                guard g.count <= 4, let v = UInt16(g, radix: 16) else { return nil }
+                out.append(v)
+            }
+            return out
+        }
+        guard let head = groups(halves[0]) else { return nil }
+        let tail = halves.count == 2 ? groups(halves[1]) : []
+        guard let tail else { return nil }
+        let missing = 8 - head.count - tail.count
+        guard halves.count == 2 ? missing >= 1 : missing == 0 else { return nil }
+        let all = head + [UInt16](repeating: 0, count: halves.count == 2 ? missing : 0) + tail
+        var hi: UInt64 = 0, lo: UInt64 = 0
+        for (i, g) in all.enumerated() {
+            if i < 4 { hi = hi << 16 | UInt64(g) } else { lo = lo << 16 | UInt64(g) }
+        }
+        return .v6(hi, lo)
+    }
 }

@@ -22,13 +22,13 @@ let rulesRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().dele
     }
 
     @Test func theShippedSetLoads() throws {
-        #expect(set.rules.map(\.signatureId) == [200002, 200004, 200003, 200005, 200006])
+        #expect(set.rules.map(\.signatureId) == [200002, 200004, 200003, 200006])
         #expect(set.rules.map { URL(fileURLWithPath: $0.file).lastPathComponent } == [
             "mcp_elicitation_secret_fields.yml", "mcp_resources_read_sensitive_file.yml", 
-            "mcp_tools_call_shell.yml", "mcp_unauthenticated_remote_client.yml", "mcp_url_elicitation_required.yml",
+            "mcp_tools_call_shell.yml", "mcp_url_elicitation_required.yml",
         ])
-        #expect(set.rules.map(\.severity) == [2, 1, 3, 2, 3])
-        #expect(set.rules.map(\.category) == [.method, .sensitivePath, .method, .exposure, .method])
+        #expect(set.rules.map(\.severity) == [2, 1, 3, 3])
+        #expect(set.rules.map(\.category) == [.method, .sensitivePath, .method, .method])
         #expect(set.rules.allSatisfy { $0.line == 1 && $0.status == .experimental && $0.isEvaluated })
         // The rules root loads the same rules: only its sigma/ folder is read.
         let root = try RuleSet.load(path: rulesRoot)
@@ -64,19 +64,6 @@ let rulesRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().dele
         for uri in ["file:///home/dev/project/README.md", "fixture://readme", "https://example.com/etc/passwd", "file:///srv/app/etc/config.yml"] {
             #expect(hits(messageFields(#"{"jsonrpc":"2.0","id":5,"method":"resources/read","params":{"uri":"\#(uri)"}}"#)) == [], "\(uri)")
         }
-    }
-
-    @Test func unauthenticatedRemoteClient() {
-        let initialize = #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}"#
-        let list = #"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#
-        #expect(hits(messageFields(initialize, src: "192.168.1.20")) == [200005])
-        #expect(hits(messageFields(list, src: "2001:db8::20")) == [200005])
-        #expect(hits(messageFields(initialize, src: "127.0.0.1")) == [])
-        #expect(hits(messageFields(initialize, src: "127.8.9.10")) == [])
-        #expect(hits(messageFields(list, src: "::1")) == [])
-        #expect(hits(messageFields(initialize, src: "192.168.1.20", headers: [("Authorization", "Bearer eyJ")])) == [])
-        #expect(hits(messageFields(#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"add"}}"#, src: "192.168.1.20")) == [])
-        #expect(hits(messageFields(initialize, src: "192.168.1.20", transport: .tcp, headers: nil)) == [])
     }
 
     @Test func urlElicitationRequired() {
@@ -128,10 +115,10 @@ let rulesRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().dele
     }
 
     @Test func findingFromRule() throws {
-        let r = try #require(set.rules.first { $0.signatureId == 200005 })
-        #expect(Finding(rule: r) == Finding(rule: "3c1f6a52-8e0d-4b7a-9f41-6d2e5a7b1c05", signatureId: 200005,
-                                            signature: "MCP served without Authorization to a non-loopback client",
-                                            category: .exposure, severity: 2))
+        let r = try #require(set.rules.first { $0.signatureId == 200004 })
+        #expect(Finding(rule: r) == Finding(rule: "3c1f6a52-8e0d-4b7a-9f41-6d2e5a7b1c04", signatureId: 200004,
+                                            signature: "resources/read of a sensitive file outside project paths (/etc, /root, .ssh, cloud credentials)",
+                                            category: .sensitivePath, severity: 1))
         #expect(Finding(rule: r, signature: "custom").signature == "custom")
     }
 

@@ -16,7 +16,10 @@ import Testing
         #expect(r.status == 0)
         #expect(r.stderr.isEmpty)
         let lines = r.stdout.split(separator: "\n")
-        #expect(lines.count == 31)
+        // 30 messages, a flow event for each of the 2 connections, the final stats.
+        #expect(lines.count == 33)
+        #expect(lines.filter { $0.contains(#""event_type":"mcp""#) }.count == 30)
+        #expect(lines.filter { $0.contains(#""event_type":"flow""#) }.count == 2)
         for line in lines { #expect(!jsonObject(String(line)).isEmpty) }
         #expect(lines.last?.contains(#""event_type":"stats""#) == true)
     }
@@ -59,7 +62,7 @@ import Testing
         let mcp = lines.filter { $0.contains(#""event_type":"mcp""#) }
         #expect(mcp.count > 5)
         // The messages before the cut are exactly those of the whole capture.
-        for (a, b) in zip(mcp.dropLast(), full) { #expect(a == b) }
+        for (a, b) in zip(mcp.dropLast(), full.filter { $0.contains(#""event_type":"mcp""#) }) { #expect(a == b) }
         #expect(lines.last?.contains(#""event_type":"stats""#) == true)
     }
 
@@ -82,7 +85,7 @@ import Testing
         #expect(r.status == 0)
         #expect(r.stdout.isEmpty)
         let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
-        #expect(lines.count == 31)
+        #expect(lines.count == 33)
         let first = jsonObject(String(lines[0]))
         let message = (first["mcp"] as? [String: Any])?["message"] as? [String: Any]
         #expect(message?["method"] as? String == "server/discover")

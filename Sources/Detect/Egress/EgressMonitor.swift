@@ -1,0 +1,108 @@
+import SonarCore
+import SonarMCP
+import SonarProtocols
+
+/// A connection the sensor saw opening, with what names it: the TLS SNI and the HTTP Host.
+public struct OutboundConnection: Sendable {
+    public var flowId: UInt64
+    public var client: Endpoint
+    public var server: Endpoint
+    public var time: Timestamp
+    public var appProto: String?
+    public var sni: String?
+    public var httpHost: String?
+    public init(flowId: UInt64, client: Endpoint, server: Endpoint, time: Timestamp, appProto: String?, sni: String?, httpHost: String?) {
+        self.flowId = flowId; self.client = client; self.server = server; self.time = time
+        self.appProto = appProto; self.sni = sni; self.httpHost = httpHost
+    }
+}
+
+/// Who MCP servers call: every address seen serving MCP (and `--mcp-server`), the names of
+/// addresses learnt from DNS answers, and each connection such a host opens to a destination the
+/// allow-list does not cover — raised once per server and destination, with the server's closest
+/// preceding tool call.
+public final class EgressMonitor {
+    public let policy: EgressPolicy
+    /// Hosts seen serving MCP, and configured ones.
+    public private(set) var serverHosts: Set<IPAddress> = []
+    private var lastToolCall: [IPAddress: MCPEvent] = [:]
+    /// Address → (names, expiry) from DNS answers, bounded.
+    private var names: [IPAddress: (names: [String], expires: Timestamp)] = [:]
+    private var reported: Set<String> = []
+    private let maxEntries = 100_000
+
+    public init(policy: EgressPolicy, servers: [IPAddress] = []) {
+        self.policy = policy
+        serverHosts = Set(servers)
+    }
+
+    /// A message of an MCP session: its server is an MCP server host; a tool call is remembered.
+    public func noteMCP(_ e: MCPEvent) {
+        let server = e.direction == .toServer ? e.destination.address : e.source.address
+        if serverHosts.count < maxEntries { serverHosts.insert(server) }
+        if e.kind == .request, e.method == "tools/call", e.direction == .toServer {
+            if lastToolCall[server] == nil && lastToolCall.count >= maxEntries { lastToolCall.removeAll() }
+            lastToolCall[server] = e
+        }
+    }
+
+    /// A DNS response: remembers each answered address's names (the queried name first) for its TTL.
+    public func learn(_ m: DNSMessage, time: Timestamp) {
+        guard m.isResponse else { return }
+        for (address, chain, ttl) in dnsAddressNames(m) {
+            if names[address] == nil && names.count >= maxEntries { names.removeAll() }
+            names[address] = (chain, time.adding(seconds: Int64(ttl)))
+        }
+    }
+
+    /// The names DNS gave `address`, while their TTL lasts.
+    public func dnsNames(_ address: IPAddress, at time: Timestamp) -> [String]? {
+        guard let entry = names[address], time <= entry.expires else { return nil }
+        return entry.names
+    }
+
+    /// Judges one connection; an alert when an MCP server host reached an unapproved destination.
+    public func inspect(_ c: OutboundConnection) -> Alert? {
+        // Only connections the MCP server host opens count (the MCP session itself runs the other
+        // way: its client connects to the host); loopback is not egress.
+        guard let severity = policy.severity, serverHosts.contains(c.client.address),
+              !c.server.address.isLoopback else { return nil }
+        if policy.dnsExempt && c.server.port == 53 { return nil }
+        let dns = dnsNames(c.server.address, at: c.time)
+        let (host, via): (String, String) = {
+            if let s = c.sni { return (s, "tls-sni") }
+            if let h = c.httpHost { return (Self.hostOnly(h), "http-host") }
+            if let d = dns?.first { return (d, "dns") }
+            return (c.server.address.description, "ip")
+        }()
+        let allowed = policy.allows(address: c.server.address) || (via != "ip" && policy.allows(name: host))
+            || (via == "dns" && (dns ?? []).contains { policy.allows(name: $0) })
+        if allowed { return nil }
+        let key = "\(c.client.address)>\(host)>\(c.server.port)"
+        guard reported.insert(key).inserted else { return nil }
+        if reported.count > maxEntries { reported.removeAll() }
+        var f = Finding(rule: "egress.unapproved-destination", signatureId: 200901,
+                        signature: "MCP server \(c.client.address) connected to \(host) (\(c.server)) outside the egress allow-list",
+                        category: .egress, severity: severity,
+                        evidence: Evidence(redacted: host, sha256: Redaction.sha256Hex(host.utf8), path: via))
+        var call: MCPEvent? = nil
+        if let t = lastToolCall[c.client.address], c.time.microseconds - t.timestamp.microseconds <= policy.toolCallWindowSeconds * 1_000_000,
+           t.timestamp <= c.time {
+            call = t
+            f.signature += " during tools/call '\(t.tool ?? "")'"
+        }
+        var alert = Alert(timestamp: c.time, flowId: c.flowId, source: c.client, destination: c.server,
+                          appProto: c.appProto, finding: f, mcp: call)
+        alert.egressHost = host
+        alert.egressVia = via
+        return alert
+    }
+
+    /// `host:port` or `[v6]:port` → the host.
+    static func hostOnly(_ h: String) -> String {
+        var s = Substring(h.lowercased())
+        if s.hasPrefix("[") , let close = s.firstIndex(of: "]") { return String(s[s.index(after: s.startIndex)..<close]) }
+        if let colon = s.lastIndex(of: ":"), s.firstIndex(of: ":") == colon { s = s[..<colon] }
+        return String(s).trimmingDots()
+    }
+}

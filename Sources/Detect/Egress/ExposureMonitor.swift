@@ -1,0 +1,65 @@
+import SonarCore
+import SonarMCP
+import SonarProtocols
+
+/// Who can reach MCP services, and MCP travelling where it should not: MCP served beyond
+/// loopback, cleartext MCP sessions between hosts (worse with credentials in them), Streamable
+/// HTTP requests without Authorization to a server beyond loopback, and a server that answers
+/// `initialize` or `tools/list` to a remote client that sent no Authorization. Each once per
+/// server (or session).
+public final class ExposureMonitor {
+    public let policy: EgressPolicy
+    private var reported: Set<String> = []
+    /// Requests of remote clients without Authorization, by flow and id, awaiting their answer.
+    private var unauthenticated: Set<String> = []
+    private let maxEntries = 100_000
+
+    public init(policy: EgressPolicy) { self.policy = policy }
+
+    /// `headers`: the HTTP headers of the message carrying the event (request headers to the server).
+    public func inspect(_ e: MCPEvent, headers: HTTPHeaders?, carriesSecret: Bool, report: (Finding) -> Void) {
+        let server = e.direction == .toServer ? e.destination : e.source
+        let client = e.direction == .toServer ? e.source : e.destination
+        guard !server.address.isLoopback || !client.address.isLoopback else { return }
+        // One cleartext session per client host and server: initialize has no session id yet.
+        let session = "\(client.address)>\(server)"
+        let hasAuth = headers?["authorization"] != nil
+
+        if !server.address.isLoopback, let sev = policy.servedBeyondLoopback, once("served \(server)") {
+            report(finding("exposure.served-beyond-loopback", 200951, "MCP served on \(server), an address beyond loopback", sev, server.description))
+        }
+        // Everything the sensor decodes is cleartext: TLS is never decrypted.
+        if client.address != server.address, let sev = policy.cleartextSession, once("cleartext \(session)") {
+            report(finding("exposure.cleartext-session", 200952, "MCP session in cleartext between \(client.address) and \(server)", sev, session))
+        }
+        if client.address != server.address, (hasAuth && e.direction == .toServer) || carriesSecret,
+           let sev = policy.cleartextCredentials, once("credentials \(session)") {
+            let what = hasAuth && e.direction == .toServer ? "an Authorization header" : "a secret"
+            report(finding("exposure.cleartext-credentials", 200953, "cleartext MCP session between \(client.address) and \(server) carries \(what)", sev, session))
+        }
+        if e.direction == .toServer, e.transport == .http || e.transport == .sse, !server.address.isLoopback, !hasAuth {
+            if let sev = policy.noAuthorization, once("noauth \(server)") {
+                report(finding("exposure.no-authorization", 200954, "Streamable HTTP requests to \(server) carry no Authorization", sev, server.description))
+            }
+            if !client.address.isLoopback, e.kind == .request, e.method == "initialize" || e.method == "tools/list", let id = e.id {
+                if unauthenticated.count >= maxEntries { unauthenticated.removeAll() }
+                unauthenticated.insert("\(e.flowId) \(id)")
+            }
+        }
+        if e.direction == .toClient, e.kind == .response, e.method == "initialize" || e.method == "tools/list", let id = e.id,
+           unauthenticated.remove("\(e.flowId) \(id)") != nil, let sev = policy.unauthenticatedAnswer, once("answer \(server)") {
+            report(finding("exposure.unauthenticated-answer", 200955,
+                           "\(server) answered \(e.method ?? "") to remote client \(client.address) that sent no Authorization", sev, server.description))
+        }
+    }
+
+    private func once(_ key: String) -> Bool {
+        if reported.count >= maxEntries { reported.removeAll() }
+        return reported.insert(key).inserted
+    }
+
+    private func finding(_ rule: String, _ sid: Int, _ signature: String, _ severity: Int, _ what: String) -> Finding {
+        Finding(rule: rule, signatureId: sid, signature: signature, category: .exposure, severity: severity,
+                evidence: Evidence(redacted: what, sha256: Redaction.sha256Hex(what.utf8), path: "connection"))
+    }
+}

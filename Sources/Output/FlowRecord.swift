@@ -1,0 +1,59 @@
+import SonarCore
+
+/// The contract's `event_type: "flow"`, written when a connection (or UDP pair) ends: so a SIEM
+/// sees the whole egress picture, not only its alerts. Field names follow Suricata's flow event.
+public struct FlowRecord: Sendable {
+    public var flowId: UInt64
+    public var client: Endpoint
+    public var server: Endpoint
+    public var transport: TransportProtocol
+    public var appProto: String?
+    public var start: Timestamp
+    public var end: Timestamp
+    public var packets: (toServer: UInt64, toClient: UInt64)
+    public var bytes: (toServer: UInt64, toClient: UInt64)
+    /// Why it ended: closed, timeout, evicted, shutdown.
+    public var reason: String
+    public var sni: String?
+    public var httpHost: String?
+    public var dnsName: String?
+    public var alerted: Bool
+
+    public init(flowId: UInt64, client: Endpoint, server: Endpoint, transport: TransportProtocol, appProto: String?,
+                start: Timestamp, end: Timestamp, packets: (UInt64, UInt64), bytes: (UInt64, UInt64), reason: String,
+                sni: String?, httpHost: String?, dnsName: String?, alerted: Bool) {
+        self.flowId = flowId; self.client = client; self.server = server; self.transport = transport
+        self.appProto = appProto; self.start = start; self.end = end; self.packets = packets; self.bytes = bytes
+        self.reason = reason; self.sni = sni; self.httpHost = httpHost; self.dnsName = dnsName; self.alerted = alerted
+    }
+}
+
+extension EventEncoder {
+    public static func encodeFlow(_ f: FlowRecord) -> [UInt8] {
+        var w = JSONWriter()
+        header(&w, time: f.end, type: "flow", flowId: f.flowId, source: f.client, destination: f.server,
+               proto: f.transport, appProto: f.appProto)
+        w.key("flow")
+        w.beginObject()
+        w.field("pkts_toserver", f.packets.toServer)
+        w.field("pkts_toclient", f.packets.toClient)
+        w.field("bytes_toserver", f.bytes.toServer)
+        w.field("bytes_toclient", f.bytes.toClient)
+        w.field("start", f.start.iso8601)
+        w.field("end", f.end.iso8601)
+        w.field("age", (f.end.microseconds - f.start.microseconds) / 1_000_000)
+        w.field("reason", f.reason)
+        w.field("alerted", f.alerted)
+        w.endObject()
+        if f.sni != nil || f.httpHost != nil || f.dnsName != nil {
+            w.key("names")
+            w.beginObject()
+            w.field("tls_sni", f.sni)
+            w.field("http_host", f.httpHost)
+            w.field("dns", f.dnsName)
+            w.endObject()
+        }
+        w.endObject()
+        return w.bytes
+    }
+}
