@@ -80,3 +80,12 @@ func loopbackSessionsRaiseNoEgressOrExposure(_ capture: String) throws {
     #expect((evil?["flow"] as? [String: Any])?["alerted"] as? Bool == true)
     #expect(((evil?["names"] as? [String: Any])?["dns"] as? String) == "tracker.evil.test")
 }
+
+/// The egress alert names the tool call on that server that preceded the connection.
+@Test func egressAlertCarriesThePrecedingToolCall() throws {
+    let alert = try egressRun("netns-egress").first { ($0["alert"] as? [String: Any])?["category"] as? String == "egress" }
+    let mcp = alert?["mcp"] as? [String: Any]
+    #expect(mcp?["method"] as? String == "tools/call")
+    #expect(mcp?["tool"] as? String == "search")
+    #expect((alert?["egress"] as? [String: Any])?["via"] as? String == "tls-sni")
+}
