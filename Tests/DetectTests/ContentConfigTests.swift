@@ -40,7 +40,7 @@ import SonarMCP
             Issue.record("expected an error")
         } catch {
             #expect(error.file == "bad.yml")
-            #expect(error.reason.hasPrefix("YAML: "))
+            #expect(error.reason.hasPrefix("invalid YAML: "))
             #expect(error.line >= 1)
         }
         #expect(throws: ContentConfigError.self) { try ContentConfig.load(path: "/nonexistent/content.yml") }

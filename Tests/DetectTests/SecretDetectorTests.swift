@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import SonarCore
 import SonarMCP
@@ -152,7 +153,8 @@ private func finding(_ id: String, _ sid: Int, _ signature: String, _ severity: 
     var raised: [Finding] = []
     for dir in dirs {
         for name in names {
-            guard let bytes = readFileBytes(SecretRules.root + dir + name) else { continue }
+            guard let data = FileManager.default.contents(atPath: SecretRules.root + dir + name) else { continue }
+            let bytes = [UInt8](data)
             for range in jsonObjectRanges(bytes) {
                 guard let doc = try? JSONDocument.parse(Array(bytes[range])) else { continue }
                 var counters = Counters()

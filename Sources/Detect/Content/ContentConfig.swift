@@ -1,18 +1,8 @@
 // Configuration of the content detectors (`rules/content.yml`): phrase and file lists, switches.
 import Yams
 
-/// Why `rules/content.yml` cannot be used: where (1-based line and column) and what.
-public struct ContentConfigError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var file: String
-    public var line: Int
-    public var column: Int
-    public var reason: String
-    public init(file: String, line: Int, column: Int, reason: String) {
-        self.file = file; self.line = line; self.column = column; self.reason = reason
-    }
-    /// `FILE:LINE:COLUMN: reason`, the shape compilers use, so editors jump to it.
-    public var description: String { "\(file):\(line):\(column): \(reason)" }
-}
+/// Why `rules/content.yml` cannot be used: the shared `ConfigError` (file, line, column, reason).
+public typealias ContentConfigError = ConfigError
 
 /// Everything the content detectors are told from `rules/content.yml`. The lists are data, not
 /// code, so that an operator can add a marker phrase or a credential file without a rebuild.
@@ -156,30 +146,10 @@ public struct ContentConfig: Sendable {
     }
 
     static func yamlError(_ error: YamlError, file: String) -> ContentConfigError {
-        switch error {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
-             .composer(_, let problem, let mark, _):
-            return ContentConfigError(file: file, line: mark.line, column: mark.column, reason: "YAML: \(problem)")
-        default:
-            return ContentConfigError(file: file, line: 1, column: 1, reason: "YAML: \(error)")
-        }
+        ConfigYAML.error(error, file: file)
     }
 
-    static func readFile(_ path: String) -> String? {
-        // Plain C I/O keeps Foundation out of the detect layer.
-        guard let f = fopen(path, "rb") else { return nil }
-        defer { fclose(f) }
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-            if n > 0 { out.append(contentsOf: buffer[0..<n]) }
-            if n < buffer.count { break }
-            if out.count > 4 << 20 { return nil }  // a configuration file, not a data set
-        }
-        if ferror(f) != 0 { return nil }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func readFile(_ path: String) -> String? { FileText.read(path, limit: 4 << 20) }
 }
 
 #if canImport(Glibc)

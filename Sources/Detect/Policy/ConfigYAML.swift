@@ -33,8 +33,9 @@ struct ConfigYAML {
         switch e {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
             return ConfigError(file: file, line: mark.line, column: mark.column, reason: "invalid YAML: \(problem)")
-        case .duplicatedKeysInMapping(let duplicates, _):
-            return ConfigError(file: file, line: 1, column: 1, reason: "duplicate keys: \(duplicates.joined(separator: ", "))")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return ConfigError(file: file, line: context.mark.line, column: context.mark.column,
+                               reason: "duplicate key \(duplicates.joined(separator: ", "))")
         default:
             return ConfigError(file: file, line: 1, column: 1, reason: "invalid YAML: \(e)")
         }

@@ -61,7 +61,7 @@ public enum PayloadRedaction {
             return
         }
         let text = Array((doc.string(r) ?? "").utf8)
-        appendQuoted(replace(text, needles), &out)
+        JSONEscapes.appendQuoted(replace(text, needles), &out)
     }
 
     static func contains(_ hay: ArraySlice<UInt8>, _ needle: [UInt8]) -> Bool {
@@ -91,29 +91,5 @@ public enum PayloadRedaction {
             i += 1
         }
         return out
-    }
-
-    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-    /// JSON string literal with the same minimal escaping as `compactText`.
-    static func appendQuoted(_ text: [UInt8], _ out: inout [UInt8]) {
-        out.append(0x22)
-        for c in text {
-            switch c {
-            case 0x22: out.append(0x5C); out.append(0x22)
-            case 0x5C: out.append(0x5C); out.append(0x5C)
-            case 0x08: out.append(0x5C); out.append(0x62)
-            case 0x0C: out.append(0x5C); out.append(0x66)
-            case 0x0A: out.append(0x5C); out.append(0x6E)
-            case 0x0D: out.append(0x5C); out.append(0x72)
-            case 0x09: out.append(0x5C); out.append(0x74)
-            case 0..<0x20:
-                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30])
-                out.append(hexDigits[Int(c >> 4)])
-                out.append(hexDigits[Int(c & 0xF)])
-            default: out.append(c)
-            }
-        }
-        out.append(0x22)
     }
 }

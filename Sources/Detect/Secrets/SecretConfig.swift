@@ -34,37 +34,12 @@ extension SecretScanner {
     }
 
     private static func yamlError(_ error: YamlError, file: String) -> SecretConfigError {
-        switch error {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
-             .composer(_, let problem, let mark, _):
-            return SecretConfigError(file: file, line: mark.line, column: mark.column, reason: "invalid YAML: \(problem)")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            return SecretConfigError(file: file, line: context.mark.line, column: context.mark.column,
-                                     reason: "duplicate key \(duplicates.joined(separator: ", "))")
-        default:
-            return SecretConfigError(file: file, line: 0, column: 0, reason: "invalid YAML: \(error)")
-        }
+        ConfigYAML.error(error, file: file)
     }
 }
 
 /// Whole-file read with the C library: no Foundation in the Detect layer.
-func readTextFile(_ path: String) -> String? {
-    readFileBytes(path).map { String(decoding: $0, as: UTF8.self) }
-}
-
-func readFileBytes(_ path: String) -> [UInt8]? {
-    guard let f = fopen(path, "rb") else { return nil }
-    defer { fclose(f) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-        if n > 0 { bytes.append(contentsOf: chunk[0..<n]) }
-        if n < chunk.count { break }
-    }
-    if ferror(f) != 0 { return nil }
-    return bytes
-}
+func readTextFile(_ path: String) -> String? { FileText.read(path) }
 
 private struct ConfigLoader {
     let file: String

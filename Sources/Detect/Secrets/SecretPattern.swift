@@ -146,18 +146,5 @@ public struct SecretPattern: Sendable, Identifiable {
     }
 }
 
-/// A secrets configuration that cannot be used, located in its file.
-public struct SecretConfigError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var file: String
-    /// 1-based; 0 when the problem has no place (unreadable file).
-    public var line: Int
-    public var column: Int
-    public var reason: String
-
-    public init(file: String, line: Int, column: Int, reason: String) {
-        self.file = file; self.line = line; self.column = column; self.reason = reason
-    }
-
-    /// `FILE:LINE:COLUMN: reason`.
-    public var description: String { "\(file):\(line):\(column): \(reason)" }
-}
+/// Why a secrets file was refused: the shared `ConfigError` (file, line, column, reason).
+public typealias SecretConfigError = ConfigError

@@ -1,6 +1,6 @@
 // Lazy string decoding and minimal re-escaping, and the compact serialiser built on them.
 
-enum JSONEscapes {
+public enum JSONEscapes {
     static let replacement: [UInt8] = [0xEF, 0xBF, 0xBD] // U+FFFD
 
     /// Decodes the (already validated) string content `p[from..<to]` into UTF-8 bytes.
@@ -67,7 +67,7 @@ enum JSONEscapes {
 
     /// Appends `text` (valid UTF-8) as a JSON string literal: only `"`, `\` and control
     /// characters are escaped, with the short forms where JSON has them.
-    static func appendQuoted<S: Sequence>(_ text: S, _ out: inout [UInt8]) where S.Element == UInt8 {
+    public static func appendQuoted<S: Sequence>(_ text: S, _ out: inout [UInt8]) where S.Element == UInt8 {
         out.append(0x22)
         for c in text {
             switch c {
