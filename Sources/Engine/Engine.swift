@@ -337,6 +337,12 @@ public final class Engine {
                 counters.add("app.bypass_tls")
             } else if case .data(let bytes) = event, WebSocketSniffer.looksLikeFrame(bytes, direction: direction) {
                 counters.add("websocket.midstream_not_decodable")
+                if let f = detector?.policy.transportAnomaly("websocket.midstream_not_decodable") {
+                    notes[flow.id]?.alerted = true
+                    let (src, dst) = direction == .toServer ? (flow.client, flow.server) : (flow.server, flow.client)
+                    write(EventEncoder.encode(Alert(timestamp: time, flowId: flow.id, source: src, destination: dst,
+                                                    appProto: "websocket", finding: f)), type: "alert")
+                }
             } else {
                 counters.add("app.bypass_unrecognised")
             }
@@ -435,7 +441,15 @@ public final class Engine {
         case .message(_, .binary, _):
             // MCP over WebSocket is one JSON-RPC message per text message (SDK transports).
             counters.add("websocket.binary_message_ignored")
-        case .ping, .pong, .close, .anomaly:
+        case .anomaly(let direction, let name):
+            guard let detector, let f = detector.policy.transportAnomaly(name) else { return }
+            // Once per anomaly kind per connection: a flood of bad frames is one finding.
+            guard notes[flow.id]?.anomalies.insert(name).inserted ?? false else { return }
+            notes[flow.id]?.alerted = true
+            let (src, dst) = direction == .toServer ? (flow.client, flow.server) : (flow.server, flow.client)
+            write(EventEncoder.encode(Alert(timestamp: time, flowId: flow.id, source: src, destination: dst,
+                                            appProto: "websocket", finding: f)), type: "alert")
+        case .ping, .pong, .close:
             break
         }
     }
@@ -514,4 +528,5 @@ final class FlowNotes {
     var httpHost: String?
     var egressChecked = false
     var alerted = false
+    var anomalies: Set<String> = []
 }

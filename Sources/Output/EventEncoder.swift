@@ -59,6 +59,7 @@ public enum EventEncoder {
         w.field("size", e.size)
         if let us = e.latencyMicroseconds { w.key("latency_ms"); w.milliseconds(microseconds: us) }
         w.field("error_code", e.errorCode)
+        w.field("result_type", e.resultType)
         w.field("client_name", e.clientName)
         w.field("client_version", e.clientVersion)
         w.field("server_name", e.serverName)

@@ -21,6 +21,11 @@ func craftedCaptureMatchesOracleTranscript(_ name: String) throws {
     let stats = jsonObject(lines.last ?? "")["stats"] as? [String: Any]
     let ws = (stats?["counters"] as? [String: Any])?["websocket"] as? [String: Any]
     #expect(ws?["midstream_not_decodable"] as? Int == 1)
+    // ... and, with the detectors on, said as a protocol alert.
+    let alerts = lines.filter { $0.contains(#""event_type":"alert""#) }
+    #expect(alerts.count == 1)
+    #expect(alerts.first?.contains(#""rule":"protocol.transport-anomaly""#) == true)
+    #expect(alerts.first?.contains("websocket.midstream_not_decodable") == true)
 }
 
 @Test func webSocketCloseMidMessageDropsThePartialMessage() throws {

@@ -12,6 +12,7 @@ public struct Policy: Sendable, Equatable {
     public var unknownResponseId: Int? = 3
     public var duplicateRequestId: Int? = 3
     public var malformedJSONRPC: Int? = 3
+    public var transportAnomaly: Int? = 3
     public var definitionChanged: Int? = 1
     public var toolAddedLater: Int? = 2
     public var toolRemoved: Int? = 3
@@ -46,7 +47,8 @@ public struct Policy: Sendable, Equatable {
         }
         if let n = root["protocol"] {
             let m = try y.mapping(n, "protocol")
-            try y.onlyKeys(m, ["header_mismatch", "unknown_response_id", "duplicate_request_id", "malformed_jsonrpc"], "protocol")
+            try y.onlyKeys(m, ["header_mismatch", "unknown_response_id", "duplicate_request_id", "malformed_jsonrpc", "transport_anomaly"], "protocol")
+            if m["transport_anomaly"] != nil { p.transportAnomaly = try y.severity(m["transport_anomaly"], "transport_anomaly") }
             if m["header_mismatch"] != nil { p.headerMismatch = try y.severity(m["header_mismatch"], "header_mismatch") }
             if m["unknown_response_id"] != nil { p.unknownResponseId = try y.severity(m["unknown_response_id"], "unknown_response_id") }
             if m["duplicate_request_id"] != nil { p.duplicateRequestId = try y.severity(m["duplicate_request_id"], "duplicate_request_id") }

@@ -98,6 +98,16 @@ public final class PolicyDetectors {
                        signature: "malformed JSON-RPC payload (\(reason))", category: .protocol, severity: sev)
     }
 
+    /// A transport-level anomaly on an MCP connection (a WebSocket frame beyond its limit, an
+    /// invalid opcode, a bad or lost deflate stream, a connection joined mid-stream): the parser
+    /// stopped or skipped there, so the analyst should know what the sensor could not read.
+    public func transportAnomaly(_ name: String) -> Finding? {
+        guard let sev = policy.transportAnomaly else { return nil }
+        return Finding(rule: "protocol.transport-anomaly", signatureId: 200605,
+                       signature: "transport anomaly on an MCP connection: \(name)", category: .protocol, severity: sev,
+                       evidence: textEvidence(name, path: "connection"))
+    }
+
     // MARK: - budgets
 
     private func budgets(_ e: MCPEvent, _ report: (Finding) -> Void) {

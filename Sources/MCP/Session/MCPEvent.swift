@@ -45,6 +45,8 @@ public struct MCPEvent: Sendable {
     /// Request-to-response time, on responses and errors whose request was seen.
     public var latencyMicroseconds: Int64?
     public var errorCode: Int?
+    /// 2026-07-28 results: `complete` or `input_required`.
+    public var resultType: String?
     /// The session's client and server, as `initialize` / `_meta` named them.
     public var clientName: String?
     public var clientVersion: String?

@@ -119,6 +119,7 @@ public final class MCPTracker {
             }
         case .response, .error:
             if let body = m.result ?? m.error { e.paramsSHA256 = MCPTracker.sha256Hex(doc.raw(body)) }
+            if let r = m.result, let t = doc.member(r, "resultType") { e.resultType = doc.string(t) }
         }
 
         if m.kind == .request || m.kind == .notification {
