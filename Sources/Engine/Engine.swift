@@ -82,7 +82,13 @@ public final class Engine {
         finishEndedFlows()
         guard let p = decoder.decode(packet.bytes, wireLength: packet.wireLength, linkType: linkType,
                                      timestamp: packet.timestamp) else { return }
-        let (flow, direction) = flows.flow(for: p)
+        var (flow, direction) = flows.flow(for: p)
+        if flow.closed, p.transport == .tcp, p.tcp.flags.contains(.syn), !p.tcp.flags.contains(.ack) {
+            // A new connection reusing the 5-tuple of one that closed: end the old flow, start anew.
+            flows.end(flow)
+            finishEndedFlows()
+            (flow, direction) = flows.flow(for: p)
+        }
         flows.count(packet: packet.wireLength, flow: flow, direction: direction)
         finishEndedFlows() // a flow evicted to make room
         if flow.packets[0] + flow.packets[1] == 1 { notes[flow.id] = FlowNotes() }
@@ -90,7 +96,11 @@ public final class Engine {
             udp(p, flow: flow, direction: direction)
             return
         }
-        guard !flow.bypassed else { return }
+        if flow.bypassed {
+            // Nothing is read, but the connection's end still counts (closed, not timed out).
+            if p.tcp.flags.contains(.rst) || p.tcp.flags.contains(.fin) { flows.markClosed(flow, time: p.timestamp) }
+            return
+        }
         if p.payloadTruncated { counters.add("capture.payload_truncated") }
         if flow.closed {
             // The last ACKs of a teardown are normal; data after the close is not.
@@ -110,8 +120,17 @@ public final class Engine {
             }
         }
         if flags.contains(.rst) {
-            counters.add("tcp.rst")
-            closeStreams(of: flow, time: time)
+            if flow.bypassed || flow.streams[direction.index].acceptsReset(seq: p.tcp.seq) {
+                counters.add("tcp.rst")
+                closeStreams(of: flow, time: time)
+            } else {
+                // Outside the window: the receiver ignores it, so must we (RST injection).
+                counters.add("tcp.rst_out_of_window")
+            }
+        }
+        if flow.bypassed {
+            // Bypassed during this packet: whatever reassembly held will never be read.
+            for i in 0..<2 { flow.streams[i].dropHeld(context: &flows.reassembly) }
         }
         flows.noteTCP(flow, flags: flags, time: time)
         if flow.closed { releaseApp(of: flow) }
@@ -234,7 +253,12 @@ public final class Engine {
 
     /// Delivers what each direction still holds (with gaps), then ends both directions.
     private func closeStreams(of flow: Flow, time: Timestamp) {
-        guard flow.transport == .tcp, !flow.bypassed else { return }
+        guard flow.transport == .tcp else { return }
+        if flow.bypassed {
+            for i in 0..<2 { flow.streams[i].dropHeld(context: &flows.reassembly) }
+            flows.markClosed(flow, time: time)
+            return
+        }
         for direction in [Direction.toServer, .toClient] {
             flow.streams[direction.index].close(context: &flows.reassembly) { event in
                 deliver(event, flow: flow, direction: direction, time: time)
@@ -381,6 +405,10 @@ public final class Engine {
                 if let id = LegacySSE.sessionID(inURL: String(decoding: event.data, as: UTF8.self)),
                    let app = flow.app as? FlowApp {
                     app.legacySessions[context.exchangeIndex] = id
+                    // A connection opens few GET streams at a time: keep the recent ones only.
+                    if app.legacySessions.count > 16 {
+                        app.legacySessions = app.legacySessions.filter { $0.key > context.exchangeIndex - 16 }
+                    }
                     counters.add("mcp.legacy_sse_endpoint")
                 }
                 return

@@ -145,18 +145,21 @@ public final class FlowTable {
         }
     }
 
+    /// Ends a flow now (a new connection reusing its 5-tuple after it closed).
+    public func end(_ flow: Flow) { remove(flow, reason: .closed) }
+
     public func markClosed(_ flow: Flow, time: Timestamp) {
         if !flow.closed { flow.closed = true; flow.closedAt = time }
     }
 
     /// Ends flows idle past their timeout. Runs at most once per second of packet time.
     public func expire(now: Timestamp) {
-        if let last = lastSweep, now.microseconds - last.microseconds < 1_000_000 { return }
+        if let last = lastSweep, now.microseconds(since: last) < 1_000_000 { return }
         lastSweep = now
         let shortest = min(config.newTimeoutSeconds, config.establishedTimeoutSeconds, config.closedTimeoutSeconds)
         var cursor = oldest
         while let flow = cursor {
-            let idle = (now.microseconds - flow.lastSeen.microseconds) / 1_000_000
+            let idle = now.microseconds(since: flow.lastSeen) / 1_000_000
             if idle < shortest { break } // everything newer is less idle still
             cursor = flow.newer
             let timeout = flow.closed ? config.closedTimeoutSeconds

@@ -21,6 +21,9 @@ public struct ReassemblyLimits: Sendable {
     public var maxPendingSegmentsPerDirection = 2048
     /// Out-of-order bytes held across all flows.
     public var maxPendingBytesTotal = 256 << 20
+    /// How far ahead of the next expected byte a segment may start and still be held (TCP windows
+    /// with scaling reach 1 GiB in theory; real captures stay far below 16 MiB).
+    public var maxReorderDistance = 16 << 20
     public init() {}
 }
 
@@ -101,7 +104,12 @@ public struct TCPReassembler {
         }
         if flags.contains(.fin) {
             let fin = start + UInt64(payload.count)
-            if finOffset == nil || fin < (finOffset ?? fin) { finOffset = fin }
+            // A FIN before data already delivered is stale (a receiver ignores it).
+            if fin < delivered {
+                context.counters.add("tcp.stale_fin")
+            } else if fin < (finOffset ?? .max) {
+                finOffset = fin
+            }
         }
         if !payload.isEmpty {
             accept(start: start, payload: payload, context: &context, emit: emit)
@@ -118,6 +126,8 @@ public struct TCPReassembler {
               ackOffset > first.offset else { return }
         var target = ackOffset
         if let fin = finOffset, target > fin { target = fin } // the FIN's own sequence number is no data
+        // Never past what was actually sent: an ACK far ahead must not swallow the stream.
+        if let last = pending.last, target > last.end { target = last.end }
         declareGap(upTo: target, context: &context, emit: emit)
         finishIfComplete(context: &context, emit: emit)
     }
@@ -130,6 +140,19 @@ public struct TCPReassembler {
         finished = true
         releaseAll(context: &context)
         emit(.end)
+    }
+
+    /// Whether a RST with this sequence number is one the receiver would accept: near the next
+    /// expected byte. A RST far outside is injection and must not end the stream.
+    public func acceptsReset(seq: UInt32) -> Bool {
+        guard started else { return true }
+        guard let off = offset(of: seq) else { return false }
+        return off &+ 1 >= delivered && off <= delivered &+ (1 << 20)
+    }
+
+    /// Releases whatever is held without delivering it (the flow is bypassed: nobody reads it).
+    public mutating func dropHeld(context: inout ReassemblyContext) {
+        releaseAll(context: &context)
     }
 
     // MARK: - internals
@@ -151,6 +174,12 @@ public struct TCPReassembler {
             delivered = end
             emit(.data(fresh))
             drainContiguous(context: &context, emit: emit)
+            return
+        }
+        // Data far beyond anything a receive window allows is not held: a real receiver drops it,
+        // and holding it would let an attacker push the stream past the real bytes.
+        if start - delivered > UInt64(context.limits.maxReorderDistance) {
+            context.counters.add("tcp.segment_beyond_window")
             return
         }
         insertPending(start: start, payload: payload, context: &context)
@@ -237,8 +266,8 @@ public struct TCPReassembler {
             let holeEnd = min(target, pending.first?.offset ?? target)
             if holeEnd > delivered {
                 let length = Int(clamping: holeEnd - delivered)
-                context.gaps += 1
-                context.gapBytes += length
+                context.gaps &+= 1
+                context.gapBytes &+= length
                 delivered = holeEnd
                 emit(.gap(length))
             }

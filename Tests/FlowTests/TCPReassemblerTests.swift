@@ -240,3 +240,57 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+// MARK: - evasion and hostile input (review findings)
+
+@Test func segmentFarBeyondTheWindowIsNotHeld() {
+    var h = Harness()
+    h.seg(0, "", [.syn])
+    for i in 0..<3000 { h.seg(UInt32(1_000_000_000 + i), "x") }   // far ahead: a real receiver drops these
+    h.seg(1, "GET / HTTP/1.1\r\n\r\n")
+    #expect(h.text == "GET / HTTP/1.1\r\n\r\n")
+    #expect(h.ctx.counters["tcp.segment_beyond_window"] == 3000)
+    #expect(h.ctx.pendingBytesTotal == 0)
+}
+
+@Test func ackFarAheadCannotSwallowTheStream() {
+    var h = Harness()
+    h.seg(0, "", [.syn])
+    h.seg(1, "ab")
+    h.seg(10, "held")                  // a real hole of 7 bytes, then held data
+    h.ack(1_000_000_000)               // an ACK far beyond anything sent
+    #expect(h.text == "ab<gap 7>held") // the gap ends where sent data ends
+    h.seg(14, "more")
+    #expect(h.text == "ab<gap 7>heldmore")
+}
+
+@Test func staleFINIsIgnored() {
+    var h = Harness()
+    h.seg(0, "", [.syn])
+    h.seg(1, "first request ")
+    h.seg(1, "", [.fin, .ack])        // FIN at an offset already delivered: a receiver ignores it
+    h.seg(15, "second request")
+    #expect(h.text == "first request second request")
+    #expect(h.ctx.counters["tcp.stale_fin"] == 1)
+    #expect(!h.r.finished)
+}
+
+@Test func resetOnlyNearTheNextExpectedByteIsAccepted() {
+    var h = Harness()
+    h.seg(0, "", [.syn])
+    h.seg(1, "hello")
+    #expect(h.r.acceptsReset(seq: 6))
+    #expect(h.r.acceptsReset(seq: 6 + 1000))
+    #expect(!h.r.acceptsReset(seq: 6 + 123_456_789))
+    #expect(!h.r.acceptsReset(seq: 6 &- 100_000))
+}
+
+@Test func droppingHeldDataReleasesTheGlobalBudget() {
+    var h = Harness()
+    h.seg(0, "", [.syn])
+    h.seg(100, String(repeating: "z", count: 5000))
+    #expect(h.ctx.pendingBytesTotal == 5000)
+    h.r.dropHeld(context: &h.ctx)
+    #expect(h.ctx.pendingBytesTotal == 0)
+    #expect(h.r.pendingBytes == 0)
+}

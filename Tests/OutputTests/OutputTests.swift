@@ -32,3 +32,16 @@ import SonarCore
     w.endArray()
     #expect(String(decoding: w.bytes, as: UTF8.self) == #"["q\"b\\n\nr\rt\t\u0001\u001f é \u2028\u2029 😀"]"#)
 }
+
+/// A capture's timestamps are hostile input: they are clamped, and differences never trap.
+@Test func hostileTimestampsAreClampedAndSubtractSafely() {
+    let huge = Timestamp(seconds: Int64.max / 2, microseconds: 0)
+    #expect(huge.microseconds == Timestamp.maxMicroseconds)
+    let negative = Timestamp(seconds: Int64.min + 5, microseconds: -1)
+    #expect(negative.microseconds == 0)
+    #expect(Timestamp(seconds: 1, microseconds: Int64.max).microseconds == Timestamp.maxMicroseconds)
+    let a = Timestamp(microseconds: Int64.min), b = Timestamp(microseconds: Int64.max)
+    #expect(b.microseconds(since: a) == .max)
+    #expect(a.microseconds(since: b) == .min)
+    #expect(huge.iso8601 == "9999-12-31T23:59:59.999999+0000")
+}

@@ -86,8 +86,8 @@ public final class EgressMonitor {
                         category: .egress, severity: severity,
                         evidence: Evidence(redacted: host, sha256: Redaction.sha256Hex(host.utf8), path: via))
         var call: MCPEvent? = nil
-        if let t = lastToolCall[c.client.address], c.time.microseconds - t.timestamp.microseconds <= policy.toolCallWindowSeconds * 1_000_000,
-           t.timestamp <= c.time {
+        if let t = lastToolCall[c.client.address], t.timestamp <= c.time,
+           c.time.microseconds(since: t.timestamp) / 1_000_000 <= policy.toolCallWindowSeconds {
             call = t
             f.signature += " during tools/call '\(t.tool ?? "")'"
         }

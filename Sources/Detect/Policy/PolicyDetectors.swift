@@ -159,11 +159,11 @@ struct RateWindow {
     /// Adds one event; true the moment the count in the window first exceeds `limit`.
     mutating func add(_ t: Timestamp, limit: Int) -> Bool {
         let now = t.microseconds
-        while head < times.count && times[head] <= now - 60_000_000 { head += 1 }
+        while head < times.count && t.microseconds(since: Timestamp(microseconds: times[head])) >= 60_000_000 { head += 1 }
         if head > 1024 && head * 2 > times.count { times.removeFirst(head); head = 0 }
         times.append(now)
         // Keep no more than one over the limit: that is all the check needs.
-        if times.count - head > limit + 1 { head += 1 }
+        if times.count - head > limit &+ 1 { head += 1 }
         let count = times.count - head
         if count > limit {
             if !over { over = true; return true }

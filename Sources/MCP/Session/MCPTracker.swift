@@ -150,7 +150,7 @@ public final class MCPTracker {
             if let request = answer(id: id, payload: payload) {
                 e.method = request.method
                 e.tool = request.tool
-                e.latencyMicroseconds = max(0, payload.time.microseconds - request.time.microseconds)
+                e.latencyMicroseconds = max(0, payload.time.microseconds(since: request.time))
                 if version == nil { version = request.protocolVersion }
                 if let r = m.result {
                     learnFromResult(r, of: request, in: doc, payload: payload, session: &session)
