@@ -165,3 +165,25 @@ private final class Harness {
     #expect(h.send(#"{"jsonrpc":"2.0","id":9999,"result":{}}"#, .toClient, exchange: 9999, session: "S")[0].method == "ping")
     #expect(h.send(#"{"jsonrpc":"2.0","id":0,"result":{}}"#, .toClient, exchange: 0, session: "S")[0].method == nil)
 }
+
+/// A server cannot make the sensor remember unbounded tools or session text.
+@Test func inventoriesAndSessionTextAreBounded() {
+    var config = MCPConfig()
+    config.maxToolsPerServer = 50
+    config.maxStoredText = 64
+    let h = Harness(config: config)
+    for page in 0..<10 {
+        let tools = (0..<20).map { #"{"name":"t\#(page)_\#($0)","inputSchema":{}}"# }.joined(separator: ",")
+        h.send(#"{"jsonrpc":"2.0","id":\#(page),"method":"tools/list","params":{"cursor":"c\#(page)"}}"#, .toServer, exchange: page, session: "S")
+        h.send(#"{"jsonrpc":"2.0","id":\#(page),"result":{"tools":[\#(tools)],"nextCursor":"n"}}"#, .toClient, exchange: page, session: "S")
+    }
+    #expect(h.tracker.inventories["127.0.0.1:8000/mcp"]?.knownTools == 50)
+    #expect(h.tracker.counters["mcp.inventory_tools_limit"] == 150)
+    let big = String(repeating: "x", count: 10_000)
+    h.send(#"{"jsonrpc":"2.0","id":99,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"huge":"\#(big)"},"clientInfo":{"name":"c","version":"1"}}}"#, .toServer, exchange: 99)
+    h.send(#"{"jsonrpc":"2.0","id":99,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"s","version":"1"},"instructions":"\#(big)"}}"#, .toClient, exchange: 99, session: "T")
+    let info = h.tracker.session("id:T")
+    #expect(info?.clientCapabilities?.hasPrefix("sha256:") == true)
+    #expect(info?.instructions?.hasPrefix("sha256:") == true)
+    #expect(info?.instructions?.count == 71)
+}

@@ -50,12 +50,14 @@ public final class ToolChangeDetector {
     }
 
     private func shadowing(_ tool: ToolDefinition, server: String, serverName: String?, _ report: (Finding) -> Void) {
-        if offeredBy[tool.name] == nil && offeredBy.count >= maxNames { offeredBy.removeAll() }
+        if offeredBy[tool.name] == nil && offeredBy.count >= maxNames { offeredBy.removeAll(); shadowReported.removeAll() }
+        if shadowReported.count >= maxNames { shadowReported.removeAll() }
         var servers = offeredBy[tool.name, default: []]
-        let others = servers.subtracting([server])
-        servers.insert(server)
+        let other = servers.lazy.filter { $0 != server }.min()
+        // A few servers per name are enough to show shadowing; more would cost per tool added.
+        if servers.count < 8 { servers.insert(server) }
         offeredBy[tool.name] = servers
-        guard let other = others.sorted().first, let sev = policy.shadowing,
+        guard let other, let sev = policy.shadowing,
               shadowReported.insert(tool.name + " " + server).inserted else { return }
         report(Finding(rule: "tool-change.shadowing", signatureId: 200704,
                        signature: "tool '\(tool.name)' offered by \(display(server, serverName)) is also offered by \(other)",

@@ -13,6 +13,12 @@ public struct MCPConfig: Sendable {
     /// Servers whose tool inventory is kept, and tools kept per server.
     public var maxServers = 10_000
     public var maxToolsPerPage = 10_000
+    /// Tools remembered per server (definitions first presented), and across all servers.
+    public var maxToolsPerServer = 10_000
+    public var maxToolsTotal = 200_000
+    /// Longest text kept in session state (capabilities, instructions, identities); longer text
+    /// is kept as its hash, so a hostile peer cannot make one session hold megabytes.
+    public var maxStoredText = 4096
     public init() {}
 }
 
@@ -65,6 +71,8 @@ public final class MCPTracker {
     private var sessionUse = 0
     /// Tool inventories by server (`address:port` and URL path).
     public private(set) var inventories: [String: ToolInventory] = [:]
+    /// Tools remembered across all inventories (bounded by `maxToolsTotal`).
+    private var toolsTotal = 0
     /// serverInfo names by server, as last announced.
     public private(set) var serverNames: [String: String] = [:]
     /// Called with every change to a server's tools (the detection layer alerts on them).
@@ -138,9 +146,9 @@ public final class MCPTracker {
             var client: (String?, String?, String?)? = nil
             if method == "initialize", let params = m.params {
                 let info = doc.member(params, "clientInfo")
-                client = (info.flatMap { doc.member($0, "name") }.flatMap { doc.string($0) },
-                          info.flatMap { doc.member($0, "version") }.flatMap { doc.string($0) },
-                          doc.member(params, "capabilities").map { String(decoding: doc.canonicalUTF8($0), as: UTF8.self) })
+                client = (info.flatMap { doc.member($0, "name") }.flatMap { doc.string($0) }.map(stored),
+                          info.flatMap { doc.member($0, "version") }.flatMap { doc.string($0) }.map(stored),
+                          doc.member(params, "capabilities").map { stored(String(decoding: doc.canonicalUTF8($0), as: UTF8.self)) })
             }
             initializingClient = client
             let cursor = method == "tools/list" && m.params.flatMap { doc.member($0, "cursor") } != nil
@@ -305,11 +313,11 @@ public final class MCPTracker {
     private func learnFromRequest(_ m: JSONRPCMessage, in doc: JSONDocument, session: inout MCPSessionInfo) {
         guard let params = m.params, let meta = doc.member(params, "_meta") else { return }
         if let info = doc.member(meta, "io.modelcontextprotocol/clientInfo") {
-            session.clientName = doc.member(info, "name").flatMap { doc.string($0) } ?? session.clientName
-            session.clientVersion = doc.member(info, "version").flatMap { doc.string($0) } ?? session.clientVersion
+            session.clientName = doc.member(info, "name").flatMap { doc.string($0) }.map(stored) ?? session.clientName
+            session.clientVersion = doc.member(info, "version").flatMap { doc.string($0) }.map(stored) ?? session.clientVersion
         }
         if let caps = doc.member(meta, "io.modelcontextprotocol/clientCapabilities") {
-            session.clientCapabilities = String(decoding: doc.canonicalUTF8(caps), as: UTF8.self)
+            session.clientCapabilities = stored(String(decoding: doc.canonicalUTF8(caps), as: UTF8.self))
         }
     }
 
@@ -322,17 +330,17 @@ public final class MCPTracker {
         }
         let info = doc.member(r, "serverInfo") ?? doc.path(r, "_meta", "io.modelcontextprotocol/serverInfo")
         if let info {
-            session.serverName = doc.member(info, "name").flatMap { doc.string($0) } ?? session.serverName
+            session.serverName = doc.member(info, "name").flatMap { doc.string($0) }.map(stored) ?? session.serverName
             if let name = session.serverName, serverNames.count < config.maxServers || serverNames[MCPTracker.serverKey(payload)] != nil {
                 serverNames[MCPTracker.serverKey(payload)] = name
             }
-            session.serverVersion = doc.member(info, "version").flatMap { doc.string($0) } ?? session.serverVersion
+            session.serverVersion = doc.member(info, "version").flatMap { doc.string($0) }.map(stored) ?? session.serverVersion
         }
         if request.method == "initialize" || request.method == "server/discover" {
             if let caps = doc.member(r, "capabilities") {
-                session.serverCapabilities = String(decoding: doc.canonicalUTF8(caps), as: UTF8.self)
+                session.serverCapabilities = stored(String(decoding: doc.canonicalUTF8(caps), as: UTF8.self))
             }
-            if let text = doc.member(r, "instructions").flatMap({ doc.string($0) }) { session.instructions = text }
+            if let text = doc.member(r, "instructions").flatMap({ doc.string($0) }) { session.instructions = stored(text) }
         }
         if request.method == "tools/list", let tools = doc.member(r, "tools"), doc.kind(tools) == .array {
             takeToolsPage(tools, more: doc.member(r, "nextCursor").map { !doc.isNull($0) } ?? false,
@@ -368,7 +376,13 @@ public final class MCPTracker {
             return
         }
         var inventory = inventories[server] ?? ToolInventory(server: server)
-        let observations = inventory.apply(page: page, continuation: continuation, more: more, time: payload.time)
+        let before = inventory.knownTools
+        let room = min(config.maxToolsPerServer, max(0, config.maxToolsTotal - toolsTotal + before))
+        let observations = inventory.apply(page: page, continuation: continuation, more: more, time: payload.time,
+                                           maxTools: room)
+        toolsTotal += inventory.knownTools - before
+        if inventory.droppedTools > 0 { counters.add("mcp.inventory_tools_limit", inventory.droppedTools) }
+        inventory.droppedTools = 0
         inventories[server] = inventory
         for o in observations {
             switch o {
@@ -378,6 +392,11 @@ public final class MCPTracker {
             }
             observeTools?(o)
         }
+    }
+
+    /// Text kept as is when short, else as `sha256:<hex>` (session state must stay small).
+    private func stored(_ s: String) -> String {
+        s.utf8.count <= config.maxStoredText ? s : "sha256:" + MCPTracker.sha256Hex(ArraySlice(Array(s.utf8)))
     }
 
     /// What the sensor knows of a session (tests and the detection layer).

@@ -58,6 +58,10 @@ public struct ToolInventory: Sendable {
     public private(set) var listings = 0
     /// Time of the last `notifications/tools/list_changed` from this server.
     public var listChangedAt: Timestamp?
+    /// Tools remembered (first definitions): what the per-server and total limits count.
+    public var knownTools: Int { firstSHA256.count }
+    /// Tools not remembered because a limit was reached (the caller counts and resets it).
+    public var droppedTools = 0
     /// Names in the listing being read page by page.
     private var currentListing: Set<String> = []
     private var listingOpen = false
@@ -66,10 +70,16 @@ public struct ToolInventory: Sendable {
 
     /// Takes one page of a `tools/list` result. `continuation`: the request carried a cursor;
     /// `more`: the result has a `nextCursor`.
-    mutating func apply(page: [ToolDefinition], continuation: Bool, more: Bool, time: Timestamp) -> [ToolObservation] {
+    mutating func apply(page: [ToolDefinition], continuation: Bool, more: Bool, time: Timestamp,
+                        maxTools: Int = .max) -> [ToolObservation] {
         var observations: [ToolObservation] = []
         if !continuation { currentListing = []; listingOpen = true }
         for var t in page {
+            // Beyond the limit a new name is neither remembered nor reported (counted by the caller).
+            if firstSHA256[t.name] == nil && firstSHA256.count >= maxTools {
+                droppedTools += 1
+                continue
+            }
             currentListing.insert(t.name)
             if let first = firstSHA256[t.name] {
                 if let old = tools[t.name] { t.firstSeen = old.firstSeen }
@@ -92,6 +102,8 @@ public struct ToolInventory: Sendable {
             listings += 1
             for name in tools.keys.sorted() where !currentListing.contains(name) {
                 tools[name] = nil
+                firstSHA256[name] = nil
+                firstMembers[name] = nil
                 observations.append(.removed(server: server, name: name, time: time))
             }
         }
