@@ -217,7 +217,7 @@ public final class Engine {
     private func flowRecord(_ flow: Flow, reason: FlowEndReason) -> FlowRecord {
         let n = notes[flow.id]
         var dnsName: String? = nil
-        if let d = detector { dnsName = d.egress.dnsNames(flow.server.address, at: flow.firstSeen)?.first }
+        if let d = detector { dnsName = d.egress.dnsNames(flow.server.address, client: flow.client.address, at: flow.firstSeen)?.first }
         return FlowRecord(flowId: flow.id, client: flow.client, server: flow.server, transport: flow.transport,
                           appProto: n?.appProto, start: flow.firstSeen, end: now,
                           packets: (flow.packets[0], flow.packets[1]), bytes: (flow.bytes[0], flow.bytes[1]),
@@ -243,7 +243,8 @@ public final class Engine {
         if p.srcPort == 53 || p.dstPort == 53 {
             notes[flow.id]?.appProto = "dns"
             if let m = DNSParser.parse(p.payload) {
-                detector.egress.learn(m, time: p.timestamp)
+                // The answer's receiver is the host that asked.
+                detector.egress.learn(m, client: p.dst, time: p.timestamp)
             } else {
                 counters.add("dns.malformed")
             }
@@ -299,7 +300,7 @@ public final class Engine {
         if let dns = app.dns {
             switch event {
             case .data(let bytes):
-                dns.feed(bytes, direction: direction) { _, m in self.detector?.egress.learn(m, time: time) }
+                dns.feed(bytes, direction: direction) { _, m in self.detector?.egress.learn(m, client: flow.client.address, time: time) }
             case .gap(let n): dns.gap(n, direction: direction)
             case .end: break
             }

@@ -26,8 +26,10 @@ public final class EgressMonitor {
     /// Hosts seen serving MCP, and configured ones.
     public private(set) var serverHosts: Set<IPAddress> = []
     private var lastToolCall: [IPAddress: MCPEvent] = [:]
-    /// Address → (names, expiry) from DNS answers, bounded.
-    private var names: [IPAddress: (names: [String], expires: Timestamp)] = [:]
+    /// (Client that received the answer, answered address) → (names, expiry), bounded. Keyed by
+    /// client so that one host's DNS answers never name another host's destinations.
+    private struct NameKey: Hashable { var client: IPAddress; var address: IPAddress }
+    private var names: [NameKey: (names: [String], expires: Timestamp)] = [:]
     private var reported: Set<String> = []
     private let maxEntries = 100_000
 
@@ -46,18 +48,20 @@ public final class EgressMonitor {
         }
     }
 
-    /// A DNS response: remembers each answered address's names (the queried name first) for its TTL.
-    public func learn(_ m: DNSMessage, time: Timestamp) {
+    /// A DNS response received by `client`: remembers each answered address's names (the
+    /// queried name first, at most 8 of a chain) for its TTL.
+    public func learn(_ m: DNSMessage, client: IPAddress, time: Timestamp) {
         guard m.isResponse else { return }
         for (address, chain, ttl) in dnsAddressNames(m) {
-            if names[address] == nil && names.count >= maxEntries { names.removeAll() }
-            names[address] = (chain, time.adding(seconds: Int64(ttl)))
+            let key = NameKey(client: client, address: address)
+            if names[key] == nil && names.count >= maxEntries { names.removeAll() }
+            names[key] = (Array(chain.prefix(8).map { String($0.prefix(255)) }), time.adding(seconds: Int64(ttl)))
         }
     }
 
-    /// The names DNS gave `address`, while their TTL lasts.
-    public func dnsNames(_ address: IPAddress, at time: Timestamp) -> [String]? {
-        guard let entry = names[address], time <= entry.expires else { return nil }
+    /// The names DNS gave `client` for `address`, while their TTL lasts.
+    public func dnsNames(_ address: IPAddress, client: IPAddress, at time: Timestamp) -> [String]? {
+        guard let entry = names[NameKey(client: client, address: address)], time <= entry.expires else { return nil }
         return entry.names
     }
 
@@ -68,7 +72,7 @@ public final class EgressMonitor {
         guard let severity = policy.severity, serverHosts.contains(c.client.address),
               !c.server.address.isLoopback else { return nil }
         if policy.dnsExempt && c.server.port == 53 { return nil }
-        let dns = dnsNames(c.server.address, at: c.time)
+        let dns = dnsNames(c.server.address, client: c.client.address, at: c.time)
         let (host, via): (String, String) = {
             if let s = c.sni { return (s, "tls-sni") }
             if let h = c.httpHost { return (Self.hostOnly(h), "http-host") }
@@ -78,7 +82,7 @@ public final class EgressMonitor {
         let allowed = policy.allows(address: c.server.address) || (via != "ip" && policy.allows(name: host))
             || (via == "dns" && (dns ?? []).contains { policy.allows(name: $0) })
         if allowed { return nil }
-        let key = "\(c.client.address)>\(host)>\(c.server.port)"
+        let key = "\(c.client.address)>\(host.prefix(255))>\(c.server.port)"
         guard reported.insert(key).inserted else { return nil }
         if reported.count > maxEntries { reported.removeAll() }
         var f = Finding(rule: "egress.unapproved-destination", signatureId: 200901,
