@@ -45,7 +45,9 @@ public struct LiveCaptureOptions: Sendable {
     public var snaplen: Int32 = 262_144
     public var promiscuous = true
     public var immediate = true
-    public var bufferSize: Int32? = nil
+    /// Kernel ring size. In immediate mode libpcap uses fixed frames sized by the snaplen, so
+    /// libpcap's 2 MB default holds only ~8 full-size packets and drops bursts: 64 MiB holds 256.
+    public var bufferSize: Int32? = 64 << 20
     public var readTimeoutMilliseconds: Int32 = 100
     public init() {}
 }
@@ -133,6 +135,13 @@ public final class PcapSource {
         default:
             return .error("\(name): \(String(cString: pcap_geterr(handle)))")
         }
+    }
+
+    /// Switches a live handle to non-blocking reads: `next()` then returns `.timeout` at once when
+    /// nothing is queued (used to drain what was captured before stopping).
+    public func setNonBlocking() {
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        _ = pcap_setnonblock(handle, 1, &errbuf)
     }
 
     /// Makes a blocked or looping `next()` return `.end`.

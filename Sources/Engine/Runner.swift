@@ -77,6 +77,18 @@ public struct Runner {
                 break capture
             }
         }
+        // Packets already captured when the stop came are still in libpcap's ring: read them all
+        // before finishing, so nothing the kernel handed over is lost. Bounded by what is queued.
+        source.setNonBlocking()
+        draining: while true {
+            switch source.next() {
+            case .packet(let p): engine.process(p, linkType: linkType)
+            case .end:
+                continue // the break request is consumed by this read; the next one reads on
+            case .timeout, .error:
+                break draining
+            }
+        }
         let stats = source.stats()
         engine.finishFlows()
         engine.writeStats(captureStats: stats)
@@ -93,4 +105,11 @@ private func installStopHandlers() {
     }
     signal(SIGINT, handler)
     signal(SIGTERM, handler)
+    // A blocked signal mask survives exec: a sensor started by a supervisor (or a test runner)
+    // that blocks SIGINT/SIGTERM would otherwise never stop. Unblock them.
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    sigprocmask(SIG_UNBLOCK, &set, nil)
 }

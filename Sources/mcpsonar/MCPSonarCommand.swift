@@ -47,6 +47,9 @@ struct Run: ParsableCommand {
     @Flag(name: .customLong("no-promisc"), help: "Live capture: do not put the interface into promiscuous mode.")
     var noPromiscuous = false
 
+    @Option(name: .customLong("buffer-size"), help: "Live capture: kernel capture buffer in MiB (default 64).")
+    var bufferSizeMiB: Int32 = 64
+
     @Option(name: .customLong("max-flows"), help: "Flows tracked at once; the least recently active are evicted beyond it.")
     var maxFlows: Int = 500_000
 
@@ -87,6 +90,7 @@ struct Run: ParsableCommand {
                 var options = LiveCaptureOptions()
                 options.snaplen = snaplen
                 options.promiscuous = !noPromiscuous
+                options.bufferSize = max(1, min(bufferSizeMiB, 2047)) << 20
                 outcome = try runner.live(interface: interface, filter: filter.isEmpty ? nil : filter.joined(separator: " "),
                                           options: options, diagnostics: warn)
             } else {
