@@ -205,7 +205,7 @@ import SonarMCP
     }
 }
 
-func readShipped() -> String? { ContentConfig.readFile(contentConfigPath()) }
+func readShipped() -> String? { FileText.read(contentConfigPath()) }
 
 extension String {
     func replacingFirst(_ target: String, with replacement: String) -> String {

@@ -52,23 +52,13 @@ public struct ContentConfig: Sendable {
 
     /// Reads and validates a configuration file.
     public static func load(path: String) throws(ContentConfigError) -> ContentConfig {
-        guard let text = readFile(path) else {
-            throw ContentConfigError(file: path, line: 1, column: 1, reason: "cannot read the file")
-        }
-        return try load(yaml: text, file: path)
+        try load(yaml: readText(path, file: path), file: path)
     }
 
     /// Parses configuration text; `file` names it in errors. Unknown keys are errors: a misspelt
     /// switch must not silently leave a detector with its default.
     public static func load(yaml: String, file: String) throws(ContentConfigError) -> ContentConfig {
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch let error as YamlError {
-            throw yamlError(error, file: file)
-        } catch {
-            throw ContentConfigError(file: file, line: 1, column: 1, reason: "\(error)")
-        }
+        let root = try ConfigYAML(file: file).compose(yaml)
         guard let root, let top = root.mapping else {
             throw ContentConfigError(file: file, line: root?.mark?.line ?? 1, column: root?.mark?.column ?? 1,
                                      reason: "expected a mapping with poisoning, paths, injection, pii")
@@ -144,12 +134,6 @@ public struct ContentConfig: Sendable {
         }
         return c
     }
-
-    static func yamlError(_ error: YamlError, file: String) -> ContentConfigError {
-        ConfigYAML.error(error, file: file)
-    }
-
-    static func readFile(_ path: String) -> String? { FileText.read(path, limit: 4 << 20) }
 }
 
 #if canImport(Glibc)

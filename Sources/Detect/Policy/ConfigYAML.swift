@@ -16,16 +16,20 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
 struct ConfigYAML {
     let file: String
 
-    func parse(_ text: String) throws(ConfigError) -> Node {
-        let node: Node?
+    /// The YAML node tree of `text` (nil for an empty document), every syntax error placed.
+    func compose(_ text: String) throws(ConfigError) -> Node? {
         do {
-            node = try Yams.compose(yaml: text)
+            return try Yams.compose(yaml: text)
         } catch let e as YamlError {
             throw ConfigYAML.error(e, file: file)
         } catch {
             throw ConfigError(file: file, line: 1, column: 1, reason: "\(error)")
         }
-        guard let node else { throw ConfigError(file: file, line: 1, column: 1, reason: "the file is empty") }
+    }
+
+    /// As `compose`, refusing an empty document.
+    func parse(_ text: String) throws(ConfigError) -> Node {
+        guard let node = try compose(text) else { throw ConfigError(file: file, line: 1, column: 1, reason: "the file is empty") }
         return node
     }
 

@@ -12,34 +12,18 @@ import Darwin
 extension SecretScanner {
     /// Reads and compiles a secrets file; refuses it with its path, line, column and reason.
     public static func load(path: String) throws(SecretConfigError) -> SecretScanner {
-        guard let text = readTextFile(path) else {
-            throw SecretConfigError(file: path, line: 0, column: 0, reason: "cannot read the file")
-        }
-        return try load(yaml: text, file: path)
+        try load(yaml: readText(path, file: path), file: path)
     }
 
     /// Compiles secrets configuration text; `file` only names it in errors.
     public static func load(yaml: String, file: String) throws(SecretConfigError) -> SecretScanner {
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch let error as YamlError {
-            throw yamlError(error, file: file)
-        } catch {
-            throw SecretConfigError(file: file, line: 0, column: 0, reason: "\(error)")
-        }
+        let root = try ConfigYAML(file: file).compose(yaml)
         var loader = ConfigLoader(file: file)
         let patterns = try loader.patterns(root)
         return SecretScanner(patterns: patterns)
     }
-
-    private static func yamlError(_ error: YamlError, file: String) -> SecretConfigError {
-        ConfigYAML.error(error, file: file)
-    }
 }
 
-/// Whole-file read with the C library: no Foundation in the Detect layer.
-func readTextFile(_ path: String) -> String? { FileText.read(path) }
 
 private struct ConfigLoader {
     let file: String
