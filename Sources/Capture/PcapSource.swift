@@ -1,5 +1,8 @@
 import CPcap
 import SonarCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One packet as libpcap hands it over: borrowed bytes, valid only until the next `next()` call.
 public struct CapturedPacket {
@@ -185,4 +188,121 @@ public final class PcapSource {
 private func cText(_ buffer: [CChar]) -> String {
     let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
     return String(decoding: bytes, as: UTF8.self)
+}
+
+extension PcapSource {
+    /// How far into its file a replay has read (libpcap's stdio position); nil when live.
+    public var fileOffset: Int64? {
+        guard !isLive, let file = pcap_file(handle) else { return nil }
+        let offset = ftello(file)
+        return offset >= 0 ? Int64(offset) : nil
+    }
+
+    /// The size of the file being replayed; nil when live or unknown.
+    public var fileSize: Int64? {
+        guard !isLive else { return nil }
+        var s = stat()
+        return stat(name, &s) == 0 ? Int64(s.st_size) : nil
+    }
+}
+
+/// One interface as `--list-interfaces` shows it.
+public struct InterfaceInfo: Sendable, Equatable {
+    public var name: String
+    public var description: String?
+    public var addresses: [String]
+    public var isUp: Bool
+    public var isRunning: Bool
+    public var isLoopback: Bool
+}
+
+extension PcapSource {
+    /// Every interface libpcap can open, with its flags and addresses, in libpcap's order.
+    public static func interfaceDetails() throws(CaptureError) -> [InterfaceInfo] {
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        var list: UnsafeMutablePointer<pcap_if_t>?
+        guard pcap_findalldevs(&list, &errbuf) == 0 else {
+            throw .cannotOpen(String(decoding: errbuf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        defer { pcap_freealldevs(list) }
+        var result: [InterfaceInfo] = []
+        var cur = list
+        while let dev = cur {
+            let d = dev.pointee
+            var addresses: [String] = []
+            var a = d.addresses
+            while let addr = a {
+                if let sa = addr.pointee.addr, let text = addressText(sa) { addresses.append(text) }
+                a = addr.pointee.next
+            }
+            result.append(InterfaceInfo(name: String(cString: d.name), description: d.description.map { String(cString: $0) },
+                                        addresses: addresses, isUp: d.flags & UInt32(PCAP_IF_UP) != 0,
+                                        isRunning: d.flags & UInt32(PCAP_IF_RUNNING) != 0,
+                                        isLoopback: d.flags & UInt32(PCAP_IF_LOOPBACK) != 0))
+            cur = d.next
+        }
+        return result
+    }
+
+    private static func addressText(_ sa: UnsafeMutablePointer<sockaddr>) -> String? {
+        var buffer = [CChar](repeating: 0, count: 64)
+        switch Int32(sa.pointee.sa_family) {
+        case AF_INET:
+            return sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { p -> String? in
+                var a = p.pointee.sin_addr
+                guard inet_ntop(AF_INET, &a, &buffer, 64) != nil else { return nil }
+                return String(cString: buffer)
+            }
+        case AF_INET6:
+            return sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p -> String? in
+                var a = p.pointee.sin6_addr
+                guard inet_ntop(AF_INET6, &a, &buffer, 64) != nil else { return nil }
+                return String(cString: buffer)
+            }
+        default:
+            return nil
+        }
+    }
+}
+
+/// Writes packets to a pcap file through libpcap (which maps the link type to the file's).
+/// Used by `--pcap-alerts` to keep the packets of flows that raised alerts.
+public final class PcapWriter {
+    private let dead: OpaquePointer
+    private let dumper: OpaquePointer
+    public let path: String
+
+    /// Creates (or truncates) `path` for packets of `linkType` (a DLT value as `pcap_datalink` gives).
+    public init(path: String, linkType: Int32, snaplen: Int32 = 262_144) throws(CaptureError) {
+        guard let dead = pcap_open_dead_with_tstamp_precision(linkType, snaplen, UInt32(PCAP_TSTAMP_PRECISION_MICRO)) else {
+            throw .cannotOpen("\(path): libpcap cannot describe link type \(linkType)")
+        }
+        guard let dumper = pcap_dump_open(dead, path) else {
+            let message = String(cString: pcap_geterr(dead))
+            pcap_close(dead)
+            throw .cannotOpen("\(path): \(message)")
+        }
+        self.dead = dead
+        self.dumper = dumper
+        self.path = path
+    }
+
+    deinit {
+        pcap_dump_close(dumper)
+        pcap_close(dead)
+    }
+
+    /// One packet: `bytes` as captured, `wireLength` as on the wire.
+    public func write(timestamp: Timestamp, bytes: UnsafeRawBufferPointer, wireLength: Int) {
+        var header = pcap_pkthdr()
+        header.ts.tv_sec = Int(timestamp.microseconds / 1_000_000)
+        header.ts.tv_usec = Int(timestamp.microseconds % 1_000_000)
+        header.caplen = UInt32(clamping: bytes.count)
+        header.len = UInt32(clamping: wireLength)
+        guard let base = bytes.baseAddress else { return }
+        pcap_dump(UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self), &header,
+                  base.assumingMemoryBound(to: UInt8.self))
+    }
+
+    public func flush() { pcap_dump_flush(dumper) }
 }

@@ -48,16 +48,17 @@ public struct DetectionConfig: Sendable {
 /// Why a rules folder was refused: one line per problem, each `FILE:LINE:COLUMN: reason`.
 public struct DetectionLoadError: Error, CustomStringConvertible, Sendable {
     public var errors: [String]
+    public init(errors: [String]) { self.errors = errors }
     public var description: String { errors.joined(separator: "\n") }
 }
 
 /// Runs every detector on each message and turns what they find into findings, once each.
 public final class DetectionEngine {
-    public let config: DetectionConfig
+    public private(set) var config: DetectionConfig
     public let policy: PolicyDetectors
     public let toolChange: ToolChangeDetector
-    private let secretDetector: SecretDetector
-    private let content: ContentDetectors
+    private var secretDetector: SecretDetector
+    private var content: ContentDetectors
     public let egress: EgressMonitor
     public let exposure: ExposureMonitor
 
@@ -69,6 +70,19 @@ public final class DetectionEngine {
         self.content = ContentDetectors(config: config.content)
         self.egress = EgressMonitor(policy: config.egress, servers: config.mcpServers)
         self.exposure = ExposureMonitor(policy: config.egress)
+    }
+
+    /// Swaps in a new rule set between two messages (SIGHUP). What the detectors learnt of the
+    /// traffic (tool inventories seen, names of addresses, budgets, alerts already raised once)
+    /// carries over, so a reload neither forgets a server's first tool listing nor repeats alerts.
+    public func reload(_ new: DetectionConfig) {
+        config = new
+        policy.reconfigure(catalogue: new.catalogue, policy: new.policy)
+        toolChange.reconfigure(policy: new.policy, pins: new.pins)
+        secretDetector = SecretDetector(scanner: new.secrets)
+        content = ContentDetectors(config: new.content)
+        egress.reconfigure(policy: new.egress, servers: new.mcpServers)
+        exposure.reconfigure(policy: new.egress)
     }
 
     /// What one message shows. `headers`: the HTTP headers of the message carrying it.

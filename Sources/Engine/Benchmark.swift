@@ -63,10 +63,4 @@ public enum Benchmark {
                                floorSeconds: floorSeconds, pipelineSeconds: seconds,
                                peakResidentBytes: ProcessMemory.peakResidentBytes())
     }
-
-    static func monotonicSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
 }

@@ -42,7 +42,7 @@ final class FlowApp {
 /// The one-way pipeline for one worker: decode → flows → reassembly → HTTP/SSE → JSON-RPC/MCP → output.
 /// Time is always packet time.
 public final class Engine {
-    public let config: EngineConfig
+    public private(set) var config: EngineConfig
     private var decoder: PacketDecoder
     private let flows: FlowTable
     private let tracker: MCPTracker
@@ -55,6 +55,13 @@ public final class Engine {
     /// What the sensor learnt of each open flow for its `flow` event and the egress check.
     private var notes: [UInt64: FlowNotes] = [:]
     public var flowEvents = true
+    /// The output path's own figures (queue and sink drops), for `stats`; nil: none to report.
+    public var outputStats: (() -> OutputStats)?
+    /// `--pcap-alerts`: keeps each flow's packets until it is judged, and writes those of flows
+    /// that raised an alert to pcap files.
+    public var alertCapture: AlertCapture?
+    /// Events written so far (every type).
+    public private(set) var eventsWritten = 0
     public private(set) var packets: UInt64 = 0
     public private(set) var bytes: UInt64 = 0
     /// The latest packet time seen: the clock for timeouts and for events raised without a packet.
@@ -90,6 +97,7 @@ public final class Engine {
             (flow, direction) = flows.flow(for: p)
         }
         flows.count(packet: packet.wireLength, flow: flow, direction: direction)
+        alertCapture?.packet(packet, linkType: linkType, flowId: flow.id)
         finishEndedFlows() // a flow evicted to make room
         if flow.packets[0] + flow.packets[1] == 1 { notes[flow.id] = FlowNotes() }
         if p.transport == .udp {
@@ -139,6 +147,7 @@ public final class Engine {
     /// End of input: finish every flow, then write the `stats` event.
     public func finish() {
         finishFlows()
+        alertCapture?.close()
         writeStats(captureStats: nil)
         sink.flush()
     }
@@ -149,9 +158,26 @@ public final class Engine {
         finishEndedFlows()
     }
 
-    /// Writes a `stats` event with the figures so far.
-    public func writeStats(captureStats: CaptureStats?) {
-        var s = StatsSnapshot(time: now)
+    /// Live capture on a quiet link: the wall clock stands in for the packet clock, so idle flows
+    /// time out and end (with their `flow` events) without waiting for the next packet.
+    public func advanceClock(to time: Timestamp) {
+        guard time > now else { return }
+        now = time
+        flows.expire(now: now)
+        finishEndedFlows()
+    }
+
+    /// Swaps the rule set between two packets (SIGHUP). False when detection is off.
+    public func reloadDetection(_ new: DetectionConfig) -> Bool {
+        guard let detector else { return false }
+        detector.reload(new)
+        config.detection = new
+        return true
+    }
+
+    /// Writes a `stats` event with the figures so far, stamped `time` (default: the packet clock).
+    public func writeStats(captureStats: CaptureStats?, time: Timestamp? = nil) {
+        var s = StatsSnapshot(time: time ?? now)
         s.packets = packets
         s.bytes = bytes
         s.kernelDrops = captureStats?.dropped
@@ -169,7 +195,9 @@ public final class Engine {
         all.merge(decoder.counters)
         all.merge(flows.reassembly.counters)
         all.merge(tracker.counters)
+        if let capture = alertCapture { all.merge(capture.counters) }
         s.counters = all
+        s.output = outputStats?()
         write(EventEncoder.encode(s), type: "stats")
     }
 
@@ -211,6 +239,7 @@ public final class Engine {
             checkEgress(flow, time: flow.firstSeen)
             if flowEvents { write(EventEncoder.encodeFlow(flowRecord(flow, reason: reason)), type: "flow") }
             notes[flow.id] = nil
+            alertCapture?.flowEnded(flow.id)
         }
     }
 
@@ -231,10 +260,7 @@ public final class Engine {
         n.egressChecked = true
         let c = OutboundConnection(flowId: flow.id, client: flow.client, server: flow.server, time: time,
                                    appProto: n.appProto, sni: n.sni, httpHost: n.httpHost)
-        if let alert = detector.egress.inspect(c) {
-            n.alerted = true
-            write(EventEncoder.encode(alert), type: "alert")
-        }
+        if let alert = detector.egress.inspect(c) { raise(alert) }
     }
 
     /// UDP: DNS answers name addresses; a new UDP pair opened by an MCP server host is judged as egress.
@@ -363,10 +389,8 @@ public final class Engine {
             } else if case .data(let bytes) = event, WebSocketSniffer.looksLikeFrame(bytes, direction: direction) {
                 counters.add("websocket.midstream_not_decodable")
                 if let f = detector?.policy.transportAnomaly("websocket.midstream_not_decodable") {
-                    notes[flow.id]?.alerted = true
                     let (src, dst) = direction == .toServer ? (flow.client, flow.server) : (flow.server, flow.client)
-                    write(EventEncoder.encode(Alert(timestamp: time, flowId: flow.id, source: src, destination: dst,
-                                                    appProto: "websocket", finding: f)), type: "alert")
+                    raise(Alert(timestamp: time, flowId: flow.id, source: src, destination: dst, appProto: "websocket", finding: f))
                 }
             } else {
                 counters.add("app.bypass_unrecognised")
@@ -474,10 +498,8 @@ public final class Engine {
             guard let detector, let f = detector.policy.transportAnomaly(name) else { return }
             // Once per anomaly kind per connection: a flood of bad frames is one finding.
             guard notes[flow.id]?.anomalies.insert(name).inserted ?? false else { return }
-            notes[flow.id]?.alerted = true
             let (src, dst) = direction == .toServer ? (flow.client, flow.server) : (flow.server, flow.client)
-            write(EventEncoder.encode(Alert(timestamp: time, flowId: flow.id, source: src, destination: dst,
-                                            appProto: "websocket", finding: f)), type: "alert")
+            raise(Alert(timestamp: time, flowId: flow.id, source: src, destination: dst, appProto: "websocket", finding: f))
         case .ping, .pong, .close:
             break
         }
@@ -518,11 +540,9 @@ public final class Engine {
             toolObservations.removeAll()
             if !secrets.isEmpty { redact(&e, view: view, secrets: secrets) }
             write(EventEncoder.encode(e), type: "mcp")
-            if !findings.isEmpty { notes[e.flowId]?.alerted = true }
             for f in findings {
-                let alert = Alert(timestamp: e.timestamp, flowId: e.flowId, source: e.source, destination: e.destination,
-                                  appProto: e.appProto, finding: f, mcp: e)
-                write(EventEncoder.encode(alert), type: "alert")
+                raise(Alert(timestamp: e.timestamp, flowId: e.flowId, source: e.source, destination: e.destination,
+                            appProto: e.appProto, finding: f, mcp: e))
             }
         }
     }
@@ -544,9 +564,20 @@ public final class Engine {
         if case .string(let id)? = e.id, let masked = clean(id) { e.id = .string(masked) }
     }
 
+    /// Every alert goes out through here: its flow is marked as alerted (for the `flow` event and
+    /// `--pcap-alerts`) before the alert is written.
+    private func raise(_ alert: Alert) {
+        if let id = alert.flowId {
+            notes[id]?.alerted = true
+            alertCapture?.alert(flowId: id)
+        }
+        write(EventEncoder.encode(alert), type: "alert")
+    }
+
     private func write(_ line: [UInt8], type: String) {
         eventCounts[type, default: 0] += 1
-        sink.write(line: line)
+        eventsWritten += 1
+        sink.write(line: line, type: type)
     }
 }
 

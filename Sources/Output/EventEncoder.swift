@@ -134,6 +134,8 @@ public struct StatsSnapshot: Sendable {
     public var events: [String: Int] = [:]
     /// Parse errors and limit breaches by layer: "http.bad_chunk" → count.
     public var counters = Counters()
+    /// The output queue and sinks; nil when events go straight to a file or standard output.
+    public var output: OutputStats? = nil
 
     public init(time: Timestamp) { self.time = time }
 }
@@ -162,6 +164,17 @@ extension EventEncoder {
         w.field("pending_bytes", s.reassemblyPendingBytes)
         w.endObject()
         w.field("memory_bytes", s.memoryBytes)
+        if let o = s.output {
+            w.key("output")
+            w.beginObject()
+            w.field("queued", o.queued)
+            w.field("written", o.written)
+            w.field("dropped", o.dropped)
+            w.field("sink_dropped", o.sinkDropped)
+            w.field("write_errors", o.writeErrors)
+            w.field("reconnects", o.reconnects)
+            w.endObject()
+        }
         w.key("events")
         w.beginObject()
         for k in s.events.keys.sorted() { w.field(k, s.events[k]) }

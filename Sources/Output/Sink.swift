@@ -7,8 +7,17 @@ import Darwin
 /// Where JSON lines go. Lines are buffered and written in large blocks; `flush` pushes them out.
 public protocol EventSink: AnyObject {
     func write(line: [UInt8])
+    /// The same, for sinks that frame by event type (syslog's MSGID).
+    func write(line: [UInt8], type: String)
     func flush()
+    /// Reopen the destination (SIGHUP, after logrotate renamed the file).
+    func reopen()
     func close()
+}
+
+extension EventSink {
+    public func write(line: [UInt8], type: String) { write(line: line) }
+    public func reopen() {}
 }
 
 public enum SinkError: Error, CustomStringConvertible {

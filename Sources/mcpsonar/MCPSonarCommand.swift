@@ -26,6 +26,10 @@ struct Run: ParsableCommand {
         discussion: """
             Replay captures:  mcpsonar -r capture.pcap [-r more.pcapng ...] [-o events.json]
             Capture live:     mcpsonar -i lo [BPF expression ...]
+            Outputs (-o, repeatable): '-' (standard output), a file (appended; reopened on SIGHUP),
+            unix:PATH, unixgram:PATH, syslog://HOST[:PORT] (UDP), syslog+tcp://HOST[:PORT].
+            Signals: SIGINT/SIGTERM stop (every flow is finished, final stats written); SIGHUP
+            reopens output files and reloads the rules; SIGUSR1 writes a stats event.
             Events are JSON lines (Suricata EVE-style field names).
             """)
 
@@ -35,8 +39,11 @@ struct Run: ParsableCommand {
     @Option(name: [.short, .customLong("interface")], help: ArgumentHelp("Capture live from an interface (lo, any, eth0, ...).", valueName: "IFACE"))
     var interface: String?
 
-    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Write events to FILE (appending); '-' is standard output.", valueName: "FILE"))
-    var output: String = "-"
+    @Flag(name: [.customShort("D"), .customLong("list-interfaces")], help: "List the interfaces that can be captured on, and exit.")
+    var listInterfaces = false
+
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Write events to SPEC (repeatable): '-' standard output, a file (appending), unix:PATH, unixgram:PATH, syslog://HOST[:PORT], syslog+tcp://HOST[:PORT].", valueName: "SPEC"))
+    var output: [String] = []
 
     @Flag(name: .customLong("payloads"), help: "Include each message as compact JSON in its event (mcp.message).")
     var payloads = false
@@ -44,8 +51,8 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("snaplen"), help: "Live capture: bytes captured per packet.")
     var snaplen: Int32 = 262_144
 
-    @Flag(name: .customLong("no-promisc"), help: "Live capture: do not put the interface into promiscuous mode.")
-    var noPromiscuous = false
+    @Flag(name: .customLong("promisc"), inversion: .prefixedNo, help: "Live capture: put the interface into promiscuous mode.")
+    var promiscuous = true
 
     @Option(name: .customLong("buffer-size"), help: "Live capture: kernel capture buffer in MiB (default 64).")
     var bufferSizeMiB: Int32 = 64
@@ -53,12 +60,34 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("max-flows"), help: "Flows tracked at once; the least recently active are evicted beyond it.")
     var maxFlows: Int = 500_000
 
+    @Option(name: .customLong("stats-interval"), help: ArgumentHelp("Write a stats event every SECONDS (live: wall clock; replay: packet time).", valueName: "SECONDS"))
+    var statsInterval: Double?
+
+    @Option(name: .customLong("user"), help: ArgumentHelp("Once the capture is open, drop privileges to this user (as tcpdump -Z).", valueName: "USER"))
+    var user: String?
+
+    @Option(name: .customLong("group"), help: ArgumentHelp("With --user: the group to run as (default: the user's primary group).", valueName: "GROUP"))
+    var group: String?
+
+    @Flag(name: [.short, .customLong("quiet")], help: "No progress line and no start-up line on standard error.")
+    var quiet = false
+
+    @Option(name: .customLong("pcap-alerts"), help: ArgumentHelp("Write the packets of every flow that raised an alert to DIR/flow-<flow_id>.pcap.", valueName: "DIR"))
+    var pcapAlerts: String?
+
+    @Option(name: .customLong("pcap-alerts-max-mb"), help: "Total size of the --pcap-alerts files, in MB (default 1024).")
+    var pcapAlertsMaxMB: Int = 1024
+
+    @Option(name: .customLong("queue-events"), help: "Events that may wait for a slow output; beyond it they are dropped and counted (default 65536).")
+    var queueEvents: Int = 65_536
+
     @OptionGroup var detection: DetectionOptions
 
     @Argument(help: ArgumentHelp("Live capture: a BPF filter expression, as for tcpdump.", valueName: "expression"))
     var filter: [String] = []
 
     func validate() throws {
+        if listInterfaces { return }
         if read.isEmpty && interface == nil {
             throw ValidationError("nothing to read: give -r FILE or -i IFACE")
         }
@@ -69,39 +98,138 @@ struct Run: ParsableCommand {
             throw ValidationError("a filter expression applies to live capture (-i) only: '\(filter.joined(separator: " "))'")
         }
         if maxFlows < 1 { throw ValidationError("--max-flows must be at least 1") }
+        if let statsInterval, !(statsInterval > 0) { throw ValidationError("--stats-interval must be more than 0 seconds") }
+        if group != nil && user == nil { throw ValidationError("--group needs --user") }
+        if pcapAlertsMaxMB < 1 { throw ValidationError("--pcap-alerts-max-mb must be at least 1") }
+        if queueEvents < 1 { throw ValidationError("--queue-events must be at least 1") }
     }
 
     func run() throws {
-        let sink: EventSink
-        do {
-            sink = output == "-" ? FileSink() : try FileSink(path: output)
-        } catch {
-            fail("\(error)")
+        if listInterfaces { return printInterfaces() }
+        // Everything that can be checked as the starting user is checked before capturing.
+        var detectionConfig = detection.load()
+        let account = user.map { Privileges.resolve(user: $0, group: group) }
+        var specs: [OutputSpec] = []
+        for text in output.isEmpty ? ["-"] : output {
+            do { specs.append(try OutputSpec.parse(text)) } catch { fail("\(error)") }
         }
+
+        // Open the capture (needs root or CAP_NET_RAW), then drop privileges, then open the rest
+        // as the user the sensor runs as, so what SIGHUP reopens later is known to work.
+        var liveSource: PcapSource?
+        if let interface {
+            var options = LiveCaptureOptions()
+            options.snaplen = snaplen
+            options.promiscuous = promiscuous
+            options.bufferSize = max(1, min(bufferSizeMiB, 2047)) << 20
+            do {
+                liveSource = try PcapSource.openLive(interface, options: options,
+                                                     filter: filter.isEmpty ? nil : filter.joined(separator: " "))
+            } catch {
+                fail("\(error)")
+            }
+        }
+        if let account {
+            if let problem = Privileges.drop(to: account) { fail(problem) }
+            if detectionConfig != nil { detectionConfig = detection.load(asUser: account.name) }
+        }
+        let asUser = account.map { " (as user \($0.name))" } ?? ""
+        var sinks: [EventSink] = []
+        for spec in specs {
+            do { sinks.append(try spec.open()) } catch { fail("\(error)\(asUser)") }
+        }
+        var alertCapture: AlertCapture?
+        if let pcapAlerts {
+            var limits = AlertCaptureLimits()
+            limits.maxFileBytes = Int64(pcapAlertsMaxMB) * 1_000_000
+            do { alertCapture = try AlertCapture(directory: pcapAlerts, limits: limits) } catch { fail("\(error)\(asUser)") }
+        }
+
+        // Live capture never waits for an output: a full queue drops (counted). A replay of files
+        // to standard output or files writes directly; to sockets it waits, losing nothing.
+        let direct = liveSource == nil && specs.allSatisfy(\.isFile) && sinks.count == 1
+        let queue: QueuedSink? = direct ? nil : QueuedSink(sinks: sinks, maxEvents: queueEvents,
+                                                             overflow: liveSource == nil ? .block : .drop,
+                                                             sinkCounters: { OutputSpec.counters(of: sinks) })
+        let sink: EventSink = queue ?? sinks[0]
+
         var config = EngineConfig()
         config.mcp.includePayloads = payloads
         config.flow.maxFlows = maxFlows
-        config.detection = detection.load()
+        config.detection = detectionConfig
         let engine = Engine(config: config, sink: sink)
+        engine.alertCapture = alertCapture
+        if let queue { engine.outputStats = { queue.stats } }
         let runner = Runner(engine: engine)
-        let outcome: RunOutcome
-        do {
-            if let interface {
-                var options = LiveCaptureOptions()
-                options.snaplen = snaplen
-                options.promiscuous = !noPromiscuous
-                options.bufferSize = max(1, min(bufferSizeMiB, 2047)) << 20
-                outcome = try runner.live(interface: interface, filter: filter.isEmpty ? nil : filter.joined(separator: " "),
-                                          options: options, diagnostics: warn)
-            } else {
-                outcome = try runner.replay(files: read, diagnostics: warn)
+
+        var control = RunControl()
+        control.handlesSignals = true
+        control.statsInterval = statsInterval
+        let detectionOptions = detection
+        let user = account?.name
+        control.hangup = {
+            sink.reopen()
+            guard engine.config.detection != nil else { return }
+            switch detectionOptions.tryLoad(asUser: user) {
+            case .success(let new):
+                if let new, engine.reloadDetection(new) {
+                    warn("SIGHUP: output reopened; rules reloaded (\(new.rules.rules.count) Sigma rules)")
+                }
+            case .failure(let problems):
+                warn("SIGHUP: output reopened; rules reload refused, the rules in use stay:")
+                for line in problems.errors { warn("invalid rules: \(line)") }
             }
-        } catch {
-            sink.close()
-            fail("\(error)")
         }
+
+        let outcome: RunOutcome
+        if let liveSource {
+            if !quiet { warn("listening on \(liveSource.name), link type \(liveSource.linkType), snaplen \(snaplen)") }
+            outcome = runner.live(source: liveSource, control: control, diagnostics: warn)
+        } else {
+            if !quiet && ReplayProgress.standardErrorIsTerminal {
+                var total: Int64 = 0
+                for path in read {
+                    var st = stat()
+                    if stat(path, &st) == 0 { total += Int64(st.st_size) }
+                }
+                control.progress = ReplayProgress(totalBytes: total)
+            }
+            do {
+                outcome = try runner.replay(files: read, control: control, diagnostics: warn)
+            } catch {
+                sink.close()
+                fail("\(error)")
+            }
+        }
+        alertCapture?.close()
         sink.close()
-        if case .damaged = outcome { throw ExitCode(1) }
+        switch outcome {
+        case .completed: break
+        case .damaged: throw ExitCode(1)
+        case .interrupted:
+            warn("interrupted: the replay stopped before the end of its input; events up to that point were written")
+            throw ExitCode(1)
+        }
+    }
+
+    /// `--list-interfaces`: one interface a line, as tcpdump -D does, with flags and addresses.
+    private func printInterfaces() {
+        let list: [InterfaceInfo]
+        do { list = try PcapSource.interfaceDetails() } catch { fail("cannot list interfaces: \(error)") }
+        var text = ""
+        for (i, dev) in list.enumerated() {
+            var flags: [String] = []
+            if dev.isUp { flags.append("Up") }
+            if dev.isRunning { flags.append("Running") }
+            if dev.isLoopback { flags.append("Loopback") }
+            text += "\(i + 1).\(dev.name)"
+            if let d = dev.description, !d.isEmpty { text += " (\(d))" }
+            text += " [\(flags.joined(separator: ", "))]"
+            if !dev.addresses.isEmpty { text += " " + dev.addresses.joined(separator: " ") }
+            text += "\n"
+        }
+        var bytes = Array(text.utf8)
+        bytes.withUnsafeMutableBytes { _ = write(1, $0.baseAddress, $0.count) }
     }
 }
 
@@ -185,38 +313,61 @@ struct DetectionOptions: ParsableArguments {
     var mcpServer: [String] = []
 
     /// The detection configuration, or nil with --no-detect. Refuses to start on any problem.
-    func load() -> DetectionConfig? {
-        if noDetect { return nil }
-        let (root, sigma) = locate()
+    /// `asUser`: the rules are read again after dropping privileges; problems name that user.
+    func load(asUser user: String? = nil) -> DetectionConfig? {
+        switch tryLoad(asUser: user) {
+        case .success(let config): return config
+        case .failure(let problems):
+            for line in problems.errors { warn("invalid rules\(user.map { " (as user \($0))" } ?? ""): \(line)") }
+            Glibc.exit(2)
+        }
+    }
+
+    /// The same without exiting: for SIGHUP, where a bad rule set is refused and the old one stays.
+    func tryLoad(asUser user: String? = nil) -> Result<DetectionConfig?, DetectionLoadError> {
+        if noDetect { return .success(nil) }
+        let root: String, sigma: String?
+        switch locateResult() {
+        case .success(let found): (root, sigma) = found
+        case .failure(let problem): return .failure(problem)
+        }
         var config: DetectionConfig
         do {
             config = try DetectionConfig.load(root: root, sigma: sigma, pins: pins)
         } catch {
-            for line in error.errors { warn("invalid rules: \(line)") }
-            Glibc.exit(2)
+            return .failure(error)
         }
         for entry in egressAllow where !config.egress.allow(entry) {
-            fail("--egress-allow \(entry): neither a DNS name nor a CIDR block")
+            return .failure(DetectionLoadError(errors: ["--egress-allow \(entry): neither a DNS name nor a CIDR block"]))
         }
         for entry in mcpServer {
-            guard let address = EndpointText.address(entry) else { fail("--mcp-server \(entry): not an address") }
+            guard let address = EndpointText.address(entry) else {
+                return .failure(DetectionLoadError(errors: ["--mcp-server \(entry): not an address"]))
+            }
             config.mcpServers.append(address)
         }
-        return config
+        return .success(config)
     }
 
     /// The rules root and, for a single rule file, that file.
     func locate() -> (String, String?) {
-        if let rules, RulesLocator.isDirectory(rules) { return (rules, nil) }
+        switch locateResult() {
+        case .success(let found): return found
+        case .failure(let problem): fail(problem.description)
+        }
+    }
+
+    func locateResult() -> Result<(String, String?), DetectionLoadError> {
+        if let rules, RulesLocator.isDirectory(rules) { return .success((rules, nil)) }
         guard let root = RulesLocator.defaultRoot() else {
-            fail("cannot find the rules folder that ships with mcpsonar; give --rules PATH or set MCPSONAR_RULES")
+            return .failure(DetectionLoadError(errors: ["cannot find the rules folder that ships with mcpsonar; give --rules PATH or set MCPSONAR_RULES"]))
         }
         if let rules {
             var s = stat()
-            if stat(rules, &s) != 0 { fail("\(rules): no such rule file or folder") }
-            return (root, rules)
+            if stat(rules, &s) != 0 { return .failure(DetectionLoadError(errors: ["\(rules): no such rule file or folder"])) }
+            return .success((root, rules))
         }
-        return (root, nil)
+        return .success((root, nil))
     }
 }
 

@@ -22,7 +22,7 @@ public struct OutboundConnection: Sendable {
 /// allow-list does not cover — raised once per server and destination, with the server's closest
 /// preceding tool call.
 public final class EgressMonitor {
-    public let policy: EgressPolicy
+    public private(set) var policy: EgressPolicy
     /// Hosts seen serving MCP, and configured ones.
     public private(set) var serverHosts: Set<IPAddress> = []
     private var lastToolCall: [IPAddress: MCPEvent] = [:]
@@ -36,6 +36,12 @@ public final class EgressMonitor {
     public init(policy: EgressPolicy, servers: [IPAddress] = []) {
         self.policy = policy
         serverHosts = Set(servers)
+    }
+
+    /// New rules (SIGHUP): learnt names and server hosts carry over; configured servers are added.
+    public func reconfigure(policy: EgressPolicy, servers: [IPAddress]) {
+        self.policy = policy
+        for s in servers where serverHosts.count < maxEntries { serverHosts.insert(s) }
     }
 
     /// A message of an MCP session: its server is an MCP server host; a tool call is remembered.

@@ -8,13 +8,16 @@ import SonarProtocols
 /// `initialize` or `tools/list` to a remote client that sent no Authorization. Each once per
 /// server (or session).
 public final class ExposureMonitor {
-    public let policy: EgressPolicy
+    public private(set) var policy: EgressPolicy
     private var reported: Set<String> = []
     /// Requests of remote clients without Authorization, by flow and id, awaiting their answer.
     private var unauthenticated: Set<String> = []
     private let maxEntries = 100_000
 
     public init(policy: EgressPolicy) { self.policy = policy }
+
+    /// New rules (SIGHUP): what was already reported stays reported.
+    public func reconfigure(policy: EgressPolicy) { self.policy = policy }
 
     /// `headers`: the HTTP headers of the message carrying the event (request headers to the server).
     public func inspect(_ e: MCPEvent, headers: HTTPHeaders?, carriesSecret: Bool, report: (Finding) -> Void) {

@@ -4,8 +4,8 @@ import SonarMCP
 /// The checks that follow from the protocol and the operator's policy rather than from content:
 /// method catalogue, protocol anomalies, budgets. Stateful (budget windows), one per engine.
 public final class PolicyDetectors {
-    public let catalogue: MethodCatalogue
-    public let policy: Policy
+    public private(set) var catalogue: MethodCatalogue
+    public private(set) var policy: Policy
     /// Whether a server listed a tool (nil: no complete listing seen).
     public var toolListed: (_ server: String, _ tool: String) -> Bool? = { _, _ in nil }
 
@@ -15,6 +15,12 @@ public final class PolicyDetectors {
     private let maxTrackedKeys = 100_000
 
     public init(catalogue: MethodCatalogue, policy: Policy) {
+        self.catalogue = catalogue
+        self.policy = policy
+    }
+
+    /// New rules (SIGHUP): budget windows carry over.
+    public func reconfigure(catalogue: MethodCatalogue, policy: Policy) {
         self.catalogue = catalogue
         self.policy = policy
     }

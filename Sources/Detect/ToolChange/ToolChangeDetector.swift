@@ -4,14 +4,20 @@ import SonarMCP
 /// since the server first presented it, tools that appear or disappear later, a tool name two
 /// servers both offer, and, with pins, anything the approved inventory does not have.
 public final class ToolChangeDetector {
-    public let policy: Policy
-    public let pins: PinSet?
+    public private(set) var policy: Policy
+    public private(set) var pins: PinSet?
     /// Servers offering each tool name (for shadowing), bounded.
     private var offeredBy: [String: Set<String>] = [:]
     private var shadowReported: Set<String> = []
     private let maxNames = 100_000
 
     public init(policy: Policy, pins: PinSet?) {
+        self.policy = policy
+        self.pins = pins
+    }
+
+    /// New rules (SIGHUP): what servers offered so far carries over.
+    public func reconfigure(policy: Policy, pins: PinSet?) {
         self.policy = policy
         self.pins = pins
     }
