@@ -147,6 +147,16 @@ public final class PcapSource {
         _ = pcap_setnonblock(handle, 1, &errbuf)
     }
 
+    /// Live capture in non-blocking mode: waits until a packet may be ready, the timeout passes,
+    /// or a signal arrives (poll on libpcap's selectable descriptor). False when nothing arrived.
+    @discardableResult
+    public func waitForPackets(timeoutMilliseconds: Int32) -> Bool {
+        let fd = pcap_get_selectable_fd(handle)
+        guard fd >= 0 else { return false }
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, timeoutMilliseconds) > 0
+    }
+
     /// Makes a blocked or looping `next()` return `.end`.
     public func breakLoop() { pcap_breakloop(handle) }
 

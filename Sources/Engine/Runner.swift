@@ -51,9 +51,9 @@ public struct Runner {
     /// anything is read; a file damaged part-way is read as far as it goes and reported.
     public func replay(files: [String], control: RunControl = RunControl(),
                        diagnostics: (String) -> Void) throws(CaptureError) -> RunOutcome {
-        // Open each file before reading any, so an unusable input stops the run at once.
-        var sources: [PcapSource] = []
-        for path in files { sources.append(try PcapSource.openFile(path)) }
+        // Open each file before reading any, so an unusable input stops the run at once; each is
+        // opened again when its turn comes, so any number of files never holds many descriptors.
+        for path in files { _ = try PcapSource.openFile(path) }
         if control.handlesSignals { installSignalHandlers() }
         var damaged: [String] = []
         var interrupted = false
@@ -61,7 +61,16 @@ public struct Runner {
         var nextStats: Timestamp?
         var doneBytes: Int64 = 0
         var sinceProgress = 0
-        files: for source in sources {
+        files: for path in files {
+            let source: PcapSource
+            do {
+                source = try PcapSource.openFile(path)
+            } catch {
+                control.progress?.clear()
+                diagnostics("\(error); skipped")
+                damaged.append(path)
+                continue
+            }
             let linkType = source.linkType
             reading: while true {
                 switch source.next() {
@@ -112,6 +121,9 @@ public struct Runner {
         defer { liveHandleBits.store(0, ordering: .sequentiallyConsistent) }
         installSignalHandlers()
         let linkType = source.linkType
+        // Non-blocking reads and our own poll: a quiet link still wakes the loop every 100 ms
+        // (libpcap's read timeout does not, in immediate mode), and a signal wakes it at once.
+        source.setNonBlocking()
         var sinceFlush = 0
         var nextStats = control.statsInterval.map { monotonicSeconds() + max($0, 0.001) }
         capture: while true {
@@ -120,11 +132,14 @@ public struct Runner {
                 engine.process(p, linkType: linkType)
                 sinceFlush += 1
                 if sinceFlush >= 256 { engine.flush(); sinceFlush = 0 }
+                if sinceFlush % 64 != 0 && pendingSignals.load(ordering: .relaxed) == 0 { continue capture }
             case .timeout:
-                // A quiet link: idle flows still time out, and what is written goes out now.
-                engine.advanceClock(to: wallClock())
+                // Nothing queued: what is written goes out now, then wait for packets. Idle flows
+                // time out on the wall clock meanwhile.
                 engine.flush()
                 sinceFlush = 0
+                source.waitForPackets(timeoutMilliseconds: 100)
+                engine.advanceClock(to: wallClock())
             case .end:
                 // pcap_breakloop: a stop was asked for (checked below).
                 break
@@ -145,7 +160,6 @@ public struct Runner {
         }
         // Packets already captured when the stop came are still in libpcap's ring: read them all
         // before finishing, so nothing the kernel handed over is lost. Bounded by what is queued.
-        source.setNonBlocking()
         draining: while true {
             switch source.next() {
             case .packet(let p): engine.process(p, linkType: linkType)

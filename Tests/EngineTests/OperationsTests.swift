@@ -1,0 +1,372 @@
+import Foundation
+import SonarEngine
+import Testing
+
+/// The sensor as an operator runs it: a child process with arguments, its standard error in a
+/// file (a pipe could fill and block it), signals, and its exit.
+final class SensorProcess {
+    let process = Process()
+    let stderrPath: String
+
+    init(_ arguments: [String], directory: URL) throws {
+        stderrPath = directory.appendingPathComponent("stderr-\(UUID().uuidString).txt").path
+        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: Repo.binary)
+        process.arguments = arguments
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    func signal(_ signo: Int32) { kill(process.processIdentifier, signo) }
+
+    /// Stops it with SIGINT and waits; the seconds it took.
+    @discardableResult
+    func stop() -> Double {
+        let asked = Date()
+        signal(SIGINT)
+        process.waitUntilExit()
+        return Date().timeIntervalSince(asked)
+    }
+
+    /// Waits until `condition` holds (polling), at most `seconds`.
+    static func wait(_ seconds: Double, until condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return condition()
+    }
+}
+
+func temporaryDirectory(_ name: String) throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mcpsonar-\(name)-\(getpid())-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+func readLines(_ path: String) -> [String] {
+    ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+}
+
+/// A POSTed JSON-RPC request to a local port, from Python's standard library (no MCP SDK needed).
+func postJSONRPC(port: Int, ids: ClosedRange<Int>, method: String = "tools/list") throws {
+    let script = """
+    import json, sys, urllib.request
+    port, first, last, method = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    for i in range(first, last + 1):
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/mcp", method="POST",
+            data=json.dumps({"jsonrpc": "2.0", "id": i, "method": method}).encode(),
+            headers={"content-type": "application/json", "accept": "application/json, text/event-stream"})
+        urllib.request.urlopen(req).read()
+    """
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "-c", script, String(port), String(ids.lowerBound), String(ids.upperBound), method]
+    try p.run()
+    p.waitUntilExit()
+    #expect(p.terminationStatus == 0)
+}
+
+/// A JSON-RPC-over-HTTP echo server (Python standard library) answering every POST with an
+/// empty tools list; stopped by `terminate()`.
+func startJSONRPCServer(port: Int) throws -> Process {
+    let script = """
+    import http.server, json, sys
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            out = json.dumps({"jsonrpc": "2.0", "id": body["id"], "result": {"tools": []}}).encode()
+            self.send_response(200); self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(out))); self.end_headers(); self.wfile.write(out)
+        def log_message(self, *a): pass
+    http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+    """
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "-c", script, String(port)]
+    try p.run()
+    _ = SensorProcess.wait(5) { isListening(port: port) }
+    return p
+}
+
+func isListening(port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    return rc == 0
+}
+
+func events(_ lines: [String], type: String) -> [[String: Any]] {
+    lines.map(jsonObject).filter { $0["event_type"] as? String == type }
+}
+
+/// Replay-side operations: forensic capture of alerted flows, the progress line, interface list.
+@Suite struct ReplayOperationsTests {
+    /// `--pcap-alerts`: a file for exactly the flows that raised alerts, each holding every packet
+    /// of its flow from the first; replaying a file alone shows that flow and its alerts again.
+    @Test func pcapAlertsKeepsEveryPacketOfEachAlertedFlow() throws {
+        let dir = try temporaryDirectory("pcap-alerts")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try runBinary(["-r", Repo.fixture("detect/credential-leak.pcap"), "--pcap-alerts", dir.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        var alertsByFlow: [Int: [Int]] = [:]
+        for a in events(lines, type: "alert") {
+            let id = a["flow_id"] as? Int ?? -1
+            alertsByFlow[id, default: []].append((a["alert"] as? [String: Any])?["signature_id"] as? Int ?? 0)
+        }
+        #expect(alertsByFlow.keys.sorted() == [5, 6, 7, 8])
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(files == ["flow-5.pcap", "flow-6.pcap", "flow-7.pcap", "flow-8.pcap"])
+        let flows = Dictionary(uniqueKeysWithValues: events(lines, type: "flow").map { ($0["flow_id"] as? Int ?? -1, $0) })
+        for (id, signatures) in alertsByFlow {
+            let replay = try runBinary(["-r", dir.appendingPathComponent("flow-\(id).pcap").path])
+            #expect(replay.status == 0)
+            let again = replay.stdout.split(separator: "\n").map(String.init)
+            let replayedFlows = events(again, type: "flow")
+            #expect(replayedFlows.count == 1)
+            let original = flows[id]?["flow"] as? [String: Any]
+            let copy = replayedFlows.first?["flow"] as? [String: Any]
+            #expect(copy?["pkts_toserver"] as? Int == original?["pkts_toserver"] as? Int)
+            #expect(copy?["pkts_toclient"] as? Int == original?["pkts_toclient"] as? Int)
+            #expect(copy?["bytes_toserver"] as? Int == original?["bytes_toserver"] as? Int)
+            #expect(copy?["bytes_toclient"] as? Int == original?["bytes_toclient"] as? Int)
+            let replayedSignatures = events(again, type: "alert").map { ($0["alert"] as? [String: Any])?["signature_id"] as? Int ?? 0 }
+            #expect(replayedSignatures == signatures, "flow \(id)")
+        }
+        let stats = events(lines, type: "stats").last?["stats"] as? [String: Any]
+        let counters = (stats?["counters"] as? [String: Any])?["pcap_alerts"] as? [String: Any]
+        #expect(counters?["files"] as? Int == 4)
+    }
+
+    @Test func pcapAlertsRefusesADirectoryThatIsMissing() throws {
+        let r = try runBinary(["-r", Repo.fixture("detect/benign.pcap"), "--pcap-alerts", "/nonexistent/mcpsonar-alerts"])
+        #expect(r.status == 2)
+        #expect(r.stderr == "mcpsonar: --pcap-alerts /nonexistent/mcpsonar-alerts: not a directory\n")
+        #expect(r.stdout.isEmpty)
+    }
+
+    /// On a terminal the replay shows a progress line on standard error (erased at the end);
+    /// off a terminal, and with --quiet, standard error stays empty.
+    @Test func progressLineOnlyOnATerminal() throws {
+        let files = Array(repeating: ["-r", Repo.fixture("mcp1-streamable.pcap")], count: 300).flatMap { $0 }
+        let dir = try temporaryDirectory("progress")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let transcript = dir.appendingPathComponent("tty.txt").path
+        // `script` gives the sensor a pseudo-terminal; its standard output goes to a file.
+        let command = ([Repo.binary] + files + ["-o", dir.appendingPathComponent("out.json").path]).joined(separator: " ")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        p.arguments = ["-qfec", command, transcript]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let tty = (try? String(contentsOfFile: transcript, encoding: .utf8)) ?? ""
+        #expect(tty.contains("mcpsonar: "))
+        #expect(tty.contains(" MB/s, "))
+        #expect(tty.contains(" events"))
+        #expect(tty.contains("% "), "a percentage of the input")
+        #expect(tty.hasSuffix("\r\u{1B}[K"), "the line is erased at the end")
+
+        let plain = try runBinary(files)
+        #expect(plain.status == 0)
+        #expect(plain.stderr.isEmpty)
+    }
+
+    @Test func progressLineFormat() {
+        #expect(ReplayProgress.line(bytesRead: 12_345_678, totalBytes: 40_000_000, seconds: 0.5, events: 4812)
+            == "mcpsonar: 12.3 MB of 40.0 MB (30.9%), 24.7 MB/s, 4,812 events")
+    }
+
+    @Test func listInterfacesShowsLoopback() throws {
+        let r = try runBinary(["--list-interfaces"])
+        #expect(r.status == 0)
+        let lo = r.stdout.split(separator: "\n").first { $0.contains(".lo [") }
+        #expect(lo?.contains("[Up, Running, Loopback] 127.0.0.1") == true, "\(r.stdout)")
+    }
+
+    /// SIGINT during a replay: what was read is finished (flows, final stats), exit 1 with a line.
+    @Test func interruptedReplayFinishesWhatItReadAndSaysSo() throws {
+        let dir = try temporaryDirectory("interrupt")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out.json").path
+        let files = Array(repeating: ["-r", Repo.fixture("mcp1-streamable.pcap")], count: 20_000).flatMap { $0 }
+        let sensor = try SensorProcess(files + ["-o", out], directory: dir)
+        #expect(SensorProcess.wait(20) { readLines(out).count > 100 })
+        let seconds = sensor.stop()
+        #expect(seconds < 3)
+        #expect(sensor.process.terminationStatus == 1)
+        #expect(sensor.stderr.hasSuffix("mcpsonar: interrupted: the replay stopped before the end of its input; events up to that point were written\n"))
+        let lines = readLines(out)
+        for line in lines { #expect(!jsonObject(line).isEmpty, "an incomplete JSON line: \(line)") }
+        #expect(jsonObject(lines.last ?? "")["event_type"] as? String == "stats")
+    }
+}
+
+/// Live operations on `lo` (CI runs as root): stats on a timer and on SIGUSR1, SIGHUP, privileges.
+@Suite(.serialized) struct LiveOperationsTests {
+    @Test func statsOnATimerAndOnSIGUSR1() throws {
+        let port = LiveCaptureTests.freePort()
+        let dir = try temporaryDirectory("stats")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out.json").path
+        let sensor = try SensorProcess(["-i", "lo", "-o", out, "--stats-interval", "0.5", "tcp", "port", String(port)], directory: dir)
+        #expect(SensorProcess.wait(5) { sensor.stderr.contains("listening on lo") })
+        let server = try startJSONRPCServer(port: port)
+        defer { server.terminate() }
+        try postJSONRPC(port: port, ids: 1...2)
+        #expect(SensorProcess.wait(5) { events(readLines(out), type: "stats").count >= 3 })
+        let before = events(readLines(out), type: "stats").count
+        sensor.signal(SIGUSR1)
+        #expect(SensorProcess.wait(2) { events(readLines(out), type: "stats").count > before })
+        #expect(sensor.stop() < 3)
+        #expect(sensor.process.terminationStatus == 0, "\(sensor.stderr)")
+        let lines = readLines(out)
+        for line in lines { #expect(!jsonObject(line).isEmpty, "an incomplete JSON line: \(line)") }
+        let stats = events(lines, type: "stats")
+        #expect(stats.count >= 5)
+        #expect(events(lines, type: "mcp").count == 4)
+        for s in stats {
+            let body = s["stats"] as? [String: Any]
+            #expect(body?["kernel_drops"] as? Int == 0)
+            #expect(body?["interface_drops"] as? Int == 0)
+            #expect((body?["memory_bytes"] as? Int ?? 0) > 0)
+            let output = body?["output"] as? [String: Any]
+            #expect(output?["dropped"] as? Int == 0)
+            #expect(output?["sink_dropped"] as? Int == 0)
+        }
+        // Stats stamps never go backwards, and the last one counts every event before it.
+        let times = stats.compactMap { $0["timestamp"] as? String }
+        #expect(times == times.sorted())
+        let last = stats.last?["stats"] as? [String: Any]
+        #expect((last?["events"] as? [String: Any])?["mcp"] as? Int == 4)
+        #expect(((last?["output"] as? [String: Any])?["written"] as? Int ?? 0) == lines.count - 1)
+    }
+
+    /// SIGHUP after logrotate renamed the file: later events go to a new file at the old path.
+    /// The rules are reloaded: a bad set is refused (the old one stays, said on standard error);
+    /// a good set with a new rule takes effect for the traffic after it.
+    @Test func sighupReopensTheOutputAndReloadsRules() throws {
+        let port = LiveCaptureTests.freePort()
+        let dir = try temporaryDirectory("sighup")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let rules = dir.appendingPathComponent("rules")
+        try FileManager.default.copyItem(at: Repo.root.appendingPathComponent("rules"), to: rules)
+        let out = dir.appendingPathComponent("eve.json").path
+        let rotated = dir.appendingPathComponent("eve.json.1").path
+        let sensor = try SensorProcess(["-i", "lo", "-o", out, "--rules", rules.path, "tcp", "port", String(port)], directory: dir)
+        #expect(SensorProcess.wait(5) { sensor.stderr.contains("listening on lo") })
+        let server = try startJSONRPCServer(port: port)
+        defer { server.terminate() }
+
+        try postJSONRPC(port: port, ids: 1...1)
+        #expect(SensorProcess.wait(5) { events(readLines(out), type: "mcp").count == 2 })
+        try FileManager.default.moveItem(atPath: out, toPath: rotated)
+
+        // A broken rule: refused, the shipped rules stay in force.
+        let custom = rules.appendingPathComponent("sigma/custom-tools-list.yml").path
+        try "title: [unclosed\n".write(toFile: custom, atomically: true, encoding: .utf8)
+        sensor.signal(SIGHUP)
+        #expect(SensorProcess.wait(3) { sensor.stderr.contains("rules reload refused") })
+        #expect(sensor.stderr.contains("custom-tools-list.yml"))
+        try postJSONRPC(port: port, ids: 2...2)
+        #expect(SensorProcess.wait(5) { events(readLines(out), type: "mcp").count == 2 })
+        #expect(events(readLines(out), type: "alert").isEmpty)
+
+        // A good rule set with a rule on tools/list: in force for what comes next.
+        try """
+            title: tools/list seen
+            id: 7d0c1c43-6f7e-4d8e-9b7a-2f0b5c0e7a11
+            status: test
+            level: low
+            logsource:
+              product: mcpsonar
+              category: mcp
+            detection:
+              selection:
+                mcp.method: tools/list
+                mcp.kind: request
+              condition: selection
+            signature_id: 900001
+            category: method
+            """.write(toFile: custom, atomically: true, encoding: .utf8)
+        sensor.signal(SIGHUP)
+        #expect(SensorProcess.wait(3) { sensor.stderr.contains("rules reloaded (5 Sigma rules)") })
+        let renamedAgain = dir.appendingPathComponent("eve.json.2").path
+        try FileManager.default.moveItem(atPath: out, toPath: renamedAgain)
+        sensor.signal(SIGHUP)
+        #expect(SensorProcess.wait(3) { FileManager.default.fileExists(atPath: out) })
+        try postJSONRPC(port: port, ids: 3...3)
+        #expect(SensorProcess.wait(5) { events(readLines(out), type: "alert").count == 1 })
+        #expect(sensor.stop() < 3)
+        #expect(sensor.process.terminationStatus == 0, "\(sensor.stderr)")
+
+        let first = readLines(rotated)
+        #expect(events(first, type: "mcp").compactMap { ($0["mcp"] as? [String: Any])?["id"] as? Int } == [1, 1])
+        let second = readLines(renamedAgain)
+        #expect(events(second, type: "mcp").compactMap { ($0["mcp"] as? [String: Any])?["id"] as? Int } == [2, 2])
+        let third = readLines(out)
+        #expect(events(third, type: "mcp").compactMap { ($0["mcp"] as? [String: Any])?["id"] as? Int } == [3, 3])
+        let alert = events(third, type: "alert").first?["alert"] as? [String: Any]
+        #expect(alert?["signature"] as? String == "tools/list seen")
+        #expect((events(third, type: "alert").first?["mcp"] as? [String: Any])?["id"] as? Int == 3)
+        for line in first + second + third { #expect(!jsonObject(line).isEmpty) }
+    }
+
+    /// --user: the capture opens as root, then the sensor runs as the user; an output the user
+    /// cannot write is refused before any capture, naming the user.
+    @Test func privilegeDropRunsAsTheUser() throws {
+        let port = LiveCaptureTests.freePort()
+        let dir = try temporaryDirectory("privdrop")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        guard let nobody = getpwnam("nobody")?.pointee else {
+            Issue.record("the system has no user 'nobody'")
+            return
+        }
+        chmod(dir.path, 0o755)
+        let rootOnly = dir.appendingPathComponent("root-only")
+        try FileManager.default.createDirectory(at: rootOnly, withIntermediateDirectories: true)
+        chmod(rootOnly.path, 0o700)
+        let refused = try runBinary(["-i", "lo", "--user", "nobody", "-o", rootOnly.appendingPathComponent("eve.json").path, "tcp", "port", String(port)])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.hasPrefix("mcpsonar: cannot open output file \(rootOnly.path)/eve.json: Permission denied (as user nobody)"), "\(refused.stderr)")
+
+        let writable = dir.appendingPathComponent("logs")
+        try FileManager.default.createDirectory(at: writable, withIntermediateDirectories: true)
+        chown(writable.path, nobody.pw_uid, nobody.pw_gid)
+        let out = writable.appendingPathComponent("eve.json").path
+        let sensor = try SensorProcess(["-i", "lo", "--user", "nobody", "-o", out, "tcp", "port", String(port)], directory: dir)
+        #expect(SensorProcess.wait(5) { sensor.stderr.contains("listening on lo") })
+        let status = (try? String(contentsOfFile: "/proc/\(sensor.pid)/status", encoding: .utf8)) ?? ""
+        let uidLine = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }.map(String.init) ?? ""
+        let uids = uidLine.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().compactMap { UInt32($0) }
+        #expect(uids == Array(repeating: nobody.pw_uid, count: 4), "real, effective, saved and filesystem uid: \(uidLine)")
+        let capLine = status.split(separator: "\n").first { $0.hasPrefix("CapEff:") }.map(String.init) ?? ""
+        #expect(capLine.hasSuffix("0000000000000000"), "no capabilities left: \(capLine)")
+        let server = try startJSONRPCServer(port: port)
+        defer { server.terminate() }
+        try postJSONRPC(port: port, ids: 1...2)
+        #expect(SensorProcess.wait(5) { events(readLines(out), type: "mcp").count == 4 })
+        #expect(sensor.stop() < 3)
+        #expect(sensor.process.terminationStatus == 0, "\(sensor.stderr)")
+        var st = stat()
+        #expect(stat(out, &st) == 0 && st.st_uid == nobody.pw_uid, "the output file belongs to the user")
+    }
+
+    @Test func unknownUserIsRefused() throws {
+        let r = try runBinary(["-i", "lo", "--user", "no-such-user-mcpsonar"])
+        #expect(r.status == 2)
+        #expect(r.stderr == "mcpsonar: --user no-such-user-mcpsonar: no such user\n")
+    }
+}
