@@ -65,6 +65,30 @@ enum Net {
         return (fd, UInt16(bigEndian: a.sin_port))
     }
 
+    /// A TCP socket listening on [::1], ephemeral port; (-1, 0) when the host has no IPv6 loopback.
+    static func loopback6Listener() -> (fd: Int32, port: UInt16) {
+        let fd = socket(AF_INET6, stream | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return (-1, 0) }
+        var a = sockaddr_in6()
+        a.sin6_family = sa_family_t(AF_INET6)
+        a.sin6_addr = in6addr_loopback
+        let rc = withUnsafePointer(to: &a) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        }
+        guard rc == 0, listen(fd, 8) == 0 else { close(fd); return (-1, 0) }
+        var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        _ = withUnsafeMutablePointer(to: &a) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return (fd, UInt16(bigEndian: a.sin6_port))
+    }
+
+    static let hasIPv6Loopback: Bool = {
+        let l = loopback6Listener()
+        if l.fd >= 0 { close(l.fd) }
+        return l.fd >= 0
+    }()
+
     static func waitReadable(_ fd: Int32, ms: Int32) -> Bool {
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         return poll(&p, 1, ms) > 0

@@ -101,6 +101,24 @@ private let writeTime = Timestamp(seconds: 1_795_535_230, microseconds: 42)
     #expect(sink.counters == expected)
 }
 
+@Test(.enabled(if: Net.hasIPv6Loopback)) func syslogOverTCPReachesAnIPv6Literal() throws {
+    let collector = Net.loopback6Listener()
+    #expect(collector.fd >= 0)
+    defer { close(collector.fd) }
+    let opened = try SinkSpec.parse("syslog+tcp://[::1]:\(collector.port)").open()
+    guard let sink = opened as? SyslogSink else { Issue.record("not a syslog sink"); return }
+    sink.clock = { writeTime }
+    let conn = Net.accept(collector.fd)
+    defer { close(conn) }
+    sink.write(line: mcpLine, type: "mcp")
+    sink.close()
+    let m = "<134>1 2026-11-24T15:47:10.000042Z \(SyslogSink.systemHostname()) mcpsonar \(getpid()) mcp - " + text(mcpLine)
+    #expect(text(Net.readStream(conn)) == "\(m.utf8.count) \(m)")
+    var expected = SinkCounters()
+    expected.written = 1
+    #expect(sink.counters == expected)
+}
+
 @Test func syslogToAnAbsentCollectorDoesNotFailToOpen() throws {
     // Bind then close: a port where nothing listens.
     let probe = Net.loopbackBound(type: Net.stream)
