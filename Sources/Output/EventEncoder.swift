@@ -173,6 +173,22 @@ extension EventEncoder {
             w.field("sink_dropped", o.sinkDropped)
             w.field("write_errors", o.writeErrors)
             w.field("reconnects", o.reconnects)
+            w.key("sinks")
+            w.beginObject()
+            for label in o.sinks.keys.sorted() {
+                guard let c = o.sinks[label] else { continue }
+                w.key(label)
+                w.beginObject()
+                w.field("written", c.written)
+                w.field("dropped", c.dropped)
+                w.field("dropped_slow", c.droppedSlow)
+                w.field("dropped_oversized", c.droppedOversized)
+                w.field("write_errors", c.writeErrors)
+                w.field("connect_failures", c.connectFailures)
+                w.field("reconnects", c.reconnects)
+                w.endObject()
+            }
+            w.endObject()
             w.endObject()
         }
         w.key("events")

@@ -7,7 +7,7 @@ import Glibc
 /// What the output path did, for the `stats` event: a slow or vanished sink never stalls
 /// capture, so what it could not take is dropped, and counted here.
 public struct OutputStats: Sendable, Equatable {
-    /// Events waiting in the queue now.
+    /// Events accepted but not yet handed to the sinks (waiting, or being written now).
     public var queued = 0
     /// Events handed to the sinks.
     public var written = 0
@@ -17,6 +17,8 @@ public struct OutputStats: Sendable, Equatable {
     public var sinkDropped = 0
     public var writeErrors = 0
     public var reconnects = 0
+    /// Each sink's own figures, by kind (`file`, `stdout`, `unix`, `syslog_tcp`, ...; summed per kind).
+    public var sinks: [String: SinkCounters] = [:]
     public init() {}
 }
 
@@ -37,12 +39,14 @@ public final class QueuedSink: EventSink, @unchecked Sendable {
         var pendingBytes = 0
         var closing = false
         var producerWaiting = false
+        /// Events accepted into the queue so far (written, or waiting, or being written now).
+        var accepted = 0
         var stats = OutputStats()
     }
 
     // The sinks are touched only by the writer thread once it runs (and by `close` after joining).
     private let sinks: [EventSink]
-    private let sinkCounters: () -> (dropped: Int, errors: Int, reconnects: Int)
+    private let labels: [String]
     private let maxEvents: Int
     private let maxBytes: Int
     private let overflow: Overflow
@@ -53,15 +57,15 @@ public final class QueuedSink: EventSink, @unchecked Sendable {
     private var started = false
     private var closed = false
 
-    /// `maxEvents`/`maxBytes`: the bound of what may wait. `sinkCounters` reads the sinks' own
-    /// counters; it runs on the writer thread.
-    public init(sinks: [EventSink], maxEvents: Int = 65_536, maxBytes: Int = 256 << 20, overflow: Overflow,
-                sinkCounters: @escaping () -> (dropped: Int, errors: Int, reconnects: Int) = { (0, 0, 0) }) {
-        self.sinks = sinks
+    /// `sinks`: each with the kind its figures are reported under. `maxEvents`/`maxBytes`: the
+    /// bound of what may wait.
+    public init(sinks: [(label: String, sink: EventSink)], maxEvents: Int = 65_536, maxBytes: Int = 256 << 20,
+                overflow: Overflow) {
+        self.sinks = sinks.map(\.sink)
+        self.labels = sinks.map(\.label)
         self.maxEvents = max(1, maxEvents)
         self.maxBytes = max(1, maxBytes)
         self.overflow = overflow
-        self.sinkCounters = sinkCounters
         let context = Unmanaged.passRetained(self).toOpaque()
         let rc = pthread_create(&thread, nil, { arg in
             guard let arg else { return nil }
@@ -94,6 +98,7 @@ public final class QueuedSink: EventSink, @unchecked Sendable {
                     let wasEmpty = s.pending.isEmpty
                     s.pending.append(.line(line, type))
                     s.pendingBytes += line.count
+                    s.accepted += 1
                     return (true, wasEmpty)
                 }
                 if overflow == .drop {
@@ -145,7 +150,7 @@ public final class QueuedSink: EventSink, @unchecked Sendable {
     public var stats: OutputStats {
         state.withLock { s in
             var out = s.stats
-            out.queued = s.pending.count
+            out.queued = s.accepted - s.stats.written
             return out
         }
     }
@@ -176,12 +181,19 @@ public final class QueuedSink: EventSink, @unchecked Sendable {
             batch.removeAll(keepingCapacity: true)
             if written > 0 || closing {
                 for s in sinks { s.flush() }
-                let c = sinkCounters()
+                var bySink: [String: SinkCounters] = [:]
+                var total = SinkCounters()
+                for (label, sink) in zip(labels, sinks) {
+                    let c = sink.counters
+                    bySink[label, default: SinkCounters()].add(c)
+                    total.add(c)
+                }
                 state.withLock { s in
                     s.stats.written += written
-                    s.stats.sinkDropped = c.dropped
-                    s.stats.writeErrors = c.errors
-                    s.stats.reconnects = c.reconnects
+                    s.stats.sinkDropped = total.dropped
+                    s.stats.writeErrors = total.writeErrors
+                    s.stats.reconnects = total.reconnects
+                    s.stats.sinks = bySink
                 }
             }
             if closing {
@@ -193,5 +205,17 @@ public final class QueuedSink: EventSink, @unchecked Sendable {
             let empty = state.withLock { $0.pending.isEmpty }
             if empty { _ = wake.wait(timeout: .now() + .milliseconds(200)) }
         }
+    }
+}
+
+extension SinkCounters {
+    mutating func add(_ o: SinkCounters) {
+        written += o.written
+        dropped += o.dropped
+        droppedSlow += o.droppedSlow
+        droppedOversized += o.droppedOversized
+        writeErrors += o.writeErrors
+        connectFailures += o.connectFailures
+        reconnects += o.reconnects
     }
 }

@@ -109,9 +109,9 @@ struct Run: ParsableCommand {
         // Everything that can be checked as the starting user is checked before capturing.
         var detectionConfig = detection.load()
         let account = user.map { Privileges.resolve(user: $0, group: group) }
-        var specs: [OutputSpec] = []
+        var specs: [SinkSpec] = []
         for text in output.isEmpty ? ["-"] : output {
-            do { specs.append(try OutputSpec.parse(text)) } catch { fail("\(error)") }
+            do { specs.append(try SinkSpec.parse(text)) } catch { fail("\(error)") }
         }
 
         // Open the capture (needs root or CAP_NET_RAW), then drop privileges, then open the rest
@@ -147,10 +147,9 @@ struct Run: ParsableCommand {
 
         // Live capture never waits for an output: a full queue drops (counted). A replay of files
         // to standard output or files writes directly; to sockets it waits, losing nothing.
-        let direct = liveSource == nil && specs.allSatisfy(\.isFile) && sinks.count == 1
-        let queue: QueuedSink? = direct ? nil : QueuedSink(sinks: sinks, maxEvents: queueEvents,
-                                                             overflow: liveSource == nil ? .block : .drop,
-                                                             sinkCounters: { OutputSpec.counters(of: sinks) })
+        let direct = liveSource == nil && sinks.count == 1 && (specs[0].label == "file" || specs[0].label == "stdout")
+        let queue: QueuedSink? = direct ? nil : QueuedSink(sinks: zip(specs, sinks).map { ($0.label, $1) }, maxEvents: queueEvents,
+                                                             overflow: liveSource == nil ? .block : .drop)
         let sink: EventSink = queue ?? sinks[0]
 
         var config = EngineConfig()
