@@ -32,6 +32,9 @@ public struct FlowConfig: Sendable {
     public var establishedTimeoutSeconds: Int64 = 600
     /// How long a closed connection is kept, so late ACKs and retransmissions do not start a new flow.
     public var closedTimeoutSeconds: Int64 = 10
+    /// Evictions raise at most one `protocol.flow-table-full` alert per this many seconds of
+    /// packet time (a SYN flood evicts on every packet: one alert, with the count, not millions).
+    public var evictionAlertIntervalSeconds: Int64 = 60
     public var reassembly = ReassemblyLimits()
     public init() {}
 }

@@ -54,6 +54,7 @@ struct Run: ParsableCommand {
     var maxFlows: Int = 500_000
 
     @OptionGroup var detection: DetectionOptions
+    @OptionGroup var limits: LimitOptions
 
     @Argument(help: ArgumentHelp("Live capture: a BPF filter expression, as for tcpdump.", valueName: "expression"))
     var filter: [String] = []
@@ -81,6 +82,7 @@ struct Run: ParsableCommand {
         var config = EngineConfig()
         config.mcp.includePayloads = payloads
         config.flow.maxFlows = maxFlows
+        limits.apply(to: &config)
         config.detection = detection.load()
         let engine = Engine(config: config, sink: sink)
         let runner = Runner(engine: engine)
@@ -131,6 +133,7 @@ struct Bench: ParsableCommand {
     var payloads = false
 
     @OptionGroup var detection: DetectionOptions
+    @OptionGroup var limits: LimitOptions
 
     func validate() throws {
         if read.isEmpty { throw ValidationError("give at least one capture with -r FILE") }
@@ -140,6 +143,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         var config = EngineConfig()
         config.mcp.includePayloads = payloads
+        limits.apply(to: &config)
         config.detection = detection.load()
         let report: BenchmarkReport
         do {
