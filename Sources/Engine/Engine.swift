@@ -110,7 +110,7 @@ public final class Engine {
             return
         }
         if p.payloadTruncated { counters.add("capture.payload_truncated") }
-        checkTTL(p.ttl, flow: flow, direction: direction, time: p.timestamp)
+        let ttlConsistent = checkTTL(p.ttl, flow: flow, direction: direction, time: p.timestamp)
         if flow.closed {
             // The last ACKs of a teardown are normal; data after the close is not.
             if !p.payload.isEmpty { counters.add("tcp.data_after_close") }
@@ -133,6 +133,11 @@ public final class Engine {
         }
         if flags.contains(.rst) {
             switch flow.bypassed ? .accept : flow.streams[direction.index].resetVerdict(seq: p.tcp.seq) {
+            case .accept where !ttlConsistent:
+                // The right sequence number but not the TTL of the sender's other packets: a RST
+                // that may die before the endpoint (a TTL game). Obeying it would blind the sensor
+                // for the rest of the connection; ignoring a real one only delays the flow's end.
+                counters.add("tcp.rst_ttl_mismatch")
             case .accept:
                 counters.add("tcp.rst")
                 closeStreams(of: flow, time: time)
@@ -614,19 +619,19 @@ public final class Engine {
     /// TTL games: the packets of one direction of a connection come from one host through one
     /// path, so their TTL is constant. A change means some packets may stop short of the endpoint
     /// (an inserted segment that the sensor reads and the endpoint never gets). Counted per packet,
-    /// alerted once per flow.
-    private func checkTTL(_ ttl: UInt8, flow: Flow, direction: Direction, time: Timestamp) {
-        guard let n = notes[flow.id] else { return }
+    /// alerted once per flow. Returns whether the TTL is the direction's usual one.
+    private func checkTTL(_ ttl: UInt8, flow: Flow, direction: Direction, time: Timestamp) -> Bool {
+        guard let n = notes[flow.id] else { return true }
         let value = max(ttl, 1)
         let seen = direction == .toServer ? n.ttlToServer : n.ttlToClient
         guard seen != 0 else {
             if direction == .toServer { n.ttlToServer = value } else { n.ttlToClient = value }
-            return
+            return true
         }
-        if seen != value {
-            counters.add("tcp.ttl_changed")
-            raiseSensorAnomaly("tcp.ttl_changed", flow: flow, direction: direction, time: time, appProto: nil)
-        }
+        if seen == value { return true }
+        counters.add("tcp.ttl_changed")
+        raiseSensorAnomaly("tcp.ttl_changed", flow: flow, direction: direction, time: time, appProto: nil)
+        return false
     }
 
     /// A flow evicted because the table is full: one alert for the first eviction, then at most

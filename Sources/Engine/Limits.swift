@@ -59,6 +59,8 @@ public enum Limits {
             int("reassembly.max_pending_segments_per_direction", "out-of-order segments held for one direction", min: 2, max: 1_000_000, \.flow.reassembly.maxPendingSegmentsPerDirection),
             int("reassembly.max_pending_bytes_total", "out-of-order bytes held across all connections", max: maxBytes, \.flow.reassembly.maxPendingBytesTotal),
             int("reassembly.max_reorder_distance", "how far ahead of the next expected byte a segment may start and be held", max: gib, \.flow.reassembly.maxReorderDistance),
+            int("reassembly.recent_bytes_per_direction", "last delivered bytes kept per direction to compare retransmissions with (0: none)", min: 0, max: 16 * mib, \.flow.reassembly.recentBytesPerDirection),
+            int("reassembly.max_recent_bytes_total", "those kept bytes across all connections", min: 0, max: maxBytes, \.flow.reassembly.maxRecentBytesTotal),
 
             int("http.max_header_bytes", "bytes of one HTTP head (start line, fields, blank line)", min: 64, max: 64 * mib, \.http.maxHeaderBytes),
             int("http.max_headers", "field lines in one HTTP head", max: 100_000, \.http.maxHeaders),

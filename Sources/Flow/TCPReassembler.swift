@@ -24,6 +24,11 @@ public struct ReassemblyLimits: Sendable {
     /// How far ahead of the next expected byte a segment may start and still be held (TCP windows
     /// with scaling reach 1 GiB in theory; real captures stay far below 16 MiB).
     public var maxReorderDistance = 16 << 20
+    /// The last bytes delivered, kept per direction so that a retransmission of data already
+    /// delivered can be compared with it (a forged segment that got in first, then the real one).
+    public var recentBytesPerDirection = 2048
+    /// Those kept bytes across all flows; past it new directions keep none ("tcp.recent_bytes_limit").
+    public var maxRecentBytesTotal = 64 << 20
     public init() {}
 }
 
@@ -32,6 +37,8 @@ public struct ReassemblyContext {
     public var limits: ReassemblyLimits
     public var counters = Counters()
     public var pendingBytesTotal = 0
+    /// Bytes kept by all directions to compare retransmissions with.
+    public var recentBytesTotal = 0
     public var gaps = 0
     public var gapBytes = 0
     /// Events of the segment being processed that an analyst should hear about (an overlap with
@@ -100,6 +107,9 @@ public struct TCPReassembler {
     private var isnSettled = false
     /// Offset of the urgent byte still to be taken out of the stream.
     private var urgentOffset: UInt64?
+    /// The bytes just before `delivered` (at most twice `recentBytesPerDirection`), for comparing
+    /// retransmissions of delivered data; empty after a gap until data follows again.
+    private var recent: [UInt8] = []
 
     public init() {}
 
@@ -256,6 +266,7 @@ public struct TCPReassembler {
     private mutating func accept(start: UInt64, payload: UnsafeRawBufferPointer,
                                  context: inout ReassemblyContext, emit: (StreamEvent) -> Void) {
         let end = start + UInt64(payload.count)
+        if start < delivered { compareRecent(start: start, payload: payload, context: &context) }
         if end <= delivered {
             context.counters.add("tcp.retransmission")
             return
@@ -269,6 +280,7 @@ public struct TCPReassembler {
             checkConflicts(offset: delivered, bytes: fresh, context: &context)
             let from = delivered
             delivered = end
+            remember(fresh, context: &context)
             emitData(fresh, at: from, context: &context, emit: emit)
             drainContiguous(context: &context, emit: emit)
             return
@@ -292,6 +304,50 @@ public struct TCPReassembler {
                 declareGap(upTo: first.end, context: &context, emit: emit)
             }
         }
+    }
+
+    /// Compares the part of a segment that covers data already delivered with the bytes kept of it.
+    private func compareRecent(start: UInt64, payload: UnsafeRawBufferPointer, context: inout ReassemblyContext) {
+        let keptFrom = delivered - UInt64(recent.count)
+        let lo = max(start, keptFrom), hi = min(start + UInt64(payload.count), delivered)
+        guard lo < hi else { return }
+        for k in lo..<hi where recent[Int(k - keptFrom)] != payload[Int(k - start)] {
+            context.notice("tcp.overlap_conflict")
+            return
+        }
+    }
+
+    /// Keeps the last delivered bytes (contiguous, ending at `delivered`), within both budgets.
+    private mutating func remember(_ bytes: UnsafeRawBufferPointer, context: inout ReassemblyContext) {
+        let keep = context.limits.recentBytesPerDirection
+        guard keep > 0 else { return }
+        if bytes.count >= keep {
+            forgetRecent(context: &context)
+            guard context.recentBytesTotal + keep <= context.limits.maxRecentBytesTotal else {
+                context.counters.add("tcp.recent_bytes_limit")
+                return
+            }
+            recent.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - keep)...]))
+            context.recentBytesTotal += keep
+            return
+        }
+        guard context.recentBytesTotal + bytes.count <= context.limits.maxRecentBytesTotal else {
+            context.counters.add("tcp.recent_bytes_limit")
+            forgetRecent(context: &context)
+            return
+        }
+        recent.append(contentsOf: bytes)
+        context.recentBytesTotal += bytes.count
+        if recent.count > 2 * keep {
+            let drop = recent.count - keep
+            recent.removeFirst(drop)
+            context.recentBytesTotal -= drop
+        }
+    }
+
+    private mutating func forgetRecent(context: inout ReassemblyContext) {
+        context.recentBytesTotal -= recent.count
+        recent = []
     }
 
     /// Compares `bytes` at `offset` with held data that overlaps it, then drops what it covers.
@@ -366,6 +422,7 @@ public struct TCPReassembler {
             let from = delivered
             delivered = first.end
             first.bytes.withUnsafeBytes { raw in
+                remember(UnsafeRawBufferPointer(rebasing: raw[skip...]), context: &context)
                 emitData(UnsafeRawBufferPointer(rebasing: raw[skip...]), at: from, context: &context, emit: emit)
             }
         }
@@ -395,6 +452,7 @@ public struct TCPReassembler {
                 let length = Int(clamping: holeEnd - delivered)
                 context.gaps &+= 1
                 context.gapBytes &+= length
+                forgetRecent(context: &context)
                 delivered = holeEnd
                 emit(.gap(length))
             }
@@ -418,6 +476,7 @@ public struct TCPReassembler {
     }
 
     private mutating func releaseAll(context: inout ReassemblyContext) {
+        forgetRecent(context: &context)
         context.pendingBytesTotal -= pendingBytes
         pendingBytes = 0
         pending.removeAll()

@@ -390,3 +390,31 @@ struct SplitMix: RandomNumberGenerator {
     #expect(h.ctx.pendingBytesTotal == 0)
     #expect(h.r.pendingBytes == 0)
 }
+
+@Test func retransmissionThatDiffersFromDeliveredDataIsAConflict() {
+    // A forged segment that got in first (a low TTL: it never reached the endpoint), then the
+    // real one with the same sequence numbers: the sensor keeps the first, but says so.
+    var h = Harness()
+    h.seg(0, "", [.syn])
+    h.seg(1, "abc")
+    h.seg(4, "FAKE")
+    h.seg(4, "real")
+    h.seg(4, "FAKE")      // an exact retransmission of what was delivered: no conflict
+    h.seg(6, "KEx")       // overlaps the end of what was delivered, same bytes, then new data
+    #expect(h.text == "abcFAKEx")
+    #expect(h.ctx.counters["tcp.overlap_conflict"] == 1)
+    #expect(h.ctx.counters["tcp.retransmission"] == 2)
+    #expect(h.ctx.notices == ["tcp.overlap_conflict"])
+}
+
+@Test func keptDeliveredBytesStayWithinTheirBudgets() {
+    var limits = ReassemblyLimits()
+    limits.recentBytesPerDirection = 8
+    limits.maxRecentBytesTotal = 20
+    var a = Harness(limits: limits)
+    a.seg(0, "", [.syn])
+    for i in 0..<10 { a.seg(UInt32(1 + 5 * i), "12345") }
+    #expect(a.ctx.recentBytesTotal <= 16)
+    a.close()
+    #expect(a.ctx.recentBytesTotal == 0)
+}
