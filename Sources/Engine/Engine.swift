@@ -15,6 +15,11 @@ public struct EngineConfig: Sendable {
     public var webSocket = WebSocketLimits()
     public var lines = LineJSONLimits()
     public var mcp = MCPConfig()
+    /// Bytes held by the application-layer parsers of all flows together (HTTP heads and bodies,
+    /// SSE events, WebSocket messages, JSON lines, TLS and DNS messages). Each parser bounds its
+    /// own buffers; this bounds their sum, so ten thousand slow connections cannot hold ten
+    /// thousand maximal heads or bodies. Past it the connection that grew is no longer read.
+    public var maxAppBufferedBytesTotal = 256 << 20
     /// Detectors and rules; nil runs no detection (events only).
     public var detection: DetectionConfig?
     public init() {}
@@ -34,6 +39,14 @@ final class FlowApp {
     var tls: TLSClientHelloParser? = TLSClientHelloParser()
     /// DNS over TCP (port 53): length-prefixed messages instead of HTTP.
     var dns: DNSStreamParser?
+    /// What this flow's parsers held when last measured (part of the engine's total).
+    var buffered = 0
+    /// Bytes the parsers of this flow hold now.
+    var bufferedBytes: Int {
+        http.bufferedBytes + (lines?.bufferedBytes ?? 0) + (webSocket?.bufferedBytes ?? 0)
+            + (tls?.bufferedBytes ?? 0) + (dns?.bufferedBytes ?? 0)
+    }
+
     init(limits: HTTPLimits, lines lineLimits: LineJSONLimits) {
         http = HTTPConnectionParser(limits: limits)
         lines = LineJSONParser(limits: lineLimits)
@@ -59,9 +72,18 @@ public final class Engine {
     /// of them is on an MCP connection even before its first message is read.
     private var mcpServers: Set<Endpoint> = []
     private let maxMCPServers = 10_000
-    /// Flow-table pressure: evictions since the last `protocol.flow-table-full` alert, and its time.
-    private var evictionsSinceAlert = 0
-    private var lastEvictionAlert: Timestamp?
+    /// Pressure on the sensor (flows evicted, connections shed): one alert per interval each.
+    private var evictionGate = PressureGate()
+    private var sheddingGate = PressureGate()
+    /// Bytes held by the application-layer parsers of all flows (see `maxAppBufferedBytesTotal`).
+    public private(set) var appBufferedBytes = 0
+    /// Flows in the table now.
+    public var flowsActive: Int { flows.count }
+    public var flowsEvictedTotal: UInt64 { flows.flowsEvicted }
+    /// Out-of-order bytes held by reassembly across all flows.
+    public var reassemblyPendingBytes: Int { flows.reassembly.pendingBytesTotal }
+    /// Delivered bytes kept by reassembly to compare retransmissions with.
+    public var reassemblyRecentBytes: Int { flows.reassembly.recentBytesTotal }
     public var flowEvents = true
     public private(set) var packets: UInt64 = 0
     public private(set) var bytes: UInt64 = 0
@@ -294,6 +316,8 @@ public final class Engine {
 
     private func releaseApp(of flow: Flow) {
         if let app = flow.app as? FlowApp {
+            appBufferedBytes -= app.buffered
+            app.buffered = 0
             counters.merge(app.http.counters)
             if let lines = app.lines { counters.merge(lines.counters) }
             if let ws = app.webSocket { counters.merge(ws.counters) }
@@ -321,6 +345,7 @@ public final class Engine {
             }
             flow.app = app
         }
+        defer { account(app, flow: flow, direction: direction, time: time) }
         if let dns = app.dns {
             switch event {
             case .data(let bytes):
@@ -607,6 +632,19 @@ public final class Engine {
                                         appProto: appProto ?? n.appProto, finding: f)), type: "alert")
     }
 
+    /// Keeps the total of application-layer buffers; past its limit the connection that grew
+    /// is no longer read (its buffers are released), counted and, on an MCP connection, alerted.
+    private func account(_ app: FlowApp, flow: Flow, direction: Direction, time: Timestamp) {
+        guard flow.app === app else { return } // released meanwhile (bypassed, closed)
+        let held = app.bufferedBytes
+        appBufferedBytes += held - app.buffered
+        app.buffered = held
+        guard appBufferedBytes > config.maxAppBufferedBytesTotal else { return }
+        counters.add("app.buffer_budget_shed")
+        pressureAlert("app.buffer_budget_shed", gate: &sheddingGate, flow: flow, what: "shed")
+        bypass(flow)
+    }
+
     /// What reassembly noted during the last call (overlap conflicts, holes given up at a limit,
     /// urgent data removed), as alerts of this flow.
     private func reassemblyNotices(flow: Flow, direction: Direction, time: Timestamp) {
@@ -634,17 +672,19 @@ public final class Engine {
         return false
     }
 
-    /// A flow evicted because the table is full: one alert for the first eviction, then at most
-    /// one per `evictionAlertIntervalSeconds` of packet time, counting the evictions since the last.
+    /// A flow evicted because the table is full.
     private func flowTablePressure(evicted flow: Flow) {
-        evictionsSinceAlert += 1
-        if let last = lastEvictionAlert,
-           now.microseconds(since: last) < config.flow.evictionAlertIntervalSeconds * 1_000_000 { return }
+        pressureAlert("flow.evicted", gate: &evictionGate, flow: flow, what: "evicted")
+    }
+
+    /// Pressure alerts: one for the first event, then at most one per
+    /// `flow.eviction_alert_interval_seconds` of packet time, counting the events since the last.
+    private func pressureAlert(_ name: String, gate: inout PressureGate, flow: Flow, what: String) {
+        guard let n = gate.admit(now: now, intervalSeconds: config.flow.evictionAlertIntervalSeconds) else { return }
         guard let detector else { return }
-        let detail = "flow.max_flows \(config.flow.maxFlows); \(evictionsSinceAlert) evicted since the last such alert"
-        guard let f = detector.policy.sensorAnomaly("flow.evicted", detail: detail) else { return }
-        lastEvictionAlert = now
-        evictionsSinceAlert = 0
+        let limit = Limits.detail(forBreach: name, config: config) ?? ""
+        let detail = "\(limit); \(n) \(what) since the last such alert"
+        guard let f = detector.policy.sensorAnomaly(name, detail: detail) else { return }
         notes[flow.id]?.alerted = true
         write(EventEncoder.encode(Alert(timestamp: now, flowId: flow.id, source: flow.client, destination: flow.server,
                                         appProto: notes[flow.id]?.appProto, finding: f)), type: "alert")
@@ -670,6 +710,20 @@ public final class Engine {
     private func write(_ line: [UInt8], type: String) {
         eventCounts[type, default: 0] += 1
         sink.write(line: line)
+    }
+}
+
+/// Rate limit for pressure alerts: lets one through per interval, with how many it stands for.
+struct PressureGate {
+    private var since = 0
+    private var last: Timestamp?
+
+    mutating func admit(now: Timestamp, intervalSeconds: Int64) -> Int? {
+        since += 1
+        if let last, now.microseconds(since: last) < intervalSeconds &* 1_000_000 { return nil }
+        last = now
+        defer { since = 0 }
+        return since
     }
 }
 

@@ -86,6 +86,8 @@ public enum Limits {
             int("json.max_elements", "values and keys of one JSON payload", max: maxCount, \.mcp.json.maxElements),
             int("json.max_string_bytes", "raw bytes of one JSON string", max: maxBytes, \.mcp.json.maxStringBytes),
 
+            int("app.max_buffered_bytes_total", "bytes held by the application-layer parsers of all connections together", min: 64 * kib, max: maxBytes, \.maxAppBufferedBytesTotal),
+
             int("mcp.max_pending_requests", "requests waiting for their response, across all sessions", max: maxCount, \.mcp.maxPendingRequests),
             int("mcp.max_sessions", "MCP sessions whose state is remembered", max: maxCount, \.mcp.maxSessions),
             int("mcp.max_servers", "servers whose tool inventory is kept", max: maxCount, \.mcp.maxServers),
@@ -167,7 +169,7 @@ public enum Limits {
                 throw fail(spec(name) == nil ? key : value, error.description)
             }
         }
-        guard let top = root.mapping else { throw fail(root, "a limits file is a mapping of sections (decode, flow, reassembly, http, websocket, lines, json, mcp)") }
+        guard let top = root.mapping else { throw fail(root, "a limits file is a mapping of sections (\(sections.joined(separator: ", ")))") }
         for (key, value) in top {
             guard let name = key.scalar?.string else { throw fail(key, "a section name must be a string") }
             if name.contains(".") {
@@ -207,6 +209,7 @@ public enum Limits {
         case "json.string_too_long": limits = ["json.max_string_bytes"]
         case "tcp.pending_limit": limits = ["reassembly.max_pending_bytes_per_direction", "reassembly.max_pending_segments_per_direction", "reassembly.max_pending_bytes_total"]
         case "flow.evicted": limits = ["flow.max_flows"]
+        case "app.buffer_budget_shed": limits = ["app.max_buffered_bytes_total"]
         default: return nil
         }
         return limits.compactMap { n in spec(n).map { "\(n) \($0.value(in: config))" } }.joined(separator: ", ")

@@ -5,7 +5,7 @@ import SonarEngine
 /// `--limits FILE` and `--limit NAME=VALUE`: every bound of the pipeline (docs/limits.md),
 /// shared by the commands that run the engine. Unknown names and bad values refuse to start.
 struct LimitOptions: ParsableArguments {
-    @Option(name: .customLong("limits"), help: ArgumentHelp("A YAML file of limits (sections decode, flow, reassembly, http, websocket, lines, json, mcp; see docs/limits.md).", valueName: "FILE"))
+    @Option(name: .customLong("limits"), help: ArgumentHelp("A YAML file of limits (sections decode, flow, reassembly, http, websocket, lines, json, app, mcp; see docs/limits.md).", valueName: "FILE"))
     var file: String?
 
     @Option(name: .customLong("limit"), help: ArgumentHelp("Set one limit, e.g. http.max_header_bytes=64KiB (repeatable; applied after --limits).", valueName: "NAME=VALUE"))

@@ -14,7 +14,7 @@ struct MCPSonarCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mcpsonar",
         abstract: "A passive network sensor for Model Context Protocol traffic.",
-        subcommands: [Run.self, Bench.self, Rules.self, Pins.self],
+        subcommands: [Run.self, Bench.self, Rules.self, Pins.self, StressCommand.self],
         defaultSubcommand: Run.self)
 }
 

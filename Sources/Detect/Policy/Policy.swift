@@ -18,6 +18,7 @@ public struct Policy: Sendable, Equatable {
     public var overlapConflict: Int? = 2
     public var reassemblyLimit: Int? = 3
     public var flowTableFull: Int? = 2
+    public var bufferBudgetFull: Int? = 2
     public var ttlInconsistent: Int? = 3
     public var urgentData: Int? = 3
     public var definitionChanged: Int? = 1
@@ -56,7 +57,8 @@ public struct Policy: Sendable, Equatable {
             let m = try y.mapping(n, "protocol")
             try y.onlyKeys(m, ["header_mismatch", "unknown_response_id", "duplicate_request_id", "malformed_jsonrpc", "transport_anomaly",
                                "limit_exceeded", "decompression_bomb", "overlap_conflict", "reassembly_limit",
-                               "flow_table_full", "ttl_inconsistent", "urgent_data"], "protocol")
+                               "flow_table_full", "buffer_budget_full", "ttl_inconsistent", "urgent_data"], "protocol")
+            if m["buffer_budget_full"] != nil { p.bufferBudgetFull = try y.severity(m["buffer_budget_full"], "buffer_budget_full") }
             if m["limit_exceeded"] != nil { p.limitExceeded = try y.severity(m["limit_exceeded"], "limit_exceeded") }
             if m["decompression_bomb"] != nil { p.decompressionBomb = try y.severity(m["decompression_bomb"], "decompression_bomb") }
             if m["overlap_conflict"] != nil { p.overlapConflict = try y.severity(m["overlap_conflict"], "overlap_conflict") }

@@ -156,6 +156,11 @@ public final class PolicyDetectors {
             return Finding(rule: "protocol.flow-table-full", signatureId: 200610,
                            signature: "flow table full: least recently active flows evicted\(suffix)",
                            category: .protocol, severity: sev, evidence: evidence)
+        case "app.buffer_budget_shed":
+            guard let sev = policy.bufferBudgetFull else { return nil }
+            return Finding(rule: "protocol.buffer-budget-full", signatureId: 200613,
+                           signature: "application-layer buffers at their total limit: connections no longer read\(suffix)",
+                           category: .protocol, severity: sev, evidence: evidence)
         case "tcp.ttl_changed":
             guard let sev = policy.ttlInconsistent else { return nil }
             return Finding(rule: "protocol.ttl-inconsistent", signatureId: 200611,
