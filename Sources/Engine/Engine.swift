@@ -43,7 +43,7 @@ final class FlowApp {
     var buffered = 0
     /// Bytes the parsers of this flow hold now.
     var bufferedBytes: Int {
-        http.bufferedBytes + (lines?.bufferedBytes ?? 0) + (webSocket?.bufferedBytes ?? 0)
+        http.heldCapacity + (lines?.bufferedBytes ?? 0) + (webSocket?.bufferedBytes ?? 0)
             + (tls?.bufferedBytes ?? 0) + (dns?.bufferedBytes ?? 0)
     }
 

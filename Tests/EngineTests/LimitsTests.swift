@@ -32,6 +32,11 @@ struct LimitsTests {
         }
     }
 
+    @Test func docsListEveryLimit() throws {
+        let doc = try String(contentsOf: Repo.root.appendingPathComponent("docs/limits.md"), encoding: .utf8)
+        for spec in Limits.all { #expect(doc.contains("`\(spec.name)`"), "\(spec.name) is not in docs/limits.md") }
+    }
+
     @Test func assignmentsSetTheConfiguration() throws {
         var c = EngineConfig()
         try Limits.apply("http.max_header_bytes=16KiB", to: &c)

@@ -45,7 +45,7 @@ struct MemoryUnderAttackTests {
         let r = Stress.run(.slowLoris, count: 100_000, connections: 1000, config: c)
         #expect(r.peakFlows == 1000)
         #expect(r.peakAppBufferedBytes <= 64 << 10)
-        #expect(r.counters["app.buffer_budget_shed"] == 555)
+        #expect(r.counters["app.buffer_budget_shed"] == 736)
         #expect(r.alerts == ["protocol.buffer-budget-full": 1])
     }
 
@@ -53,7 +53,8 @@ struct MemoryUnderAttackTests {
         let c = try Self.config { $0.http.maxHeaderBytes = 1024 }
         let r = Stress.run(.slowLoris, count: 300_000, connections: 200, config: c)
         #expect(r.counters["http.header_too_large"] == 200)
-        #expect(r.peakAppBufferedBytes <= 200 * 1024)
+        // Buffers are counted by capacity, which grows by doubling: at most twice each head.
+        #expect(r.peakAppBufferedBytes <= 200 * 2 * 1024)
         #expect(r.alerts.isEmpty) // no MCP seen on these connections or their server
     }
 
@@ -61,7 +62,7 @@ struct MemoryUnderAttackTests {
         let c = try Self.config { $0.maxAppBufferedBytesTotal = 8 << 20 }
         let r = Stress.run(.slowBody, count: 20_000, connections: 200, config: c)
         #expect(r.peakAppBufferedBytes <= 8 << 20)
-        #expect(r.counters["app.buffer_budget_shed"] == 139)
+        #expect(r.counters["app.buffer_budget_shed"] == 154)
         #expect(r.alerts == ["protocol.buffer-budget-full": 1])
     }
 
