@@ -45,7 +45,12 @@ struct MemoryUnderAttackTests {
         let r = Stress.run(.slowLoris, count: 100_000, connections: 1000, config: c)
         #expect(r.peakFlows == 1000)
         #expect(r.peakAppBufferedBytes <= 64 << 10)
-        #expect(r.counters["app.buffer_budget_shed"] == 736)
+        // Buffers are counted by the capacity the allocator gave them, which depends on the heap
+        // (other tests run in this process): which connection is shed first varies, but every
+        // connection is either shed or still open with its head unfinished at the end.
+        let shed = r.counters["app.buffer_budget_shed"] ?? 0
+        #expect(shed > 0)
+        #expect(shed + (r.counters["http.truncated_message"] ?? 0) == 1000)
         #expect(r.alerts == ["protocol.buffer-budget-full": 1])
     }
 
@@ -62,7 +67,9 @@ struct MemoryUnderAttackTests {
         let c = try Self.config { $0.maxAppBufferedBytesTotal = 8 << 20 }
         let r = Stress.run(.slowBody, count: 20_000, connections: 200, config: c)
         #expect(r.peakAppBufferedBytes <= 8 << 20)
-        #expect(r.counters["app.buffer_budget_shed"] == 154)
+        let shed = r.counters["app.buffer_budget_shed"] ?? 0
+        #expect(shed > 0)
+        #expect(shed + (r.counters["http.truncated_message"] ?? 0) == 200)
         #expect(r.alerts == ["protocol.buffer-budget-full": 1])
     }
 
