@@ -1,4 +1,5 @@
 import Foundation
+import SonarCore
 import Testing
 @testable import SonarDetect
 @testable import SonarEngine
@@ -101,4 +102,31 @@ struct MemoryUnderAttackTests {
         let bodiesGrowth: Double = bodies.peak - bodies.before
         #expect(bodiesGrowth < 32.0, "\(bodies.output)") // MiB: twice the 8 MiB budget, plus slack
     }
+}
+
+@Test func pressureAlertsAreOnePerInterval() {
+    var gate = PressureGate()
+    let t0 = Timestamp(microseconds: 1_000_000_000)
+    #expect(gate.admit(now: t0, intervalSeconds: 60) == 1)
+    for i in 1...999 { #expect(gate.admit(now: Timestamp(microseconds: t0.microseconds + Int64(i) * 50_000), intervalSeconds: 60) == nil) }
+    // 60 s after the last alert: one more, standing for the thousand since.
+    #expect(gate.admit(now: Timestamp(microseconds: t0.microseconds + 60_000_000), intervalSeconds: 60) == 1000)
+    #expect(gate.admit(now: Timestamp(microseconds: t0.microseconds + 60_000_001), intervalSeconds: 60) == nil)
+}
+
+@Test func webSocketLimitsRaiseTheLimitAndBombRules() throws {
+    func alerts(_ file: String, _ edit: (inout EngineConfig) -> Void) throws -> [String] {
+        let sink = MemorySink()
+        var config = EngineConfig()
+        config.detection = try DetectionConfig.load(root: Repo.root.appendingPathComponent("rules").path)
+        edit(&config)
+        _ = try Runner(engine: Engine(config: config, sink: sink)).replay(files: [Repo.fixture(file)], diagnostics: { _ in })
+        return sink.lines.filter { $0.contains(#""event_type":"alert""#) }.map {
+            ((jsonObject($0)["alert"] as? [String: Any])?["signature"] as? String) ?? ""
+        }
+    }
+    #expect(try alerts("crafted/ws-64bit-length.pcap") { $0.webSocket.maxFrameBytes = 1024 }
+            == ["limit exceeded on an MCP connection: websocket.frame_too_large (websocket.max_frame_bytes 1024); the sensor skipped what was over it"])
+    #expect(try alerts("crafted/ws-deflate-no-context.pcap") { $0.webSocket.maxDecompressedBytes = 100 }
+            == ["decompression stopped at its limit: websocket.decompression_bomb (websocket.max_decompressed_bytes 100, websocket.max_decompression_ratio 1000)"])
 }
