@@ -31,6 +31,8 @@ public struct StressReport: Sendable {
     public var peakRecentBytes = 0
     public var peakAppBufferedBytes = 0
     public var flowsEvicted: UInt64 = 0
+    /// What the engine's accounting still holds after every flow was finished (0 unless it leaks).
+    public var heldAfterFinish = 0
     public var residentBefore = 0
     public var peakResident = 0
     public var residentAfter = 0
@@ -154,6 +156,7 @@ public enum Stress {
         report.seconds = Benchmark.monotonicSeconds() - start
         report.flowsEvicted = engine.flowsEvictedTotal
         engine.finish()
+        report.heldAfterFinish = engine.appBufferedBytes + engine.reassemblyPendingBytes + engine.reassemblyRecentBytes
         report.residentAfter = ProcessMemory.residentBytes()
         report.processPeakResident = ProcessMemory.peakResidentBytes()
         report.events = sink.events

@@ -20,6 +20,7 @@ struct MemoryUnderAttackTests {
     @Test func synFloodKeepsTheFlowTableAtItsCapWithOneAlert() throws {
         let c = try Self.config { $0.flow.maxFlows = 10_000 }
         let r = Stress.run(.synFlood, count: 100_000, config: c)
+        #expect(r.heldAfterFinish == 0)
         #expect(r.packets == 100_000)
         #expect(r.peakFlows == 10_000)
         #expect(r.flowsEvicted == 90_000)
@@ -32,6 +33,7 @@ struct MemoryUnderAttackTests {
     @Test func outOfOrderFloodStaysUnderTheReassemblyCaps() throws {
         let c = try Self.config()
         let r = Stress.run(.outOfOrder, count: 20_000, config: c)
+        #expect(r.heldAfterFinish == 0)
         #expect(r.packets == 20_003)
         // Never more than the segment cap (2048 of 1400 bytes), far under the byte caps.
         #expect(r.peakPendingBytes <= 2048 * 1400)
@@ -44,6 +46,7 @@ struct MemoryUnderAttackTests {
     @Test func slowLorisHeadsStayUnderTheBufferBudget() throws {
         let c = try Self.config { $0.maxAppBufferedBytesTotal = 64 << 10 }
         let r = Stress.run(.slowLoris, count: 100_000, connections: 1000, config: c)
+        #expect(r.heldAfterFinish == 0)
         #expect(r.peakFlows == 1000)
         #expect(r.peakAppBufferedBytes <= 64 << 10)
         // Buffers are counted by the capacity the allocator gave them, which depends on the heap
@@ -58,6 +61,7 @@ struct MemoryUnderAttackTests {
     @Test func slowLorisHeadsStopAtTheHeaderLimit() throws {
         let c = try Self.config { $0.http.maxHeaderBytes = 1024 }
         let r = Stress.run(.slowLoris, count: 300_000, connections: 200, config: c)
+        #expect(r.heldAfterFinish == 0)
         #expect(r.counters["http.header_too_large"] == 200)
         // Buffers are counted by capacity, which grows by doubling: at most twice each head.
         #expect(r.peakAppBufferedBytes <= 200 * 2 * 1024)
@@ -67,6 +71,7 @@ struct MemoryUnderAttackTests {
     @Test func slowBodiesStayUnderTheBufferBudget() throws {
         let c = try Self.config { $0.maxAppBufferedBytesTotal = 8 << 20 }
         let r = Stress.run(.slowBody, count: 20_000, connections: 200, config: c)
+        #expect(r.heldAfterFinish == 0)
         #expect(r.peakAppBufferedBytes <= 8 << 20)
         let shed = r.counters["app.buffer_budget_shed"] ?? 0
         #expect(shed > 0)
