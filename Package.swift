@@ -37,6 +37,7 @@ let package = Package(
         .target(name: "SonarEngine", dependencies: [
             "SonarCore", "SonarCapture", "SonarDecode", "SonarFlow", "SonarProtocols", "SonarMCP", "SonarDetect", "SonarOutput",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Yams", package: "Yams"),
         ], path: "Sources/Engine"),
         .executableTarget(name: "mcpsonar", dependencies: [
             "SonarEngine",

@@ -11,6 +11,13 @@ public struct CapturedPacket {
     public var bytes: UnsafeRawBufferPointer
     /// The packet's length on the wire (`len`).
     public var wireLength: Int
+
+    /// A packet from elsewhere than libpcap (generated traffic: `Stress`).
+    public init(timestamp: Timestamp, bytes: UnsafeRawBufferPointer, wireLength: Int) {
+        self.timestamp = timestamp
+        self.bytes = bytes
+        self.wireLength = wireLength
+    }
 }
 
 public enum CaptureError: Error, CustomStringConvertible, Equatable {

@@ -55,10 +55,13 @@ public enum DecodeCounter {
     public static let ipv6FragmentsReassembled = "decode.ipv6_fragments_reassembled"
     /// A datagram was evicted or refused: too many datagrams, bytes, or fragments per datagram.
     public static let fragmentLimit = "decode.fragment_limit"
-    /// A fragment overlapped bytes already received (kept: first wins).
+    /// A fragment overlapped bytes already received (a duplicate is ignored, any other overlap drops the datagram).
     public static let fragmentOverlap = "decode.fragment_overlap"
     /// ... and the overlapping bytes differed from those kept (overlap evasion).
     public static let fragmentOverlapMismatch = "decode.fragment_overlap_mismatch"
+    /// A fragment overlapped bytes already received without lying wholly inside them: the whole
+    /// datagram was discarded, as Linux and RFC 5722 do.
+    public static let fragmentOverlapDropped = "decode.fragment_overlap_dropped"
     /// A datagram was not completed within `DecodeLimits.fragmentTimeoutSeconds`.
     public static let fragmentTimeout = "decode.fragment_timeout"
     /// A non-last fragment that is empty or not a multiple of 8 bytes (ignored).

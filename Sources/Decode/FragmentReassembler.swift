@@ -34,10 +34,13 @@ struct FragmentDatagram {
 /// Bounded IP fragment reassembly, shared by IPv4 and IPv6.
 ///
 /// Policy (documented for the IDS analyst, as Suricata and Snort do):
-/// - Overlaps: **first wins** (BSD "first"): bytes already received are kept, only the new parts
-///   of a fragment are copied. Any overlap counts "decode.fragment_overlap"; an overlap whose
-///   bytes differ from what was kept also counts "decode.fragment_overlap_mismatch" (the
-///   signature of overlap-based evasion). Exact duplicates count as overlaps.
+/// - Overlaps, as Linux (since 4.19/5.0, `inet_frag_queue_insert`) and RFC 5722 do for both IP
+///   versions: a fragment that lies wholly inside bytes already received is a duplicate and is
+///   ignored (the bytes kept are the first ones); any other overlap discards the whole datagram
+///   ("decode.fragment_overlap_dropped"), so the sensor never reads a datagram the endpoint
+///   threw away, and reads the retransmission the endpoint reads. Every overlap counts
+///   "decode.fragment_overlap"; a duplicate whose bytes differ also counts
+///   "decode.fragment_overlap_mismatch" (the signature of overlap-based evasion).
 /// - The first last-fragment (MF = 0) fixes the length; a fragment that contradicts it (ends past
 ///   it, or a second, different end) is ignored and counted "decode.fragment_inconsistent".
 /// - A non-last fragment whose length is not a multiple of 8, or an empty one, is ignored
@@ -136,6 +139,21 @@ struct FragmentReassembler {
             }
         } else if !moreFragments, let last = dg.received.last, last.upperBound > end {
             counters.add(DecodeCounter.fragmentInconsistent)
+            return nil
+        }
+
+        // Overlap with bytes already received: a duplicate is ignored, anything else ends the datagram.
+        for r in dg.received where r.lowerBound < end && offset < r.upperBound {
+            counters.add(DecodeCounter.fragmentOverlap)
+            if offset >= r.lowerBound && end <= r.upperBound {
+                let differs = dg.data.withUnsafeBytes { kept in
+                    (0..<length).contains { kept[offset + $0] != fragment[$0] }
+                }
+                if differs { counters.add(DecodeCounter.fragmentOverlapMismatch) }
+                return nil
+            }
+            counters.add(DecodeCounter.fragmentOverlapDropped)
+            remove(key)
             return nil
         }
 

@@ -13,7 +13,13 @@ public struct EngineConfig: Sendable {
     public var flow = FlowConfig()
     public var http = HTTPLimits()
     public var webSocket = WebSocketLimits()
+    public var lines = LineJSONLimits()
     public var mcp = MCPConfig()
+    /// Bytes held by the application-layer parsers of all flows together (HTTP heads and bodies,
+    /// SSE events, WebSocket messages, JSON lines, TLS and DNS messages). Each parser bounds its
+    /// own buffers; this bounds their sum, so ten thousand slow connections cannot hold ten
+    /// thousand maximal heads or bodies. Past it the connection that grew is no longer read.
+    public var maxAppBufferedBytesTotal = 256 << 20
     /// Detectors and rules; nil runs no detection (events only).
     public var detection: DetectionConfig?
     public init() {}
@@ -33,9 +39,17 @@ final class FlowApp {
     var tls: TLSClientHelloParser? = TLSClientHelloParser()
     /// DNS over TCP (port 53): length-prefixed messages instead of HTTP.
     var dns: DNSStreamParser?
-    init(limits: HTTPLimits) {
+    /// What this flow's parsers held when last measured (part of the engine's total).
+    var buffered = 0
+    /// Bytes the parsers of this flow hold now.
+    var bufferedBytes: Int {
+        http.heldCapacity + (lines?.bufferedBytes ?? 0) + (webSocket?.bufferedBytes ?? 0)
+            + (tls?.bufferedBytes ?? 0) + (dns?.bufferedBytes ?? 0)
+    }
+
+    init(limits: HTTPLimits, lines lineLimits: LineJSONLimits) {
         http = HTTPConnectionParser(limits: limits)
-        lines = LineJSONParser()
+        lines = LineJSONParser(limits: lineLimits)
     }
 }
 
@@ -54,6 +68,22 @@ public final class Engine {
     private var eventCounts: [String: Int] = [:]
     /// What the sensor learnt of each open flow for its `flow` event and the egress check.
     private var notes: [UInt64: FlowNotes] = [:]
+    /// Server endpoints seen carrying MCP (bounded): a limit breach on a new connection to one
+    /// of them is on an MCP connection even before its first message is read.
+    private var mcpServers: Set<Endpoint> = []
+    private let maxMCPServers = 10_000
+    /// Pressure on the sensor (flows evicted, connections shed): one alert per interval each.
+    private var evictionGate = PressureGate()
+    private var sheddingGate = PressureGate()
+    /// Bytes held by the application-layer parsers of all flows (see `maxAppBufferedBytesTotal`).
+    public private(set) var appBufferedBytes = 0
+    /// Flows in the table now.
+    public var flowsActive: Int { flows.count }
+    public var flowsEvictedTotal: UInt64 { flows.flowsEvicted }
+    /// Out-of-order bytes held by reassembly across all flows.
+    public var reassemblyPendingBytes: Int { flows.reassembly.pendingBytesTotal }
+    /// Delivered bytes kept by reassembly to compare retransmissions with.
+    public var reassemblyRecentBytes: Int { flows.reassembly.recentBytesTotal }
     public var flowEvents = true
     /// The output path's own figures (queue and sink drops), for `stats`; nil: none to report.
     public var outputStats: (() -> OutputStats)?
@@ -110,6 +140,7 @@ public final class Engine {
             return
         }
         if p.payloadTruncated { counters.add("capture.payload_truncated") }
+        let ttlConsistent = checkTTL(p.ttl, flow: flow, direction: direction, time: p.timestamp)
         if flow.closed {
             // The last ACKs of a teardown are normal; data after the close is not.
             if !p.payload.isEmpty { counters.add("tcp.data_after_close") }
@@ -118,21 +149,33 @@ public final class Engine {
         let time = p.timestamp
         let flags = p.tcp.flags
         flow.streams[direction.index].segment(seq: p.tcp.seq, flags: flags, payload: p.payload,
+                                              urgentPointer: p.tcp.urgentPointer,
                                               context: &flows.reassembly) { event in
             deliver(event, flow: flow, direction: direction, time: time)
         }
+        reassemblyNotices(flow: flow, direction: direction, time: time)
         if flags.contains(.ack) {
             let other = direction.reversed
             flow.streams[other.index].acknowledged(p.tcp.ack, context: &flows.reassembly) { event in
                 deliver(event, flow: flow, direction: other, time: time)
             }
+            reassemblyNotices(flow: flow, direction: other, time: time)
         }
         if flags.contains(.rst) {
-            if flow.bypassed || flow.streams[direction.index].acceptsReset(seq: p.tcp.seq) {
+            switch flow.bypassed ? .accept : flow.streams[direction.index].resetVerdict(seq: p.tcp.seq) {
+            case .accept where !ttlConsistent:
+                // The right sequence number but not the TTL of the sender's other packets: a RST
+                // that may die before the endpoint (a TTL game). Obeying it would blind the sensor
+                // for the rest of the connection; ignoring a real one only delays the flow's end.
+                counters.add("tcp.rst_ttl_mismatch")
+            case .accept:
                 counters.add("tcp.rst")
                 closeStreams(of: flow, time: time)
-            } else {
-                // Outside the window: the receiver ignores it, so must we (RST injection).
+            case .inexact:
+                // In the window but not the exact next byte: a receiver answers with a challenge
+                // ACK and goes on (RFC 5961), so must we (blind RST injection).
+                counters.add("tcp.rst_inexact")
+            case .outOfWindow:
                 counters.add("tcp.rst_out_of_window")
             }
         }
@@ -233,7 +276,10 @@ public final class Engine {
         let ended = flows.ended
         flows.ended.removeAll()
         for (flow, reason) in ended {
-            if reason == .evicted { counters.add("flow.evicted") }
+            if reason == .evicted {
+                counters.add("flow.evicted")
+                flowTablePressure(evicted: flow)
+            }
             closeStreams(of: flow, time: now)
             releaseApp(of: flow)
             checkEgress(flow, time: flow.firstSeen)
@@ -296,6 +342,8 @@ public final class Engine {
 
     private func releaseApp(of flow: Flow) {
         if let app = flow.app as? FlowApp {
+            appBufferedBytes -= app.buffered
+            app.buffered = 0
             counters.merge(app.http.counters)
             if let lines = app.lines { counters.merge(lines.counters) }
             if let ws = app.webSocket { counters.merge(ws.counters) }
@@ -314,7 +362,7 @@ public final class Engine {
             app = existing
         } else {
             if case .end = event { return }
-            app = FlowApp(limits: config.http)
+            app = FlowApp(limits: config.http, lines: config.lines)
             if flow.server.port == 53 {
                 app.dns = DNSStreamParser()
                 app.tls = nil
@@ -323,6 +371,7 @@ public final class Engine {
             }
             flow.app = app
         }
+        defer { account(app, flow: flow, direction: direction, time: time) }
         if let dns = app.dns {
             switch event {
             case .data(let bytes):
@@ -409,8 +458,9 @@ public final class Engine {
             process(payload, headers: nil)
         case .heartbeat:
             counters.add("mcp.tcp_heartbeat")
-        case .anomaly:
-            break
+        case .anomaly(let direction, let name):
+            notes[flow.id]?.carriesMCP = true // recognised as JSON-RPC lines
+            raiseSensorAnomaly(name, flow: flow, direction: direction, time: time, appProto: "ndjson")
         }
     }
 
@@ -443,12 +493,18 @@ public final class Engine {
         case .upgrade(let context):
             startWebSocket(context, flow: flow, time: time)
         case .requestHead(let context):
-            if let n = notes[flow.id], n.httpHost == nil {
-                n.appProto = "http"
-                n.httpHost = context.request?.headers["host"]
-                checkEgress(flow, time: time)
+            if let n = notes[flow.id] {
+                if let headers = context.request?.headers,
+                   headers["mcp-session-id"] != nil || headers["mcp-protocol-version"] != nil { n.carriesMCP = true }
+                if n.httpHost == nil {
+                    n.appProto = "http"
+                    n.httpHost = context.request?.headers["host"]
+                    checkEgress(flow, time: time)
+                }
             }
-        case .responseHead, .anomaly:
+        case .anomaly(let direction, let name):
+            raiseSensorAnomaly(name, flow: flow, direction: direction, time: time, appProto: "http")
+        case .responseHead:
             break
         }
     }
@@ -469,6 +525,7 @@ public final class Engine {
         app.webSocket = ws
         app.upgrade = context
         notes[flow.id]?.appProto = "websocket"
+        if handshake.subprotocol?.lowercased().contains("mcp") == true { notes[flow.id]?.carriesMCP = true }
         app.lines = nil
         // Frames that travelled with the handshake: the client's may precede the 101 (sent
         // optimistically), the server's follow it in the same segment.
@@ -495,6 +552,10 @@ public final class Engine {
             // MCP over WebSocket is one JSON-RPC message per text message (SDK transports).
             counters.add("websocket.binary_message_ignored")
         case .anomaly(let direction, let name):
+            if PolicyDetectors.limitBreaches.contains(name) || PolicyDetectors.decompressionBombs.contains(name) {
+                raiseSensorAnomaly(name, flow: flow, direction: direction, time: time, appProto: "websocket")
+                return
+            }
             guard let detector, let f = detector.policy.transportAnomaly(name) else { return }
             // Once per anomaly kind per connection: a flood of bad frames is one finding.
             guard notes[flow.id]?.anomalies.insert(name).inserted ?? false else { return }
@@ -528,6 +589,15 @@ public final class Engine {
 
     /// Every message of a payload: its `mcp` event, then the alerts it raises.
     private func process(_ payload: MCPPayload, headers: HTTPHeaders?) {
+        let before = tracker.messagesSeen
+        defer {
+            if tracker.messagesSeen > before { sawMCP(flowId: payload.flowId, server: payload.server) }
+            if let rejection = tracker.lastRejection, PolicyDetectors.limitBreaches.contains(rejection.counterName) {
+                let (src, dst) = payload.direction == .toServer ? (payload.client, payload.server) : (payload.server, payload.client)
+                raiseSensorAnomaly(rejection.counterName, flowId: payload.flowId, source: src, destination: dst,
+                                   time: payload.time, appProto: payload.appProto, server: payload.server)
+            }
+        }
         guard let detector else {
             tracker.process(payload) { event in write(EventEncoder.encode(event), type: "mcp") }
             return
@@ -545,6 +615,97 @@ public final class Engine {
                             appProto: e.appProto, finding: f, mcp: e))
             }
         }
+    }
+
+    // MARK: - the sensor under attack
+
+    /// A flow carried MCP: its breaches are an analyst's business, and so are those of later
+    /// connections to the same server.
+    private func sawMCP(flowId: UInt64, server: Endpoint) {
+        notes[flowId]?.carriesMCP = true
+        if mcpServers.count < maxMCPServers { mcpServers.insert(server) }
+    }
+
+    /// Whether a connection carries MCP: a message was read on it, a request named an MCP
+    /// header, its WebSocket subprotocol is `mcp`, it is JSON-RPC lines, or its server served MCP.
+    private func carriesMCP(flowId: UInt64, server: Endpoint) -> Bool {
+        notes[flowId]?.carriesMCP == true || mcpServers.contains(server)
+    }
+
+    private func raiseSensorAnomaly(_ name: String, flow: Flow, direction: Direction, time: Timestamp, appProto: String?) {
+        let (src, dst) = direction == .toServer ? (flow.client, flow.server) : (flow.server, flow.client)
+        raiseSensorAnomaly(name, flowId: flow.id, source: src, destination: dst, time: time, appProto: appProto, server: flow.server)
+    }
+
+    /// A limit breach or evasion sign as a `protocol` alert, once per kind per flow. Limit
+    /// breaches of the parsers count only on MCP connections; decompression bombs and TCP-level
+    /// signs on any connection the sensor reads.
+    private func raiseSensorAnomaly(_ name: String, flowId: UInt64, source: Endpoint, destination: Endpoint,
+                                    time: Timestamp, appProto: String?, server: Endpoint) {
+        guard let detector, let n = notes[flowId] else { return }
+        if PolicyDetectors.limitBreaches.contains(name) && !carriesMCP(flowId: flowId, server: server) { return }
+        guard !n.anomalies.contains(name),
+              let f = detector.policy.sensorAnomaly(name, detail: Limits.detail(forBreach: name, config: config)) else { return }
+        n.anomalies.insert(name)
+        raise(Alert(timestamp: time, flowId: flowId, source: source, destination: destination,
+                    appProto: appProto ?? n.appProto, finding: f))
+    }
+
+    /// Keeps the total of application-layer buffers; past its limit the connection that grew
+    /// is no longer read (its buffers are released), counted and, on an MCP connection, alerted.
+    private func account(_ app: FlowApp, flow: Flow, direction: Direction, time: Timestamp) {
+        guard flow.app === app else { return } // released meanwhile (bypassed, closed)
+        let held = app.bufferedBytes
+        appBufferedBytes += held - app.buffered
+        app.buffered = held
+        guard appBufferedBytes > config.maxAppBufferedBytesTotal else { return }
+        counters.add("app.buffer_budget_shed")
+        pressureAlert("app.buffer_budget_shed", gate: &sheddingGate, flow: flow, what: "shed")
+        bypass(flow)
+    }
+
+    /// What reassembly noted during the last call (overlap conflicts, holes given up at a limit,
+    /// urgent data removed), as alerts of this flow.
+    private func reassemblyNotices(flow: Flow, direction: Direction, time: Timestamp) {
+        guard !flows.reassembly.notices.isEmpty else { return }
+        let names = flows.reassembly.notices
+        flows.reassembly.notices.removeAll(keepingCapacity: true)
+        for name in names { raiseSensorAnomaly(name, flow: flow, direction: direction, time: time, appProto: nil) }
+    }
+
+    /// TTL games: the packets of one direction of a connection come from one host through one
+    /// path, so their TTL is constant. A change means some packets may stop short of the endpoint
+    /// (an inserted segment that the sensor reads and the endpoint never gets). Counted per packet,
+    /// alerted once per flow. Returns whether the TTL is the direction's usual one.
+    private func checkTTL(_ ttl: UInt8, flow: Flow, direction: Direction, time: Timestamp) -> Bool {
+        guard let n = notes[flow.id] else { return true }
+        let value = max(ttl, 1)
+        let seen = direction == .toServer ? n.ttlToServer : n.ttlToClient
+        guard seen != 0 else {
+            if direction == .toServer { n.ttlToServer = value } else { n.ttlToClient = value }
+            return true
+        }
+        if seen == value { return true }
+        counters.add("tcp.ttl_changed")
+        raiseSensorAnomaly("tcp.ttl_changed", flow: flow, direction: direction, time: time, appProto: nil)
+        return false
+    }
+
+    /// A flow evicted because the table is full.
+    private func flowTablePressure(evicted flow: Flow) {
+        pressureAlert("flow.evicted", gate: &evictionGate, flow: flow, what: "evicted")
+    }
+
+    /// Pressure alerts: one for the first event, then at most one per
+    /// `flow.eviction_alert_interval_seconds` of packet time, counting the events since the last.
+    private func pressureAlert(_ name: String, gate: inout PressureGate, flow: Flow, what: String) {
+        guard let n = gate.admit(now: now, intervalSeconds: config.flow.evictionAlertIntervalSeconds) else { return }
+        guard let detector else { return }
+        let limit = Limits.detail(forBreach: name, config: config) ?? ""
+        let detail = "\(limit); \(n) \(what) since the last such alert"
+        guard let f = detector.policy.sensorAnomaly(name, detail: detail) else { return }
+        raise(Alert(timestamp: now, flowId: flow.id, source: flow.client, destination: flow.server,
+                    appProto: notes[flow.id]?.appProto, finding: f))
     }
 
     /// Nothing a detector recognised as a secret is written unmasked: not in `--payloads`
@@ -581,6 +742,20 @@ public final class Engine {
     }
 }
 
+/// Rate limit for pressure alerts: lets one through per interval, with how many it stands for.
+struct PressureGate {
+    private var since = 0
+    private var last: Timestamp?
+
+    mutating func admit(now: Timestamp, intervalSeconds: Int64) -> Int? {
+        since += 1
+        if let last, now.microseconds(since: last) < intervalSeconds &* 1_000_000 { return nil }
+        last = now
+        defer { since = 0 }
+        return since
+    }
+}
+
 /// What the sensor learnt of one flow, for its `flow` event and the egress check.
 final class FlowNotes {
     var appProto: String?
@@ -589,4 +764,9 @@ final class FlowNotes {
     var egressChecked = false
     var alerted = false
     var anomalies: Set<String> = []
+    /// MCP was seen on this connection (a message, an MCP header, the `mcp` subprotocol).
+    var carriesMCP = false
+    /// First IP TTL seen per direction (0: none yet; a TTL of 0 is kept as 1).
+    var ttlToServer: UInt8 = 0
+    var ttlToClient: UInt8 = 0
 }

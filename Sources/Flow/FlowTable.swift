@@ -32,6 +32,9 @@ public struct FlowConfig: Sendable {
     public var establishedTimeoutSeconds: Int64 = 600
     /// How long a closed connection is kept, so late ACKs and retransmissions do not start a new flow.
     public var closedTimeoutSeconds: Int64 = 10
+    /// Evictions raise at most one `protocol.flow-table-full` alert per this many seconds of
+    /// packet time (a SYN flood evicts on every packet: one alert, with the count, not millions).
+    public var evictionAlertIntervalSeconds: Int64 = 60
     public var reassembly = ReassemblyLimits()
     public init() {}
 }
@@ -46,10 +49,11 @@ public final class Flow {
     public var transport: TransportProtocol { key.transport }
     public let firstSeen: Timestamp
     public internal(set) var lastSeen: Timestamp
-    public internal(set) var packets: [UInt64] = [0, 0]
-    public internal(set) var bytes: [UInt64] = [0, 0]
+    // Inline, not arrays: three heap allocations less per flow (a SYN flood fills the table).
+    public internal(set) var packets: InlineArray<2, UInt64> = [0, 0]
+    public internal(set) var bytes: InlineArray<2, UInt64> = [0, 0]
     /// One reassembler per direction, indexed by `Direction.index`.
-    public var streams = [TCPReassembler(), TCPReassembler()]
+    public var streams: InlineArray<2, TCPReassembler> = [TCPReassembler(), TCPReassembler()]
     /// Whatever the application layer keeps for this flow.
     public var app: AnyObject?
     /// Nothing here interests the sensor: later packets cost only the table lookup.

@@ -24,6 +24,11 @@ public struct ReassemblyLimits: Sendable {
     /// How far ahead of the next expected byte a segment may start and still be held (TCP windows
     /// with scaling reach 1 GiB in theory; real captures stay far below 16 MiB).
     public var maxReorderDistance = 16 << 20
+    /// The last bytes delivered, kept per direction so that a retransmission of data already
+    /// delivered can be compared with it (a forged segment that got in first, then the real one).
+    public var recentBytesPerDirection = 2048
+    /// Those kept bytes across all flows; past it new directions keep none ("tcp.recent_bytes_limit").
+    public var maxRecentBytesTotal = 64 << 20
     public init() {}
 }
 
@@ -32,9 +37,32 @@ public struct ReassemblyContext {
     public var limits: ReassemblyLimits
     public var counters = Counters()
     public var pendingBytesTotal = 0
+    /// Bytes kept by all directions to compare retransmissions with.
+    public var recentBytesTotal = 0
     public var gaps = 0
     public var gapBytes = 0
+    /// Events of the segment being processed that an analyst should hear about (an overlap with
+    /// conflicting bytes, a hole given up at a limit, urgent data removed), by counter name, each
+    /// at most once. The engine reads and empties it after every call; bounded by its few names.
+    public var notices: [String] = []
     public init(limits: ReassemblyLimits) { self.limits = limits }
+
+    /// Counts `name` and notes it for the engine.
+    mutating func notice(_ name: String) {
+        counters.add(name)
+        if !notices.contains(name) { notices.append(name) }
+    }
+}
+
+/// What a receiver does with a RST (RFC 5961 3.2, as Linux implements it).
+public enum ResetVerdict: Sendable, Equatable {
+    /// The sequence number is exactly the next expected byte (or the end of the highest data held,
+    /// Linux's SACK rule, or one past an accepted FIN): the connection is reset.
+    case accept
+    /// Inside the window but not exact: the receiver answers with a challenge ACK and goes on.
+    case inexact
+    /// Outside the window: dropped.
+    case outOfWindow
 }
 
 /// In-order delivery of one direction of a TCP connection.
@@ -45,8 +73,17 @@ public struct ReassemblyContext {
 ///
 /// Overlap policy ("first wins"): bytes already delivered are never replaced, and bytes already
 /// held out of order are not replaced by a later segment covering them; a later segment only fills
-/// holes. When overlapping bytes differ, `tcp.overlap_conflict` is counted, because the endpoints
-/// may have seen different bytes than we did.
+/// holes. When overlapping bytes differ, `tcp.overlap_conflict` is counted and noted, because the
+/// endpoints may have seen different bytes than we did (docs/limits.md compares this with Linux).
+///
+/// Urgent data: as a Linux receiver without `SO_OOBINLINE` (the default of every MCP SDK), the
+/// byte the urgent pointer marks (BSD reading: `seq + urgent pointer - 1`) is taken out of the
+/// stream; only the latest mark counts ("tcp.urgent_byte_removed").
+///
+/// Initial sequence number: a second SYN with another ISN before any data replaces the first
+/// ("tcp.syn_isn_changed"); the peer's acknowledgement then settles it — the ISN the SYN-ACK
+/// acknowledges is the one the endpoint uses ("tcp.syn_isn_resolved"). Once settled, or once data
+/// was delivered, a SYN with another ISN is ignored ("tcp.syn_isn_ignored").
 public struct TCPReassembler {
     private struct Pending {
         var offset: UInt64
@@ -65,6 +102,14 @@ public struct TCPReassembler {
     private var finOffset: UInt64?
     private var pending: [Pending] = []
     public private(set) var pendingBytes = 0
+    /// `baseSeq` of every SYN seen with a distinct ISN (at most 4), until an ACK settles which.
+    private var synBases: [UInt32] = []
+    private var isnSettled = false
+    /// Offset of the urgent byte still to be taken out of the stream.
+    private var urgentOffset: UInt64?
+    /// The bytes just before `delivered` (at most twice `recentBytesPerDirection`), for comparing
+    /// retransmissions of delivered data; empty after a gap until data follows again.
+    private var recent: [UInt8] = []
 
     public init() {}
 
@@ -77,21 +122,31 @@ public struct TCPReassembler {
         return off < 0 ? nil : UInt64(off)
     }
 
-    /// A segment travelling in this direction.
-    public mutating func segment(seq: UInt32, flags: TCPFlags, payload: UnsafeRawBufferPointer,
+    /// A segment travelling in this direction. `urgentPointer` counts only with the URG flag.
+    public mutating func segment(seq: UInt32, flags: TCPFlags, payload: UnsafeRawBufferPointer, urgentPointer: UInt16 = 0,
                                  context: inout ReassemblyContext, emit: (StreamEvent) -> Void) {
         if finished { return }
         var seq = seq
         if flags.contains(.syn) {
+            let base = seq &+ 1
             if !started {
                 started = true
-                baseSeq = seq &+ 1
-            } else if delivered == 0 && pending.isEmpty && seq &+ 1 != baseSeq {
-                // A second SYN with another ISN before any data: take the newer one.
+                baseSeq = base
+                synBases = [base]
+            } else if base != baseSeq {
+                guard !isnSettled, delivered == 0, !synBases.isEmpty else {
+                    // The endpoint is past its handshake: a SYN with another ISN is answered with a
+                    // challenge ACK (RFC 5961 4), never obeyed.
+                    context.counters.add("tcp.syn_isn_ignored")
+                    return
+                }
+                // A second SYN with another ISN before any data: take the newer one until an
+                // acknowledgement says which one the endpoint took.
                 context.counters.add("tcp.syn_isn_changed")
-                baseSeq = seq &+ 1
+                if !synBases.contains(base) && synBases.count < 4 { synBases.append(base) }
+                rebase(to: base, context: &context)
             }
-            seq = seq &+ 1 // the SYN occupies one sequence number; data on a SYN follows it
+            seq = base // the SYN occupies one sequence number; data on a SYN follows it
         } else if !started {
             // Picked up mid-stream: the first segment seen starts the stream.
             started = true
@@ -101,6 +156,12 @@ public struct TCPReassembler {
         guard let start = offset(of: seq) else {
             context.counters.add("tcp.segment_before_stream_start")
             return
+        }
+        if flags.contains(.urg) {
+            // Linux (tcp_check_urg, tcp_stdurg = 0): the urgent byte is the one before the pointer.
+            let mark = start + UInt64(urgentPointer > 0 ? urgentPointer - 1 : 0)
+            // Linux ignores a mark already read or not past the current one.
+            if mark >= delivered, urgentOffset.map({ mark > $0 }) ?? true { urgentOffset = mark }
         }
         if flags.contains(.fin) {
             let fin = start + UInt64(payload.count)
@@ -117,11 +178,47 @@ public struct TCPReassembler {
         finishIfComplete(context: &context, emit: emit)
     }
 
+    /// Moves offset 0 to a new ISN before any data was delivered: held data keeps its sequence
+    /// numbers (what now falls before the stream's start is dropped).
+    private mutating func rebase(to base: UInt32, context: inout ReassemblyContext) {
+        let delta = Int64(Int32(bitPattern: baseSeq &- base))
+        baseSeq = base
+        urgentOffset = nil
+        if let fin = finOffset {
+            let moved = Int64(fin) + delta
+            finOffset = moved < 0 ? nil : UInt64(moved)
+        }
+        guard !pending.isEmpty else { return }
+        var kept: [Pending] = []
+        for p in pending {
+            let moved = Int64(p.offset) + delta
+            if moved >= 0 {
+                kept.append(Pending(offset: UInt64(moved), bytes: p.bytes))
+            } else {
+                pendingBytes -= p.bytes.count
+                context.pendingBytesTotal -= p.bytes.count
+            }
+        }
+        pending = kept
+    }
+
     /// The peer acknowledged everything before `ack`. When that covers a hole in front of data we
     /// hold, the endpoint received bytes the capture missed: declare them a gap so parsing goes on
     /// behind them. (An acknowledgement alone, with nothing held, proves nothing on a capture that
     /// may reorder directions, so the tail of a stream waits for more data or for the close.)
     public mutating func acknowledged(_ ack: UInt32, context: inout ReassemblyContext, emit: (StreamEvent) -> Void) {
+        if started && !isnSettled {
+            if synBases.contains(ack) {
+                // The acknowledgement of a SYN: this ISN is the one the endpoint took.
+                isnSettled = true
+                if ack != baseSeq && delivered == 0 {
+                    context.counters.add("tcp.syn_isn_resolved")
+                    rebase(to: ack, context: &context)
+                }
+            } else if delivered > 0 {
+                isnSettled = true
+            }
+        }
         guard started, !finished, let first = pending.first, let ackOffset = offset(of: ack),
               ackOffset > first.offset else { return }
         var target = ackOffset
@@ -142,12 +239,21 @@ public struct TCPReassembler {
         emit(.end)
     }
 
-    /// Whether a RST with this sequence number is one the receiver would accept: near the next
-    /// expected byte. A RST far outside is injection and must not end the stream.
-    public func acceptsReset(seq: UInt32) -> Bool {
-        guard started else { return true }
-        guard let off = offset(of: seq) else { return false }
-        return off &+ 1 >= delivered && off <= delivered &+ (1 << 20)
+    /// Whether a RST with this sequence number is one the receiver would accept.
+    public func acceptsReset(seq: UInt32) -> Bool { resetVerdict(seq: seq) == .accept }
+
+    /// What a Linux receiver does with a RST carrying `seq` (RFC 5961 3.2): it resets only on the
+    /// exact next expected byte, or on the end of the highest data it holds out of order (its SACK
+    /// rule); after a FIN the next byte is one past it. Another sequence number inside the window
+    /// gets a challenge ACK, outside it is dropped. Either way the connection goes on: a RST
+    /// injected blind, with a guessed sequence number, must not end the stream for the sensor.
+    public func resetVerdict(seq: UInt32) -> ResetVerdict {
+        guard started else { return .accept }
+        guard let off = offset(of: seq) else { return .outOfWindow }
+        if off == delivered { return .accept }
+        if let fin = finOffset, delivered >= fin, off == fin + 1 { return .accept }
+        if let last = pending.last, off == last.end { return .accept }
+        return off > delivered && off - delivered <= 1 << 20 ? .inexact : .outOfWindow
     }
 
     /// Releases whatever is held without delivering it (the flow is bypassed: nobody reads it).
@@ -160,6 +266,7 @@ public struct TCPReassembler {
     private mutating func accept(start: UInt64, payload: UnsafeRawBufferPointer,
                                  context: inout ReassemblyContext, emit: (StreamEvent) -> Void) {
         let end = start + UInt64(payload.count)
+        if start < delivered { compareRecent(start: start, payload: payload, context: &context) }
         if end <= delivered {
             context.counters.add("tcp.retransmission")
             return
@@ -171,8 +278,10 @@ public struct TCPReassembler {
             let fresh = UnsafeRawBufferPointer(rebasing: payload[skip...])
             // Held segments that this one covers must agree with it (first wins).
             checkConflicts(offset: delivered, bytes: fresh, context: &context)
+            let from = delivered
             delivered = end
-            emit(.data(fresh))
+            remember(fresh, context: &context)
+            emitData(fresh, at: from, context: &context, emit: emit)
             drainContiguous(context: &context, emit: emit)
             return
         }
@@ -187,7 +296,7 @@ public struct TCPReassembler {
             || pending.count > context.limits.maxPendingSegmentsPerDirection
             || context.pendingBytesTotal > context.limits.maxPendingBytesTotal {
             // Waiting longer for the hole costs memory we will not spend: give the hole up.
-            context.counters.add("tcp.pending_limit")
+            context.notice("tcp.pending_limit")
             while let first = pending.first,
                   pendingBytes > context.limits.maxPendingBytesPerDirection / 2
                     || pending.count > context.limits.maxPendingSegmentsPerDirection / 2
@@ -195,6 +304,50 @@ public struct TCPReassembler {
                 declareGap(upTo: first.end, context: &context, emit: emit)
             }
         }
+    }
+
+    /// Compares the part of a segment that covers data already delivered with the bytes kept of it.
+    private func compareRecent(start: UInt64, payload: UnsafeRawBufferPointer, context: inout ReassemblyContext) {
+        let keptFrom = delivered - UInt64(recent.count)
+        let lo = max(start, keptFrom), hi = min(start + UInt64(payload.count), delivered)
+        guard lo < hi else { return }
+        for k in lo..<hi where recent[Int(k - keptFrom)] != payload[Int(k - start)] {
+            context.notice("tcp.overlap_conflict")
+            return
+        }
+    }
+
+    /// Keeps the last delivered bytes (contiguous, ending at `delivered`), within both budgets.
+    private mutating func remember(_ bytes: UnsafeRawBufferPointer, context: inout ReassemblyContext) {
+        let keep = context.limits.recentBytesPerDirection
+        guard keep > 0 else { return }
+        if bytes.count >= keep {
+            forgetRecent(context: &context)
+            guard context.recentBytesTotal + keep <= context.limits.maxRecentBytesTotal else {
+                context.counters.add("tcp.recent_bytes_limit")
+                return
+            }
+            recent.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - keep)...]))
+            context.recentBytesTotal += keep
+            return
+        }
+        guard context.recentBytesTotal + bytes.count <= context.limits.maxRecentBytesTotal else {
+            context.counters.add("tcp.recent_bytes_limit")
+            forgetRecent(context: &context)
+            return
+        }
+        recent.append(contentsOf: bytes)
+        context.recentBytesTotal += bytes.count
+        if recent.count > 2 * keep {
+            let drop = recent.count - keep
+            recent.removeFirst(drop)
+            context.recentBytesTotal -= drop
+        }
+    }
+
+    private mutating func forgetRecent(context: inout ReassemblyContext) {
+        context.recentBytesTotal -= recent.count
+        recent = []
     }
 
     /// Compares `bytes` at `offset` with held data that overlaps it, then drops what it covers.
@@ -207,7 +360,7 @@ public struct TCPReassembler {
             if lo < hi {
                 var differs = false
                 for k in lo..<hi where p.bytes[Int(k - p.offset)] != bytes[Int(k - offset)] { differs = true; break }
-                if differs { context.counters.add("tcp.overlap_conflict") }
+                if differs { context.notice("tcp.overlap_conflict") }
             }
             if p.end <= end {
                 releasePending(at: i, context: &context)
@@ -217,30 +370,44 @@ public struct TCPReassembler {
         }
     }
 
+    /// Index of the first held segment ending after `offset` (held segments are sorted and
+    /// disjoint, so their ends are sorted too): a binary search, so a flood of out-of-order
+    /// segments costs O(log n) per lookup.
+    private func firstPending(endingAfter offset: UInt64) -> Int {
+        var lo = 0, hi = pending.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if pending[mid].end <= offset { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
     /// Holds an out-of-order segment, keeping only the parts that fill holes (first wins).
     private mutating func insertPending(start: UInt64, payload: UnsafeRawBufferPointer, context: inout ReassemblyContext) {
-        var pieces: [(UInt64, UInt64)] = [(start, start + UInt64(payload.count))]
-        for p in pending where p.offset < start + UInt64(payload.count) && p.end > start {
+        let end = start + UInt64(payload.count)
+        var pieces: [(UInt64, UInt64)] = []
+        var cursor = start
+        var i = firstPending(endingAfter: start)
+        let firstOverlap = i
+        while i < pending.count, pending[i].offset < end {
             // Compare the overlap with what is held, then cut it out of the new segment.
-            let lo = max(p.offset, start), hi = min(p.end, start + UInt64(payload.count))
+            let p = pending[i]
+            let lo = max(p.offset, start), hi = min(p.end, end)
             var differs = false
             for k in lo..<hi where p.bytes[Int(k - p.offset)] != payload[Int(k - start)] { differs = true; break }
-            context.counters.add(differs ? "tcp.overlap_conflict" : "tcp.overlap_pending")
-            var next: [(UInt64, UInt64)] = []
-            for (a, b) in pieces {
-                if b <= p.offset || a >= p.end { next.append((a, b)); continue }
-                if a < p.offset { next.append((a, p.offset)) }
-                if b > p.end { next.append((p.end, b)) }
-            }
-            pieces = next
+            if differs { context.notice("tcp.overlap_conflict") } else { context.counters.add("tcp.overlap_pending") }
+            if p.offset > cursor { pieces.append((cursor, p.offset)) }
+            cursor = max(cursor, p.end)
+            i += 1
         }
-        for (a, b) in pieces where b > a {
+        if cursor < end { pieces.append((cursor, end)) }
+        // Held segments are disjoint: each new piece goes in front of the first held one after it.
+        var idx = firstOverlap
+        for (a, b) in pieces {
+            while idx < pending.count && pending[idx].offset < a { idx += 1 }
             let bytes = Array(payload[Int(a - start)..<Int(b - start)])
-            let entry = Pending(offset: a, bytes: bytes)
-            // Sorted insert; `pending` is short (bounded by the segment limit).
-            var idx = pending.count
-            while idx > 0 && pending[idx - 1].offset > a { idx -= 1 }
-            pending.insert(entry, at: idx)
+            pending.insert(Pending(offset: a, bytes: bytes), at: idx)
+            idx += 1
             pendingBytes += bytes.count
             context.pendingBytesTotal += bytes.count
         }
@@ -252,11 +419,28 @@ public struct TCPReassembler {
             releasePending(at: 0, context: &context)
             if first.end <= delivered { continue }
             let skip = Int(delivered - first.offset)
+            let from = delivered
             delivered = first.end
             first.bytes.withUnsafeBytes { raw in
-                emit(.data(UnsafeRawBufferPointer(rebasing: raw[skip...])))
+                remember(UnsafeRawBufferPointer(rebasing: raw[skip...]), context: &context)
+                emitData(UnsafeRawBufferPointer(rebasing: raw[skip...]), at: from, context: &context, emit: emit)
             }
         }
+    }
+
+    /// Hands `bytes` (stream offset `at`) to the parser, without the urgent byte if it is among them.
+    private mutating func emitData(_ bytes: UnsafeRawBufferPointer, at: UInt64,
+                                   context: inout ReassemblyContext, emit: (StreamEvent) -> Void) {
+        guard let mark = urgentOffset, mark < at + UInt64(bytes.count) else {
+            emit(.data(bytes))
+            return
+        }
+        urgentOffset = nil
+        guard mark >= at else { emit(.data(bytes)); return }
+        context.notice("tcp.urgent_byte_removed")
+        let cut = Int(mark - at)
+        if cut > 0 { emit(.data(UnsafeRawBufferPointer(rebasing: bytes[..<cut]))) }
+        if cut + 1 < bytes.count { emit(.data(UnsafeRawBufferPointer(rebasing: bytes[(cut + 1)...]))) }
     }
 
     /// Gives up on the bytes before `target`: reports each hole, delivering held data between them.
@@ -268,6 +452,7 @@ public struct TCPReassembler {
                 let length = Int(clamping: holeEnd - delivered)
                 context.gaps &+= 1
                 context.gapBytes &+= length
+                forgetRecent(context: &context)
                 delivered = holeEnd
                 emit(.gap(length))
             }
@@ -291,6 +476,7 @@ public struct TCPReassembler {
     }
 
     private mutating func releaseAll(context: inout ReassemblyContext) {
+        forgetRecent(context: &context)
         context.pendingBytesTotal -= pendingBytes
         pendingBytes = 0
         pending.removeAll()

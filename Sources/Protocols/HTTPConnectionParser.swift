@@ -79,6 +79,15 @@ public final class HTTPConnectionParser {
         } + afterUpgrade[0].count + afterUpgrade[1].count
     }
 
+    /// As `bufferedBytes`, counting what the buffers reserved (capacity): the memory they take,
+    /// for the engine's budget of all connections' buffers.
+    public var heldCapacity: Int {
+        halves.reduce(0) { sum, h in
+            sum + h.headBuf.capacity + h.body.capacity + h.lineBuf.capacity + h.held.capacity + h.sse.heldCapacity
+                + (h.inflater == nil ? 0 : Inflater.approximateFootprint)
+        } + afterUpgrade[0].capacity + afterUpgrade[1].capacity
+    }
+
     /// After `.upgrade`: the bytes of that direction that followed the HTTP message which ended
     /// HTTP and that this parser had already been given (the first WebSocket frames, say). The
     /// caller hands them to the next protocol parser before any later bytes.

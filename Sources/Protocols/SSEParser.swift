@@ -35,6 +35,8 @@ public struct SSEParser: Sendable {
 
     /// Bytes currently held: the event being assembled and an unfinished line.
     public var bufferedBytes: Int { line.count + data.count }
+    /// What the buffers reserved.
+    public var heldCapacity: Int { line.capacity + data.capacity }
 
     public init(maxEventBytes: Int = 16 * 1024 * 1024) {
         self.maxEventBytes = maxEventBytes

@@ -14,7 +14,7 @@ struct MCPSonarCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mcpsonar",
         abstract: "A passive network sensor for Model Context Protocol traffic.",
-        subcommands: [Run.self, Bench.self, Rules.self, Pins.self],
+        subcommands: [Run.self, Bench.self, Rules.self, Pins.self, StressCommand.self],
         defaultSubcommand: Run.self)
 }
 
@@ -82,6 +82,7 @@ struct Run: ParsableCommand {
     var queueEvents: Int = 65_536
 
     @OptionGroup var detection: DetectionOptions
+    @OptionGroup var limits: LimitOptions
 
     @Argument(help: ArgumentHelp("Live capture: a BPF filter expression, as for tcpdump.", valueName: "expression"))
     var filter: [String] = []
@@ -106,6 +107,10 @@ struct Run: ParsableCommand {
 
     func run() throws {
         if listInterfaces { return printInterfaces() }
+        var config = EngineConfig()
+        config.mcp.includePayloads = payloads
+        config.flow.maxFlows = maxFlows
+        limits.apply(to: &config)
         // Everything that can be checked as the starting user is checked before capturing.
         var detectionConfig = detection.load()
         let account = user.map { Privileges.resolve(user: $0, group: group) }
@@ -152,9 +157,6 @@ struct Run: ParsableCommand {
                                                              overflow: liveSource == nil ? .block : .drop)
         let sink: EventSink = queue ?? sinks[0]
 
-        var config = EngineConfig()
-        config.mcp.includePayloads = payloads
-        config.flow.maxFlows = maxFlows
         config.detection = detectionConfig
         let engine = Engine(config: config, sink: sink)
         engine.alertCapture = alertCapture
@@ -258,6 +260,7 @@ struct Bench: ParsableCommand {
     var payloads = false
 
     @OptionGroup var detection: DetectionOptions
+    @OptionGroup var limits: LimitOptions
 
     func validate() throws {
         if read.isEmpty { throw ValidationError("give at least one capture with -r FILE") }
@@ -267,6 +270,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         var config = EngineConfig()
         config.mcp.includePayloads = payloads
+        limits.apply(to: &config)
         config.detection = detection.load()
         let report: BenchmarkReport
         do {

@@ -115,3 +115,46 @@ private func findings(_ d: PolicyDetectors, _ e: MCPEvent) -> [String] {
     d.observe(.removed(server: "127.0.0.1:8000/mcp", name: "search", time: .zero), serverName: "srv", report: r)
     #expect(out == ["tool-change.tool-removed 3"])
 }
+
+@Test func sensorAnomaliesMapToTheirRules() throws {
+    let d = PolicyDetectors(catalogue: try MethodCatalogue.load(path: rulesRoot + "/methods.yml"), policy: Policy())
+    func rule(_ name: String) -> String {
+        guard let f = d.sensorAnomaly(name, detail: "x 1") else { return "none" }
+        #expect(f.category == .protocol)
+        #expect(f.evidence?.redacted == name && f.evidence?.path == "connection")
+        return "\(f.rule) \(f.signatureId) \(f.severity)"
+    }
+    for name in PolicyDetectors.limitBreaches { #expect(rule(name) == "protocol.limit-exceeded 200606 2", "\(name)") }
+    for name in PolicyDetectors.decompressionBombs { #expect(rule(name) == "protocol.decompression-bomb 200607 2", "\(name)") }
+    #expect(PolicyDetectors.limitBreaches.count == 13)
+    #expect(PolicyDetectors.decompressionBombs.count == 3)
+    #expect(rule("tcp.overlap_conflict") == "protocol.tcp-overlap-conflict 200608 2")
+    #expect(rule("tcp.pending_limit") == "protocol.reassembly-limit 200609 3")
+    #expect(rule("flow.evicted") == "protocol.flow-table-full 200610 2")
+    #expect(rule("tcp.ttl_changed") == "protocol.ttl-inconsistent 200611 3")
+    #expect(rule("tcp.urgent_byte_removed") == "protocol.tcp-urgent-data 200612 3")
+    #expect(rule("app.buffer_budget_shed") == "protocol.buffer-budget-full 200613 2")
+    #expect(rule("http.bad_start_line") == "none")
+    #expect(d.sensorAnomaly("http.header_too_large", detail: "http.max_header_bytes 65536")?.signature
+            == "limit exceeded on an MCP connection: http.header_too_large (http.max_header_bytes 65536); the sensor skipped what was over it")
+}
+
+@Test func sensorAnomalyChecksCanBeTurnedOff() throws {
+    let p = try Policy.load(yaml: """
+        protocol:
+          limit_exceeded: off
+          decompression_bomb: 1
+          overlap_conflict: off
+          reassembly_limit: off
+          flow_table_full: off
+          buffer_budget_full: off
+          ttl_inconsistent: off
+          urgent_data: off
+        """, file: "policy.yml")
+    let d = PolicyDetectors(catalogue: try MethodCatalogue.load(path: rulesRoot + "/methods.yml"), policy: p)
+    for name in ["http.body_too_large", "tcp.overlap_conflict", "tcp.pending_limit", "flow.evicted",
+                 "app.buffer_budget_shed", "tcp.ttl_changed", "tcp.urgent_byte_removed"] {
+        #expect(d.sensorAnomaly(name) == nil, "\(name)")
+    }
+    #expect(d.sensorAnomaly("websocket.decompression_bomb")?.severity == 1)
+}

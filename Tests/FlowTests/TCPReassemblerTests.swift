@@ -11,11 +11,11 @@ private struct Harness {
 
     init(limits: ReassemblyLimits = .init()) { ctx = ReassemblyContext(limits: limits) }
 
-    mutating func seg(_ seq: UInt32, _ text: String, _ flags: TCPFlags = [.ack]) {
+    mutating func seg(_ seq: UInt32, _ text: String, _ flags: TCPFlags = [.ack], urgent: UInt16 = 0) {
         let bytes = Array(text.utf8)
         var collected: [Out] = []
         bytes.withUnsafeBytes { raw in
-            r.segment(seq: seq, flags: flags, payload: raw, context: &ctx) { collected.append(Harness.copy($0)) }
+            r.segment(seq: seq, flags: flags, payload: raw, urgentPointer: urgent, context: &ctx) { collected.append(Harness.copy($0)) }
         }
         append(collected)
     }
@@ -191,6 +191,89 @@ private struct Harness {
     #expect(h.ctx.counters["tcp.syn_isn_changed"] == 1)
 }
 
+@Test func theAcknowledgedISNWinsOverALaterSYN() {
+    // The real SYN (ISN 100), then a forged one (ISN 900) before the SYN-ACK: the SYN-ACK
+    // acknowledges 101, so the stream is the one that starts at 101.
+    var h = Harness()
+    h.seg(100, "", [.syn])
+    h.seg(900, "", [.syn])
+    h.ack(101)
+    h.seg(101, "real")
+    h.seg(901, "fake")
+    #expect(h.text == "real")
+    #expect(h.ctx.counters["tcp.syn_isn_changed"] == 1)
+    #expect(h.ctx.counters["tcp.syn_isn_resolved"] == 1)
+    // Past the handshake another SYN is ignored.
+    h.seg(5000, "", [.syn])
+    h.seg(105, " data")
+    #expect(h.text == "real data")
+    #expect(h.ctx.counters["tcp.syn_isn_ignored"] == 1)
+}
+
+@Test func dataHeldUnderTheWrongISNMovesWithTheRebase() {
+    var h = Harness()
+    h.seg(100, "", [.syn])
+    h.seg(50, "", [.syn])
+    h.seg(106, "world")   // held (55 bytes ahead under ISN 50)
+    h.ack(101)            // the SYN-ACK settles ISN 100
+    h.seg(101, "hello")
+    #expect(h.text == "helloworld")
+    #expect(h.r.pendingBytes == 0)
+}
+
+@Test func urgentByteIsTakenOutAsLinuxDoes() {
+    var h = Harness()
+    h.seg(0, "", [.syn])
+    // Urgent pointer 3: the urgent byte is the one before the pointer (offset 2, the X).
+    h.seg(1, "abXcdef", [.ack, .urg], urgent: 3)
+    #expect(h.text == "abcdef")
+    #expect(h.ctx.counters["tcp.urgent_byte_removed"] == 1)
+    #expect(h.ctx.notices == ["tcp.urgent_byte_removed"])
+}
+
+@Test func urgentPointerIntoALaterSegmentRemovesThatByte() {
+    var h = Harness()
+    h.seg(0, "", [.syn])
+    h.seg(1, "abc", [.ack, .urg], urgent: 5)  // marks offset 4: the second byte of the next segment
+    h.seg(4, "dXe")
+    #expect(h.text == "abcde")
+    // Only the latest mark counts; a mark on bytes already read is ignored.
+    h.seg(7, "fg", [.ack, .urg], urgent: 0)   // pointer 0 marks the segment's first byte
+    h.seg(9, "h", [.ack, .urg], urgent: 1)
+    #expect(h.text == "abcdeg")
+    #expect(h.ctx.counters["tcp.urgent_byte_removed"] == 3)
+}
+
+@Test func overlapConflictIsNotedOnce() {
+    var h = Harness()
+    h.seg(0, "", [.syn])
+    h.seg(5, "WORLD")
+    h.seg(5, "world")     // held bytes differ: first wins
+    h.seg(5, "wOrld")
+    h.seg(1, "hell")
+    #expect(h.text == "hellWORLD")
+    #expect(h.ctx.counters["tcp.overlap_conflict"] == 2)
+    #expect(h.ctx.notices == ["tcp.overlap_conflict"])
+}
+
+@Test func aMillionOutOfOrderSegmentsStayBounded() {
+    // Every other byte, far from the hole at the start: the segment limit gives holes up as gaps.
+    var limits = ReassemblyLimits()
+    limits.maxPendingSegmentsPerDirection = 2048
+    var h = Harness(limits: limits)
+    h.seg(0, "", [.syn])
+    var peakSegments = 0
+    let count = 100_000
+    for i in 0..<count {
+        h.seg(UInt32(2 + 2 * i), "x")
+        peakSegments = max(peakSegments, h.r.pendingBytes)
+        if i % 4096 == 0 { h.out.removeAll() }
+    }
+    #expect(peakSegments <= 2048)
+    #expect(h.ctx.pendingBytesTotal == h.r.pendingBytes)
+    #expect(h.ctx.counters["tcp.pending_limit"] > 0)
+}
+
 @Test func randomSegmentationAndOrderGiveTheSameStream() {
     // Deterministic PRNG: split a message into random segments, shuffle within windows,
     // duplicate some, and check the stream comes out whole every time.
@@ -275,14 +358,27 @@ struct SplitMix: RandomNumberGenerator {
     #expect(!h.r.finished)
 }
 
-@Test func resetOnlyNearTheNextExpectedByteIsAccepted() {
+@Test func resetOnlyOnTheExactNextByteIsAccepted() {
     var h = Harness()
     h.seg(0, "", [.syn])
     h.seg(1, "hello")
+    #expect(h.r.resetVerdict(seq: 6) == .accept)
+    // In the window but not exact: Linux answers with a challenge ACK (RFC 5961 3.2).
+    #expect(h.r.resetVerdict(seq: 6 + 1000) == .inexact)
+    #expect(h.r.resetVerdict(seq: 5) == .outOfWindow)
+    #expect(h.r.resetVerdict(seq: 6 + 123_456_789) == .outOfWindow)
+    #expect(h.r.resetVerdict(seq: 6 &- 100_000) == .outOfWindow)
+    // The end of the highest data held out of order counts too (Linux's SACK rule).
+    h.seg(20, "later")
+    #expect(h.r.resetVerdict(seq: 25) == .accept)
     #expect(h.r.acceptsReset(seq: 6))
-    #expect(h.r.acceptsReset(seq: 6 + 1000))
-    #expect(!h.r.acceptsReset(seq: 6 + 123_456_789))
-    #expect(!h.r.acceptsReset(seq: 6 &- 100_000))
+}
+
+@Test func resetOnePastTheFINIsAccepted() {
+    var h = Harness()
+    h.seg(0, "", [.syn])
+    h.seg(1, "bye", [.fin, .ack])
+    #expect(h.r.resetVerdict(seq: 5) == .accept)
 }
 
 @Test func droppingHeldDataReleasesTheGlobalBudget() {
@@ -293,4 +389,32 @@ struct SplitMix: RandomNumberGenerator {
     h.r.dropHeld(context: &h.ctx)
     #expect(h.ctx.pendingBytesTotal == 0)
     #expect(h.r.pendingBytes == 0)
+}
+
+@Test func retransmissionThatDiffersFromDeliveredDataIsAConflict() {
+    // A forged segment that got in first (a low TTL: it never reached the endpoint), then the
+    // real one with the same sequence numbers: the sensor keeps the first, but says so.
+    var h = Harness()
+    h.seg(0, "", [.syn])
+    h.seg(1, "abc")
+    h.seg(4, "FAKE")
+    h.seg(4, "real")
+    h.seg(4, "FAKE")      // an exact retransmission of what was delivered: no conflict
+    h.seg(6, "KEx")       // overlaps the end of what was delivered, same bytes, then new data
+    #expect(h.text == "abcFAKEx")
+    #expect(h.ctx.counters["tcp.overlap_conflict"] == 1)
+    #expect(h.ctx.counters["tcp.retransmission"] == 2)
+    #expect(h.ctx.notices == ["tcp.overlap_conflict"])
+}
+
+@Test func keptDeliveredBytesStayWithinTheirBudgets() {
+    var limits = ReassemblyLimits()
+    limits.recentBytesPerDirection = 8
+    limits.maxRecentBytesTotal = 20
+    var a = Harness(limits: limits)
+    a.seg(0, "", [.syn])
+    for i in 0..<10 { a.seg(UInt32(1 + 5 * i), "12345") }
+    #expect(a.ctx.recentBytesTotal <= 16)
+    a.close()
+    #expect(a.ctx.recentBytesTotal == 0)
 }

@@ -88,3 +88,16 @@ struct ConfigYAML {
         }
     }
 }
+
+/// Configuration files read outside the detectors (`--limits`), with the same error positions.
+public enum ConfigFile {
+    /// The whole text of `path` (16 MiB at most).
+    public static func read(_ path: String) throws(ConfigError) -> String {
+        try readText(path, file: path)
+    }
+
+    /// The YAML node tree of `text` (nil for an empty document), every syntax error placed.
+    public static func compose(_ text: String, file: String) throws(ConfigError) -> Node? {
+        try ConfigYAML(file: file).compose(text)
+    }
+}

@@ -13,6 +13,14 @@ public struct Policy: Sendable, Equatable {
     public var duplicateRequestId: Int? = 3
     public var malformedJSONRPC: Int? = 3
     public var transportAnomaly: Int? = 3
+    public var limitExceeded: Int? = 2
+    public var decompressionBomb: Int? = 2
+    public var overlapConflict: Int? = 2
+    public var reassemblyLimit: Int? = 3
+    public var flowTableFull: Int? = 2
+    public var bufferBudgetFull: Int? = 2
+    public var ttlInconsistent: Int? = 3
+    public var urgentData: Int? = 3
     public var definitionChanged: Int? = 1
     public var toolAddedLater: Int? = 2
     public var toolRemoved: Int? = 3
@@ -47,7 +55,17 @@ public struct Policy: Sendable, Equatable {
         }
         if let n = root["protocol"] {
             let m = try y.mapping(n, "protocol")
-            try y.onlyKeys(m, ["header_mismatch", "unknown_response_id", "duplicate_request_id", "malformed_jsonrpc", "transport_anomaly"], "protocol")
+            try y.onlyKeys(m, ["header_mismatch", "unknown_response_id", "duplicate_request_id", "malformed_jsonrpc", "transport_anomaly",
+                               "limit_exceeded", "decompression_bomb", "overlap_conflict", "reassembly_limit",
+                               "flow_table_full", "buffer_budget_full", "ttl_inconsistent", "urgent_data"], "protocol")
+            if m["buffer_budget_full"] != nil { p.bufferBudgetFull = try y.severity(m["buffer_budget_full"], "buffer_budget_full") }
+            if m["limit_exceeded"] != nil { p.limitExceeded = try y.severity(m["limit_exceeded"], "limit_exceeded") }
+            if m["decompression_bomb"] != nil { p.decompressionBomb = try y.severity(m["decompression_bomb"], "decompression_bomb") }
+            if m["overlap_conflict"] != nil { p.overlapConflict = try y.severity(m["overlap_conflict"], "overlap_conflict") }
+            if m["reassembly_limit"] != nil { p.reassemblyLimit = try y.severity(m["reassembly_limit"], "reassembly_limit") }
+            if m["flow_table_full"] != nil { p.flowTableFull = try y.severity(m["flow_table_full"], "flow_table_full") }
+            if m["ttl_inconsistent"] != nil { p.ttlInconsistent = try y.severity(m["ttl_inconsistent"], "ttl_inconsistent") }
+            if m["urgent_data"] != nil { p.urgentData = try y.severity(m["urgent_data"], "urgent_data") }
             if m["transport_anomaly"] != nil { p.transportAnomaly = try y.severity(m["transport_anomaly"], "transport_anomaly") }
             if m["header_mismatch"] != nil { p.headerMismatch = try y.severity(m["header_mismatch"], "header_mismatch") }
             if m["unknown_response_id"] != nil { p.unknownResponseId = try y.severity(m["unknown_response_id"], "unknown_response_id") }

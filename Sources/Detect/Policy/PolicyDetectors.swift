@@ -114,6 +114,74 @@ public final class PolicyDetectors {
                        evidence: textEvidence(name, path: "connection"))
     }
 
+    // MARK: - the sensor under attack
+
+    /// Limit breaches of the parsers that an analyst must hear about: what came after was not read.
+    public static let limitBreaches: Set<String> = [
+        "http.header_too_large", "http.too_many_headers", "http.body_too_large", "http.upgrade_hold_overflow",
+        "http.too_many_pending_requests", "sse.event_too_large", "websocket.frame_too_large",
+        "websocket.message_too_large", "ndjson.line_too_long", "json.too_large", "json.too_deep",
+        "json.too_many_elements", "json.string_too_long",
+    ]
+    /// Decompression stopped at its size or ratio limit.
+    public static let decompressionBombs: Set<String> = [
+        "http.decompressed_too_large", "http.decompression_ratio", "websocket.decompression_bomb",
+    ]
+
+    /// The finding for a breach, evasion sign or pressure the sensor itself met, by its counter
+    /// name (`tcp.overlap_conflict`, `http.header_too_large`, ...); nil when the name raises no
+    /// alert or its check is off. `detail` completes the signature (the limit and its value).
+    public func sensorAnomaly(_ name: String, detail: String? = nil) -> Finding? {
+        let suffix = detail.map { " (\($0))" } ?? ""
+        let evidence = textEvidence(name, path: "connection")
+        if Self.limitBreaches.contains(name) {
+            guard let sev = policy.limitExceeded else { return nil }
+            return Finding(rule: "protocol.limit-exceeded", signatureId: 200606,
+                           signature: "limit exceeded on an MCP connection: \(name)\(suffix); the sensor skipped what was over it",
+                           category: .protocol, severity: sev, evidence: evidence)
+        }
+        if Self.decompressionBombs.contains(name) {
+            guard let sev = policy.decompressionBomb else { return nil }
+            return Finding(rule: "protocol.decompression-bomb", signatureId: 200607,
+                           signature: "decompression stopped at its limit: \(name)\(suffix)",
+                           category: .protocol, severity: sev, evidence: evidence)
+        }
+        switch name {
+        case "tcp.overlap_conflict":
+            guard let sev = policy.overlapConflict else { return nil }
+            return Finding(rule: "protocol.tcp-overlap-conflict", signatureId: 200608,
+                           signature: "overlapping TCP segments with different bytes (first wins): the endpoint may have read other bytes than the sensor",
+                           category: .protocol, severity: sev, evidence: evidence)
+        case "tcp.pending_limit":
+            guard let sev = policy.reassemblyLimit else { return nil }
+            return Finding(rule: "protocol.reassembly-limit", signatureId: 200609,
+                           signature: "out-of-order data held beyond the reassembly limit: a hole was given up as a gap\(suffix)",
+                           category: .protocol, severity: sev, evidence: evidence)
+        case "flow.evicted":
+            guard let sev = policy.flowTableFull else { return nil }
+            return Finding(rule: "protocol.flow-table-full", signatureId: 200610,
+                           signature: "flow table full: least recently active flows evicted\(suffix)",
+                           category: .protocol, severity: sev, evidence: evidence)
+        case "app.buffer_budget_shed":
+            guard let sev = policy.bufferBudgetFull else { return nil }
+            return Finding(rule: "protocol.buffer-budget-full", signatureId: 200613,
+                           signature: "application-layer buffers at their total limit: connections no longer read\(suffix)",
+                           category: .protocol, severity: sev, evidence: evidence)
+        case "tcp.ttl_changed":
+            guard let sev = policy.ttlInconsistent else { return nil }
+            return Finding(rule: "protocol.ttl-inconsistent", signatureId: 200611,
+                           signature: "IP TTL changed within one direction of a TCP connection\(suffix): packets may not all reach the endpoint",
+                           category: .protocol, severity: sev, evidence: evidence)
+        case "tcp.urgent_byte_removed":
+            guard let sev = policy.urgentData else { return nil }
+            return Finding(rule: "protocol.tcp-urgent-data", signatureId: 200612,
+                           signature: "TCP urgent data: the marked byte was taken out of the stream, as the endpoint does",
+                           category: .protocol, severity: sev, evidence: evidence)
+        default:
+            return nil
+        }
+    }
+
     // MARK: - budgets
 
     private func budgets(_ e: MCPEvent, _ report: (Finding) -> Void) {

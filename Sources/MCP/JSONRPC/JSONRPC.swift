@@ -85,11 +85,19 @@ public enum JSONRPC {
     /// `JSONError.counterName` is counted); JSON that is not JSON-RPC 2.0 gives zero messages and
     /// counts "jsonrpc.not_jsonrpc".
     public static func parse(_ bytes: [UInt8], limits: JSONLimits, counters: inout Counters) -> JSONRPCParseResult? {
+        var rejection: JSONError?
+        return parse(bytes, limits: limits, counters: &counters, rejection: &rejection)
+    }
+
+    /// As `parse(_:limits:counters:)`, saying why a payload that is not JSON was refused.
+    public static func parse(_ bytes: [UInt8], limits: JSONLimits, counters: inout Counters,
+                             rejection: inout JSONError?) -> JSONRPCParseResult? {
         let document: JSONDocument
         do throws(JSONError) {
             document = try JSONDocument.parse(bytes, limits: limits)
         } catch {
             counters.add(error.counterName)
+            rejection = error
             return nil
         }
         return classify(document, counters: &counters)

@@ -28,6 +28,8 @@ public final class MCPTracker {
     public let config: MCPConfig
     public private(set) var counters = Counters()
     public private(set) var messagesSeen = 0
+    /// Why the last payload given to `process` was not JSON (a limit, or invalid); nil when it was.
+    public private(set) var lastRejection: JSONError?
 
     /// Where a request can be answered from. A request is filed under every scope that applies;
     /// a response is looked up from the narrowest scope to the widest.
@@ -90,7 +92,8 @@ public final class MCPTracker {
     /// As `process(_:emit:)`, with each message's parsed form for the detectors. The view is
     /// valid only during the call.
     public func process(_ payload: MCPPayload, emit: (MCPEvent, MCPMessageView) -> Void) {
-        guard let parsed = JSONRPC.parse(payload.bytes, limits: config.json, counters: &counters) else {
+        lastRejection = nil
+        guard let parsed = JSONRPC.parse(payload.bytes, limits: config.json, counters: &counters, rejection: &lastRejection) else {
             counters.add("mcp.payload_not_json")
             return
         }

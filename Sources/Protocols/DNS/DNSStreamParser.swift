@@ -27,6 +27,9 @@ public final class DNSStreamParser {
 
     public init() {}
 
+    /// Bytes held (capacity), for the engine's budget of application-layer buffers.
+    public var bufferedBytes: Int { sides[0].buffer.capacity + sides[1].buffer.capacity }
+
     /// Feeds the next bytes of one direction; `emit` receives every message completed by them, in order.
     public func feed(_ bytes: UnsafeRawBufferPointer, direction: Direction, emit: (Direction, DNSMessage) -> Void) {
         Self.consume(bytes, side: &sides[direction.index], counters: &counters) { emit(direction, $0) }

@@ -47,6 +47,11 @@ public final class LineJSONParser {
 
     public init(limits: LineJSONLimits = .init()) { self.limits = limits }
 
+    /// Bytes held (capacity), for the engine's budget of application-layer buffers.
+    public var bufferedBytes: Int {
+        sides.reduce(sniffedBytes) { $0 + $1.line.capacity + $1.magic.capacity }
+    }
+
     public func feed(_ bytes: UnsafeRawBufferPointer, direction: Direction, emit: (LineJSONOutput) -> Void) {
         switch verdict {
         case .other: return

@@ -47,6 +47,9 @@ public final class TLSClientHelloParser {
 
     public init(limit: Int = 16384) { self.limit = max(0, limit) }
 
+    /// Bytes held (capacity), for the engine's budget of application-layer buffers.
+    public var bufferedBytes: Int { header.capacity + message.capacity }
+
     /// Feeds the next client→server bytes. After `.done` or `.notTLS` it returns the same state
     /// and reads nothing.
     public func feed(_ bytes: UnsafeRawBufferPointer) -> State {

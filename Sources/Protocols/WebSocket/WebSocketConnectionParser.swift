@@ -467,7 +467,7 @@ public final class WebSocketConnectionParser {
 
     /// Bytes held by this parser's buffers (capacity), for tests of the memory bounds; zlib's
     /// own state (about 44 KiB per compressed direction) is not included.
-    var bufferedBytes: Int {
+    public var bufferedBytes: Int {
         sides.reduce(scratch.capacity) { $0 + $1.header.capacity + $1.control.capacity + $1.message.bytes.capacity }
     }
 
