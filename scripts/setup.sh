@@ -13,3 +13,12 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+# The live-capture tests drive a real MCP session (the official Python SDK, pinned as for the
+# fixtures) through the kernel on lo. Its venv lives in the checkout, ignored by git.
+cd "$(dirname "$0")/.."
+if [ ! -x .venv-mcp1/bin/python ] || ! .venv-mcp1/bin/python -c "import mcp, uvicorn" 2>/dev/null; then
+    echo "setup: creating .venv-mcp1 (mcp==1.30.0) for the live tests" >&2
+    python3 -m venv .venv-mcp1
+    .venv-mcp1/bin/pip install -q --disable-pip-version-check mcp==1.30.0 uvicorn==0.54.0 websockets==17.4
+fi
