@@ -71,9 +71,21 @@ import Testing
         let liveMessages = messages(live)
         let replayMessages = messages(replayed)
         #expect(liveMessages.count == replayMessages.count)
-        for (i, (a, b)) in zip(liveMessages, replayMessages).enumerated() where a != b {
+        // Each packet socket stamps its own copy of a packet: tcpdump's times may differ from the
+        // sensor's by a microsecond, so times (and latencies) are compared within a millisecond,
+        // everything else exactly.
+        for (i, (a, b)) in zip(liveMessages, replayMessages).enumerated() where withoutTimes(a) != withoutTimes(b) {
             Issue.record("event \(i) differs:\nlive:   \(a)\nreplay: \(b)")
             break
+        }
+        for (a, b) in zip(liveMessages, replayMessages) {
+            let ta = parseTimestamp(jsonObject(a)["timestamp"] as? String ?? "")
+            let tb = parseTimestamp(jsonObject(b)["timestamp"] as? String ?? "")
+            #expect(abs(ta - tb) < 0.001, "\(a.prefix(60)) / \(b.prefix(60))")
+            let la = (jsonObject(a)["mcp"] as? [String: Any])?["latency_ms"] as? Double
+            let lb = (jsonObject(b)["mcp"] as? [String: Any])?["latency_ms"] as? Double
+            #expect((la == nil) == (lb == nil))
+            if let la, let lb { #expect(abs(la - lb) < 1) }
         }
         let mcp = events(live, type: "mcp")
         let methods = Set(mcp.compactMap { ($0["mcp"] as? [String: Any])?["method"] as? String })
@@ -88,4 +100,28 @@ import Testing
         #expect(last["event_type"] as? String == "stats")
         #expect((last["stats"] as? [String: Any])?["kernel_drops"] as? Int == 0)
     }
+}
+
+/// Seconds of an event's `2026-11-24T15:47:09.123456+0000` timestamp, for comparisons.
+func parseTimestamp(_ text: String) -> Double {
+    let parts = text.split(separator: ".")
+    guard parts.count == 2 else { return 0 }
+    let f = DateFormatter()
+    f.locale = Locale(identifier: "en_US_POSIX")
+    f.timeZone = TimeZone(identifier: "UTC")
+    f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+    let micros = Double(parts[1].prefix(6)) ?? 0
+    return (f.date(from: String(parts[0]))?.timeIntervalSince1970 ?? 0) + micros / 1e6
+}
+
+/// An event without its timestamp and latency (the two fields that come from packet times).
+func withoutTimes(_ line: String) -> String {
+    var o = jsonObject(line)
+    o["timestamp"] = nil
+    if var m = o["mcp"] as? [String: Any] {
+        m["latency_ms"] = nil
+        o["mcp"] = m
+    }
+    let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data()
+    return String(decoding: data, as: UTF8.self)
 }

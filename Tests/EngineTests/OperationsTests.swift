@@ -390,3 +390,167 @@ func events(_ lines: [String], type: String) -> [[String: Any]] {
         #expect(r.stderr == "mcpsonar: --user no-such-user-mcpsonar: no such user\n")
     }
 }
+
+/// The sinks through the whole sensor, against listeners this test starts: a unix stream socket
+/// and a syslog collector over TCP get every event; a unix socket whose reader stops reading
+/// never stalls capture or the other outputs, and what it lost is counted in `stats`.
+@Suite(.serialized) struct LiveSinkTests {
+    /// A listener that accepts one connection and keeps what it reads (or reads nothing).
+    final class Listener: @unchecked Sendable {
+        let fd: Int32
+        var data: [UInt8] = []
+        let lock = NSLock()
+        var thread: Thread?
+        init(fd: Int32, reads: Bool) {
+            self.fd = fd
+            let t = Thread { [unowned self] in
+                let c = accept(fd, nil, nil)
+                guard c >= 0 else { return }
+                if !reads { return } // accepted, never read: the sender's buffer fills
+                var buf = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    let n = read(c, &buf, buf.count)
+                    if n <= 0 { break }
+                    self.lock.lock(); self.data.append(contentsOf: buf[0..<n]); self.lock.unlock()
+                }
+                close(c)
+            }
+            thread = t
+            t.start()
+        }
+        var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
+    }
+
+    static func unixListener(_ path: String) -> Int32 {
+        unlink(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var a = sockaddr_un()
+        a.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &a.sun_path) { raw in
+            for (i, b) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = b }
+        }
+        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        listen(fd, 4)
+        return fd
+    }
+
+    static func tcpListener() -> (Int32, Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        listen(fd, 4)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return (fd, Int(UInt16(bigEndian: addr.sin_port)))
+    }
+
+    @Test func unixAndSyslogSinksGetEveryEvent() throws {
+        let port = LiveCaptureTests.freePort()
+        let dir = URL(fileURLWithPath: "/tmp/mcpsonar-sinks-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let socketPath = dir.appendingPathComponent("eve.sock").path
+        let unixFD = Self.unixListener(socketPath)
+        let unix = Listener(fd: unixFD, reads: true)
+        let (tcpFD, syslogPort) = Self.tcpListener()
+        let syslog = Listener(fd: tcpFD, reads: true)
+        defer { close(unixFD); close(tcpFD) }
+        let out = dir.appendingPathComponent("eve.json").path
+
+        let sensor = try SensorProcess(["-i", "lo", "-o", out, "-o", "unix:\(socketPath)", "-o", "syslog+tcp://127.0.0.1:\(syslogPort)",
+                                        "tcp", "port", String(port)], directory: dir)
+        #expect(SensorProcess.wait(5) { sensor.stderr.contains("listening on lo") })
+        let server = try startJSONRPCServer(port: port)
+        defer { server.kill() }
+        try postJSONRPC(port: port, ids: 1...3)
+        #expect(SensorProcess.wait(5) { events(readLines(out), type: "mcp").count == 6 })
+        #expect(sensor.stop() < 3)
+        #expect(sensor.process.terminationStatus == 0, "\(sensor.stderr)")
+
+        let fileLines = readLines(out)
+        #expect(SensorProcess.wait(3) { unix.text.split(separator: "\n").count == fileLines.count })
+        #expect(unix.text.split(separator: "\n").map(String.init) == fileLines, "the unix socket got exactly the file's lines")
+        // Syslog over TCP: octet-counted RFC 5424 frames whose MSG is the event line.
+        #expect(SensorProcess.wait(3) { syslogFrames(syslog.text).count == fileLines.count })
+        let frames = syslogFrames(syslog.text)
+        #expect(frames.map(\.message) == fileLines)
+        for (frame, line) in zip(frames, fileLines) {
+            let type = jsonObject(line)["event_type"] as? String ?? ""
+            #expect(frame.header.hasPrefix("<134>1 ") || frame.header.hasPrefix("<130>1 ") || frame.header.hasPrefix("<131>1 ") || frame.header.hasPrefix("<132>1 "))
+            #expect(frame.header.contains(" mcpsonar \(sensor.pid) \(type) - "), "\(frame.header)")
+        }
+    }
+
+    @Test func aSinkThatStopsReadingIsCountedAndStallsNothing() throws {
+        let port = LiveCaptureTests.freePort()
+        let dir = URL(fileURLWithPath: "/tmp/mcpsonar-stall-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let socketPath = dir.appendingPathComponent("stalled.sock").path
+        let unixFD = Self.unixListener(socketPath)
+        let stalled = Listener(fd: unixFD, reads: false)
+        defer { close(unixFD) }
+        _ = stalled
+        let out = dir.appendingPathComponent("eve.json").path
+        let sensor = try SensorProcess(["-i", "lo", "-o", out, "-o", "unix:\(socketPath)", "--payloads",
+                                        "tcp", "port", String(port)], directory: dir)
+        #expect(SensorProcess.wait(5) { sensor.stderr.contains("listening on lo") })
+        let server = try startJSONRPCServer(port: port)
+        defer { server.kill() }
+        let started = Date()
+        // 300 requests with 8 KB of params on one keep-alive connection: with --payloads, about
+        // 5 MB of events, the unix socket's send buffer many times over, at a packet rate a debug
+        // build keeps up with.
+        let script = """
+        import http.client, json, sys
+        c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+        for i in range(1, 301):
+            body = json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/list", "params": {"cursor": "x" * 8000}})
+            c.request("POST", "/mcp", body, {"content-type": "application/json"})
+            c.getresponse().read()
+        """
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        client.arguments = ["python3", "-c", script, String(port)]
+        try client.run()
+        client.waitUntilExit()
+        #expect(client.terminationStatus == 0)
+        let seconds = Date().timeIntervalSince(started)
+        #expect(SensorProcess.wait(15) { events(readLines(out), type: "mcp").count == 600 }, "the file got every event")
+        #expect(sensor.stop() < 3)
+        #expect(sensor.process.terminationStatus == 0, "\(sensor.stderr)")
+        let lines = readLines(out)
+        let stats = events(lines, type: "stats").last?["stats"] as? [String: Any]
+        #expect(stats?["kernel_drops"] as? Int == 0, "capture never stalled: the kernel dropped nothing (\(seconds) s of traffic): \(lines.last ?? "")")
+        let output = stats?["output"] as? [String: Any]
+        let unix = (output?["sinks"] as? [String: Any])?["unix"] as? [String: Any]
+        let unixWritten = unix?["written"] as? Int ?? 0
+        let unixDropped = unix?["dropped"] as? Int ?? 0
+        #expect(unixDropped > 0, "the stalled socket's losses are counted: \(String(describing: unix))")
+        #expect(unix?["dropped_slow"] as? Int == unixDropped)
+        let file = (output?["sinks"] as? [String: Any])?["file"] as? [String: Any]
+        #expect(file?["dropped"] as? Int == 0)
+        // Every event before the final stats went to the unix sink as written or dropped, or was
+        // still in flight (the unsent tail of one line) or queued.
+        let accounted = unixWritten + unixDropped + (output?["queued"] as? Int ?? 0) + (output?["dropped"] as? Int ?? 0)
+        #expect(accounted >= lines.count - 2 && accounted <= lines.count - 1, "\(accounted) of \(lines.count - 1)")
+    }
+}
+
+/// Octet-counted syslog frames (`LEN SP MSG`): each frame's header (up to the MSG) and MSG.
+func syslogFrames(_ text: String) -> [(header: String, message: String)] {
+    var bytes = Array(text.utf8)[...]
+    var frames: [(String, String)] = []
+    while let space = bytes.firstIndex(of: 0x20), let n = Int(String(decoding: bytes[bytes.startIndex..<space], as: UTF8.self)) {
+        let start = space + 1
+        guard start + n <= bytes.endIndex else { break }
+        let frame = String(decoding: bytes[start..<start + n], as: UTF8.self)
+        if let brace = frame.firstIndex(of: "{") {
+            frames.append((String(frame[..<brace]), String(frame[brace...])))
+        }
+        bytes = bytes[(start + n)...]
+    }
+    return frames
+}
