@@ -367,7 +367,10 @@ struct DetectionOptions: ParsableArguments {
         }
         if let rules {
             var s = stat()
-            if stat(rules, &s) != 0 { return .failure(DetectionLoadError(errors: ["\(rules): no such rule file or folder"])) }
+            if stat(rules, &s) != 0 {
+                let reason = errno == EACCES ? "permission denied" : "no such rule file or folder"
+                return .failure(DetectionLoadError(errors: ["\(rules): \(reason)"]))
+            }
             return .success((root, rules))
         }
         return .success((root, nil))

@@ -362,6 +362,23 @@ func events(_ lines: [String], type: String) -> [[String: Any]] {
         #expect(refused.status == 2)
         #expect(refused.stderr.hasPrefix("mcpsonar: cannot open output file \(rootOnly.path)/eve.json: Permission denied (as user nobody)"), "\(refused.stderr)")
 
+        // Rules the user cannot read are refused the same way, before any capture.
+        let hiddenRules = rootOnly.appendingPathComponent("rules")
+        try FileManager.default.copyItem(at: Repo.root.appendingPathComponent("rules"), to: hiddenRules)
+        let unreadable = try runBinary(["-i", "lo", "--user", "nobody", "--rules", hiddenRules.path, "-o", dir.appendingPathComponent("x.json").path,
+                                        "tcp", "port", String(port)])
+        #expect(unreadable.status == 2)
+        #expect(unreadable.stderr == "mcpsonar: invalid rules (as user nobody): \(hiddenRules.path): permission denied\n")
+        // Inside a folder the user may enter but not read, each file says so.
+        chmod(rootOnly.path, 0o711)
+        chmod(hiddenRules.path, 0o700)
+        let unreadableFiles = try runBinary(["-i", "lo", "--user", "nobody", "--rules", hiddenRules.path, "-o", dir.appendingPathComponent("x.json").path,
+                                             "tcp", "port", String(port)])
+        #expect(unreadableFiles.status == 2)
+        #expect(unreadableFiles.stderr.hasPrefix("mcpsonar: invalid rules (as user nobody): \(hiddenRules.path)/sigma: permission denied\n"), "\(unreadableFiles.stderr)")
+        #expect(unreadableFiles.stderr.contains("mcpsonar: invalid rules (as user nobody): \(hiddenRules.path)/secrets.yml:0:0: cannot read the file\n"))
+        chmod(rootOnly.path, 0o700)
+
         let writable = dir.appendingPathComponent("logs")
         try FileManager.default.createDirectory(at: writable, withIntermediateDirectories: true)
         chown(writable.path, nobody.pw_uid, nobody.pw_gid)

@@ -43,7 +43,10 @@ public struct RuleSet: Sendable {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw RuleLoadFailure(errors: [RuleError(file: path, line: 0, column: 0, reason: "no such file or directory")])
+            // stat fails for a path inside a folder we may not enter, too: say which it is.
+            var s = stat()
+            let reason = stat(path, &s) != 0 && errno == EACCES ? "permission denied" : "no such file or directory"
+            throw RuleLoadFailure(errors: [RuleError(file: path, line: 0, column: 0, reason: reason)])
         }
         var files: [String] = []
         if isDir.boolValue {
