@@ -232,6 +232,7 @@ public final class Engine {
         s.reassemblyGaps = flows.reassembly.gaps
         s.reassemblyGapBytes = flows.reassembly.gapBytes
         s.reassemblyPendingBytes = flows.reassembly.pendingBytesTotal
+        s.appBufferedBytes = appBufferedBytes
         s.memoryBytes = ProcessMemory.residentBytes()
         s.events = eventCounts
         var all = counters

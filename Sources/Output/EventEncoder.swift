@@ -130,6 +130,8 @@ public struct StatsSnapshot: Sendable {
     public var reassemblyGaps = 0
     public var reassemblyGapBytes = 0
     public var reassemblyPendingBytes = 0
+    /// Bytes the application-layer parsers hold across all connections (`app.max_buffered_bytes_total`).
+    public var appBufferedBytes = 0
     public var memoryBytes = 0
     public var events: [String: Int] = [:]
     /// Parse errors and limit breaches by layer: "http.bad_chunk" → count.
@@ -163,6 +165,7 @@ extension EventEncoder {
         w.field("gap_bytes", s.reassemblyGapBytes)
         w.field("pending_bytes", s.reassemblyPendingBytes)
         w.endObject()
+        w.field("app_buffered_bytes", s.appBufferedBytes)
         w.field("memory_bytes", s.memoryBytes)
         if let o = s.output {
             w.key("output")
