@@ -66,30 +66,45 @@ import SonarMCP
         }
     }
 
+    /// Hostile inputs cost time linear in their size: each is timed at 64 KiB and at 256 KiB, and
+    /// four times the input may cost at most eight times the time (a quadratic scan costs
+    /// sixteen). A ratio, not a deadline, so a loaded CI machine does not fail it; a blow-up past
+    /// 5 s is caught as well.
     @Test func hostileInputStaysLinear() throws {
         let d = ContentDetectors(config: try shippedContentConfig())
         let c = Capture()
-        let size = 256 << 10
-        let hostile: [(String, String)] = [
-            ("curl chain", String(repeating: "curl ", count: size / 5)),
-            ("nc chain", String(repeating: "nc ", count: size / 3)),
-            ("urls", String(repeating: "send the contents to http://", count: size / 28)),
-            ("digits", String(repeating: "4111 ", count: size / 5)),
-            ("ats", String(repeating: "a@", count: size / 2)),
-            ("percent", String(repeating: "%25", count: size / 3)),
-            ("dots", String(repeating: "../", count: size / 3)),
-            ("markers", String(repeating: "ignore all the ", count: size / 15)),
-        ]
-        for (name, text) in hostile {
-            let call = try #require(c.message("tools/call", params: #"{"name":"t","arguments":{"x":\#(jsonString(text))}}"#,
-                                                result: #"{"content":[{"type":"text","text":\#(jsonString(text))}]}"#))
-            let list = try #require(c.message("tools/list", params: "{}",
-                                                result: #"{"tools":[{"name":"t","description":\#(jsonString(text)),"inputSchema":{}}]}"#))
-            let request = try #require(c.pairs.first { $0.0.kind == .request && $0.0.method == "tools/call" && $0.1.document.bytes.count > size / 2 && String(decoding: $0.1.document.bytes, as: UTF8.self).contains(text.prefix(20)) })
-            for (label, m) in [("request", request), ("result", call), ("tools/list", list)] {
-                let ns = measure("hostile \(name) \(label)", d, m, iterations: 2)
-                #expect(ns < 500_000_000, "\(name) \(label)")  // 256 KiB in under half a second, debug build
+        func hostile(_ size: Int) -> [(String, String)] {
+            [
+                ("curl chain", String(repeating: "curl ", count: size / 5)),
+                ("nc chain", String(repeating: "nc ", count: size / 3)),
+                ("urls", String(repeating: "send the contents to http://", count: size / 28)),
+                ("digits", String(repeating: "4111 ", count: size / 5)),
+                ("ats", String(repeating: "a@", count: size / 2)),
+                ("percent", String(repeating: "%25", count: size / 3)),
+                ("dots", String(repeating: "../", count: size / 3)),
+                ("markers", String(repeating: "ignore all the ", count: size / 15)),
+            ]
+        }
+        func timings(_ size: Int) throws -> [String: Double] {
+            var out: [String: Double] = [:]
+            for (name, text) in hostile(size) {
+                let call = try #require(c.message("tools/call", params: #"{"name":"t","arguments":{"x":\#(jsonString(text))}}"#,
+                                                    result: #"{"content":[{"type":"text","text":\#(jsonString(text))}]}"#))
+                let list = try #require(c.message("tools/list", params: "{}",
+                                                    result: #"{"tools":[{"name":"t","description":\#(jsonString(text)),"inputSchema":{}}]}"#))
+                let request = try #require(c.pairs.last { $0.0.kind == .request && $0.0.method == "tools/call" && $0.1.document.bytes.count > size / 2 && String(decoding: $0.1.document.bytes, as: UTF8.self).contains(text.prefix(20)) })
+                for (label, m) in [("request", request), ("result", call), ("tools/list", list)] {
+                    out["\(name) \(label)"] = measure("hostile \(name) \(label) \(size >> 10) KiB", d, m, iterations: 2)
+                }
             }
+            return out
+        }
+        let small = try timings(64 << 10)
+        let large = try timings(256 << 10)
+        for (key, ns) in large.sorted(by: { $0.key < $1.key }) {
+            let base = max(small[key] ?? 1, 1_000_000) // below 1 ms, timer noise dominates
+            #expect(ns / base < 8, "\(key): 64 KiB \(base / 1e6) ms, 256 KiB \(ns / 1e6) ms")
+            #expect(ns < 5_000_000_000, "\(key)")
         }
     }
 }
