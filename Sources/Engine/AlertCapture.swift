@@ -4,10 +4,18 @@ import SonarCore
 import Glibc
 #endif
 
+/// Bounds of the queue between the capture thread and the sinks: beyond either, live capture
+/// drops the event (counted as `stats.output.dropped`); a replay waits.
+public struct OutputLimits: Sendable {
+    public var maxQueuedEvents = 65_536
+    public var maxQueuedBytes = 256 << 20
+    public init() {}
+}
+
 /// Bounds of `--pcap-alerts`.
 public struct AlertCaptureLimits: Sendable {
     /// Bytes of pcap files written in all (beyond it, nothing more is written, and it is counted).
-    public var maxFileBytes: Int64 = 1 << 30
+    public var maxFileBytes = 1 << 30
     /// Packet bytes held for one flow until it is judged (its head, from the first packet).
     public var maxFlowBufferBytes = 1 << 20
     /// Packet bytes held for all flows together.
@@ -36,7 +44,7 @@ public final class AlertCapture {
     private var held: [UInt64: Held] = [:]
     private var heldBytes = 0
     private var writers: [UInt64: PcapWriter] = [:]
-    private var writtenBytes: Int64 = 0
+    private var writtenBytes = 0
     private static let recordHeader = 16
 
     /// The directory must exist and be writable; checked here so a bad one stops the start.
@@ -131,7 +139,7 @@ public final class AlertCapture {
     }
 
     private func write(_ time: Timestamp, _ bytes: UnsafeRawBufferPointer, _ wire: Int, to writer: PcapWriter) {
-        let size = Int64(Self.recordHeader + bytes.count)
+        let size = Self.recordHeader + bytes.count
         guard writtenBytes + size <= limits.maxFileBytes else {
             counters.add("pcap_alerts.size_cap")
             return

@@ -20,6 +20,10 @@ public struct EngineConfig: Sendable {
     /// own buffers; this bounds their sum, so ten thousand slow connections cannot hold ten
     /// thousand maximal heads or bodies. Past it the connection that grew is no longer read.
     public var maxAppBufferedBytesTotal = 256 << 20
+    /// The writer queue between capture and the sinks (`output.*`).
+    public var output = OutputLimits()
+    /// `--pcap-alerts` (`pcap_alerts.*`).
+    public var alertCapture = AlertCaptureLimits()
     /// Detectors and rules; nil runs no detection (events only).
     public var detection: DetectionConfig?
     public init() {}

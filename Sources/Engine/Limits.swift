@@ -94,6 +94,13 @@ public enum Limits {
             int("mcp.max_tools_per_page", "tools read from one tools/list result", max: maxCount, \.mcp.maxToolsPerPage),
             int("mcp.max_tools_per_server", "tools remembered per server", max: maxCount, \.mcp.maxToolsPerServer),
             int("mcp.max_tools_total", "tools remembered across all servers", max: maxCount, \.mcp.maxToolsTotal),
+            int("output.max_queued_events", "events waiting for the sinks (live capture drops beyond it, counted; a replay waits)", max: maxCount, \.output.maxQueuedEvents),
+            int("output.max_queued_bytes", "bytes of the events waiting for the sinks", min: 64 * kib, max: maxBytes, \.output.maxQueuedBytes),
+
+            int("pcap_alerts.max_flow_buffer_bytes", "packet bytes held for one flow until it alerts or ends (--pcap-alerts)", min: 0, max: maxBytes, \.alertCapture.maxFlowBufferBytes),
+            int("pcap_alerts.max_buffer_bytes", "packet bytes held for all flows together (--pcap-alerts)", min: 0, max: maxBytes, \.alertCapture.maxBufferBytes),
+            int("pcap_alerts.max_file_bytes", "bytes of --pcap-alerts files written in all", min: 64 * kib, max: maxBytes, \.alertCapture.maxFileBytes),
+
             int("mcp.max_stored_text", "bytes of one text kept in session state (longer text is kept as its hash)", min: 64, max: 16 * mib, \.mcp.maxStoredText),
         ]
     }

@@ -110,6 +110,8 @@ struct Run: ParsableCommand {
         var config = EngineConfig()
         config.mcp.includePayloads = payloads
         config.flow.maxFlows = maxFlows
+        config.output.maxQueuedEvents = queueEvents
+        config.alertCapture.maxFileBytes = pcapAlertsMaxMB * 1_000_000
         limits.apply(to: &config)
         // Everything that can be checked as the starting user is checked before capturing.
         var detectionConfig = detection.load()
@@ -145,15 +147,14 @@ struct Run: ParsableCommand {
         }
         var alertCapture: AlertCapture?
         if let pcapAlerts {
-            var limits = AlertCaptureLimits()
-            limits.maxFileBytes = Int64(pcapAlertsMaxMB) * 1_000_000
-            do { alertCapture = try AlertCapture(directory: pcapAlerts, limits: limits) } catch { fail("\(error)\(asUser)") }
+            do { alertCapture = try AlertCapture(directory: pcapAlerts, limits: config.alertCapture) } catch { fail("\(error)\(asUser)") }
         }
 
         // Live capture never waits for an output: a full queue drops (counted). A replay of files
         // to standard output or files writes directly; to sockets it waits, losing nothing.
         let direct = liveSource == nil && sinks.count == 1 && (specs[0].label == "file" || specs[0].label == "stdout")
-        let queue: QueuedSink? = direct ? nil : QueuedSink(sinks: zip(specs, sinks).map { ($0.label, $1) }, maxEvents: queueEvents,
+        let queue: QueuedSink? = direct ? nil : QueuedSink(sinks: zip(specs, sinks).map { ($0.label, $1) },
+                                                             maxEvents: config.output.maxQueuedEvents, maxBytes: config.output.maxQueuedBytes,
                                                              overflow: liveSource == nil ? .block : .drop)
         let sink: EventSink = queue ?? sinks[0]
 

@@ -24,7 +24,7 @@ struct LimitsTests {
     @Test func everyLimitIsNamedOnceAndItsDefaultIsInRange() {
         let all = Limits.all
         #expect(Set(all.map(\.name)).count == all.count)
-        #expect(all.count == 44)
+        #expect(all.count == 49)
         let defaults = EngineConfig()
         for spec in all {
             let v = spec.value(in: defaults)
@@ -61,7 +61,7 @@ struct LimitsTests {
         #expect(reason("http.max_header_bytes") == "'http.max_header_bytes': expected NAME=VALUE, e.g. http.max_header_bytes=64KiB")
         #expect(reason("http.max_headers=many") == "http.max_headers: 'many' is not a number (an integer, optionally with KiB, MiB or GiB)")
         #expect(reason("json.max_depth=0") == "json.max_depth: 0 is out of range (1 to 100000)")
-        #expect(reason("nope.max=1").hasPrefix("unknown limit 'nope.max' (sections: decode, flow, reassembly, http, websocket, lines, json, app, mcp)"))
+        #expect(reason("nope.max=1").hasPrefix("unknown limit 'nope.max' (sections: decode, flow, reassembly, http, websocket, lines, json, app, mcp, output, pcap_alerts)"))
         #expect(reason("json.depth=3") == "unknown limit 'json.depth' (known: json.max_bytes, json.max_depth, json.max_elements, json.max_string_bytes)")
         #expect(c.mcp.json.maxDepth == 128) // nothing refused was applied
     }
@@ -93,9 +93,9 @@ struct LimitsTests {
         }
         #expect(error("http:\n  max_header_bytes: 1KiB\n  max_hdrs: 3\n").hasPrefix("l.yml:3:3: unknown limit 'http.max_hdrs' (known: "))
         #expect(error("http:\n  max_headers: lots\n") == "l.yml:2:16: http.max_headers: 'lots' is not a number (an integer, optionally with KiB, MiB or GiB)")
-        #expect(error("tcp:\n  x: 1\n") == "l.yml:1:1: unknown section 'tcp' (sections: decode, flow, reassembly, http, websocket, lines, json, app, mcp)")
+        #expect(error("tcp:\n  x: 1\n") == "l.yml:1:1: unknown section 'tcp' (sections: decode, flow, reassembly, http, websocket, lines, json, app, mcp, output, pcap_alerts)")
         #expect(error("http: 3\n") == "l.yml:1:7: section http must be a mapping of limits")
-        #expect(error("- 1\n") == "l.yml:1:1: a limits file is a mapping of sections (decode, flow, reassembly, http, websocket, lines, json, app, mcp)")
+        #expect(error("- 1\n") == "l.yml:1:1: a limits file is a mapping of sections (decode, flow, reassembly, http, websocket, lines, json, app, mcp, output, pcap_alerts)")
         #expect(error("http:\n  max_headers: [1]\n") == "l.yml:2:16: http.max_headers must be a number")
         #expect(error("http: {max_headers: 1\n").hasPrefix("l.yml:2:1: invalid YAML"))
     }

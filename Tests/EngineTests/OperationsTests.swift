@@ -161,6 +161,29 @@ func events(_ lines: [String], type: String) -> [[String: Any]] {
         #expect(counters?["files"] as? Int == 4)
     }
 
+    /// With no room to hold a flow's head, a file starts at the alert: it is said to be
+    /// incomplete, and every flow whose head did not fit is counted.
+    @Test func pcapAlertsBoundedHeadIsCounted() throws {
+        let dir = try temporaryDirectory("pcap-alerts-bounded")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try runBinary(["-r", Repo.fixture("detect/credential-leak.pcap"), "--pcap-alerts", dir.path,
+                               "--limit", "pcap_alerts.max_flow_buffer_bytes=0"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        let counters = ((events(lines, type: "stats").last?["stats"] as? [String: Any])?["counters"] as? [String: Any])?["pcap_alerts"] as? [String: Any]
+        #expect(counters?["files"] as? Int == 4)
+        #expect(counters?["files_incomplete"] as? Int == 4)
+        #expect(counters?["flow_buffer_full"] as? Int == 10, "every flow of the capture")
+        let flows = Dictionary(uniqueKeysWithValues: events(lines, type: "flow").map { ($0["flow_id"] as? Int ?? -1, $0["flow"] as? [String: Any]) })
+        for id in [5, 6, 7, 8] {
+            let replay = try runBinary(["-r", dir.appendingPathComponent("flow-\(id).pcap").path, "--no-detect"])
+            let copy = events(replay.stdout.split(separator: "\n").map(String.init), type: "flow").first?["flow"] as? [String: Any]
+            let kept = (copy?["pkts_toserver"] as? Int ?? 0) + (copy?["pkts_toclient"] as? Int ?? 0)
+            let all = (flows[id]??["pkts_toserver"] as? Int ?? 0) + (flows[id]??["pkts_toclient"] as? Int ?? 0)
+            #expect(kept > 0 && kept < all, "flow \(id): \(kept) of \(all) packets, from the alert on")
+        }
+    }
+
     @Test func pcapAlertsRefusesADirectoryThatIsMissing() throws {
         let r = try runBinary(["-r", Repo.fixture("detect/benign.pcap"), "--pcap-alerts", "/nonexistent/mcpsonar-alerts"])
         #expect(r.status == 2)
