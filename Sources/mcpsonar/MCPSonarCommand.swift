@@ -54,6 +54,9 @@ struct Run: ParsableCommand {
     @Flag(name: .customLong("promisc"), inversion: .prefixedNo, help: "Live capture: put the interface into promiscuous mode.")
     var promiscuous = true
 
+    @Flag(name: .customLong("immediate"), inversion: .prefixedNo, help: "Live capture: hand each packet over as it arrives (libpcap immediate mode). --no-immediate lets the kernel batch packets into blocks handed over when full or after 10 ms: far more packets fit the same ring.")
+    var immediate = true
+
     @Option(name: .customLong("buffer-size"), help: "Live capture: kernel capture buffer in MiB (default 64).")
     var bufferSizeMiB: Int32 = 64
 
@@ -128,6 +131,8 @@ struct Run: ParsableCommand {
             var options = LiveCaptureOptions()
             options.snaplen = snaplen
             options.promiscuous = promiscuous
+            options.immediate = immediate
+            if !immediate { options.readTimeoutMilliseconds = 10 }
             options.bufferSize = max(1, min(bufferSizeMiB, 2047)) << 20
             do {
                 liveSource = try PcapSource.openLive(interface, options: options,
