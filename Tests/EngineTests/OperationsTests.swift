@@ -424,6 +424,25 @@ func events(_ lines: [String], type: String) -> [[String: Any]] {
         #expect(stat(out, &st) == 0 && st.st_uid == nobody.pw_uid, "the output file belongs to the user")
     }
 
+    /// Kernel-batched capture (TPACKET_V3 blocks): events still arrive promptly on a quiet link
+    /// (the block timeout is 10 ms) and the stop drains everything.
+    @Test func batchedCaptureWritesEveryMessage() throws {
+        let port = LiveCaptureTests.freePort()
+        let dir = try temporaryDirectory("batched")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out.json").path
+        let sensor = try SensorProcess(["-i", "lo", "--no-immediate", "-o", out, "tcp", "port", String(port)], directory: dir)
+        #expect(SensorProcess.wait(5) { sensor.stderr.contains("listening on lo") })
+        let server = try startJSONRPCServer(port: port)
+        defer { server.kill() }
+        try postJSONRPC(port: port, ids: 1...3)
+        #expect(SensorProcess.wait(2) { events(readLines(out), type: "mcp").count == 6 }, "within 2 s on a quiet link")
+        #expect(sensor.stop() < 3)
+        #expect(sensor.process.terminationStatus == 0, "\(sensor.stderr)")
+        let mcp = events(readLines(out), type: "mcp")
+        #expect(mcp.compactMap { ($0["mcp"] as? [String: Any])?["id"] as? Int } == [1, 1, 2, 2, 3, 3])
+    }
+
     @Test func unknownUserIsRefused() throws {
         let r = try runBinary(["-i", "lo", "--user", "no-such-user-mcpsonar"])
         #expect(r.status == 2)
