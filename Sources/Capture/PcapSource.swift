@@ -289,12 +289,13 @@ public final class PcapWriter {
     private let dumper: OpaquePointer
     public let path: String
 
-    /// Creates (or truncates) `path` for packets of `linkType` (a DLT value as `pcap_datalink` gives).
-    public init(path: String, linkType: Int32, snaplen: Int32 = 262_144) throws(CaptureError) {
+    /// Creates (or truncates) `path` for packets of `linkType` (a DLT value as `pcap_datalink` gives);
+    /// with `append`, adds to the pcap file already there (libpcap checks it has the same link type).
+    public init(path: String, linkType: Int32, snaplen: Int32 = 262_144, append: Bool = false) throws(CaptureError) {
         guard let dead = pcap_open_dead_with_tstamp_precision(linkType, snaplen, UInt32(PCAP_TSTAMP_PRECISION_MICRO)) else {
             throw .cannotOpen("\(path): libpcap cannot describe link type \(linkType)")
         }
-        guard let dumper = pcap_dump_open(dead, path) else {
+        guard let dumper = append ? pcap_dump_open_append(dead, path) : pcap_dump_open(dead, path) else {
             let message = String(cString: pcap_geterr(dead))
             pcap_close(dead)
             throw .cannotOpen("\(path): \(message)")

@@ -20,6 +20,9 @@ public struct AlertCaptureLimits: Sendable {
     public var maxFlowBufferBytes = 1 << 20
     /// Packet bytes held for all flows together.
     public var maxBufferBytes = 64 << 20
+    /// Files kept open at once; the least recently written is closed and reopened for appending
+    /// when its flow sends more, so ten thousand alerting flows never exhaust file descriptors.
+    public var maxOpenFiles = 64
     public init() {}
 }
 
@@ -31,7 +34,7 @@ public final class AlertCapture {
     public let directory: String
     public let limits: AlertCaptureLimits
     public private(set) var counters = Counters()
-    /// Files written so far, by flow id.
+    /// The files of flows still open, by flow id.
     public private(set) var files: [UInt64: String] = [:]
 
     /// Packets of one flow awaiting judgement: records of (time, caplen, wire length, bytes), packed.
@@ -44,6 +47,10 @@ public final class AlertCapture {
     private var held: [UInt64: Held] = [:]
     private var heldBytes = 0
     private var writers: [UInt64: PcapWriter] = [:]
+    /// Open writers, least recently used first (at most `maxOpenFiles`).
+    private var openOrder: [UInt64] = []
+    /// The link type of each file written, to reopen it for appending.
+    private var fileLinkTypes: [UInt64: Int32] = [:]
     private var writtenBytes = 0
     private static let recordHeader = 16
 
@@ -63,6 +70,21 @@ public final class AlertCapture {
     /// One packet of a flow (every packet the engine sees, before it is parsed).
     public func packet(_ p: CapturedPacket, linkType: Int32, flowId: UInt64) {
         if let writer = writers[flowId] {
+            touch(flowId)
+            write(p.timestamp, p.bytes, p.wireLength, to: writer)
+            return
+        }
+        if let path = files[flowId] {
+            // Its file was closed to make room: reopen it for appending.
+            let writer: PcapWriter
+            do {
+                writer = try PcapWriter(path: path, linkType: fileLinkTypes[flowId] ?? linkType, append: true)
+            } catch {
+                counters.add("pcap_alerts.open_failed")
+                return
+            }
+            counters.add("pcap_alerts.reopened")
+            keepOpen(flowId, writer)
             write(p.timestamp, p.bytes, p.wireLength, to: writer)
             return
         }
@@ -106,8 +128,9 @@ public final class AlertCapture {
             return
         }
         writtenBytes += 24
-        writers[flowId] = writer
+        keepOpen(flowId, writer)
         files[flowId] = path
+        fileLinkTypes[flowId] = h.linkType
         counters.add("pcap_alerts.files")
         if h.full { counters.add("pcap_alerts.files_incomplete") }
         h.records.withUnsafeBytes { raw in
@@ -127,13 +150,36 @@ public final class AlertCapture {
     /// The flow ended: its file is closed; packets held for a flow that raised nothing are dropped.
     public func flowEnded(_ flowId: UInt64) {
         if let h = held.removeValue(forKey: flowId) { heldBytes -= h.records.count }
-        if let writer = writers.removeValue(forKey: flowId) { writer.flush() }
+        if let writer = writers.removeValue(forKey: flowId) {
+            writer.flush()
+            openOrder.removeAll { $0 == flowId }
+        }
+        // The file stays on disk; the flow is over, so it is never reopened.
+        files[flowId] = nil
+        fileLinkTypes[flowId] = nil
+    }
+
+    private func keepOpen(_ flowId: UInt64, _ writer: PcapWriter) {
+        while writers.count >= max(1, limits.maxOpenFiles), let oldest = openOrder.first {
+            openOrder.removeFirst()
+            writers[oldest]?.flush()
+            writers[oldest] = nil // closed by deinit
+        }
+        writers[flowId] = writer
+        openOrder.append(flowId)
+    }
+
+    private func touch(_ flowId: UInt64) {
+        guard openOrder.last != flowId, let i = openOrder.firstIndex(of: flowId) else { return }
+        openOrder.remove(at: i)
+        openOrder.append(flowId)
     }
 
     /// End of the run: every file is complete on disk.
     public func close() {
         for (_, w) in writers { w.flush() }
         writers.removeAll()
+        openOrder.removeAll()
         held.removeAll()
         heldBytes = 0
     }

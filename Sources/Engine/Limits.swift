@@ -99,6 +99,7 @@ public enum Limits {
 
             int("pcap_alerts.max_flow_buffer_bytes", "packet bytes held for one flow until it alerts or ends (--pcap-alerts)", min: 0, max: maxBytes, \.alertCapture.maxFlowBufferBytes),
             int("pcap_alerts.max_buffer_bytes", "packet bytes held for all flows together (--pcap-alerts)", min: 0, max: maxBytes, \.alertCapture.maxBufferBytes),
+            int("pcap_alerts.max_open_files", "--pcap-alerts files kept open at once (others are reopened to append)", max: 65_536, \.alertCapture.maxOpenFiles),
             int("pcap_alerts.max_file_bytes", "bytes of --pcap-alerts files written in all", min: 64 * kib, max: maxBytes, \.alertCapture.maxFileBytes),
 
             int("mcp.max_stored_text", "bytes of one text kept in session state (longer text is kept as its hash)", min: 64, max: 16 * mib, \.mcp.maxStoredText),

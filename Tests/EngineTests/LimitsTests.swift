@@ -24,7 +24,7 @@ struct LimitsTests {
     @Test func everyLimitIsNamedOnceAndItsDefaultIsInRange() {
         let all = Limits.all
         #expect(Set(all.map(\.name)).count == all.count)
-        #expect(all.count == 49)
+        #expect(all.count == 50)
         let defaults = EngineConfig()
         for spec in all {
             let v = spec.value(in: defaults)

@@ -1,4 +1,6 @@
 import Foundation
+import SonarCapture
+import SonarCore
 import SonarEngine
 import Testing
 
@@ -612,4 +614,51 @@ func syslogFrames(_ text: String) -> [(header: String, message: String)] {
         bytes = bytes[(start + n)...]
     }
     return frames
+}
+
+/// `AlertCapture` on its own: interleaved alerting flows with room for one open file at a time.
+@Suite struct AlertCaptureTests {
+    @Test func filesClosedToMakeRoomAreReopenedAndComplete() throws {
+        let dir = try temporaryDirectory("alert-capture")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var limits = AlertCaptureLimits()
+        limits.maxOpenFiles = 1
+        let capture = try AlertCapture(directory: dir.path, limits: limits)
+        // Three flows, packets interleaved; flows 1 and 2 alert after their first packet.
+        func packet(_ flow: UInt64, _ n: Int) -> [UInt8] {
+            // An Ethernet frame whose bytes say which flow and packet it is.
+            [UInt8](repeating: UInt8(flow), count: 14) + [UInt8(n)] + [UInt8](repeating: 0, count: 45)
+        }
+        var time: Int64 = 1_700_000_000_000_000
+        func feed(_ flow: UInt64, _ n: Int) {
+            time += 1000
+            let bytes = packet(flow, n)
+            bytes.withUnsafeBytes { raw in
+                capture.packet(CapturedPacket(timestamp: Timestamp(microseconds: time), bytes: raw, wireLength: raw.count),
+                               linkType: 1, flowId: flow)
+            }
+        }
+        feed(1, 0); feed(2, 0); feed(3, 0)
+        capture.alert(flowId: 1)
+        capture.alert(flowId: 2) // closes flow 1's file to make room
+        for n in 1...3 { feed(1, n); feed(2, n); feed(3, n) }
+        capture.flowEnded(1); capture.flowEnded(2); capture.flowEnded(3)
+        capture.close()
+        #expect(capture.counters["pcap_alerts.files"] == 2)
+        #expect(capture.counters["pcap_alerts.reopened"] == 6, "each of the 6 later packets found the other flow's file open")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["flow-1.pcap", "flow-2.pcap"])
+        for flow in [UInt64(1), 2] {
+            let source = try PcapSource.openFile(dir.appendingPathComponent("flow-\(flow).pcap").path)
+            var seen: [Int] = []
+            reading: while true {
+                switch source.next() {
+                case .packet(let p):
+                    #expect(p.bytes[0] == UInt8(flow))
+                    seen.append(Int(p.bytes[14]))
+                default: break reading
+                }
+            }
+            #expect(seen == [0, 1, 2, 3], "flow \(flow): every packet, in order, across reopenings")
+        }
+    }
 }
