@@ -44,12 +44,20 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/mcpsonar"),
+        // Fuzz targets (docs/fuzzing.md): the entries in SonarFuzz, one executable that is a
+        // libFuzzer binary when scripts/fuzz.sh builds it with -sanitize=fuzzer, a replay tool otherwise.
+        .target(name: "SonarFuzz", dependencies: [
+            "SonarCore", "SonarCapture", "SonarDecode", "SonarFlow", "SonarProtocols", "SonarMCP", "SonarDetect",
+            "SonarOutput", "SonarEngine",
+        ], path: "Sources/Fuzz"),
+        .executableTarget(name: "sonar-fuzz", dependencies: ["SonarFuzz"], path: "Sources/sonar-fuzz"),
         .testTarget(name: "DecodeTests", dependencies: ["SonarDecode"]),
         .testTarget(name: "FlowTests", dependencies: ["SonarFlow"]),
         .testTarget(name: "ProtocolsTests", dependencies: ["SonarProtocols"]),
         .testTarget(name: "MCPTests", dependencies: ["SonarMCP"]),
         .testTarget(name: "DetectTests", dependencies: ["SonarDetect"]),
         .testTarget(name: "OutputTests", dependencies: ["SonarOutput"]),
+        .testTarget(name: "FuzzTests", dependencies: ["SonarFuzz"]),
         .testTarget(name: "EngineTests", dependencies: ["SonarEngine"],
                     resources: []),
     ]
