@@ -50,7 +50,10 @@ let package = Package(
         .testTarget(name: "MCPTests", dependencies: ["SonarMCP"]),
         .testTarget(name: "DetectTests", dependencies: ["SonarDetect"]),
         .testTarget(name: "OutputTests", dependencies: ["SonarOutput"]),
-        .testTarget(name: "EngineTests", dependencies: ["SonarEngine"],
+        .testTarget(name: "EngineTests", dependencies: [
+            "SonarEngine",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ],
                     resources: []),
     ]
 )
