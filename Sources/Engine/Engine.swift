@@ -129,7 +129,11 @@ public final class Engine {
         flows.count(packet: packet.wireLength, flow: flow, direction: direction)
         alertCapture?.packet(packet, linkType: linkType, flowId: flow.id)
         finishEndedFlows() // a flow evicted to make room
-        if flow.packets[0] + flow.packets[1] == 1 { notes[flow.id] = FlowNotes() }
+        if flow.packets[0] + flow.packets[1] == 1 {
+            let n = FlowNotes()
+            notes[flow.id] = n
+            flow.notes = n
+        }
         if p.transport == .udp {
             udp(p, flow: flow, direction: direction)
             return
@@ -285,6 +289,7 @@ public final class Engine {
             checkEgress(flow, time: flow.firstSeen)
             if flowEvents { write(EventEncoder.encodeFlow(flowRecord(flow, reason: reason)), type: "flow") }
             notes[flow.id] = nil
+            flow.notes = nil
             alertCapture?.flowEnded(flow.id)
         }
     }
@@ -678,7 +683,7 @@ public final class Engine {
     /// (an inserted segment that the sensor reads and the endpoint never gets). Counted per packet,
     /// alerted once per flow. Returns whether the TTL is the direction's usual one.
     private func checkTTL(_ ttl: UInt8, flow: Flow, direction: Direction, time: Timestamp) -> Bool {
-        guard let n = notes[flow.id] else { return true }
+        guard let n = flow.notes as? FlowNotes else { return true }
         let value = max(ttl, 1)
         let seen = direction == .toServer ? n.ttlToServer : n.ttlToClient
         guard seen != 0 else {
