@@ -28,7 +28,17 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .v4(let a):
-            return "\(a >> 24).\((a >> 16) & 0xFF).\((a >> 8) & 0xFF).\(a & 0xFF)"
+            // Every event names two addresses: built byte by byte, not by interpolation.
+            var b: [UInt8] = []
+            b.reserveCapacity(15)
+            for shift in [UInt32(24), 16, 8, 0] {
+                let octet = (a >> shift) & 0xFF
+                if octet >= 100 { b.append(UInt8(48 + octet / 100)) }
+                if octet >= 10 { b.append(UInt8(48 + octet / 10 % 10)) }
+                b.append(UInt8(48 + octet % 10))
+                if shift != 0 { b.append(46) }
+            }
+            return String(decoding: b, as: UTF8.self)
         case .v6(let hi, let lo):
             var groups = [UInt16](repeating: 0, count: 8)
             for i in 0..<4 {
