@@ -135,14 +135,18 @@ public struct SecretScanner: Sendable {
     func hasContext(forKey key: String) -> Bool {
         guard !compiled.contextPatterns.isEmpty else { return false }
         var copy = key
-        return copy.withUTF8 { k in
-            for c in compiled.contextKeyBytes where k.count >= c.count {
-                var equal = true
-                for (i, b) in c.enumerated() where Compiled.lower(k[k.count - c.count + i]) != b { equal = false; break }
-                if equal { return true }
-            }
-            return false
+        return copy.withUTF8 { hasContext(forKeyBytes: $0) }
+    }
+
+    /// `hasContext(forKey:)` on the name's UTF-8 bytes.
+    func hasContext(forKeyBytes k: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard !compiled.contextPatterns.isEmpty else { return false }
+        for c in compiled.contextKeyBytes where k.count >= c.count {
+            var equal = true
+            for (i, b) in c.enumerated() where Compiled.lower(k[k.count - c.count + i]) != b { equal = false; break }
+            if equal { return true }
         }
+        return false
     }
 
     /// Drops generic matches (Bearer, `password=`) whose value contains, or is contained in, the
