@@ -386,20 +386,14 @@ public final class Engine {
             }
             return
         }
-        let emit: (HTTPOutput) -> Void = { output in
-            self.handle(output, flow: flow, time: time)
-        }
-        let emitLine: (LineJSONOutput) -> Void = { output in
-            self.handle(output, flow: flow, time: time)
-        }
+        // Closures written at each call, not kept in local constants: a closure literal passed
+        // straight to a non-escaping parameter lives on the stack, a stored one is boxed on the
+        // heap (an allocation per delivered segment).
         if let ws = app.webSocket {
-            let emitFrame: (WebSocketOutput) -> Void = { output in
-                self.handle(output, app: app, flow: flow, time: time)
-            }
             switch event {
-            case .data(let bytes): ws.feed(bytes, direction: direction, emit: emitFrame)
-            case .gap(let length): ws.gap(length, direction: direction, emit: emitFrame)
-            case .end: ws.end(direction: direction, emit: emitFrame)
+            case .data(let bytes): ws.feed(bytes, direction: direction) { self.handle($0, app: app, flow: flow, time: time) }
+            case .gap(let length): ws.gap(length, direction: direction) { self.handle($0, app: app, flow: flow, time: time) }
+            case .end: ws.end(direction: direction) { self.handle($0, app: app, flow: flow, time: time) }
             }
             return
         }
@@ -418,20 +412,20 @@ public final class Engine {
         }
         switch event {
         case .data(let bytes):
-            if app.http.isHTTP != false { app.http.feed(bytes, direction: direction, emit: emit) }
+            if app.http.isHTTP != false { app.http.feed(bytes, direction: direction) { self.handle($0, flow: flow, time: time) } }
             if let lines = app.lines {
                 if app.http.isHTTP == true {
                     app.lines = nil // HTTP it is
                 } else {
-                    lines.feed(bytes, direction: direction, emit: emitLine)
+                    lines.feed(bytes, direction: direction) { self.handle($0, flow: flow, time: time) }
                 }
             }
         case .gap(let length):
-            if app.http.isHTTP != false { app.http.gap(length, direction: direction, emit: emit) }
+            if app.http.isHTTP != false { app.http.gap(length, direction: direction) { self.handle($0, flow: flow, time: time) } }
             app.lines?.gap(length, direction: direction)
         case .end:
-            if app.http.isHTTP != false { app.http.end(direction: direction, emit: emit) }
-            app.lines?.end(direction: direction, emit: emitLine)
+            if app.http.isHTTP != false { app.http.end(direction: direction) { self.handle($0, flow: flow, time: time) } }
+            app.lines?.end(direction: direction) { self.handle($0, flow: flow, time: time) }
         }
         if app.http.isHTTP == true { app.tls = nil }
         if app.webSocket == nil && app.http.isHTTP == false && (app.lines?.verdict ?? .other) == .other && app.tls == nil {
