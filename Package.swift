@@ -2,6 +2,13 @@
 import PackageDescription
 
 // One target per layer (see docs/ARCHITECTURE.md); dependencies point down the pipeline only.
+
+// Release builds of the sensor's own targets skip the run-time exclusivity checks (the compiler
+// still proves what it can at build time; debug builds and `swift test` keep the run-time checks,
+// so a violation is still caught by the tests and the fuzzer). Measured in docs/performance.md:
+// 14 % less CPU on the benchmark corpus with default rules, 30 % on bulk traffic.
+let release: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "MCPSonar",
     platforms: [.macOS(.v14)],
@@ -19,31 +26,31 @@ let package = Package(
                        providers: [.apt(["libpcap-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "SonarCore", path: "Sources/Core"),
-        .target(name: "SonarCapture", dependencies: ["SonarCore", "CPcap"], path: "Sources/Capture"),
-        .target(name: "SonarDecode", dependencies: ["SonarCore"], path: "Sources/Decode"),
-        .target(name: "SonarFlow", dependencies: ["SonarCore", "SonarDecode"], path: "Sources/Flow"),
-        .target(name: "SonarProtocols", dependencies: ["SonarCore", "CZlib"], path: "Sources/Protocols"),
+        .target(name: "SonarCore", path: "Sources/Core", swiftSettings: release),
+        .target(name: "SonarCapture", dependencies: ["SonarCore", "CPcap"], path: "Sources/Capture", swiftSettings: release),
+        .target(name: "SonarDecode", dependencies: ["SonarCore"], path: "Sources/Decode", swiftSettings: release),
+        .target(name: "SonarFlow", dependencies: ["SonarCore", "SonarDecode"], path: "Sources/Flow", swiftSettings: release),
+        .target(name: "SonarProtocols", dependencies: ["SonarCore", "CZlib"], path: "Sources/Protocols", swiftSettings: release),
         .target(name: "SonarMCP", dependencies: [
             "SonarCore", "SonarProtocols",
             .product(name: "Crypto", package: "swift-crypto"),
-        ], path: "Sources/MCP"),
+        ], path: "Sources/MCP", swiftSettings: release),
         .target(name: "SonarDetect", dependencies: [
             "SonarCore", "SonarProtocols", "SonarMCP",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
-        ], path: "Sources/Detect"),
-        .target(name: "SonarOutput", dependencies: ["SonarCore", "SonarMCP", "SonarDetect"], path: "Sources/Output"),
+        ], path: "Sources/Detect", swiftSettings: release),
+        .target(name: "SonarOutput", dependencies: ["SonarCore", "SonarMCP", "SonarDetect"], path: "Sources/Output", swiftSettings: release),
         .target(name: "SonarEngine", dependencies: [
             "SonarCore", "SonarCapture", "SonarDecode", "SonarFlow", "SonarProtocols", "SonarMCP", "SonarDetect", "SonarOutput",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
-        ], path: "Sources/Engine"),
+        ], path: "Sources/Engine", swiftSettings: release),
         .executableTarget(name: "mcpsonar", dependencies: [
             "SonarEngine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
-        ], path: "Sources/mcpsonar"),
+        ], path: "Sources/mcpsonar", swiftSettings: release),
         .testTarget(name: "DecodeTests", dependencies: ["SonarDecode"]),
         .testTarget(name: "FlowTests", dependencies: ["SonarFlow"]),
         .testTarget(name: "ProtocolsTests", dependencies: ["SonarProtocols"]),
