@@ -100,10 +100,13 @@ public struct SecretDetector: Sendable {
         }
         if let headers {
             for (name, value) in headers.entries {
+                let keyed = scanner.hasContext(forKey: name) ? scanner.scan(value: value, key: name) : []
+                let found = scanner.merge(text: scanner.scan(value), keyed: keyed)
+                guard !found.isEmpty else { continue }
+                // Named only when something was found: most headers carry nothing.
                 let path = "header:" + name.lowercased()
                 let place = "HTTP header " + name
-                let keyed = scanner.hasContext(forKey: name) ? scanner.scan(value: value, key: name) : []
-                for m in scanner.merge(text: scanner.scan(value), keyed: keyed) { add(m, path, place) }
+                for m in found { add(m, path, place) }
             }
         }
         // A secret used as an object key would otherwise sit unmasked in the pointers.
