@@ -28,7 +28,22 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .v4(let a):
-            return "\(a >> 24).\((a >> 16) & 0xFF).\((a >> 8) & 0xFF).\(a & 0xFF)"
+            // Every event names two addresses: written byte by byte into a stack buffer (at
+            // most 15 bytes, so the String is a small one, stored inline: no allocation).
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 15) { b in
+                var n = 0
+                var shift: UInt32 = 24
+                while true {
+                    let octet = (a >> shift) & 0xFF
+                    if octet >= 100 { b[n] = UInt8(48 + octet / 100); n += 1 }
+                    if octet >= 10 { b[n] = UInt8(48 + octet / 10 % 10); n += 1 }
+                    b[n] = UInt8(48 + octet % 10); n += 1
+                    if shift == 0 { break }
+                    b[n] = 46; n += 1
+                    shift -= 8
+                }
+                return String(decoding: UnsafeBufferPointer(rebasing: b[..<n]), as: UTF8.self)
+            }
         case .v6(let hi, let lo):
             var groups = [UInt16](repeating: 0, count: 8)
             for i in 0..<4 {

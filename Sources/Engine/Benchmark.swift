@@ -11,20 +11,39 @@ public struct BenchmarkReport: Sendable {
     public var packets: UInt64
     public var bytes: UInt64
     public var events: Int
+    /// `mcp` events and alerts among `events`.
+    public var mcpEvents: Int
+    public var alerts: Int
     public var floorSeconds: Double
     public var pipelineSeconds: Double
     public var peakResidentBytes: Int
+    /// CPU time of the benchmarking thread in each phase: on a shared machine, wall time also
+    /// counts the time other processes held the CPU.
+    public var floorCPUSeconds = 0.0
+    public var pipelineCPUSeconds = 0.0
+    public var pipelineCPUMBps: Double { Double(bytes) / 1e6 / max(pipelineCPUSeconds, 1e-9) }
+    public var floorCPUMBps: Double { Double(bytes) / 1e6 / max(floorCPUSeconds, 1e-9) }
 
     public var floorMBps: Double { Double(bytes) / 1e6 / max(floorSeconds, 1e-9) }
     public var pipelineMBps: Double { Double(bytes) / 1e6 / max(pipelineSeconds, 1e-9) }
     public var packetsPerSecond: Double { Double(packets) / max(pipelineSeconds, 1e-9) }
     public var eventsPerSecond: Double { Double(events) / max(pipelineSeconds, 1e-9) }
+    public var mcpEventsPerSecond: Double { Double(mcpEvents) / max(pipelineSeconds, 1e-9) }
+    public var floorPacketsPerSecond: Double { Double(packets) / max(floorSeconds, 1e-9) }
+    /// The pipeline's share of the floor's throughput (1 = as fast as reading the file).
+    public var ratio: Double { floorSeconds / max(pipelineSeconds, 1e-9) }
 }
 
 /// Discards events but counts them: the benchmark measures the sensor, not the disk.
 final class CountingSink: EventSink {
     var lines = 0
+    var mcp = 0
+    var alerts = 0
     func write(line: [UInt8]) { lines += 1 }
+    func write(line: [UInt8], type: String) {
+        lines += 1
+        if type == "mcp" { mcp += 1 } else if type == "alert" { alerts += 1 }
+    }
     func flush() {}
     func close() {}
 }
@@ -35,6 +54,7 @@ public enum Benchmark {
     public static func run(files: [String], passes: Int, config: EngineConfig) throws(CaptureError) -> BenchmarkReport {
         var packets: UInt64 = 0, bytes: UInt64 = 0
         let floorStart = monotonicSeconds()
+        let floorCPUStart = threadCPUSeconds()
         for _ in 0..<passes {
             for path in files {
                 let source = try PcapSource.openFile(path)
@@ -50,17 +70,32 @@ public enum Benchmark {
             }
         }
         let floorSeconds = monotonicSeconds() - floorStart
-        var events = 0
+        let floorCPU = threadCPUSeconds() - floorCPUStart
+        var events = 0, mcp = 0, alerts = 0
         let start = monotonicSeconds()
+        let cpuStart = threadCPUSeconds()
         for _ in 0..<passes {
             let sink = CountingSink()
             let engine = Engine(config: config, sink: sink)
             _ = try Runner(engine: engine).replay(files: files, diagnostics: { _ in })
             events += sink.lines
+            mcp += sink.mcp
+            alerts += sink.alerts
         }
         let seconds = monotonicSeconds() - start
-        return BenchmarkReport(passes: passes, packets: packets, bytes: bytes, events: events,
+        let cpu = threadCPUSeconds() - cpuStart
+        var report = BenchmarkReport(passes: passes, packets: packets, bytes: bytes, events: events, mcpEvents: mcp, alerts: alerts,
                                floorSeconds: floorSeconds, pipelineSeconds: seconds,
                                peakResidentBytes: ProcessMemory.peakResidentBytes())
+        report.floorCPUSeconds = floorCPU
+        report.pipelineCPUSeconds = cpu
+        return report
     }
+}
+
+/// CPU time used by the calling thread so far.
+func threadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }

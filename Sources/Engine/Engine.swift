@@ -133,7 +133,11 @@ public final class Engine {
         flows.count(packet: packet.wireLength, flow: flow, direction: direction)
         alertCapture?.packet(packet, linkType: linkType, flowId: flow.id)
         finishEndedFlows() // a flow evicted to make room
-        if flow.packets[0] + flow.packets[1] == 1 { notes[flow.id] = FlowNotes() }
+        if flow.packets[0] + flow.packets[1] == 1 {
+            let n = FlowNotes()
+            notes[flow.id] = n
+            flow.notes = n
+        }
         if p.transport == .udp {
             udp(p, flow: flow, direction: direction)
             return
@@ -290,6 +294,7 @@ public final class Engine {
             checkEgress(flow, time: flow.firstSeen)
             if flowEvents { write(EventEncoder.encodeFlow(flowRecord(flow, reason: reason)), type: "flow") }
             notes[flow.id] = nil
+            flow.notes = nil
             alertCapture?.flowEnded(flow.id)
         }
     }
@@ -386,20 +391,14 @@ public final class Engine {
             }
             return
         }
-        let emit: (HTTPOutput) -> Void = { output in
-            self.handle(output, flow: flow, time: time)
-        }
-        let emitLine: (LineJSONOutput) -> Void = { output in
-            self.handle(output, flow: flow, time: time)
-        }
+        // Closures written at each call, not kept in local constants: a closure literal passed
+        // straight to a non-escaping parameter lives on the stack, a stored one is boxed on the
+        // heap (an allocation per delivered segment).
         if let ws = app.webSocket {
-            let emitFrame: (WebSocketOutput) -> Void = { output in
-                self.handle(output, app: app, flow: flow, time: time)
-            }
             switch event {
-            case .data(let bytes): ws.feed(bytes, direction: direction, emit: emitFrame)
-            case .gap(let length): ws.gap(length, direction: direction, emit: emitFrame)
-            case .end: ws.end(direction: direction, emit: emitFrame)
+            case .data(let bytes): ws.feed(bytes, direction: direction) { self.handle($0, app: app, flow: flow, time: time) }
+            case .gap(let length): ws.gap(length, direction: direction) { self.handle($0, app: app, flow: flow, time: time) }
+            case .end: ws.end(direction: direction) { self.handle($0, app: app, flow: flow, time: time) }
             }
             return
         }
@@ -418,20 +417,20 @@ public final class Engine {
         }
         switch event {
         case .data(let bytes):
-            if app.http.isHTTP != false { app.http.feed(bytes, direction: direction, emit: emit) }
+            if app.http.isHTTP != false { app.http.feed(bytes, direction: direction) { self.handle($0, flow: flow, time: time) } }
             if let lines = app.lines {
                 if app.http.isHTTP == true {
                     app.lines = nil // HTTP it is
                 } else {
-                    lines.feed(bytes, direction: direction, emit: emitLine)
+                    lines.feed(bytes, direction: direction) { self.handle($0, flow: flow, time: time) }
                 }
             }
         case .gap(let length):
-            if app.http.isHTTP != false { app.http.gap(length, direction: direction, emit: emit) }
+            if app.http.isHTTP != false { app.http.gap(length, direction: direction) { self.handle($0, flow: flow, time: time) } }
             app.lines?.gap(length, direction: direction)
         case .end:
-            if app.http.isHTTP != false { app.http.end(direction: direction, emit: emit) }
-            app.lines?.end(direction: direction, emit: emitLine)
+            if app.http.isHTTP != false { app.http.end(direction: direction) { self.handle($0, flow: flow, time: time) } }
+            app.lines?.end(direction: direction) { self.handle($0, flow: flow, time: time) }
         }
         if app.http.isHTTP == true { app.tls = nil }
         if app.webSocket == nil && app.http.isHTTP == false && (app.lines?.verdict ?? .other) == .other && app.tls == nil {
@@ -683,7 +682,7 @@ public final class Engine {
     /// (an inserted segment that the sensor reads and the endpoint never gets). Counted per packet,
     /// alerted once per flow. Returns whether the TTL is the direction's usual one.
     private func checkTTL(_ ttl: UInt8, flow: Flow, direction: Direction, time: Timestamp) -> Bool {
-        guard let n = notes[flow.id] else { return true }
+        guard let n = flow.notes as? FlowNotes else { return true }
         let value = max(ttl, 1)
         let seen = direction == .toServer ? n.ttlToServer : n.ttlToClient
         guard seen != 0 else {

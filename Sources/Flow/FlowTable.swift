@@ -56,6 +56,9 @@ public final class Flow {
     public var streams: InlineArray<2, TCPReassembler> = [TCPReassembler(), TCPReassembler()]
     /// Whatever the application layer keeps for this flow.
     public var app: AnyObject?
+    /// What the engine notes of this flow for its whole life (its `flow` event): reached from
+    /// the flow on the per-packet path instead of through a table keyed by flow id.
+    public var notes: AnyObject?
     /// Nothing here interests the sensor: later packets cost only the table lookup.
     public var bypassed = false
     public internal(set) var handshakeSeen = false

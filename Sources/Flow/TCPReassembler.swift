@@ -322,6 +322,12 @@ public struct TCPReassembler {
         let keep = context.limits.recentBytesPerDirection
         guard keep > 0 else { return }
         if bytes.count >= keep {
+            if recent.count == keep {
+                // Already holding exactly `keep` bytes: overwrite them in place (no allocation,
+                // the budget is unchanged). The common case of a bulk transfer.
+                recent.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - keep)...])) }
+                return
+            }
             forgetRecent(context: &context)
             guard context.recentBytesTotal + keep <= context.limits.maxRecentBytesTotal else {
                 context.counters.add("tcp.recent_bytes_limit")

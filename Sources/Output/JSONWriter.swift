@@ -61,37 +61,38 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
         var s = s
         s.withUTF8 { utf8 in
+            let n = utf8.count
             var runStart = 0
             var i = 0
-            while i < utf8.count {
+            while i < n {
+                // Most bytes need nothing: find the next one that may (control, quote,
+                // backslash, or the first byte of U+2028/U+2029) and copy the run before it whole.
                 let b = utf8[i]
-                var escape: [UInt8]? = nil
-                if b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
-                    switch b {
-                    case UInt8(ascii: "\""): escape = [0x5C, 0x22]
-                    case UInt8(ascii: "\\"): escape = [0x5C, 0x5C]
-                    case 0x0A: escape = [0x5C, UInt8(ascii: "n")]
-                    case 0x0D: escape = [0x5C, UInt8(ascii: "r")]
-                    case 0x09: escape = [0x5C, UInt8(ascii: "t")]
-                    default:
-                        escape = [0x5C, UInt8(ascii: "u"), 0x30, 0x30, JSONWriter.hex[Int(b >> 4)], JSONWriter.hex[Int(b & 0xF)]]
-                    }
-                } else if b == 0xE2, i + 2 < utf8.count, utf8[i + 1] == 0x80, utf8[i + 2] == 0xA8 || utf8[i + 2] == 0xA9 {
-                    escape = Array((utf8[i + 2] == 0xA8 ? "\\u2028" : "\\u2029").utf8)
+                if b >= 0x20 && b != 0x22 && b != 0x5C && b != 0xE2 { i += 1; continue }
+                if b == 0xE2 {
+                    guard i + 2 < n, utf8[i + 1] == 0x80, utf8[i + 2] == 0xA8 || utf8[i + 2] == 0xA9 else { i += 1; continue }
                     bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
-                    bytes.append(contentsOf: escape ?? [])
+                    bytes.append(contentsOf: (utf8[i + 2] == 0xA8 ? "\\u2028" : "\\u2029").utf8)
                     i += 3
                     runStart = i
                     continue
                 }
-                if let escape {
-                    bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
-                    bytes.append(contentsOf: escape)
-                    runStart = i + 1
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
+                bytes.append(0x5C)
+                switch b {
+                case 0x22: bytes.append(0x22)
+                case 0x5C: bytes.append(0x5C)
+                case 0x0A: bytes.append(UInt8(ascii: "n"))
+                case 0x0D: bytes.append(UInt8(ascii: "r"))
+                case 0x09: bytes.append(UInt8(ascii: "t"))
+                default:
+                    bytes.append(UInt8(ascii: "u")); bytes.append(0x30); bytes.append(0x30)
+                    bytes.append(JSONWriter.hex[Int(b >> 4)]); bytes.append(JSONWriter.hex[Int(b & 0xF)])
                 }
                 i += 1
+                runStart = i
             }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count]))
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<n]))
         }
         bytes.append(UInt8(ascii: "\""))
     }

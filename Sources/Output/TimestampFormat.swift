@@ -12,6 +12,20 @@ extension Timestamp {
         var rem = secs % 86_400
         if rem < 0 { rem += 86_400; days -= 1 }
         let (y, m, d) = Timestamp.civil(fromDays: days)
+        if y >= 0 && y <= 9999 {
+            // Written digit by digit into a stack buffer: one allocation (the String) per event.
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 31) { b in
+                func put(_ v: Int64, _ at: Int, _ width: Int) {
+                    var v = v
+                    for k in stride(from: at + width - 1, through: at, by: -1) { b[k] = UInt8(48 + v % 10); v /= 10 }
+                }
+                put(y, 0, 4); b[4] = 45; put(m, 5, 2); b[7] = 45; put(d, 8, 2); b[10] = 84
+                put(rem / 3600, 11, 2); b[13] = 58; put(rem % 3600 / 60, 14, 2); b[16] = 58; put(rem % 60, 17, 2)
+                b[19] = 46; put(frac, 20, 6)
+                b[26] = 43; b[27] = 48; b[28] = 48; b[29] = 48; b[30] = 48
+                return String(decoding: UnsafeBufferPointer(rebasing: b[0..<31]), as: UTF8.self)
+            }
+        }
         func pad(_ v: Int64, _ width: Int) -> String {
             let s = String(v)
             return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s

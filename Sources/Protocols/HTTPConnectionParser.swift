@@ -82,10 +82,13 @@ public final class HTTPConnectionParser {
     /// As `bufferedBytes`, counting what the buffers reserved (capacity): the memory they take,
     /// for the engine's budget of all connections' buffers.
     public var heldCapacity: Int {
-        halves.reduce(0) { sum, h in
-            sum + h.headBuf.capacity + h.body.capacity + h.lineBuf.capacity + h.held.capacity + h.sse.heldCapacity
-                + (h.inflater == nil ? 0 : Inflater.approximateFootprint)
-        } + afterUpgrade[0].capacity + afterUpgrade[1].capacity
+        // Asked after every delivery (the engine's budget): a plain loop, no closure.
+        var sum = afterUpgrade[0].capacity + afterUpgrade[1].capacity
+        for h in halves {
+            sum += h.headBuf.capacity + h.body.capacity + h.lineBuf.capacity + h.held.capacity + h.sse.heldCapacity
+            if h.inflater != nil { sum += Inflater.approximateFootprint }
+        }
+        return sum
     }
 
     /// After `.upgrade`: the bytes of that direction that followed the HTTP message which ended

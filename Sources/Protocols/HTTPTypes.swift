@@ -28,6 +28,8 @@ public struct HTTPHeaders: Sendable, Equatable {
 /// ASCII-only case folding: header names are tokens, so Unicode case rules never apply.
 @inline(__always)
 func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
+    // UTF-8 counts are O(1) for native strings: most names differ in length.
+    if a.utf8.count != b.utf8.count { return false }
     var ia = a.utf8.makeIterator(), ib = b.utf8.makeIterator()
     while true {
         switch (ia.next(), ib.next()) {

@@ -14,7 +14,7 @@ struct MCPSonarCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mcpsonar",
         abstract: "A passive network sensor for Model Context Protocol traffic.",
-        subcommands: [Run.self, Bench.self, Rules.self, Pins.self, StressCommand.self],
+        subcommands: [Run.self, Bench.self, CorpusCommand.self, Rules.self, Pins.self, StressCommand.self],
         defaultSubcommand: Run.self)
 }
 
@@ -291,9 +291,11 @@ struct Bench: ParsableCommand {
         let text = """
             files: \(read.joined(separator: " ")) x \(report.passes) passes, detection \(config.detection == nil ? "off" : "on (\(config.detection?.rules.rules.count ?? 0) Sigma rules)")
             input: \(report.packets) packets, \(report.bytes) bytes
-            libpcap read floor: \(f(report.floorMBps)) MB/s (\(f(report.floorSeconds, 3)) s)
-            mcpsonar pipeline:  \(f(report.pipelineMBps)) MB/s (\(f(report.pipelineSeconds, 3)) s), \(f(report.packetsPerSecond, 0)) packets/s, \(f(report.eventsPerSecond, 0)) events/s
-            pipeline / floor:   \(f(100 * report.pipelineMBps / max(report.floorMBps, 1e-9)))%
+            libpcap read floor: \(f(report.floorMBps)) MB/s, \(f(report.floorPacketsPerSecond, 0)) packets/s (\(f(report.floorSeconds, 3)) s)
+            mcpsonar pipeline:  \(f(report.pipelineMBps)) MB/s, \(f(report.packetsPerSecond, 0)) packets/s (\(f(report.pipelineSeconds, 3)) s)
+            events: \(report.events) (\(f(report.eventsPerSecond, 0))/s), mcp \(report.mcpEvents) (\(f(report.mcpEventsPerSecond, 0))/s), alerts \(report.alerts)
+            pipeline / floor:   \(f(100 * report.ratio))%
+            CPU time (this thread): floor \(f(report.floorCPUSeconds, 3)) s, pipeline \(f(report.pipelineCPUSeconds, 3)) s = \(f(report.pipelineCPUMBps)) MB/s, \(f(100 * report.floorCPUSeconds / max(report.pipelineCPUSeconds, 1e-9)))% of the floor
             peak resident memory: \(f(Double(report.peakResidentBytes) / 1_048_576)) MiB
 
             """

@@ -9,7 +9,15 @@ import SonarProtocols
 /// server (or session).
 public final class ExposureMonitor {
     public private(set) var policy: EgressPolicy
-    private var reported: Set<String> = []
+    /// What was reported, as values: asked for every message, so no text is built to ask.
+    private enum Reported: Hashable {
+        case served(Endpoint)
+        case cleartext(IPAddress, Endpoint)
+        case credentials(IPAddress, Endpoint)
+        case noAuthorization(Endpoint)
+        case answer(Endpoint)
+    }
+    private var reported: Set<Reported> = []
     /// Requests of remote clients without Authorization, by flow and id, awaiting their answer.
     private var unauthenticated: Set<String> = []
     private let maxEntries = 100_000
@@ -25,23 +33,23 @@ public final class ExposureMonitor {
         let client = e.direction == .toServer ? e.source : e.destination
         guard !server.address.isLoopback || !client.address.isLoopback else { return }
         // One cleartext session per client host and server: initialize has no session id yet.
-        let session = "\(client.address)>\(server)"
+        var session: String { "\(client.address)>\(server)" }
         let hasAuth = headers?["authorization"] != nil
 
-        if !server.address.isLoopback, let sev = policy.servedBeyondLoopback, once("served \(server)") {
+        if !server.address.isLoopback, let sev = policy.servedBeyondLoopback, once(.served(server)) {
             report(finding("exposure.served-beyond-loopback", 200951, "MCP served on \(server), an address beyond loopback", sev, server.description))
         }
         // Everything the sensor decodes is cleartext: TLS is never decrypted.
-        if client.address != server.address, let sev = policy.cleartextSession, once("cleartext \(session)") {
+        if client.address != server.address, let sev = policy.cleartextSession, once(.cleartext(client.address, server)) {
             report(finding("exposure.cleartext-session", 200952, "MCP session in cleartext between \(client.address) and \(server)", sev, session))
         }
         if client.address != server.address, (hasAuth && e.direction == .toServer) || carriesSecret,
-           let sev = policy.cleartextCredentials, once("credentials \(session)") {
+           let sev = policy.cleartextCredentials, once(.credentials(client.address, server)) {
             let what = hasAuth && e.direction == .toServer ? "an Authorization header" : "a secret"
             report(finding("exposure.cleartext-credentials", 200953, "cleartext MCP session between \(client.address) and \(server) carries \(what)", sev, session))
         }
         if e.direction == .toServer, e.transport == .http || e.transport == .sse, !server.address.isLoopback, !hasAuth {
-            if let sev = policy.noAuthorization, once("noauth \(server)") {
+            if let sev = policy.noAuthorization, once(.noAuthorization(server)) {
                 report(finding("exposure.no-authorization", 200954, "Streamable HTTP requests to \(server) carry no Authorization", sev, server.description))
             }
             if !client.address.isLoopback, e.kind == .request, e.method == "initialize" || e.method == "tools/list", let id = e.id {
@@ -50,13 +58,13 @@ public final class ExposureMonitor {
             }
         }
         if e.direction == .toClient, e.kind == .response, e.method == "initialize" || e.method == "tools/list", let id = e.id,
-           unauthenticated.remove("\(e.flowId) \(id)") != nil, let sev = policy.unauthenticatedAnswer, once("answer \(server)") {
+           unauthenticated.remove("\(e.flowId) \(id)") != nil, let sev = policy.unauthenticatedAnswer, once(.answer(server)) {
             report(finding("exposure.unauthenticated-answer", 200955,
                            "\(server) answered \(e.method ?? "") to remote client \(client.address) that sent no Authorization", sev, server.description))
         }
     }
 
-    private func once(_ key: String) -> Bool {
+    private func once(_ key: Reported) -> Bool {
         if reported.count >= maxEntries { reported.removeAll() }
         return reported.insert(key).inserted
     }

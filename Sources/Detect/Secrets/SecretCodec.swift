@@ -82,6 +82,21 @@ enum SecretCodec {
     /// a mixed alphabet, padding inside, or an impossible length (unless `partial`: a sample cut
     /// anywhere).
     static func decodeBase64(_ s: UnsafeBufferPointer<UInt8>, partial: Bool = false) -> [UInt8]? {
+        // Most strings of a message are not base64: refuse them before allocating anything.
+        // The same conditions as the decoding loop below, so the answer never differs.
+        do {
+            var digits = 0, padding = 0
+            var standard = false, url = false
+            for b in s {
+                if b == 0x0A || b == 0x0D { continue }
+                if b == 0x3D { padding += 1; continue }
+                if padding > 0 || base64Values[Int(b)] == 255 { return nil }
+                if b == 0x2B || b == 0x2F { standard = true } else if b == 0x2D || b == 0x5F { url = true }
+                digits += 1
+            }
+            if standard && url { return nil }
+            if !partial && (digits % 4 == 1 || padding > 2) { return nil }
+        }
         var out: [UInt8] = []
         out.reserveCapacity(s.count * 3 / 4)
         var acc: UInt32 = 0, bits = 0, digits = 0

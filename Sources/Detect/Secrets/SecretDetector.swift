@@ -95,15 +95,18 @@ public struct SecretDetector: Sendable {
             let place = ["params", "result", "error", "id", "method", "jsonrpc"].contains(name) ? name : "message"
             // The member name itself, then its value, as below.
             scanString(doc, key, key: nil, message: message, place: place, add)
-            walk(doc, value, key: doc.string(key), message: message, place: place, add)
+            walk(doc, value, key: key, message: message, place: place, add)
             return true
         }
         if let headers {
             for (name, value) in headers.entries {
+                let keyed = scanner.hasContext(forKey: name) ? scanner.scan(value: value, key: name) : []
+                let found = scanner.merge(text: scanner.scan(value), keyed: keyed)
+                guard !found.isEmpty else { continue }
+                // Named only when something was found: most headers carry nothing.
                 let path = "header:" + name.lowercased()
                 let place = "HTTP header " + name
-                let keyed = scanner.hasContext(forKey: name) ? scanner.scan(value: value, key: name) : []
-                for m in scanner.merge(text: scanner.scan(value), keyed: keyed) { add(m, path, place) }
+                for m in found { add(m, path, place) }
             }
         }
         // A secret used as an object key would otherwise sit unmasked in the pointers.
@@ -140,7 +143,9 @@ public struct SecretDetector: Sendable {
     }
 
     /// Depth is bounded by the JSON parser's limit, so recursion is safe here.
-    private func walk(_ doc: JSONDocument, _ node: JSONRef, key: String?, message: JSONRef, place: String,
+    /// `key`: the member name the value sits under (the nearest one for array elements), as a
+    /// node: it becomes a String only when a context pattern applies to it.
+    private func walk(_ doc: JSONDocument, _ node: JSONRef, key: JSONRef?, message: JSONRef, place: String,
                       _ add: (SecretMatch, String, String) -> Void) {
         switch doc.kind(node) {
         case .string:
@@ -148,7 +153,7 @@ public struct SecretDetector: Sendable {
         case .object:
             doc.forEachMember(node) { k, v in
                 scanString(doc, k, key: nil, message: message, place: place, add)
-                walk(doc, v, key: doc.string(k), message: message, place: place, add)
+                walk(doc, v, key: k, message: message, place: place, add)
                 return true
             }
         case .array:
@@ -161,12 +166,26 @@ public struct SecretDetector: Sendable {
         }
     }
 
-    private func scanString(_ doc: JSONDocument, _ node: JSONRef, key: String?, message: JSONRef, place: String,
+    private func scanString(_ doc: JSONDocument, _ node: JSONRef, key keyNode: JSONRef?, message: JSONRef, place: String,
                             _ add: (SecretMatch, String, String) -> Void) {
         // Escape-free strings are scanned in place; escaped ones are decoded first so that
         // `\u0067hp_…` cannot hide a token.
         var matches: [SecretMatch]
-        let keyed = key.map { scanner.hasContext(forKey: $0) } ?? false
+        var key: String? = nil
+        var keyed = false
+        if let k = keyNode {
+            if doc.hasEscapes(k) {
+                key = doc.string(k)
+                keyed = key.map { scanner.hasContext(forKey: $0) } ?? false
+            } else {
+                // The name's bytes as sent are its text: no String unless a pattern wants it.
+                let raw = doc.raw(k)
+                keyed = raw.count >= 2 && raw.withUnsafeBufferPointer {
+                    scanner.hasContext(forKeyBytes: UnsafeBufferPointer(rebasing: $0[1..<($0.count - 1)]))
+                }
+                if keyed { key = doc.string(k) }
+            }
+        }
         if doc.hasEscapes(node) {
             guard let text = doc.string(node) else { return }
             matches = scanner.scan(text)

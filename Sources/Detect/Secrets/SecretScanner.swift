@@ -135,14 +135,18 @@ public struct SecretScanner: Sendable {
     func hasContext(forKey key: String) -> Bool {
         guard !compiled.contextPatterns.isEmpty else { return false }
         var copy = key
-        return copy.withUTF8 { k in
-            for c in compiled.contextKeyBytes where k.count >= c.count {
-                var equal = true
-                for (i, b) in c.enumerated() where Compiled.lower(k[k.count - c.count + i]) != b { equal = false; break }
-                if equal { return true }
-            }
-            return false
+        return copy.withUTF8 { hasContext(forKeyBytes: $0) }
+    }
+
+    /// `hasContext(forKey:)` on the name's UTF-8 bytes.
+    func hasContext(forKeyBytes k: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard !compiled.contextPatterns.isEmpty else { return false }
+        for c in compiled.contextKeyBytes where k.count >= c.count {
+            var equal = true
+            for (i, b) in c.enumerated() where Compiled.lower(k[k.count - c.count + i]) != b { equal = false; break }
+            if equal { return true }
         }
+        return false
     }
 
     /// Drops generic matches (Bearer, `password=`) whose value contains, or is contained in, the
@@ -199,8 +203,9 @@ public struct SecretScanner: Sendable {
 
     /// Where the payload of `data:<type>;base64,<payload>` starts, if `buffer` is such a URL.
     private func dataURLPayloadStart(_ buffer: UnsafeBufferPointer<UInt8>) -> Int? {
+        // Most strings do not start with "data:": answer before building anything.
+        guard buffer.count > 5, buffer[0] == 0x64, buffer[1] == 0x61, buffer[2] == 0x74, buffer[3] == 0x61, buffer[4] == 0x3A else { return nil }
         let head: [UInt8] = Array("data:".utf8), marker: [UInt8] = Array(";base64,".utf8)
-        guard buffer.count > head.count, buffer.starts(with: head) else { return nil }
         var i = head.count
         let limit = min(buffer.count, 256)
         while i + marker.count <= limit {

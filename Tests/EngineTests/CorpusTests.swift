@@ -1,0 +1,64 @@
+import Crypto
+import Foundation
+import SonarEngine
+import Testing
+
+/// `mcpsonar corpus`: the benchmark capture is deterministic, and the sensor finds in it exactly
+/// the MCP messages of the fixture copies it embeds.
+@Suite struct CorpusTests {
+    static func generate(seed: UInt64, to path: String) throws -> CorpusReport {
+        var options = CorpusOptions(size: 3_000_000, seed: seed, fixtures: Corpus.fixtureFiles(in: Repo.fixtures.path))
+        options.concurrentFlows = 100
+        return try Corpus.generate(options, to: path)
+    }
+
+    static func sha256(_ path: String) throws -> String {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func temporary(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("mcpsonar-corpus-\(getpid())-\(name).pcap").path
+    }
+
+    @Test func sameSeedSameBytes() throws {
+        let a = Self.temporary("a"), b = Self.temporary("b"), c = Self.temporary("c")
+        defer { for p in [a, b, c] { try? FileManager.default.removeItem(atPath: p) } }
+        let report = try Self.generate(seed: 1, to: a)
+        #expect(try Self.sha256(a) == "c4e83b38ad94ec4eee008f7b2b020eaae5740111732fcb353c6f66a840a8aa4d")
+        #expect(report.fileBytes == 3_012_015)
+        #expect(report.packets == 9193)
+        #expect(report.copies == [6, 6, 5, 5, 5, 5, 5, 5, 5, 5])
+        #expect(report.connections == 352)
+        #expect(report.tlsFlows == 4)
+        #expect(report.httpFlows == 8)
+        #expect(try Self.generate(seed: 1, to: b) == report)
+        #expect(try Self.sha256(b) == Self.sha256(a))
+        _ = try Self.generate(seed: 2, to: c)
+        #expect(try Self.sha256(c) != Self.sha256(a))
+    }
+
+    @Test func sensorFindsEveryEmbeddedMessage() throws {
+        let path = Self.temporary("events")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let report = try Self.generate(seed: 1, to: path)
+        // Each fixture's messages, as its golden event file counts them.
+        var expected = 0
+        for (file, copies) in zip(Corpus.fixtureFiles(in: Repo.fixtures.path), report.copies) {
+            let name = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+            let golden = try String(contentsOfFile: Repo.fixture("expected/\(name).events.jsonl"), encoding: .utf8)
+            expected += copies * golden.split(separator: "\n").filter { $0.contains("\"event_type\":\"mcp\"") }.count
+        }
+        #expect(expected == 1469)
+        let lines = try runSensor([path])
+        let types = lines.map { jsonObject($0)["event_type"] as? String ?? "?" }
+        #expect(types.filter { $0 == "mcp" }.count == expected)
+        #expect(types.filter { $0 == "flow" }.count == report.connections)
+        let stats = jsonObject(lines.last ?? "")["stats"] as? [String: Any] ?? [:]
+        let reassembly = stats["reassembly"] as? [String: Any] ?? [:]
+        #expect(reassembly["gaps"] as? Int == 0)
+        let counters = stats["counters"] as? [String: Any] ?? [:]
+        // Every TLS connection is recognised by its ClientHello and bypassed.
+        #expect((counters["app"] as? [String: Any])?["bypass_tls"] as? Int == report.tlsFlows)
+    }
+}
