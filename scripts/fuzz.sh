@@ -76,16 +76,18 @@ run() {
 
 summarize() {
     local t="$1" log="$2" rc="$3"
-    local execs rate last cov ft corp
+    local execs rate last cov ft corp rss slow
     execs=$(awk '/^stat::number_of_executed_units:/ {print $2}' "$log" | tail -1)
     rate=$(awk '/^stat::average_exec_per_sec:/ {print $2}' "$log" | tail -1)
+    rss=$(awk '/^stat::peak_rss_mb:/ {print $2}' "$log" | tail -1)
+    slow=$(awk '/^stat::slowest_unit_time_sec:/ {print $2}' "$log" | tail -1)
     last=$(grep -E '^#[0-9]+' "$log" | tail -1)
     cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
     ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
     corp=$(sed -n 's/.* corp: \([0-9]*\/[0-9]*[a-zA-Z]*\).*/\1/p' <<<"$last")
     local found; found=$(ls -A "Fuzz/findings/$t" 2>/dev/null | wc -l)
-    printf 'RESULT target=%s rc=%s exec/s=%s total_execs=%s cov=%s ft=%s corpus=%s findings=%s log=%s\n' \
-        "$t" "$rc" "${rate:-?}" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$found" "$log"
+    printf 'RESULT target=%s rc=%s exec/s=%s total_execs=%s cov=%s ft=%s corpus=%s peak_rss_mb=%s slowest_s=%s findings=%s log=%s\n' \
+        "$t" "$rc" "${rate:-?}" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "${rss:-?}" "${slow:-?}" "$found" "$log"
 }
 
 if [[ "$target" == "all" ]]; then

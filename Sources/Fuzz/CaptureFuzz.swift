@@ -43,6 +43,8 @@ enum CaptureFuzz {
     static func run(_ input: UnsafeRawBufferPointer) {
         guard write(input) else { return }
         let source: PcapSource
+        // libpcap keeps the file open: unlinking it at once leaves nothing behind in /dev/shm.
+        defer { unlink(path) }
         do throws(CaptureError) {
             source = try PcapSource.openFile(path)
         } catch {
