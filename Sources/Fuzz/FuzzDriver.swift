@@ -19,20 +19,21 @@ public enum FuzzDriver {
     }
 
     /// `sonar-fuzz TARGET FILE...` without libFuzzer: runs each file through the target's entry
-    /// (a crash reproduces as a crash). Returns the exit status.
-    public static func replay(_ arguments: [String]) -> Int32 {
+    /// (a crash reproduces as a crash). Each line of report goes to `say` (the executable prints
+    /// it: this library writes nothing itself). Returns the exit status.
+    public static func replay(_ arguments: [String], say: (String) -> Void) -> Int32 {
         guard arguments.count >= 2, let target = FuzzTarget(rawValue: arguments[1]) else {
             let names = FuzzTarget.allCases.map(\.rawValue).joined(separator: "|")
-            print("usage: sonar-fuzz \(names) FILE...   (replays inputs; build with scripts/fuzz.sh to fuzz)")
+            say("usage: sonar-fuzz \(names) FILE...   (replays inputs; build with scripts/fuzz.sh to fuzz)")
             return 2
         }
         for path in arguments.dropFirst(2) {
             guard let bytes = readFile(path) else {
-                print("\(path): cannot read")
+                say("\(path): cannot read")
                 return 1
             }
             target.run(bytes)
-            print("\(path): ok (\(bytes.count) bytes)")
+            say("\(path): ok (\(bytes.count) bytes)")
         }
         return 0
     }

@@ -36,7 +36,7 @@ public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CI
 @main
 struct SonarFuzzReplay {
     static func main() {
-        exit(FuzzDriver.replay(CommandLine.arguments))
+        exit(FuzzDriver.replay(CommandLine.arguments, say: { print($0) }))
     }
 }
 #endif
