@@ -21,7 +21,7 @@ public func fuzzerInitialize(_ argc: UnsafeMutablePointer<CInt>,
     selectedTarget = FuzzDriver.target(argv0: argv0)
     if selectedTarget == nil {
         let names = FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")
-        print("sonar-fuzz: set SONAR_FUZZ_TARGET to one of: \(names)")
+        say("sonar-fuzz: set SONAR_FUZZ_TARGET to one of: \(names)", fd: 2)
         exit(2)
     }
     return 0
@@ -36,7 +36,13 @@ public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CI
 @main
 struct SonarFuzzReplay {
     static func main() {
-        exit(FuzzDriver.replay(CommandLine.arguments, say: { print($0) }))
+        exit(FuzzDriver.replay(CommandLine.arguments, say: { say($0, fd: 1) }))
     }
 }
 #endif
+
+/// One line to a file descriptor (the command line's way, as in mcpsonar).
+func say(_ line: String, fd: Int32) {
+    var bytes = Array((line + "\n").utf8)
+    bytes.withUnsafeMutableBytes { _ = write(fd, $0.baseAddress, $0.count) }
+}
