@@ -43,9 +43,9 @@ public struct RunControl {
 
 /// Drives the engine from capture sources: files in order as one timeline, or a live interface.
 public struct Runner {
-    public let engine: Engine
+    public let engine: any PacketPipeline
 
-    public init(engine: Engine) { self.engine = engine }
+    public init(engine: any PacketPipeline) { self.engine = engine }
 
     /// Reads every file in order. A file that cannot be opened at all is an error thrown before
     /// anything is read; a file damaged part-way is read as far as it goes and reported.

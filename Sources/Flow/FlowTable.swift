@@ -64,6 +64,10 @@ public final class Flow {
     public internal(set) var handshakeSeen = false
     public internal(set) var closed = false
     public internal(set) var closedAt: Timestamp?
+    /// Position in the packet timeline (set by the engine) of the flow's first and latest packet:
+    /// with several workers, flows that end together are put in the order one table would end them.
+    public var firstSeq: UInt64 = 0
+    public var lastSeq: UInt64 = 0
 
     // Least-recently-used list links, owned by the table.
     fileprivate var older: Flow?

@@ -1,0 +1,266 @@
+import SonarCapture
+import SonarCore
+import SonarDetect
+import SonarMCP
+import SonarOutput
+import SonarProtocols
+
+/// The cross-flow half of the pipeline: MCP sessions and tool inventories, the detectors and
+/// the events, in packet order. MCP state spans connections (a legacy SSE stream and the POSTs
+/// of other connections, sessions continued by `Mcp-Session-Id`, a server's tools across its
+/// clients, DNS answers naming other flows' destinations), so there is one of these however many
+/// workers read the flows.
+final class SessionStage: SessionPort {
+    private(set) var config: EngineConfig
+    let tracker: MCPTracker
+    let detector: DetectionEngine?
+    private let sink: EventSink
+    /// Tool inventory changes the tracker saw in the message being processed.
+    private var toolObservations: [ToolObservation] = []
+    private var eventCounts: [String: Int] = [:]
+    /// Per open flow, by public id: what only this stage decides.
+    private var notes: [UInt64: SessionNotes] = [:]
+    /// Flow stage id → public flow id, per worker. With one worker both are the same numbers.
+    private var flowIds: [[UInt64: UInt64]]
+    private var nextFlowId: UInt64 = 1
+    /// The worker whose work is being run (set by the parallel engine between groups).
+    var worker = 0
+    /// Server endpoints seen carrying MCP (bounded): a limit breach on a new connection to one
+    /// of them is on an MCP connection even before its first message is read.
+    private var mcpServers: Set<Endpoint> = []
+    private let maxMCPServers = 10_000
+    /// Pressure on the sensor (flows evicted, connections shed): one alert per interval each.
+    private var evictionGate = PressureGate()
+    private var sheddingGate = PressureGate()
+    var flowEvents = true
+    var alertCapture: AlertCapture?
+    /// Events written so far (every type); read by other threads for the progress line.
+    private(set) var eventsWritten = 0
+
+    init(config: EngineConfig, sink: EventSink, workers: Int = 1) {
+        self.config = config
+        self.tracker = MCPTracker(config: config.mcp)
+        self.detector = config.detection.map { DetectionEngine(config: $0) }
+        self.sink = sink
+        self.flowIds = Array(repeating: [:], count: max(1, workers))
+        if let detector {
+            tracker.observeTools = { [unowned self] in self.toolObservations.append($0) }
+            detector.policy.toolListed = { [unowned self] server, tool in self.tracker.isToolListed(server: server, tool: tool) }
+        }
+    }
+
+    func reload(_ new: DetectionConfig) -> Bool {
+        guard let detector else { return false }
+        detector.reload(new)
+        config.detection = new
+        return true
+    }
+
+    private func publicId(_ local: UInt64) -> UInt64 { flowIds[worker][local] ?? local }
+
+    // MARK: - SessionPort
+
+    func flowStarted(_ flowId: UInt64) {
+        let id = nextFlowId
+        nextFlowId += 1
+        flowIds[worker][flowId] = id
+        notes[id] = SessionNotes()
+    }
+
+    func carriesMCP(_ flowId: UInt64) {
+        notes[publicId(flowId)]?.carriesMCP = true
+    }
+
+    func flowEnded(_ record: FlowRecord) {
+        var r = record
+        let id = publicId(record.flowId)
+        r.flowId = id
+        if let d = detector { r.dnsName = d.egress.dnsNames(r.server.address, client: r.client.address, at: r.start)?.first }
+        r.alerted = notes[id]?.alerted ?? false
+        if flowEvents { write(EventEncoder.encodeFlow(r), type: "flow") }
+        notes[id] = nil
+        flowIds[worker][record.flowId] = nil
+    }
+
+    func egress(_ connection: OutboundConnection) {
+        guard let detector else { return }
+        var c = connection
+        c.flowId = publicId(connection.flowId)
+        if let alert = detector.egress.inspect(c) { raise(alert) }
+    }
+
+    func dnsAnswer(_ message: DNSMessage, client: IPAddress, time: Timestamp) {
+        detector?.egress.learn(message, client: client, time: time)
+    }
+
+    func sensorAnomaly(_ a: SensorAnomaly) {
+        raiseSensorAnomaly(a.name, flowId: publicId(a.flowId), source: a.source, destination: a.destination,
+                           time: a.time, appProto: a.appProto, server: a.server)
+    }
+
+    func transportAnomaly(_ a: SensorAnomaly, oncePerFlow: Bool) {
+        guard let detector, let f = detector.policy.transportAnomaly(a.name) else { return }
+        let id = publicId(a.flowId)
+        if oncePerFlow {
+            guard notes[id]?.anomalies.insert(a.name).inserted ?? false else { return }
+        }
+        raise(Alert(timestamp: a.time, flowId: id, source: a.source, destination: a.destination, appProto: a.appProto, finding: f))
+    }
+
+    /// Pressure alerts: one for the first event, then at most one per
+    /// `flow.eviction_alert_interval_seconds` of packet time, counting the events since the last.
+    func pressure(_ p: PressureNote) {
+        let admitted = p.name == "flow.evicted"
+            ? evictionGate.admit(now: p.time, intervalSeconds: config.flow.evictionAlertIntervalSeconds)
+            : sheddingGate.admit(now: p.time, intervalSeconds: config.flow.evictionAlertIntervalSeconds)
+        guard let n = admitted, let detector else { return }
+        let limit = Limits.detail(forBreach: p.name, config: config) ?? ""
+        let detail = "\(limit); \(n) \(p.what) since the last such alert"
+        guard let f = detector.policy.sensorAnomaly(p.name, detail: detail) else { return }
+        raise(Alert(timestamp: p.time, flowId: publicId(p.flowId), source: p.client, destination: p.server,
+                    appProto: p.appProto, finding: f))
+    }
+
+    /// Every message of a payload: its `mcp` event, then the alerts it raises.
+    func mcpPayload(_ original: MCPPayload, headers: HTTPHeaders?) {
+        var payload = original
+        payload.flowId = publicId(original.flowId)
+        let before = tracker.messagesSeen
+        defer {
+            if tracker.messagesSeen > before { sawMCP(flowId: payload.flowId, server: payload.server) }
+            if let rejection = tracker.lastRejection, PolicyDetectors.limitBreaches.contains(rejection.counterName) {
+                let (src, dst) = payload.direction == .toServer ? (payload.client, payload.server) : (payload.server, payload.client)
+                raiseSensorAnomaly(rejection.counterName, flowId: payload.flowId, source: src, destination: dst,
+                                   time: payload.time, appProto: payload.appProto, server: payload.server)
+            }
+        }
+        guard let detector else {
+            tracker.process(payload) { event in write(EventEncoder.encode(event), type: "mcp") }
+            return
+        }
+        toolObservations.removeAll()
+        tracker.process(payload) { event, view in
+            var e = event
+            var (findings, secrets) = detector.inspect(e, view: view, headers: headers)
+            for o in toolObservations { findings += detector.observe(o, serverName: e.serverName) }
+            toolObservations.removeAll()
+            if !secrets.isEmpty { redact(&e, view: view, secrets: secrets) }
+            write(EventEncoder.encode(e), type: "mcp")
+            for f in findings {
+                raise(Alert(timestamp: e.timestamp, flowId: e.flowId, source: e.source, destination: e.destination,
+                            appProto: e.appProto, finding: f, mcp: e))
+            }
+        }
+    }
+
+    // MARK: - alerts
+
+    /// A flow carried MCP: its breaches are an analyst's business, and so are those of later
+    /// connections to the same server.
+    private func sawMCP(flowId: UInt64, server: Endpoint) {
+        notes[flowId]?.carriesMCP = true
+        if mcpServers.count < maxMCPServers { mcpServers.insert(server) }
+    }
+
+    /// Whether a connection carries MCP: a message was read on it, a request named an MCP
+    /// header, its WebSocket subprotocol is `mcp`, it is JSON-RPC lines, or its server served MCP.
+    private func carriesMCP(flowId: UInt64, server: Endpoint) -> Bool {
+        notes[flowId]?.carriesMCP == true || mcpServers.contains(server)
+    }
+
+    /// A limit breach or evasion sign as a `protocol` alert, once per kind per flow. Limit
+    /// breaches of the parsers count only on MCP connections; decompression bombs and TCP-level
+    /// signs on any connection the sensor reads.
+    private func raiseSensorAnomaly(_ name: String, flowId: UInt64, source: Endpoint, destination: Endpoint,
+                                    time: Timestamp, appProto: String?, server: Endpoint) {
+        guard let detector, let n = notes[flowId] else { return }
+        if PolicyDetectors.limitBreaches.contains(name) && !carriesMCP(flowId: flowId, server: server) { return }
+        guard !n.anomalies.contains(name),
+              let f = detector.policy.sensorAnomaly(name, detail: Limits.detail(forBreach: name, config: config)) else { return }
+        n.anomalies.insert(name)
+        raise(Alert(timestamp: time, flowId: flowId, source: source, destination: destination,
+                    appProto: appProto, finding: f))
+    }
+
+    /// Nothing a detector recognised as a secret is written unmasked: not in `--payloads`
+    /// messages, nor in fields copied from the message (tool name, ids, session id).
+    private func redact(_ e: inout MCPEvent, view: MCPMessageView, secrets: Set<String>) {
+        if config.mcp.includePayloads {
+            e.message = PayloadRedaction.compactText(view.document, view.message.node, secrets: secrets)
+        }
+        func clean(_ s: String?) -> String? {
+            guard var s else { return nil }
+            for secret in secrets where s.contains(secret) { s = s.replacing(secret, with: Redaction.mask(secret)) }
+            return s
+        }
+        e.tool = clean(e.tool)
+        e.method = clean(e.method)
+        e.sessionId = clean(e.sessionId)
+        if case .string(let id)? = e.id, let masked = clean(id) { e.id = .string(masked) }
+    }
+
+    /// Every alert goes out through here: its flow is marked as alerted (for the `flow` event and
+    /// `--pcap-alerts`) before the alert is written.
+    private func raise(_ alert: Alert) {
+        if let id = alert.flowId {
+            notes[id]?.alerted = true
+            alertCapture?.alert(flowId: id)
+        }
+        write(EventEncoder.encode(alert), type: "alert")
+    }
+
+    // MARK: - output
+
+    /// The `stats` event: the flow stages' figures with this stage's own.
+    func writeStats(_ flows: FlowFigures, captureStats: CaptureStats?, outputStats: OutputStats?, time: Timestamp) {
+        var s = StatsSnapshot(time: time)
+        s.packets = flows.packets
+        s.bytes = flows.bytes
+        s.kernelDrops = captureStats?.dropped
+        s.interfaceDrops = captureStats?.interfaceDropped
+        s.flowsActive = flows.flowsActive
+        s.flowsTotal = flows.flowsCreated
+        s.flowsEvicted = flows.flowsEvicted
+        s.flowsTimedOut = flows.flowsTimedOut
+        s.reassemblyGaps = flows.gaps
+        s.reassemblyGapBytes = flows.gapBytes
+        s.reassemblyPendingBytes = flows.pendingBytes
+        s.appBufferedBytes = flows.appBufferedBytes
+        s.memoryBytes = ProcessMemory.residentBytes()
+        s.events = eventCounts
+        var all = flows.counters
+        all.merge(tracker.counters)
+        s.counters = all
+        s.output = outputStats
+        write(EventEncoder.encode(s), type: "stats")
+    }
+
+    func flush() { sink.flush() }
+
+    private func write(_ line: [UInt8], type: String) {
+        eventCounts[type, default: 0] += 1
+        eventsWritten += 1
+        sink.write(line: line, type: type)
+    }
+}
+
+/// What the session stage decides about one open flow.
+final class SessionNotes {
+    var alerted = false
+    var anomalies: Set<String> = []
+    /// MCP was seen on this connection (a message, an MCP header, the `mcp` subprotocol).
+    var carriesMCP = false
+}
+/// Rate limit for pressure alerts: lets one through per interval, with how many it stands for.
+struct PressureGate {
+    private var since = 0
+    private var last: Timestamp?
+
+    mutating func admit(now: Timestamp, intervalSeconds: Int64) -> Int? {
+        since += 1
+        if let last, now.microseconds(since: last) < intervalSeconds &* 1_000_000 { return nil }
+        last = now
+        defer { since = 0 }
+        return since
+    }
+}
