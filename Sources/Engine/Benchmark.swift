@@ -21,6 +21,9 @@ public struct BenchmarkReport: Sendable {
     /// counts the time other processes held the CPU.
     public var floorCPUSeconds = 0.0
     public var pipelineCPUSeconds = 0.0
+    /// CPU time of every thread of the process during the pipeline phase (workers included).
+    public var pipelineProcessCPUSeconds = 0.0
+    public var workers = 1
     public var pipelineCPUMBps: Double { Double(bytes) / 1e6 / max(pipelineCPUSeconds, 1e-9) }
     public var floorCPUMBps: Double { Double(bytes) / 1e6 / max(floorCPUSeconds, 1e-9) }
 
@@ -51,7 +54,7 @@ final class CountingSink: EventSink {
 public enum Benchmark {
     /// Reads `files` `passes` times with libpcap alone (the floor), then `passes` times through the
     /// whole pipeline, each pass with a fresh engine so repeated captures do not meet closed flows.
-    public static func run(files: [String], passes: Int, config: EngineConfig) throws(CaptureError) -> BenchmarkReport {
+    public static func run(files: [String], passes: Int, config: EngineConfig, workers: Int = 1) throws(CaptureError) -> BenchmarkReport {
         var packets: UInt64 = 0, bytes: UInt64 = 0
         let floorStart = monotonicSeconds()
         let floorCPUStart = threadCPUSeconds()
@@ -74,9 +77,10 @@ public enum Benchmark {
         var events = 0, mcp = 0, alerts = 0
         let start = monotonicSeconds()
         let cpuStart = threadCPUSeconds()
+        let processCPUStart = processCPUSeconds()
         for _ in 0..<passes {
             let sink = CountingSink()
-            let engine = Engine(config: config, sink: sink)
+            let engine = makePipeline(config: config, sink: sink, workers: workers)
             _ = try Runner(engine: engine).replay(files: files, diagnostics: { _ in })
             events += sink.lines
             mcp += sink.mcp
@@ -84,13 +88,23 @@ public enum Benchmark {
         }
         let seconds = monotonicSeconds() - start
         let cpu = threadCPUSeconds() - cpuStart
+        let processCPU = processCPUSeconds() - processCPUStart
         var report = BenchmarkReport(passes: passes, packets: packets, bytes: bytes, events: events, mcpEvents: mcp, alerts: alerts,
                                floorSeconds: floorSeconds, pipelineSeconds: seconds,
                                peakResidentBytes: ProcessMemory.peakResidentBytes())
         report.floorCPUSeconds = floorCPU
         report.pipelineCPUSeconds = cpu
+        report.pipelineProcessCPUSeconds = processCPU
+        report.workers = workers
         return report
     }
+}
+
+/// CPU time used by every thread of the process so far.
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 /// CPU time used by the calling thread so far.

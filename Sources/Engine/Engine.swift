@@ -20,6 +20,14 @@ public protocol PacketPipeline: AnyObject {
     func finish()
     func flush()
     func reloadDetection(_ new: DetectionConfig) -> Bool
+    /// Waits until everything handed over is written (the threads of a parallel pipeline end).
+    func close()
+}
+
+/// One worker (`Engine`) or several (`ParallelEngine`; one worker if its threads cannot start).
+public func makePipeline(config: EngineConfig, sink: EventSink, workers: Int) -> any PacketPipeline {
+    if workers > 1, let parallel = ParallelEngine(config: config, sink: sink, workers: workers) { return parallel }
+    return Engine(config: config, sink: sink)
 }
 
 extension PacketPipeline {
@@ -102,6 +110,8 @@ public final class Engine: PacketPipeline {
     }
 
     public func flush() { session.flush() }
+
+    public func close() {}
 
     /// The tool inventory the capture showed, as an approved-inventory file (`mcpsonar pins`).
     public func pinsJSON() -> [UInt8] {

@@ -173,6 +173,7 @@ public struct Runner {
         engine.finishFlows()
         engine.writeStats(captureStats: stats, time: max(engine.now, wallClock()))
         engine.flush()
+        engine.close()
         return .completed
     }
 

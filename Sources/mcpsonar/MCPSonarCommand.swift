@@ -84,6 +84,9 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("queue-events"), help: "Events that may wait for a slow output; beyond it they are dropped and counted (default 65536).")
     var queueEvents: Int = 65_536
 
+    @Option(name: .customLong("workers"), help: ArgumentHelp("Threads that read flows (default: the number of cores). The MCP sessions, detection and output run in one more thread, in packet order: the events are the same for any number.", valueName: "N"))
+    var workers: Int?
+
     @OptionGroup var detection: DetectionOptions
     @OptionGroup var limits: LimitOptions
 
@@ -106,6 +109,10 @@ struct Run: ParsableCommand {
         if group != nil && user == nil { throw ValidationError("--group needs --user") }
         if pcapAlertsMaxMB < 1 { throw ValidationError("--pcap-alerts-max-mb must be at least 1") }
         if queueEvents < 1 { throw ValidationError("--queue-events must be at least 1") }
+        if let workers, workers < 1 || workers > 64 { throw ValidationError("--workers must be from 1 to 64") }
+        if let workers, workers > 1, pcapAlerts != nil {
+            throw ValidationError("--pcap-alerts runs with one worker (it keeps each flow's packets in capture order): leave out --workers or give --workers 1")
+        }
     }
 
     func run() throws {
@@ -157,15 +164,16 @@ struct Run: ParsableCommand {
 
         // Live capture never waits for an output: a full queue drops (counted). A replay of files
         // to standard output or files writes directly; to sockets it waits, losing nothing.
-        let direct = liveSource == nil && sinks.count == 1 && (specs[0].label == "file" || specs[0].label == "stdout")
+        let threads = pcapAlerts != nil ? 1 : (workers ?? ParallelEngine.defaultWorkers)
+        let direct = threads == 1 && liveSource == nil && sinks.count == 1 && (specs[0].label == "file" || specs[0].label == "stdout")
         let queue: QueuedSink? = direct ? nil : QueuedSink(sinks: zip(specs, sinks).map { ($0.label, $1) },
                                                              maxEvents: config.output.maxQueuedEvents, maxBytes: config.output.maxQueuedBytes,
                                                              overflow: liveSource == nil ? .block : .drop)
         let sink: EventSink = queue ?? sinks[0]
 
         config.detection = detectionConfig
-        let engine = Engine(config: config, sink: sink)
-        engine.alertCapture = alertCapture
+        let engine = makePipeline(config: config, sink: sink, workers: threads)
+        (engine as? Engine)?.alertCapture = alertCapture
         if let queue { engine.outputStats = { queue.stats } }
         let runner = Runner(engine: engine)
 
@@ -265,12 +273,16 @@ struct Bench: ParsableCommand {
     @Flag(name: .customLong("payloads"), help: "Include payloads in events, as --payloads does.")
     var payloads = false
 
+    @Option(name: .customLong("workers"), help: ArgumentHelp("Flow-reading threads, as for the sensor (default 1: the figures of one core).", valueName: "N"))
+    var workers = 1
+
     @OptionGroup var detection: DetectionOptions
     @OptionGroup var limits: LimitOptions
 
     func validate() throws {
         if read.isEmpty { throw ValidationError("give at least one capture with -r FILE") }
         if passes < 1 { throw ValidationError("--passes must be at least 1") }
+        if workers < 1 || workers > 64 { throw ValidationError("--workers must be from 1 to 64") }
     }
 
     func run() throws {
@@ -280,7 +292,7 @@ struct Bench: ParsableCommand {
         config.detection = detection.load()
         let report: BenchmarkReport
         do {
-            report = try Benchmark.run(files: read, passes: passes, config: config)
+            report = try Benchmark.run(files: read, passes: passes, config: config, workers: workers)
         } catch {
             fail("\(error)")
         }
@@ -289,13 +301,14 @@ struct Bench: ParsableCommand {
             return String(Double((v * scale).rounded()) / scale)
         }
         let text = """
-            files: \(read.joined(separator: " ")) x \(report.passes) passes, detection \(config.detection == nil ? "off" : "on (\(config.detection?.rules.rules.count ?? 0) Sigma rules)")
+            files: \(read.joined(separator: " ")) x \(report.passes) passes, \(workers) worker\(workers == 1 ? "" : "s"), detection \(config.detection == nil ? "off" : "on (\(config.detection?.rules.rules.count ?? 0) Sigma rules)")
             input: \(report.packets) packets, \(report.bytes) bytes
             libpcap read floor: \(f(report.floorMBps)) MB/s, \(f(report.floorPacketsPerSecond, 0)) packets/s (\(f(report.floorSeconds, 3)) s)
             mcpsonar pipeline:  \(f(report.pipelineMBps)) MB/s, \(f(report.packetsPerSecond, 0)) packets/s (\(f(report.pipelineSeconds, 3)) s)
             events: \(report.events) (\(f(report.eventsPerSecond, 0))/s), mcp \(report.mcpEvents) (\(f(report.mcpEventsPerSecond, 0))/s), alerts \(report.alerts)
             pipeline / floor:   \(f(100 * report.ratio))%
             CPU time (this thread): floor \(f(report.floorCPUSeconds, 3)) s, pipeline \(f(report.pipelineCPUSeconds, 3)) s = \(f(report.pipelineCPUMBps)) MB/s, \(f(100 * report.floorCPUSeconds / max(report.pipelineCPUSeconds, 1e-9)))% of the floor
+            CPU time (all threads): pipeline \(f(report.pipelineProcessCPUSeconds, 3)) s
             peak resident memory: \(f(Double(report.peakResidentBytes) / 1_048_576)) MiB
 
             """

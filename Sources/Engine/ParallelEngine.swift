@@ -1,0 +1,492 @@
+import Dispatch
+import SonarCapture
+import SonarCore
+import SonarDecode
+import SonarDetect
+import SonarMCP
+import SonarOutput
+import SonarProtocols
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The pipeline over several worker threads (`--workers N`).
+///
+/// The reading thread (the caller) decodes each packet and sends it to the worker that owns its
+/// flow, chosen by a symmetric hash of the 5-tuple: both directions of a connection meet in one
+/// worker. Each worker runs a `FlowStage` (flows, reassembly, HTTP, SSE, WebSocket, lines) on its
+/// flows. What they find goes, in packet order, to one `SessionStage` thread: MCP state spans
+/// connections (sessions, legacy SSE streams, a server's tools, DNS names), so it is not split.
+///
+/// The output is the one-worker output, event for event: every worker sees every position of the
+/// packet timeline (its own packets, and the times of the others'), so flows time out at the same
+/// packet as in one table; the session stage runs the work of a batch in timeline order, flows
+/// that end at the same position in the order one table ends them, and gives flows their public
+/// ids in the order they started. Two things are per worker and so differ only under pressure:
+/// the flow table's and the parser buffers' caps are divided among the workers.
+public final class ParallelEngine: PacketPipeline {
+    public private(set) var config: EngineConfig
+    public let workerCount: Int
+    public var outputStats: (() -> OutputStats)? {
+        get { serial.outputStats }
+        set { serial.outputStats = newValue }
+    }
+    public private(set) var now = Timestamp.zero
+    public var eventsWritten: Int { serial.eventsWritten.load(ordering: .relaxed) }
+
+    // Reading thread.
+    private var decoder: PacketDecoder
+    private var packets: UInt64 = 0
+    private var bytes: UInt64 = 0
+    private var seq: UInt64 = 0
+    private var batchFirstSeq: UInt64 = 1
+    private var timeline: [Timestamp] = []
+    private var items: [[WorkerItem]]
+    private var payloads: [[UInt8]]
+    private var payloadBytes = 0
+    private let batchPackets: Int
+    private let batchBytes: Int
+    private var closed = false
+
+    private let inputs: [HandOver<WorkerBatch>]
+    private let outputs: [HandOver<WorkerOutput>]
+    private let plans: HandOver<BatchPlan>
+    private let workers: [Worker]
+    private let serial: SerialStage
+    private var threads: [pthread_t] = []
+
+    /// `workers`: at least 2 (one worker is `Engine`). `batchPackets`: timeline positions per
+    /// hand-over (fewer when `flush` is called, as live capture does). Nil when the system
+    /// refuses a thread.
+    public init?(config: EngineConfig, sink: EventSink, workers: Int, batchPackets: Int = 1024) {
+        let n = max(2, workers)
+        self.config = config
+        self.workerCount = n
+        self.decoder = PacketDecoder(limits: config.decode)
+        self.batchPackets = max(1, batchPackets)
+        self.batchBytes = 4 << 20
+        self.items = Array(repeating: [], count: n)
+        self.payloads = Array(repeating: [], count: n)
+        // Caps that bound the whole pipeline are shared out among the workers.
+        var share = config
+        share.flow.maxFlows = max(1, config.flow.maxFlows / n)
+        share.flow.reassembly.maxPendingBytesTotal = max(1, config.flow.reassembly.maxPendingBytesTotal / n)
+        share.flow.reassembly.maxRecentBytesTotal = max(1, config.flow.reassembly.maxRecentBytesTotal / n)
+        share.maxAppBufferedBytesTotal = max(1, config.maxAppBufferedBytesTotal / n)
+        let session = SessionStage(config: config, sink: sink, workers: n)
+        let inputs = (0..<n).map { _ in HandOver<WorkerBatch>(capacity: 4) }
+        let outputs = (0..<n).map { _ in HandOver<WorkerOutput>(capacity: 4) }
+        let plans = HandOver<BatchPlan>(capacity: 16)
+        self.inputs = inputs
+        self.outputs = outputs
+        self.plans = plans
+        self.workers = (0..<n).map { Worker(config: share, input: inputs[$0], output: outputs[$0]) }
+        self.serial = SerialStage(session: session, plans: plans, outputs: outputs)
+        for w in self.workers {
+            guard let t = startThread(w.run) else { abandon(); return nil }
+            threads.append(t)
+        }
+        guard let t = startThread(serial.run) else { abandon(); return nil }
+        threads.append(t)
+    }
+
+    /// A thread could not be started: let those that run end, and give up.
+    private func abandon() {
+        for o in outputs { o.put(WorkerOutput()) } // so a running session stage never waits on a missing worker
+        dispatch(.close)
+        closed = true
+        for t in threads { pthread_join(t, nil) }
+        threads.removeAll()
+    }
+
+    deinit { close() }
+
+    /// The number of cores online (at least 1, at most 64).
+    public static var defaultWorkers: Int {
+        let n = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+        return n < 1 ? 1 : min(Int(n), 64)
+    }
+
+    // MARK: - PacketPipeline (reading thread)
+
+    public func process(_ packet: CapturedPacket, linkType: Int32) {
+        guard !closed else { return }
+        packets += 1
+        bytes += UInt64(packet.wireLength)
+        if packet.timestamp > now { now = packet.timestamp }
+        seq &+= 1
+        timeline.append(packet.timestamp)
+        if let p = decoder.decode(packet.bytes, wireLength: packet.wireLength, linkType: linkType,
+                                  timestamp: packet.timestamp) {
+            let w = ParallelEngine.worker(for: p, of: workerCount)
+            var header = p
+            header.payload = UnsafeRawBufferPointer(start: nil, count: 0)
+            items[w].append(WorkerItem(index: timeline.count - 1, packet: header, payloadStart: payloads[w].count,
+                                       payloadCount: p.payload.count, wireLength: packet.wireLength))
+            payloads[w].append(contentsOf: p.payload)
+            payloadBytes += p.payload.count
+        }
+        if timeline.count >= batchPackets || payloadBytes >= batchBytes { dispatch(.none) }
+    }
+
+    public func advanceClock(to time: Timestamp) {
+        guard !closed, time > now else { return }
+        now = time
+        seq &+= 1
+        timeline.append(time) // a position with no packet: every worker moves its clock
+        dispatch(.none)
+    }
+
+    public func writeStats(captureStats: CaptureStats?, time: Timestamp?) {
+        guard !closed else { return }
+        dispatch(.stats(captureStats, time ?? now))
+    }
+
+    public func finishFlows() {
+        guard !closed else { return }
+        seq &+= 1
+        dispatch(.finishFlows(seq))
+    }
+
+    /// End of input: finish every flow, write the `stats` event, wait for the threads.
+    public func finish() {
+        finishFlows()
+        writeStats(captureStats: nil, time: nil)
+        close()
+    }
+
+    public func flush() {
+        guard !closed else { return }
+        dispatch(.flush)
+    }
+
+    public func reloadDetection(_ new: DetectionConfig) -> Bool {
+        guard !closed, config.detection != nil else { return false }
+        config.detection = new
+        dispatch(.reload(new))
+        return true
+    }
+
+    /// Everything handed over is processed and written; the threads end. Idempotent.
+    public func close() {
+        guard !closed else { return }
+        dispatch(.close)
+        closed = true
+        for t in threads { pthread_join(t, nil) }
+        threads.removeAll()
+    }
+
+    // MARK: - hand-over
+
+    private func dispatch(_ command: BatchCommand) {
+        var readerFigures: FlowFigures?
+        if case .stats = command {
+            var f = FlowFigures()
+            f.packets = packets
+            f.bytes = bytes
+            f.counters = decoder.counters
+            readerFigures = f
+        }
+        plans.put(BatchPlan(command: command, reader: readerFigures))
+        let shared = timeline
+        for w in 0..<workerCount {
+            inputs[w].put(WorkerBatch(firstSeq: batchFirstSeq, timeline: shared, items: items[w], payload: payloads[w],
+                                      command: command))
+            items[w].removeAll(keepingCapacity: true)
+            payloads[w].removeAll(keepingCapacity: true)
+        }
+        batchFirstSeq = seq &+ 1
+        timeline.removeAll(keepingCapacity: true)
+        payloadBytes = 0
+    }
+
+    /// The worker of a packet: a hash of its 5-tuple that is the same in both directions.
+    static func worker(for p: DecodedPacket, of n: Int) -> Int {
+        func mix(_ address: IPAddress, _ port: UInt16) -> UInt64 {
+            var h: UInt64
+            switch address {
+            case .v4(let a): h = UInt64(a)
+            case .v6(let hi, let lo): h = hi ^ (lo &* 0x9E37_79B9_7F4A_7C15)
+            }
+            h = (h ^ UInt64(port) << 32) &* 0xBF58_476D_1CE4_E5B9
+            return h ^ (h >> 29)
+        }
+        // Sum and xor of the two ends: symmetric, and unlike either alone not cancelled by equal ends.
+        let a = mix(p.src, p.srcPort), b = mix(p.dst, p.dstPort)
+        var h = (a &+ b) ^ ((a ^ b) >> 7) ^ (p.transport == .tcp ? 0 : 0x5555)
+        h = (h ^ (h >> 31)) &* 0x94D0_49BB_1331_11EB
+        h ^= h >> 32
+        return Int(h % UInt64(n))
+    }
+}
+
+/// What a batch ends with, besides its packets.
+enum BatchCommand {
+    case none
+    case stats(CaptureStats?, Timestamp)
+    case finishFlows(UInt64)
+    case flush
+    case reload(DetectionConfig)
+    case close
+}
+
+/// One packet of a batch for a worker: the decoded headers, its payload in the batch's buffer.
+struct WorkerItem {
+    var index: Int
+    var packet: DecodedPacket
+    var payloadStart: Int
+    var payloadCount: Int
+    var wireLength: Int
+}
+
+/// A batch for one worker: the whole timeline of the batch, and the packets of its flows.
+struct WorkerBatch: @unchecked Sendable {
+    var firstSeq: UInt64
+    var timeline: [Timestamp]
+    var items: [WorkerItem]
+    var payload: [UInt8]
+    var command: BatchCommand
+}
+
+/// What the session stage does with a batch after merging the workers' work.
+struct BatchPlan: @unchecked Sendable {
+    var command: BatchCommand
+    /// The reading thread's figures (packets, bytes, decoder counters), for a stats command.
+    var reader: FlowFigures?
+}
+
+/// One unit of session work, as a worker recorded it.
+enum SessionOp {
+    case flowStarted(UInt64)
+    case payload(MCPPayload, HTTPHeaders?)
+    case carriesMCP(UInt64)
+    case sensorAnomaly(SensorAnomaly)
+    case transportAnomaly(SensorAnomaly, Bool)
+    case pressure(PressureNote)
+    case egress(OutboundConnection)
+    case dns(DNSMessage, IPAddress, Timestamp)
+    case flowEnded(FlowRecord)
+}
+
+/// A worker's session work for one batch, in groups ordered by (timeline position, key):
+/// the key orders flows that end at the same position (see `FlowStage.willEndFlow`); a packet's
+/// own work has the highest key.
+final class WorkerOutput: @unchecked Sendable {
+    var ops: [SessionOp] = []
+    var groups: [(seq: UInt64, key: UInt64, end: Int)] = []
+    var figures: FlowFigures?
+}
+
+/// Records what a flow stage hands on, for the session stage thread.
+final class OpRecorder: SessionPort {
+    var output = WorkerOutput()
+    var seq: UInt64 = 0
+    var key: UInt64 = .max
+
+    private func add(_ op: SessionOp) {
+        if let last = output.groups.last, last.seq == seq, last.key == key {
+            output.ops.append(op)
+            output.groups[output.groups.count - 1].end = output.ops.count
+        } else {
+            output.ops.append(op)
+            output.groups.append((seq, key, output.ops.count))
+        }
+    }
+
+    func flowStarted(_ flowId: UInt64) { add(.flowStarted(flowId)) }
+    func mcpPayload(_ payload: MCPPayload, headers: HTTPHeaders?) { add(.payload(payload, headers)) }
+    func carriesMCP(_ flowId: UInt64) { add(.carriesMCP(flowId)) }
+    func sensorAnomaly(_ anomaly: SensorAnomaly) { add(.sensorAnomaly(anomaly)) }
+    func transportAnomaly(_ anomaly: SensorAnomaly, oncePerFlow: Bool) { add(.transportAnomaly(anomaly, oncePerFlow)) }
+    func pressure(_ note: PressureNote) { add(.pressure(note)) }
+    func egress(_ connection: OutboundConnection) { add(.egress(connection)) }
+    func dnsAnswer(_ message: DNSMessage, client: IPAddress, time: Timestamp) { add(.dns(message, client, time)) }
+    func flowEnded(_ record: FlowRecord) { add(.flowEnded(record)) }
+}
+
+/// One worker thread: a flow stage over its share of the flows.
+final class Worker: @unchecked Sendable {
+    private let stage: FlowStage
+    private let recorder = OpRecorder()
+    private let input: HandOver<WorkerBatch>
+    private let output: HandOver<WorkerOutput>
+
+    init(config: EngineConfig, input: HandOver<WorkerBatch>, output: HandOver<WorkerOutput>) {
+        self.stage = FlowStage(config: config, port: recorder)
+        self.input = input
+        self.output = output
+        stage.willEndFlow = { [recorder] key in recorder.key = key }
+        stage.willProcessPacket = { [recorder] in recorder.key = .max }
+    }
+
+    func run() {
+        blockSignals()
+        while let batch = input.take() {
+            let out = WorkerOutput()
+            recorder.output = out
+            var next = 0
+            batch.payload.withUnsafeBytes { buffer in
+                for (i, time) in batch.timeline.enumerated() {
+                    let position = batch.firstSeq &+ UInt64(i)
+                    recorder.seq = position
+                    stage.advance(to: time, seq: position)
+                    guard next < batch.items.count, batch.items[next].index == i else { continue }
+                    let item = batch.items[next]
+                    next += 1
+                    var p = item.packet
+                    p.payload = UnsafeRawBufferPointer(rebasing: buffer[item.payloadStart..<(item.payloadStart + item.payloadCount)])
+                    stage.process(decoded: p, wireLength: item.wireLength, packet: nil, linkType: 0)
+                }
+            }
+            var stop = false
+            switch batch.command {
+            case .stats:
+                out.figures = stage.figures
+            case .finishFlows(let position):
+                recorder.seq = position
+                stage.finishFlows(seq: position)
+            case .close:
+                stop = true
+            case .none, .flush, .reload:
+                break
+            }
+            output.put(out)
+            if stop { return }
+        }
+    }
+}
+
+/// The session stage's thread: merges the workers' work batch by batch, in timeline order.
+final class SerialStage: @unchecked Sendable {
+    let session: SessionStage
+    private let plans: HandOver<BatchPlan>
+    private let outputs: [HandOver<WorkerOutput>]
+    var outputStats: (() -> OutputStats)?
+    let eventsWritten = Atomic<Int>(0)
+
+    init(session: SessionStage, plans: HandOver<BatchPlan>, outputs: [HandOver<WorkerOutput>]) {
+        self.session = session
+        self.plans = plans
+        self.outputs = outputs
+    }
+
+    func run() {
+        blockSignals()
+        var batch: [WorkerOutput] = []
+        var cursors: [(group: Int, op: Int)] = []
+        while let plan = plans.take() {
+            batch.removeAll(keepingCapacity: true)
+            for o in outputs { batch.append(o.take() ?? WorkerOutput()) }
+            cursors = Array(repeating: (0, 0), count: batch.count)
+            // k-way merge of the workers' groups by (position, key).
+            while true {
+                var best = -1
+                for w in 0..<batch.count where cursors[w].group < batch[w].groups.count {
+                    let g = batch[w].groups[cursors[w].group]
+                    if best < 0 { best = w; continue }
+                    let b = batch[best].groups[cursors[best].group]
+                    if g.seq < b.seq || (g.seq == b.seq && g.key < b.key) { best = w }
+                }
+                guard best >= 0 else { break }
+                let out = batch[best]
+                let group = out.groups[cursors[best].group]
+                session.worker = best
+                for i in cursors[best].op..<group.end { run(out.ops[i]) }
+                cursors[best] = (cursors[best].group + 1, group.end)
+            }
+            switch plan.command {
+            case .stats(let captureStats, let time):
+                var figures = plan.reader ?? FlowFigures()
+                for o in batch { if let f = o.figures { figures.add(f) } }
+                session.writeStats(figures, captureStats: captureStats, outputStats: outputStats?(), time: time)
+            case .flush:
+                session.flush()
+            case .reload(let new):
+                _ = session.reload(new)
+            case .close:
+                session.flush()
+                eventsWritten.store(session.eventsWritten, ordering: .relaxed)
+                return
+            case .none, .finishFlows:
+                break
+            }
+            eventsWritten.store(session.eventsWritten, ordering: .relaxed)
+        }
+    }
+
+    private func run(_ op: SessionOp) {
+        switch op {
+        case .flowStarted(let id): session.flowStarted(id)
+        case .payload(let payload, let headers): session.mcpPayload(payload, headers: headers)
+        case .carriesMCP(let id): session.carriesMCP(id)
+        case .sensorAnomaly(let a): session.sensorAnomaly(a)
+        case .transportAnomaly(let a, let once): session.transportAnomaly(a, oncePerFlow: once)
+        case .pressure(let p): session.pressure(p)
+        case .egress(let c): session.egress(c)
+        case .dns(let m, let client, let time): session.dnsAnswer(m, client: client, time: time)
+        case .flowEnded(let r): session.flowEnded(r)
+        }
+    }
+}
+
+/// A bounded first-in first-out hand-over between threads: `put` waits for room, `take` for an item.
+final class HandOver<T>: @unchecked Sendable {
+    private var ring: [T?]
+    private var head = 0
+    private var count = 0
+    private let lock = Mutex(())
+    private let filled = DispatchSemaphore(value: 0)
+    private let room: DispatchSemaphore
+
+    init(capacity: Int) {
+        ring = Array(repeating: nil, count: max(1, capacity))
+        room = DispatchSemaphore(value: max(1, capacity))
+    }
+
+    func put(_ item: T) {
+        room.wait()
+        lock.withLock { _ in
+            ring[(head + count) % ring.count] = item
+            count += 1
+        }
+        filled.signal()
+    }
+
+    func take() -> T? {
+        filled.wait()
+        let item: T? = lock.withLock { _ in
+            let item = ring[head]
+            ring[head] = nil
+            head = (head + 1) % ring.count
+            count -= 1
+            return item
+        }
+        room.signal()
+        return item
+    }
+}
+
+/// Starts a thread running `body`; nil when the system refuses one.
+private func startThread(_ body: @escaping () -> Void) -> pthread_t? {
+    final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
+    var thread = pthread_t()
+    let context = Unmanaged.passRetained(Box(body)).toOpaque()
+    let rc = pthread_create(&thread, nil, { arg in
+        guard let arg else { return nil }
+        Unmanaged<Box>.fromOpaque(arg).takeRetainedValue().body()
+        return nil
+    }, context)
+    guard rc == 0 else {
+        Unmanaged<Box>.fromOpaque(context).release()
+        return nil
+    }
+    return thread
+}
+
+/// Signals go to the capture thread, whose handlers act between packets.
+private func blockSignals() {
+    var all = sigset_t()
+    sigfillset(&all)
+    pthread_sigmask(SIG_BLOCK, &all, nil)
+}

@@ -1,0 +1,131 @@
+import Foundation
+import SonarCore
+import SonarDecode
+import SonarDetect
+@testable import SonarEngine
+import Testing
+
+/// `--workers N`: the flows are spread over N threads, and the events are exactly those of one
+/// worker, in the same order (the stats event's resident memory and output-queue figures aside).
+@Suite struct ParallelEngineTests {
+    /// The events of a replay with `workers` threads (1: `Engine`), handing over every `batch`
+    /// timeline positions.
+    static func run(_ files: [String], workers: Int, batch: Int = 1024, detection: Bool = true,
+                    statsInterval: Double? = nil, adjust: (inout EngineConfig) -> Void = { _ in }) throws -> [String] {
+        let sink = MemorySink()
+        var config = EngineConfig()
+        if detection { config.detection = try DetectionConfig.load(root: Repo.root.appendingPathComponent("rules").path) }
+        adjust(&config)
+        let engine: any PacketPipeline
+        if workers == 1 {
+            engine = Engine(config: config, sink: sink)
+        } else {
+            engine = try #require(ParallelEngine(config: config, sink: sink, workers: workers, batchPackets: batch))
+        }
+        var control = RunControl()
+        control.statsInterval = statsInterval
+        _ = try Runner(engine: engine).replay(files: files, control: control, diagnostics: { _ in })
+        return sink.lines.map(withoutMemory)
+    }
+
+    static var everyCapture: [String] {
+        var files = Repo.originals().map(Repo.fixture)
+        for folder in ["crafted", "detect", "egress", "evasion"] {
+            let dir = Repo.fixtures.appendingPathComponent(folder)
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+            files += names.filter { $0.hasSuffix(".pcap") }.sorted().map { dir.appendingPathComponent($0).path }
+        }
+        return files
+    }
+
+    static func count(_ lines: [String], _ needle: String) -> Int { lines.filter { $0.contains(needle) }.count }
+
+    @Test func everyFixtureGivesTheSameEventsWithTwoAndThreeWorkers() throws {
+        let files = Self.everyCapture
+        #expect(files.count == 40)
+        var mcp = 0, alerts = 0
+        for file in files {
+            let one = try Self.run([file], workers: 1)
+            // Batches of 1 and 7 positions put batch edges everywhere; 1024 is the default.
+            for (workers, batch) in [(2, 1), (2, 1024), (3, 7)] {
+                let many = try Self.run([file], workers: workers, batch: batch)
+                #expect(many == one, "\(file): \(workers) workers, batches of \(batch)")
+            }
+            mcp += Self.count(one, #""event_type":"mcp""#)
+            alerts += Self.count(one, #""event_type":"alert""#)
+        }
+        // The comparison covers real work: every fixture's messages and alerts.
+        #expect(mcp == 797)
+        #expect(alerts == 114)
+    }
+
+    /// All the captures as one timeline with one-second idle timeouts: flows time out between
+    /// and inside the captures, at the same packet and in the same order as in one table.
+    @Test func flowsTimeOutAtTheSamePacketWithAnyNumberOfWorkers() throws {
+        let files = Repo.originals().map(Repo.fixture) + ["detect/rug-pull.pcap", "detect/credential-leak.pcap"].map(Repo.fixture)
+        func short(_ c: inout EngineConfig) {
+            c.flow.newTimeoutSeconds = 1
+            c.flow.establishedTimeoutSeconds = 1
+            c.flow.closedTimeoutSeconds = 1
+        }
+        let one = try Self.run(files, workers: 1, statsInterval: 0.5, adjust: short)
+        #expect(Self.count(one, #""reason":"timeout""#) == 4)
+        #expect(Self.count(one, #""event_type":"stats""#) == 8)
+        for (workers, batch) in [(2, 3), (4, 64)] {
+            #expect(try Self.run(files, workers: workers, batch: batch, statsInterval: 0.5, adjust: short) == one)
+        }
+    }
+
+    /// The benchmark mix: a thousand interleaved flows, bulk TLS and HTTP, every fixture.
+    @Test func theBenchmarkCorpusGivesTheSameEvents() throws {
+        let path = CorpusTests.temporary("parallel")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = try CorpusTests.generate(seed: 1, to: path)
+        let one = try Self.run([path], workers: 1)
+        #expect(Self.count(one, #""event_type":"mcp""#) == 1_469)
+        #expect(try Self.run([path], workers: 2) == one)
+        #expect(try Self.run([path], workers: 4, batch: 100) == one)
+        #expect(try Self.run([path], workers: 2, detection: false) == Self.run([path], workers: 1, detection: false))
+    }
+
+    /// Both directions of a connection go to one worker, and connections spread evenly.
+    @Test func theShardHashIsSymmetricAndSpreadsConnections() {
+        var perWorker = [0, 0, 0, 0]
+        var state: UInt64 = 0x1234_5678
+        func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state >> 11
+        }
+        for i in 0..<10_000 {
+            // Loopback-like traffic: one address pair, ports varying (the case an address hash fails).
+            let client = i % 2 == 0 ? IPAddress.v4(0x7F00_0001) : .v4(UInt32(truncatingIfNeeded: next()))
+            let server = i % 2 == 0 ? IPAddress.v4(0x7F00_0001) : .v6(next(), next())
+            let clientPort = UInt16(truncatingIfNeeded: 32768 + next() % 28000), serverPort: UInt16 = 8000
+            let there = DecodedPacket(timestamp: .zero, src: client, dst: server, transport: .tcp, srcPort: clientPort,
+                                      dstPort: serverPort, payload: UnsafeRawBufferPointer(start: nil, count: 0))
+            let back = DecodedPacket(timestamp: .zero, src: server, dst: client, transport: .tcp, srcPort: serverPort,
+                                     dstPort: clientPort, payload: UnsafeRawBufferPointer(start: nil, count: 0))
+            let w = ParallelEngine.worker(for: there, of: 4)
+            #expect(ParallelEngine.worker(for: back, of: 4) == w)
+            perWorker[w] += 1
+        }
+        for n in perWorker { #expect(n > 2_200 && n < 2_800, "\(perWorker)") }
+    }
+
+    /// The command line: `--workers` gives the same events; `--pcap-alerts` keeps one worker.
+    @Test func theCommandLineGivesTheSameEventsForAnyWorkers() throws {
+        let file = Repo.fixture("detect/credential-leak.pcap")
+        let one = try runBinary(["-q", "-r", file, "--workers", "1"])
+        let two = try runBinary(["-q", "-r", file, "--workers", "2"])
+        #expect(one.status == 0 && two.status == 0)
+        func events(_ text: String) -> [String] {
+            text.split(separator: "\n").map(String.init).filter { !$0.contains(#""event_type":"stats""#) }
+        }
+        #expect(events(one.stdout).count == 30)
+        #expect(events(two.stdout) == events(one.stdout))
+        let refused = try runBinary(["-q", "-r", file, "--workers", "2", "--pcap-alerts", "/tmp"])
+        #expect(refused.status == 64)
+        #expect(refused.stderr.contains("--pcap-alerts runs with one worker"))
+        #expect(try runBinary(["-q", "-r", file, "--workers", "0"]).status == 64)
+    }
+}
