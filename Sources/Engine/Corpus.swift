@@ -17,6 +17,10 @@ public struct CorpusOptions: Sendable {
     public var concurrentFlows = 1000
     /// Share of the bytes that are MCP sessions, in thousandths.
     public var mcpPerMille = 330
+    /// Connections opened at the start and left open, on top of the mix: a handshake and an
+    /// unfinished HTTP request head each, so that many flows are in progress at once (the memory
+    /// bound under a million concurrent flows). Their packets come first, in random order.
+    public var openFlows = 0
 
     public init(size: Int, seed: UInt64, fixtures: [String]) {
         self.size = size
@@ -36,6 +40,9 @@ public struct CorpusReport: Sendable, Equatable {
     public var mcpBytes = 0
     public var tlsBytes = 0
     public var httpBytes = 0
+    /// Frame bytes of the connections left open (`openFlows`).
+    public var openBytes = 0
+    public var openFlows = 0
     public var tlsFlows = 0
     public var httpFlows = 0
     /// TCP connections in the file (MCP fixture copies count each of their connections).
@@ -107,6 +114,16 @@ public enum Corpus {
             return stream
         }
 
+        var open: [OpenStream] = []
+        open.reserveCapacity(max(0, options.openFlows))
+        for n in 0..<max(0, options.openFlows) { open.append(OpenStream(number: n, rng: &rng)) }
+        report.openFlows = open.count
+        report.connections += open.count
+        while !open.isEmpty {
+            let i = rng.below(open.count)
+            clock += 1 + Int64(rng.below(4))
+            if open[i].emit(writer, time: clock, pool: pool, rng: &rng) { open.swapAt(i, open.count - 1); open.removeLast() }
+        }
         while true {
             while active.count < options.concurrentFlows && projectedTotal < target {
                 active.append(start())
@@ -123,6 +140,7 @@ public enum Corpus {
         report.mcpBytes = writer.bytesByKind[0]
         report.tlsBytes = writer.bytesByKind[1]
         report.httpBytes = writer.bytesByKind[2]
+        report.openBytes = writer.bytesByKind[3]
         return report
     }
 }
@@ -171,8 +189,8 @@ final class PcapFileWriter {
     private var ipID: UInt16 = 0
     private(set) var packets = 0
     private(set) var fileBytes = 0
-    /// Frame bytes by kind: 0 MCP, 1 TLS, 2 HTTP.
-    private(set) var bytesByKind = [0, 0, 0]
+    /// Frame bytes by kind: 0 MCP, 1 TLS, 2 HTTP, 3 connections left open.
+    private(set) var bytesByKind = [0, 0, 0, 0]
 
     init?(path: String) {
         guard let f = fopen(path, "wb") else { return nil }
@@ -484,6 +502,52 @@ final class MCPCopyStream: CorpusStream {
 /// A bulk connection the sensor must classify and skip: TLS on 443 (ClientHello with SNI, then
 /// opaque records) or an HTTP/1.1 download of an `application/octet-stream` body on 80. The
 /// receiver acknowledges every second segment; the client closes first.
+/// A connection left open: the handshake, then the start of an HTTP request whose head never
+/// ends (a client that stalls, or one of very many idle keep-alive clients). The sensor holds its
+/// flow and the parser's partial head until the flow times out or is evicted.
+final class OpenStream: CorpusStream {
+    private let client: UInt32, clientPort: UInt16
+    private let server: UInt32 = 0xC612_0001 // 198.18.0.1, the benchmarking range (RFC 2544)
+    private let serverPort: UInt16 = 8080
+    private var clientSeq: UInt32, serverSeq: UInt32
+    private var stage = 0
+    private static let head = Array("POST /mcp HTTP/1.1\r\nHost: mcp.internal.example:8080\r\nContent-Type: application/json\r\n".utf8)
+
+    init(number: Int, rng: inout SplitMix64) {
+        // 50 000 ports per client host: unique 5-tuples for up to 400 million connections.
+        client = 0x0A80_0000 &+ UInt32(truncatingIfNeeded: number / 50_000)
+        clientPort = UInt16(truncatingIfNeeded: 10_000 + number % 50_000)
+        clientSeq = UInt32(truncatingIfNeeded: rng.next())
+        serverSeq = UInt32(truncatingIfNeeded: rng.next())
+    }
+
+    func emit(_ w: PcapFileWriter, time: Int64, pool: RandomPool, rng: inout SplitMix64) -> Bool {
+        let ack = TCPFlags.ack.rawValue, syn = TCPFlags.syn.rawValue, psh = TCPFlags.psh.rawValue
+        let none = UnsafeRawBufferPointer(start: nil, count: 0)
+        switch stage {
+        case 0:
+            w.tcp(time: time, kind: 3, src: client, sport: clientPort, dst: server, dport: serverPort, seq: clientSeq, ack: 0,
+                  flags: syn, window: 64_240, ttl: 64, mss: true, payload: none)
+            clientSeq &+= 1
+        case 1:
+            w.tcp(time: time, kind: 3, src: server, sport: serverPort, dst: client, dport: clientPort, seq: serverSeq, ack: clientSeq,
+                  flags: syn | ack, window: 65_160, ttl: 64, mss: true, payload: none)
+            serverSeq &+= 1
+        case 2:
+            w.tcp(time: time, kind: 3, src: client, sport: clientPort, dst: server, dport: serverPort, seq: clientSeq, ack: serverSeq,
+                  flags: ack, window: 64_240, ttl: 64, payload: none)
+        default:
+            OpenStream.head.withUnsafeBytes { bytes in
+                w.tcp(time: time, kind: 3, src: client, sport: clientPort, dst: server, dport: serverPort, seq: clientSeq,
+                      ack: serverSeq, flags: ack | psh, window: 64_240, ttl: 64, payload: bytes)
+            }
+            clientSeq &+= UInt32(OpenStream.head.count)
+        }
+        stage += 1
+        return stage == 4
+    }
+}
+
 final class BulkStream: CorpusStream {
     /// Bytes one direction sends in a burst: literal bytes, or opaque ones from the pool.
     enum Piece { case literal([UInt8]), opaque(Int) }

@@ -30,10 +30,14 @@ struct CorpusCommand: ParsableCommand {
     @Option(name: .customLong("mcp-share"), help: "Share of the bytes that are MCP sessions, in percent.")
     var mcpShare: Int = 33
 
+    @Option(name: .customLong("open-flows"), help: "Connections opened first and left open (handshake, unfinished request head), on top of the mix: 1000000 for the memory bound under a million concurrent flows.")
+    var openFlows: Int = 0
+
     func validate() throws {
         if CorpusCommand.parseSize(size) == nil { throw ValidationError("--size: '\(size)' is not a size (300MB, 64MiB, 1000000)") }
         if flows < 1 || flows > 1_000_000 { throw ValidationError("--flows must be 1 to 1000000") }
         if mcpShare < 0 || mcpShare > 100 { throw ValidationError("--mcp-share must be 0 to 100") }
+        if openFlows < 0 || openFlows > 10_000_000 { throw ValidationError("--open-flows must be 0 to 10000000") }
     }
 
     static func parseSize(_ text: String) -> Int? {
@@ -55,6 +59,7 @@ struct CorpusCommand: ParsableCommand {
         var options = CorpusOptions(size: bytes, seed: seed, fixtures: files)
         options.concurrentFlows = flows
         options.mcpPerMille = mcpShare * 10
+        options.openFlows = openFlows
         let start = monotonicSeconds()
         let r: CorpusReport
         do {
@@ -63,15 +68,18 @@ struct CorpusCommand: ParsableCommand {
             fail("\(error)")
         }
         let seconds = monotonicSeconds() - start
-        let frames = max(r.mcpBytes + r.tlsBytes + r.httpBytes, 1)
+        let frames = max(r.mcpBytes + r.tlsBytes + r.httpBytes + r.openBytes, 1)
         func pct(_ b: Int) -> String { String(Double(b * 1000 / frames) / 10) + "%" }
         var lines = [
             "wrote \(output): \(r.fileBytes) bytes, \(r.packets) packets, \(r.connections) TCP connections in \(String(Double(Int(seconds * 100)) / 100)) s",
             "MCP sessions: \(r.copies.reduce(0, +)) fixture copies, \(r.mcpBytes) frame bytes (\(pct(r.mcpBytes)))",
             "TLS on 443: \(r.tlsFlows) connections, \(r.tlsBytes) frame bytes (\(pct(r.tlsBytes)))",
             "HTTP downloads on 80: \(r.httpFlows) connections, \(r.httpBytes) frame bytes (\(pct(r.httpBytes)))",
-            "copies per fixture:",
         ]
+        if r.openFlows > 0 {
+            lines.append("connections left open on 198.18.0.1:8080: \(r.openFlows), \(r.openBytes) frame bytes (\(pct(r.openBytes)))")
+        }
+        lines.append("copies per fixture:")
         for (file, n) in zip(files, r.copies) { lines.append("  \(n) \(file)") }
         var text = Array((lines.joined(separator: "\n") + "\n").utf8)
         text.withUnsafeMutableBytes { _ = write(1, $0.baseAddress, $0.count) }

@@ -61,4 +61,37 @@ import Testing
         // Every TLS connection is recognised by its ClientHello and bypassed.
         #expect((counters["app"] as? [String: Any])?["bypass_tls"] as? Int == report.tlsFlows)
     }
+
+    /// `--open-flows`: connections opened first and left open, all in progress at once; the
+    /// flow table holds them up to its cap and evicts the rest (the memory bound of issue 7).
+    @Test func openFlowsAreAllInProgressAtOnceAndTheTableCapsThem() throws {
+        let path = Self.temporary("open")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var options = CorpusOptions(size: 1, seed: 1, fixtures: Corpus.fixtureFiles(in: Repo.fixtures.path))
+        options.openFlows = 2_000
+        let report = try Corpus.generate(options, to: path)
+        #expect(report.openFlows == 2_000)
+        #expect(report.packets == 8_150) // four packets for each open connection, and one fixture copy
+        #expect(report.openBytes == 2_000 * (58 + 58 + 54 + 139)) // SYN and SYN-ACK with MSS, ACK, the 85-byte head
+
+        func peakActive(maxFlows: Int) throws -> (peak: Int, final: [String: Any]) {
+            let sink = MemorySink()
+            var config = EngineConfig()
+            config.flow.maxFlows = maxFlows
+            var control = RunControl()
+            control.statsInterval = 0.001
+            _ = try Runner(engine: Engine(config: config, sink: sink)).replay(files: [path], control: control, diagnostics: { _ in })
+            let stats = sink.lines.filter { $0.contains(#""event_type":"stats""#) }.map { jsonObject($0)["stats"] as? [String: Any] ?? [:] }
+            let peak = stats.compactMap { ($0["flows"] as? [String: Any])?["active"] as? Int }.max() ?? 0
+            return (peak, stats.last ?? [:])
+        }
+        let all = try peakActive(maxFlows: 500_000)
+        #expect(all.peak >= 2_000)
+        #expect((all.final["flows"] as? [String: Any])?["evicted"] as? Int == 0)
+        // Each open connection's unfinished request head is read to the end of the capture.
+        #expect(((all.final["counters"] as? [String: Any])?["http"] as? [String: Any])?["truncated_message"] as? Int == 2_001)
+        let capped = try peakActive(maxFlows: 500)
+        #expect(capped.peak == 500)
+        #expect((capped.final["flows"] as? [String: Any])?["evicted"] as? Int == 5_339)
+    }
 }
