@@ -58,44 +58,64 @@ public final class HTTPConnectionParser {
     /// True once a 101 or a CONNECT 2xx ended HTTP on this connection.
     public private(set) var isUpgraded = false
 
-    private let halves: [Half]
+    // Each direction's state is made when that direction first sends: a connection that only
+    // ever sends one way (a stalled client, one of a million idle ones) costs one.
+    private var toServerHalf: Half?
+    private var toClientHalf: Half?
     /// Requests awaiting their final response, oldest first.
     private var pending: [(index: Int, head: HTTPRequestHead)] = []
     private var nextExchangeIndex = 0
     private var undecidedBytes = 0
-    private var afterUpgrade: [[UInt8]] = [[], []]
+    private var afterUpgradeToServer: [UInt8] = []
+    private var afterUpgradeToClient: [UInt8] = []
 
     public init(limits: HTTPLimits = .init()) {
         self.limits = limits
-        halves = [Half(.toServer, limits), Half(.toClient, limits)]
+    }
+
+    private func half(_ direction: Direction) -> Half {
+        switch direction {
+        case .toServer:
+            if let h = toServerHalf { return h }
+            let h = Half(.toServer, limits)
+            toServerHalf = h
+            return h
+        case .toClient:
+            if let h = toClientHalf { return h }
+            let h = Half(.toClient, limits)
+            toClientHalf = h
+            return h
+        }
     }
 
     /// Bytes this parser holds right now (heads, buffered bodies, SSE events, held bytes,
     /// inflater state, approximately): for memory accounting in stats.
     public var bufferedBytes: Int {
-        halves.reduce(0) { sum, h in
-            sum + h.headBuf.count + h.body.count + h.lineBuf.count + h.held.count + h.sse.bufferedBytes
+        func held(_ h: Half?) -> Int {
+            guard let h else { return 0 }
+            return h.headBuf.count + h.body.count + h.lineBuf.count + h.held.count + h.sse.bufferedBytes
                 + (h.inflater == nil ? 0 : Inflater.approximateFootprint)
-        } + afterUpgrade[0].count + afterUpgrade[1].count
+        }
+        return held(toServerHalf) + held(toClientHalf) + afterUpgradeToServer.count + afterUpgradeToClient.count
     }
 
     /// As `bufferedBytes`, counting what the buffers reserved (capacity): the memory they take,
     /// for the engine's budget of all connections' buffers.
     public var heldCapacity: Int {
-        // Asked after every delivery (the engine's budget): a plain loop, no closure.
-        var sum = afterUpgrade[0].capacity + afterUpgrade[1].capacity
-        for h in halves {
-            sum += h.headBuf.capacity + h.body.capacity + h.lineBuf.capacity + h.held.capacity + h.sse.heldCapacity
-            if h.inflater != nil { sum += Inflater.approximateFootprint }
+        // Asked after every delivery (the engine's budget): no closure, no array.
+        func reserved(_ h: Half?) -> Int {
+            guard let h else { return 0 }
+            return h.headBuf.capacity + h.body.capacity + h.lineBuf.capacity + h.held.capacity + h.sse.heldCapacity
+                + (h.inflater == nil ? 0 : Inflater.approximateFootprint)
         }
-        return sum
+        return reserved(toServerHalf) + reserved(toClientHalf) + afterUpgradeToServer.capacity + afterUpgradeToClient.capacity
     }
 
     /// After `.upgrade`: the bytes of that direction that followed the HTTP message which ended
     /// HTTP and that this parser had already been given (the first WebSocket frames, say). The
     /// caller hands them to the next protocol parser before any later bytes.
     public func bytesAfterUpgrade(_ direction: Direction) -> [UInt8] {
-        afterUpgrade[direction.index]
+        direction == .toServer ? afterUpgradeToServer : afterUpgradeToClient
     }
 
     // MARK: - Input
@@ -119,7 +139,7 @@ public final class HTTPConnectionParser {
     }
 
     private func parse(_ bytes: UnsafeRawBufferPointer, _ direction: Direction, _ emit: (HTTPOutput) -> Void) {
-        let h = halves[direction.index]
+        let h = half(direction)
         var i = 0
         let n = bytes.count
         while i < n {
@@ -142,7 +162,7 @@ public final class HTTPConnectionParser {
     public func gap(_ length: Int, direction: Direction, emit: (HTTPOutput) -> Void) {
         counters.add("http.gap")
         if isHTTP == false || length <= 0 { return }
-        let h = halves[direction.index]
+        let h = half(direction)
         switch h.state {
         case .stopped:
             return
@@ -183,7 +203,7 @@ public final class HTTPConnectionParser {
     /// unfinished SSE event is discarded, as the HTML standard says.
     public func end(direction: Direction, emit: (HTTPOutput) -> Void) {
         if isHTTP == false { return }
-        let h = halves[direction.index]
+        let h = half(direction)
         switch h.state {
         case .stopped:
             return
@@ -435,11 +455,11 @@ public final class HTTPConnectionParser {
         let ctx = HTTPMessageContext(exchangeIndex: index, request: req?.head, response: head)
         emit(.responseHead(ctx))
 
-        let requestSide = halves[Direction.toServer.index]
+        let requestSide = half(.toServer)
         if status == 101 || (req?.head.method == "CONNECT" && status >= 200 && status < 300) {
             isUpgraded = true
-            afterUpgrade[Direction.toClient.index] = Array(UnsafeRawBufferPointer(rebasing: bytes[next...]))
-            afterUpgrade[Direction.toServer.index] = requestSide.held
+            afterUpgradeToClient = Array(UnsafeRawBufferPointer(rebasing: bytes[next...]))
+            afterUpgradeToServer = requestSide.held
             requestSide.held = []
             requestSide.state = .stopped
             abandonBody(requestSide)
