@@ -276,16 +276,24 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("workers"), help: ArgumentHelp("Flow-reading threads, as for the sensor (default 1: the figures of one core).", valueName: "N"))
     var workers = 1
 
+    @Option(name: .customLong("secrets-strings"), help: ArgumentHelp("Time the secret scanner alone on a strings file (scripts/bench/secret-scan).", valueName: "FILE", visibility: .hidden))
+    var secretsStrings: String?
+
     @OptionGroup var detection: DetectionOptions
     @OptionGroup var limits: LimitOptions
 
     func validate() throws {
-        if read.isEmpty { throw ValidationError("give at least one capture with -r FILE") }
+        if read.isEmpty && secretsStrings == nil { throw ValidationError("give at least one capture with -r FILE") }
         if passes < 1 { throw ValidationError("--passes must be at least 1") }
         if workers < 1 || workers > 64 { throw ValidationError("--workers must be from 1 to 64") }
     }
 
     func run() throws {
+        if let secretsStrings {
+            guard let secrets = detection.load()?.secrets else { fail("--secrets-strings needs the secret rules (no --no-detect)") }
+            SecretsBench.run(path: secretsStrings, scanner: secrets)
+            return
+        }
         var config = EngineConfig()
         config.mcp.includePayloads = payloads
         limits.apply(to: &config)

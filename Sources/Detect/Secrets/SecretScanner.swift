@@ -386,6 +386,38 @@ extension SecretScanner {
             }
         }
 
+        /// Every (literal, position) of `p` the prefilter's tables find, none validated: the loop
+        /// of `scanRaw` without its candidates, for measuring that stage alone (`literalHits`).
+        func countLiteralHits(_ p: UnsafeBufferPointer<UInt8>) -> Int {
+            let n = p.count
+            guard n >= 2 else { return 0 }
+            var count = 0
+            withTables { pairs, bytes, lits, bucketStart, bucketItems in
+                var i = 0
+                while i &+ 1 < n {
+                    let b0 = Int(p[i])
+                    let key = b0 << 8 | Int(p[i &+ 1])
+                    if pairs[key >> 6] & (1 << UInt64(key & 63)) == 0 { i &+= 1; continue }
+                    var k = bucketStart[b0]
+                    let kEnd = bucketStart[b0 &+ 1]
+                    while k < kEnd {
+                        let lit = lits[bucketItems[k]]
+                        k &+= 1
+                        guard i &+ lit.length <= n else { continue }
+                        var j = 0
+                        if lit.caseInsensitive {
+                            while j < lit.length, Self.lower(p[i &+ j]) == bytes[lit.start &+ j] { j &+= 1 }
+                        } else {
+                            while j < lit.length, p[i &+ j] == bytes[lit.start &+ j] { j &+= 1 }
+                        }
+                        if j == lit.length { count &+= 1 }
+                    }
+                    i &+= 1
+                }
+            }
+            return count
+        }
+
         typealias FlatLiteral = (start: Int, length: Int, caseInsensitive: Bool)
 
         @inline(__always)
@@ -533,6 +565,24 @@ extension SecretScanner {
             while j > bodyFrom, p[j - 1] == 0x0A || p[j - 1] == 0x0D || p[j - 1] == 0x20 { j -= 1 }
             return j
         }
+    }
+}
+
+// Measurement hooks for `mcpsonar bench --secrets-strings` (docs/performance.md, "Secret
+// scanning: Vectorscan against the hand-written prefilter"): the stages of `scan(utf8:)` apart.
+extension SecretScanner {
+    /// How many (literal, position) pairs the prefilter finds in `buffer`, without validating any:
+    /// the stage a multi-pattern engine such as Vectorscan would replace.
+    package func literalHits(utf8 buffer: UnsafeBufferPointer<UInt8>) -> Int {
+        compiled.countLiteralHits(buffer)
+    }
+
+    /// How many secrets `buffer` holds as written: prefilter and validation, without the
+    /// decode-and-rescan that `scan(utf8:)` adds.
+    package func matchesAsWritten(utf8 buffer: UnsafeBufferPointer<UInt8>) -> Int {
+        var out: [SecretMatch] = []
+        compiled.scanRaw(buffer, into: &out)
+        return out.count
     }
 }
 
