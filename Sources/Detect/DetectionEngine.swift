@@ -87,7 +87,8 @@ public final class DetectionEngine {
 
     /// What one message shows. `headers`: the HTTP headers of the message carrying it.
     /// `secrets`: every secret value found, message and headers (for redaction of the output).
-    public func inspect(_ event: MCPEvent, view: MCPMessageView, headers: HTTPHeaders?) -> (findings: [Finding], secrets: Set<String>) {
+    public func inspect(_ event: MCPEvent, view: MCPMessageView, headers: HTTPHeaders?,
+                        secretLocations: SecretLocations? = nil) -> (findings: [Finding], secrets: Set<String>) {
         var findings: [Finding] = []
         var seen: Set<String> = []
         let report: (Finding) -> Void = { f in
@@ -97,7 +98,8 @@ public final class DetectionEngine {
         }
         // One walk gives both the findings and the secrets to mask (the request's method names
         // where a response's secret was found: "… in tools/call result").
-        let secrets = secretDetector.inspect(view, headers: headers, requestMethod: event.method) { f in
+        let secrets = secretDetector.inspect(view, headers: headers, requestMethod: event.method,
+                                             located: secretLocations) { f in
             // Credentials in authentication headers are how MCP authenticates: redacted from all
             // output, but no alert (exposure of cleartext tokens beyond loopback is its own check).
             if f.evidence?.path.hasPrefix("header:") == true { return }

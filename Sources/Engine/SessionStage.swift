@@ -121,8 +121,13 @@ final class SessionStage: SessionPort {
                     appProto: p.appProto, finding: f))
     }
 
-    /// Every message of a payload: its `mcp` event, then the alerts it raises.
-    func mcpPayload(_ original: MCPPayload, headers: HTTPHeaders?) {
+    func mcpPayload(_ payload: MCPPayload, headers: HTTPHeaders?) {
+        mcpPayload(payload, headers: headers, prepared: nil)
+    }
+
+    /// Every message of a payload: its `mcp` event, then the alerts it raises. `prepared`: the
+    /// payload parsed, and its messages' secrets located, by a worker thread.
+    func mcpPayload(_ original: MCPPayload, headers: HTTPHeaders?, prepared: PreparedPayload?) {
         var payload = original
         payload.flowId = publicId(original.flowId)
         let before = tracker.messagesSeen
@@ -135,13 +140,22 @@ final class SessionStage: SessionPort {
             }
         }
         guard let detector else {
-            tracker.process(payload) { event in write(EventEncoder.encode(event), type: "mcp") }
+            if let prepared {
+                tracker.process(payload, parsed: prepared.parsed, rejection: prepared.rejection) { event, _ in
+                    write(EventEncoder.encode(event), type: "mcp")
+                }
+            } else {
+                tracker.process(payload) { event in write(EventEncoder.encode(event), type: "mcp") }
+            }
             return
         }
         toolObservations.removeAll()
-        tracker.process(payload) { event, view in
+        var index = 0
+        func inspect(_ event: MCPEvent, _ view: MCPMessageView) {
             var e = event
-            var (findings, secrets) = detector.inspect(e, view: view, headers: headers)
+            let located = prepared.flatMap { index < $0.secrets.count ? $0.secrets[index] : nil }
+            index += 1
+            var (findings, secrets) = detector.inspect(e, view: view, headers: headers, secretLocations: located)
             for o in toolObservations { findings += detector.observe(o, serverName: e.serverName) }
             toolObservations.removeAll()
             if !secrets.isEmpty { redact(&e, view: view, secrets: secrets) }
@@ -150,6 +164,11 @@ final class SessionStage: SessionPort {
                 raise(Alert(timestamp: e.timestamp, flowId: e.flowId, source: e.source, destination: e.destination,
                             appProto: e.appProto, finding: f, mcp: e))
             }
+        }
+        if let prepared {
+            tracker.process(payload, parsed: prepared.parsed, rejection: prepared.rejection, emit: inspect)
+        } else {
+            tracker.process(payload, emit: inspect)
         }
     }
 
@@ -242,6 +261,15 @@ final class SessionStage: SessionPort {
         eventsWritten += 1
         sink.write(line: line, type: type)
     }
+}
+
+/// A payload made ready by a worker thread: the parse the tracker would do, and where each
+/// message's secrets are (the stateless part of detection).
+struct PreparedPayload {
+    var parsed: JSONRPCParseResult?
+    var rejection: JSONError?
+    /// One per message of `parsed`, in order; empty when detection is off.
+    var secrets: [SecretLocations]
 }
 
 /// What the session stage decides about one open flow.

@@ -11,6 +11,14 @@ public struct SecretDetector: Sendable {
 
     public init(scanner: SecretScanner) { self.scanner = scanner }
 
+    /// Where the secrets of a message and its headers are: what `inspect` reports from. It
+    /// depends on nothing but the message, the headers and the patterns, so worker threads find
+    /// it ahead of the session stage.
+    public func locate(_ view: MCPMessageView, headers: HTTPHeaders?) -> SecretLocations {
+        let (hits, needles) = locateMasked(view, headers: headers)
+        return SecretLocations(hits: hits, needles: needles)
+    }
+
     /// One secret at one place.
     struct Located: Hashable {
         var match: SecretMatch
@@ -31,9 +39,9 @@ public struct SecretDetector: Sendable {
     /// what `secrets(in:headers:)` would, so a caller that also redacts scans the message once.
     @discardableResult
     public func inspect(_ view: MCPMessageView, headers: HTTPHeaders?, requestMethod: String?,
-                        report: (Finding) -> Void) -> Set<String> {
+                        located: SecretLocations? = nil, report: (Finding) -> Void) -> Set<String> {
         let method = view.message.method ?? requestMethod
-        let (hits, needles) = locateMasked(view, headers: headers)
+        let (hits, needles) = located.map { ($0.hits, $0.needles) } ?? locateMasked(view, headers: headers)
         var secrets: Set<String> = []
         for hit in hits {
             secrets.insert(hit.match.value)
@@ -204,4 +212,10 @@ public struct SecretDetector: Sendable {
         let path = doc.pointer(to: node, from: message) ?? ""
         for m in matches { add(m, path, place) }
     }
+}
+
+/// The secrets of one message and its headers, masked in their paths (`SecretDetector.locate`).
+public struct SecretLocations: Sendable {
+    let hits: [SecretDetector.Located]
+    let needles: [PayloadRedaction.Needle]
 }

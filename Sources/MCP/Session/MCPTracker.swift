@@ -92,8 +92,17 @@ public final class MCPTracker {
     /// As `process(_:emit:)`, with each message's parsed form for the detectors. The view is
     /// valid only during the call.
     public func process(_ payload: MCPPayload, emit: (MCPEvent, MCPMessageView) -> Void) {
-        lastRejection = nil
-        guard let parsed = JSONRPC.parse(payload.bytes, limits: config.json, counters: &counters, rejection: &lastRejection) else {
+        var rejection: JSONError?
+        let parsed = JSONRPC.parse(payload.bytes, limits: config.json, counters: &counters, rejection: &rejection)
+        process(payload, parsed: parsed, rejection: rejection, emit: emit)
+    }
+
+    /// As `process(_:emit:)` for a payload parsed already (by a worker thread, with
+    /// `JSONRPC.parse` and this tracker's `config.json` limits, its counters kept there).
+    public func process(_ payload: MCPPayload, parsed: JSONRPCParseResult?, rejection: JSONError?,
+                        emit: (MCPEvent, MCPMessageView) -> Void) {
+        lastRejection = rejection
+        guard let parsed else {
             counters.add("mcp.payload_not_json")
             return
         }
