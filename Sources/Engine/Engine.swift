@@ -20,6 +20,9 @@ public protocol PacketPipeline: AnyObject {
     func finish()
     func flush()
     func reloadDetection(_ new: DetectionConfig) -> Bool
+    /// Reopens the outputs (SIGHUP, after logrotate), in order with the events around it, on the
+    /// thread that writes them.
+    func reopenOutputs()
     /// Waits until everything handed over is written (the threads of a parallel pipeline end).
     func close()
 }
@@ -110,6 +113,8 @@ public final class Engine: PacketPipeline {
     }
 
     public func flush() { session.flush() }
+
+    public func reopenOutputs() { session.reopenOutputs() }
 
     public func close() {}
 

@@ -161,6 +161,11 @@ public final class ParallelEngine: PacketPipeline {
         dispatch(.flush)
     }
 
+    public func reopenOutputs() {
+        guard !closed else { return }
+        dispatch(.reopen)
+    }
+
     public func reloadDetection(_ new: DetectionConfig) -> Bool {
         guard !closed, config.detection != nil else { return false }
         config.detection = new
@@ -228,6 +233,7 @@ enum BatchCommand {
     case finishFlows(UInt64)
     case flush
     case reload(DetectionConfig)
+    case reopen
     case close
 }
 
@@ -384,7 +390,7 @@ final class Worker: @unchecked Sendable {
                 if recorder.secretDetector != nil { recorder.secretDetector = SecretDetector(scanner: new.secrets) }
             case .close:
                 stop = true
-            case .none, .flush:
+            case .none, .flush, .reopen:
                 break
             }
             output.put(out)
@@ -440,6 +446,8 @@ final class SerialStage: @unchecked Sendable {
                 session.flush()
             case .reload(let new):
                 _ = session.reload(new)
+            case .reopen:
+                session.reopenOutputs()
             case .close:
                 session.flush()
                 eventsWritten.store(session.eventsWritten, ordering: .relaxed)

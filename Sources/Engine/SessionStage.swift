@@ -256,6 +256,8 @@ final class SessionStage: SessionPort {
 
     func flush() { sink.flush() }
 
+    func reopenOutputs() { sink.reopen() }
+
     private func write(_ line: [UInt8], type: String) {
         eventCounts[type, default: 0] += 1
         eventsWritten += 1

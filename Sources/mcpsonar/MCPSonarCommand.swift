@@ -165,7 +165,7 @@ struct Run: ParsableCommand {
         // Live capture never waits for an output: a full queue drops (counted). A replay of files
         // to standard output or files writes directly; to sockets it waits, losing nothing.
         let threads = pcapAlerts != nil ? 1 : (workers ?? ParallelEngine.defaultWorkers)
-        let direct = threads == 1 && liveSource == nil && sinks.count == 1 && (specs[0].label == "file" || specs[0].label == "stdout")
+        let direct = liveSource == nil && sinks.count == 1 && (specs[0].label == "file" || specs[0].label == "stdout")
         let queue: QueuedSink? = direct ? nil : QueuedSink(sinks: zip(specs, sinks).map { ($0.label, $1) },
                                                              maxEvents: config.output.maxQueuedEvents, maxBytes: config.output.maxQueuedBytes,
                                                              overflow: liveSource == nil ? .block : .drop)
@@ -183,7 +183,7 @@ struct Run: ParsableCommand {
         let detectionOptions = detection
         let user = account?.name
         control.hangup = {
-            sink.reopen()
+            engine.reopenOutputs()
             guard engine.config.detection != nil else { return }
             switch detectionOptions.tryLoad(asUser: user) {
             case .success(let new):
