@@ -21,7 +21,7 @@ import Testing
         let out = dir.appendingPathComponent("live.json").path
         let pcap = dir.appendingPathComponent("tcpdump.pcap").path
 
-        let sensor = try SensorProcess(["-i", "lo", "-o", out, "tcp", "port", String(port)], directory: dir)
+        let sensor = try SensorProcess(["-i", "lo", "--workers", "2", "-o", out, "tcp", "port", String(port)], directory: dir)
         #expect(SensorProcess.wait(5) { sensor.stderr.contains("listening on lo") })
         let tcpdumpLog = dir.appendingPathComponent("tcpdump.log").path
         FileManager.default.createFile(atPath: tcpdumpLog, contents: nil)

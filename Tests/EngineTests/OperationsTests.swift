@@ -264,7 +264,7 @@ func events(_ lines: [String], type: String) -> [[String: Any]] {
         let dir = try temporaryDirectory("stats")
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("out.json").path
-        let sensor = try SensorProcess(["-i", "lo", "-o", out, "--stats-interval", "0.5", "tcp", "port", String(port)], directory: dir)
+        let sensor = try SensorProcess(["-i", "lo", "--workers", "3", "-o", out, "--stats-interval", "0.5", "tcp", "port", String(port)], directory: dir)
         #expect(SensorProcess.wait(5) { sensor.stderr.contains("listening on lo") })
         let server = try startJSONRPCServer(port: port)
         defer { server.kill() }
@@ -310,7 +310,7 @@ func events(_ lines: [String], type: String) -> [[String: Any]] {
         try FileManager.default.copyItem(at: Repo.root.appendingPathComponent("rules"), to: rules)
         let out = dir.appendingPathComponent("eve.json").path
         let rotated = dir.appendingPathComponent("eve.json.1").path
-        let sensor = try SensorProcess(["-i", "lo", "-o", out, "--rules", rules.path, "tcp", "port", String(port)], directory: dir)
+        let sensor = try SensorProcess(["-i", "lo", "--workers", "2", "-o", out, "--rules", rules.path, "tcp", "port", String(port)], directory: dir)
         #expect(SensorProcess.wait(5) { sensor.stderr.contains("listening on lo") })
         let server = try startJSONRPCServer(port: port)
         defer { server.kill() }
