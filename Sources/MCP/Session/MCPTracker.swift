@@ -360,6 +360,34 @@ public final class MCPTracker {
         }
     }
 
+    /// The SHA-256 of a tool's canonical JSON and of each of its members. A pure function of the
+    /// tool's bytes as sent, and the same definitions come back in every session's tools/list:
+    /// recent ones are kept (bounded) so each is canonicalised and hashed once.
+    private func toolHashes(_ t: JSONRef, in doc: JSONDocument) -> (sha256: String, members: [String: String]) {
+        let raw = Array(doc.raw(t))
+        if let known = toolHashCache[raw] { return known }
+        var members: [String: String] = [:]
+        doc.forEachMember(t) { k, v in
+            if let key = doc.string(k) { members[key] = MCPTracker.sha256Hex(ArraySlice(doc.canonicalUTF8(v))) }
+            return true
+        }
+        let hashes = (sha256: MCPTracker.sha256Hex(ArraySlice(doc.canonicalUTF8(t))), members: members)
+        if toolHashCache.count >= MCPTracker.toolHashCacheEntries || toolHashCacheBytes + raw.count > MCPTracker.toolHashCacheBytes {
+            toolHashCache.removeAll(keepingCapacity: true)
+            toolHashCacheBytes = 0
+        }
+        if raw.count <= MCPTracker.toolHashCacheBytes {
+            toolHashCache[raw] = hashes
+            toolHashCacheBytes += raw.count
+        }
+        return hashes
+    }
+
+    private var toolHashCache: [[UInt8]: (sha256: String, members: [String: String])] = [:]
+    private var toolHashCacheBytes = 0
+    static let toolHashCacheEntries = 4096
+    static let toolHashCacheBytes = 4 << 20
+
     private func takeToolsPage(_ tools: JSONRef, more: Bool, continuation: Bool, in doc: JSONDocument, payload: MCPPayload) {
         let server = MCPTracker.serverKey(payload)
         var page: [ToolDefinition] = []
@@ -372,15 +400,11 @@ public final class MCPTracker {
                 counters.add("mcp.tool_without_name")
                 return true
             }
-            var members: [String: String] = [:]
-            doc.forEachMember(t) { k, v in
-                if let key = doc.string(k) { members[key] = MCPTracker.sha256Hex(ArraySlice(doc.canonicalUTF8(v))) }
-                return true
-            }
-            page.append(ToolDefinition(name: name, sha256: MCPTracker.sha256Hex(ArraySlice(doc.canonicalUTF8(t))),
+            let hashes = toolHashes(t, in: doc)
+            page.append(ToolDefinition(name: name, sha256: hashes.sha256,
                                        description: doc.member(t, "description").flatMap { doc.string($0) },
                                        firstSeen: payload.time, lastSeen: payload.time, index: page.count,
-                                       memberSHA256: members))
+                                       memberSHA256: hashes.members))
             return true
         }
         if inventories[server] == nil && inventories.count >= config.maxServers {
