@@ -133,7 +133,7 @@ public final class Engine: PacketPipeline {
             w.field("name", tracker.serverNames[server])
             w.key("tools")
             w.beginObject()
-            for name in inventory.tools.keys.sorted() { w.field(name, inventory.tools[name]?.sha256) }
+            for name in inventory.tools.keys.sorted() { w.field(dynamic: name, inventory.tools[name]?.sha256) }
             w.endObject()
             w.endObject()
         }

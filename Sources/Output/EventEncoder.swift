@@ -9,7 +9,7 @@ public enum EventEncoder {
     static func header(_ w: inout JSONWriter, time: Timestamp, type: String, flowId: UInt64?,
                        source: Endpoint?, destination: Endpoint?, proto: TransportProtocol?, appProto: String?) {
         w.beginObject()
-        w.field("timestamp", time.iso8601)
+        w.field("timestamp", time: time)
         w.field("flow_id", flowId)
         w.field("event_type", type)
         if let source, let destination {
@@ -180,7 +180,7 @@ extension EventEncoder {
             w.beginObject()
             for label in o.sinks.keys.sorted() {
                 guard let c = o.sinks[label] else { continue }
-                w.key(label)
+                w.key(dynamic: label)
                 w.beginObject()
                 w.field("written", c.written)
                 w.field("dropped", c.dropped)
@@ -196,7 +196,7 @@ extension EventEncoder {
         }
         w.key("events")
         w.beginObject()
-        for k in s.events.keys.sorted() { w.field(k, s.events[k]) }
+        for k in s.events.keys.sorted() { w.field(dynamic: k, s.events[k]) }
         w.endObject()
         // Parse errors, limit breaches and notable events, grouped by layer: the part of the
         // counter name before the first dot ("http.bad_chunk" → counters.http.bad_chunk).
@@ -210,9 +210,9 @@ extension EventEncoder {
             byLayer[layer, default: []].append((rest, v))
         }
         for layer in byLayer.keys.sorted() {
-            w.key(layer)
+            w.key(dynamic: layer)
             w.beginObject()
-            for (k, v) in (byLayer[layer] ?? []).sorted(by: { $0.0 < $1.0 }) { w.field(k, v) }
+            for (k, v) in (byLayer[layer] ?? []).sorted(by: { $0.0 < $1.0 }) { w.field(dynamic: k, v) }
             w.endObject()
         }
         w.endObject()

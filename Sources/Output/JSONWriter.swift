@@ -1,3 +1,5 @@
+import SonarCore
+
 /// Builds one JSON object on one line, straight into bytes: keys in the order written, strings
 /// escaped per RFC 8259 (control characters, quote, backslash; U+2028/2029 too, so a line stays
 /// safe for JavaScript consumers). Deterministic: the same calls give the same bytes.
@@ -13,8 +15,19 @@ public struct JSONWriter {
     public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); hasValue.append(false) }
     public mutating func endArray() { bytes.append(UInt8(ascii: "]")); _ = hasValue.popLast() }
 
-    /// Writes `"name":` — the value follows with one of the value calls.
-    public mutating func key(_ name: String) {
+    /// Writes `"name":` — the value follows with one of the value calls. Names written in the
+    /// code are plain ASCII and copied as they are; names from data go through `key(dynamic:)`.
+    public mutating func key(_ name: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+        afterKey = true
+    }
+
+    /// `key` for a name taken from data (a counter, a tool, a sink label): escaped.
+    public mutating func key(dynamic name: String) {
         separate()
         appendQuoted(name)
         bytes.append(UInt8(ascii: ":"))
@@ -25,7 +38,39 @@ public struct JSONWriter {
     private var afterKey = false
 
     public mutating func string(_ s: String) { separate(); appendQuoted(s) }
-    public mutating func int<T: BinaryInteger>(_ v: T) { separate(); bytes.append(contentsOf: String(v).utf8) }
+    public mutating func int<T: BinaryInteger>(_ v: T) {
+        separate()
+        if let x = Int64(exactly: v) {
+            appendDecimal(x)
+        } else if let x = UInt64(exactly: v) {
+            appendDecimal(x)
+        } else {
+            bytes.append(contentsOf: String(v).utf8)
+        }
+    }
+
+    /// The decimal digits of `v`, written straight into the bytes (no String on the way).
+    private mutating func appendDecimal(_ v: Int64) {
+        if v < 0 {
+            bytes.append(UInt8(ascii: "-"))
+            appendDecimal(v.magnitude)
+        } else {
+            appendDecimal(UInt64(v))
+        }
+    }
+
+    private mutating func appendDecimal(_ v: UInt64) {
+        if v < 10 { bytes.append(UInt8(truncatingIfNeeded: 48 + v)); return }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var n = v, i = 20
+            while n > 0 {
+                i -= 1
+                digits[i] = UInt8(truncatingIfNeeded: 48 + n % 10)
+                n /= 10
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[i..<20]))
+        }
+    }
     public mutating func bool(_ v: Bool) { separate(); bytes.append(contentsOf: (v ? "true" : "false").utf8) }
     public mutating func null() { separate(); bytes.append(contentsOf: "null".utf8) }
     /// A value that is already valid JSON text (a number as sent, a compacted message).
@@ -36,17 +81,32 @@ public struct JSONWriter {
     public mutating func milliseconds(microseconds us: Int64) {
         separate()
         let v = max(0, us)
-        bytes.append(contentsOf: String(v / 1000).utf8)
+        appendDecimal(v / 1000)
         bytes.append(UInt8(ascii: "."))
         let frac = v % 1000
         if frac < 100 { bytes.append(UInt8(ascii: "0")) }
         if frac < 10 { bytes.append(UInt8(ascii: "0")) }
-        bytes.append(contentsOf: String(frac).utf8)
+        appendDecimal(frac)
     }
 
-    public mutating func field(_ name: String, _ value: String?) { if let value { key(name); string(value) } }
-    public mutating func field<T: BinaryInteger>(_ name: String, _ value: T?) { if let value { key(name); int(value) } }
-    public mutating func field(_ name: String, _ value: Bool?) { if let value { key(name); bool(value) } }
+    public mutating func field(_ name: StaticString, _ value: String?) { if let value { key(name); string(value) } }
+    public mutating func field<T: BinaryInteger>(_ name: StaticString, _ value: T?) { if let value { key(name); int(value) } }
+    public mutating func field(_ name: StaticString, _ value: Bool?) { if let value { key(name); bool(value) } }
+    /// A packet time as ISO-8601 text (`Timestamp.iso8601`), without a String on the way.
+    public mutating func field(_ name: StaticString, time: Timestamp) {
+        key(name)
+        separate()
+        let written: Bool? = time.withISO8601Bytes { text in
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: text)
+            bytes.append(UInt8(ascii: "\""))
+            return true
+        }
+        if written == nil { appendQuoted(time.iso8601) }
+    }
+
+    public mutating func field(dynamic name: String, _ value: String?) { if let value { key(dynamic: name); string(value) } }
+    public mutating func field<T: BinaryInteger>(dynamic name: String, _ value: T?) { if let value { key(dynamic: name); int(value) } }
 
     private mutating func separate() {
         if afterKey { afterKey = false; return }

@@ -13,24 +13,38 @@ extension Timestamp {
         if rem < 0 { rem += 86_400; days -= 1 }
         let (y, m, d) = Timestamp.civil(fromDays: days)
         if y >= 0 && y <= 9999 {
-            // Written digit by digit into a stack buffer: one allocation (the String) per event.
-            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 31) { b in
-                func put(_ v: Int64, _ at: Int, _ width: Int) {
-                    var v = v
-                    for k in stride(from: at + width - 1, through: at, by: -1) { b[k] = UInt8(48 + v % 10); v /= 10 }
-                }
-                put(y, 0, 4); b[4] = 45; put(m, 5, 2); b[7] = 45; put(d, 8, 2); b[10] = 84
-                put(rem / 3600, 11, 2); b[13] = 58; put(rem % 3600 / 60, 14, 2); b[16] = 58; put(rem % 60, 17, 2)
-                b[19] = 46; put(frac, 20, 6)
-                b[26] = 43; b[27] = 48; b[28] = 48; b[29] = 48; b[30] = 48
-                return String(decoding: UnsafeBufferPointer(rebasing: b[0..<31]), as: UTF8.self)
-            }
+            return withISO8601Bytes { String(decoding: $0, as: UTF8.self) } ?? ""
         }
         func pad(_ v: Int64, _ width: Int) -> String {
             let s = String(v)
             return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
         }
         return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(rem / 3600, 2)):\(pad(rem % 3600 / 60, 2)):\(pad(rem % 60, 2)).\(pad(frac, 6))+0000"
+    }
+
+    /// The ISO-8601 text of a time in years 0…9999 (the clamp keeps every packet time there),
+    /// written digit by digit into a stack buffer and handed to `body`; nil outside those years.
+    public func withISO8601Bytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
+        let us = microseconds
+        var secs = us / 1_000_000
+        var frac = us % 1_000_000
+        if frac < 0 { frac += 1_000_000; secs -= 1 }
+        var days = secs / 86_400
+        var rem = secs % 86_400
+        if rem < 0 { rem += 86_400; days -= 1 }
+        let (y, m, d) = Timestamp.civil(fromDays: days)
+        guard y >= 0 && y <= 9999 else { return nil }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 31) { b in
+            func put(_ v: Int64, _ at: Int, _ width: Int) {
+                var v = v
+                for k in stride(from: at + width - 1, through: at, by: -1) { b[k] = UInt8(48 + v % 10); v /= 10 }
+            }
+            put(y, 0, 4); b[4] = 45; put(m, 5, 2); b[7] = 45; put(d, 8, 2); b[10] = 84
+            put(rem / 3600, 11, 2); b[13] = 58; put(rem % 3600 / 60, 14, 2); b[16] = 58; put(rem % 60, 17, 2)
+            b[19] = 46; put(frac, 20, 6)
+            b[26] = 43; b[27] = 48; b[28] = 48; b[29] = 48; b[30] = 48
+            return body(UnsafeBufferPointer(rebasing: b[0..<31]))
+        }
     }
 
     /// Gregorian date of a day count since 1970-01-01 (H. Hinnant's civil-from-days algorithm).
