@@ -81,6 +81,30 @@ enum SecretCodec {
     /// Decodes base64 or base64url (padding optional, CR/LF ignored); nil on any other byte,
     /// a mixed alphabet, padding inside, or an impossible length (unless `partial`: a sample cut
     /// anywhere).
+    /// Exactly `decodeBase64(s, partial: true).map { bytes all printable } ?? false` (printable:
+    /// no control character but tab, LF and CR), without allocating, stopping at the first byte
+    /// that decides: the test run on the head of every long string of a message.
+    static func base64DecodesToPrintable(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
+        var acc: UInt32 = 0, bits = 0, padding = 0
+        var standard = false, url = false
+        for b in s {
+            if b == 0x0A || b == 0x0D { continue }
+            if b == 0x3D { padding += 1; continue }
+            if padding > 0 { return false }
+            let v = base64Values[Int(b)]
+            if v == 255 { return false }
+            if b == 0x2B || b == 0x2F { standard = true } else if b == 0x2D || b == 0x5F { url = true }
+            acc = (acc << 6) | UInt32(v)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                let byte = UInt8((acc >> UInt32(bits)) & 0xFF)
+                if byte < 0x20 && byte != 0x09 && byte != 0x0A && byte != 0x0D { return false }
+            }
+        }
+        return !(standard && url)
+    }
+
     static func decodeBase64(_ s: UnsafeBufferPointer<UInt8>, partial: Bool = false) -> [UInt8]? {
         // Most strings of a message are not base64: refuse them before allocating anything.
         // The same conditions as the decoding loop below, so the answer never differs.

@@ -181,7 +181,7 @@ public struct SecretScanner: Sendable {
         let payload = dataURLPayloadStart(buffer).map { UnsafeBufferPointer(rebasing: buffer[$0...]) } ?? buffer
         // Binary (images, archives) shows in its first bytes: decode a sample before the whole.
         let sample = UnsafeBufferPointer(rebasing: payload[0..<min(payload.count, 256)])
-        if let head = SecretCodec.decodeBase64(sample, partial: true), head.allSatisfy({ $0 >= 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
+        if SecretCodec.base64DecodesToPrintable(sample) {
             decoded = SecretCodec.decodeBase64(payload)
         }
         if let d = decoded, !SecretCodec.isText(d) { decoded = nil }
