@@ -1,4 +1,5 @@
 import Crypto
+import SonarMCP
 
 /// Masking of secrets in everything the sensor writes.
 public enum Redaction {
@@ -14,16 +15,12 @@ public enum Redaction {
 
     /// Hex SHA-256 of the exact matched bytes.
     public static func sha256Hex(_ bytes: some Sequence<UInt8>) -> String {
-        var h = SHA256()
-        h.update(data: Array(bytes))
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for b in h.finalize() {
-            out.append(hex[Int(b >> 4)])
-            out.append(hex[Int(b & 0xF)])
+        let digest = Array(bytes).withUnsafeBytes { buffer -> SHA256Digest in
+            var h = SHA256()
+            h.update(bufferPointer: buffer)
+            return h.finalize()
         }
-        return String(decoding: out, as: UTF8.self)
+        return digest.withUnsafeBytes { MCPTracker.hex($0) }
     }
 
     public static func evidence(secret: String, path: String) -> Evidence {

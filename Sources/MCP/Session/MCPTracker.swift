@@ -439,14 +439,26 @@ public final class MCPTracker {
     public func session(_ key: String) -> MCPSessionInfo? { sessions[key] }
 
     static func sha256Hex(_ bytes: ArraySlice<UInt8>) -> String {
-        let digest = SHA256.hash(data: bytes)
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for b in digest {
-            out.append(hex[Int(b >> 4)])
-            out.append(hex[Int(b & 0xF)])
+        let digest = bytes.withUnsafeBytes { buffer -> SHA256Digest in
+            var h = SHA256()
+            h.update(bufferPointer: buffer)
+            return h.finalize()
         }
-        return String(decoding: out, as: UTF8.self)
+        return digest.withUnsafeBytes { MCPTracker.hex($0) }
     }
+
+    /// Lower-case hex of `bytes`, built on the stack: the only allocation is the String.
+    public static func hex(_ bytes: UnsafeRawBufferPointer) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            var i = 0
+            for b in bytes {
+                out[i] = hexDigit(b >> 4)
+                out[i + 1] = hexDigit(b & 0xF)
+                i += 2
+            }
+            return i
+        }
+    }
+
+    @inline(__always) private static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 48 + v : 87 + v }
 }
