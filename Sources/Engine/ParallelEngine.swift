@@ -30,7 +30,7 @@ public final class ParallelEngine: PacketPipeline {
     public let workerCount: Int
     public var outputStats: (() -> OutputStats)? {
         get { serial.outputStats }
-        set { serial.outputStats = newValue }
+        set { serial.outputStats = newValue } // guarded: the session thread reads it
     }
     public private(set) var now = Timestamp.zero
     public var eventsWritten: Int { serial.eventsWritten.load(ordering: .relaxed) }
@@ -59,7 +59,8 @@ public final class ParallelEngine: PacketPipeline {
     /// `workers`: at least 2 (one worker is `Engine`). `batchPackets`: timeline positions per
     /// hand-over (fewer when `flush` is called, as live capture does). Nil when the system
     /// refuses a thread.
-    public init?(config: EngineConfig, sink: EventSink, workers: Int, batchPackets: Int = 1024) {
+    public init?(config: EngineConfig, sink: EventSink, workers: Int, batchPackets: Int = 1024,
+                 partBytes: Int = 8 << 20) {
         let n = max(2, workers)
         self.config = config
         self.workerCount = n
@@ -81,7 +82,7 @@ public final class ParallelEngine: PacketPipeline {
         self.inputs = inputs
         self.outputs = outputs
         self.plans = plans
-        self.workers = (0..<n).map { Worker(config: share, input: inputs[$0], output: outputs[$0]) }
+        self.workers = (0..<n).map { Worker(config: share, input: inputs[$0], output: outputs[$0], partBytes: partBytes) }
         self.serial = SerialStage(session: session, plans: plans, outputs: outputs)
         for w in self.workers {
             guard let t = startThread(w.run) else { abandon(); return nil }
@@ -93,7 +94,7 @@ public final class ParallelEngine: PacketPipeline {
 
     /// A thread could not be started: let those that run end, and give up.
     private func abandon() {
-        for o in outputs { o.put(WorkerOutput()) } // so a running session stage never waits on a missing worker
+        // The session thread starts last: when any thread failed, it is not running.
         dispatch(.close)
         closed = true
         for t in threads { pthread_join(t, nil) }
@@ -198,31 +199,33 @@ public final class ParallelEngine: PacketPipeline {
         for w in 0..<workerCount {
             inputs[w].put(WorkerBatch(firstSeq: batchFirstSeq, timeline: shared, items: items[w], payload: payloads[w],
                                       command: command))
-            items[w].removeAll(keepingCapacity: true)
-            payloads[w].removeAll(keepingCapacity: true)
+            // Handed over: fresh arrays (emptying the shared ones in place would copy them).
+            items[w] = []
+            payloads[w] = []
         }
         batchFirstSeq = seq &+ 1
-        timeline.removeAll(keepingCapacity: true)
+        timeline = []
+        timeline.reserveCapacity(batchPackets)
         payloadBytes = 0
     }
 
-    /// The worker of a packet: a hash of its 5-tuple that is the same in both directions.
+    /// The worker of a packet: a hash of its 5-tuple that is the same in both directions. Keyed
+    /// (SipHash, with the process's random seed): nobody outside can pick ports that land on the
+    /// worker of a connection they want to crowd out of its share of the caps.
     static func worker(for p: DecodedPacket, of n: Int) -> Int {
-        func mix(_ address: IPAddress, _ port: UInt16) -> UInt64 {
-            var h: UInt64
-            switch address {
-            case .v4(let a): h = UInt64(a)
-            case .v6(let hi, let lo): h = hi ^ (lo &* 0x9E37_79B9_7F4A_7C15)
-            }
-            h = (h ^ UInt64(port) << 32) &* 0xBF58_476D_1CE4_E5B9
-            return h ^ (h >> 29)
+        func end(_ address: IPAddress, _ port: UInt16) -> Int {
+            var h = Hasher()
+            h.combine(address)
+            h.combine(port)
+            return h.finalize()
         }
-        // Sum and xor of the two ends: symmetric, and unlike either alone not cancelled by equal ends.
-        let a = mix(p.src, p.srcPort), b = mix(p.dst, p.dstPort)
-        var h = (a &+ b) ^ ((a ^ b) >> 7) ^ (p.transport == .tcp ? 0 : 0x5555)
-        h = (h ^ (h >> 31)) &* 0x94D0_49BB_1331_11EB
-        h ^= h >> 32
-        return Int(h % UInt64(n))
+        let a = end(p.src, p.srcPort), b = end(p.dst, p.dstPort)
+        // Both ends, in an order that does not depend on the direction.
+        var h = Hasher()
+        h.combine(min(a, b))
+        h.combine(max(a, b))
+        h.combine(p.transport == .tcp)
+        return Int(UInt(bitPattern: h.finalize()) % UInt(n))
     }
 }
 
@@ -282,6 +285,10 @@ final class WorkerOutput: @unchecked Sendable {
     var ops: [SessionOp] = []
     var groups: [(seq: UInt64, key: UInt64, end: Int)] = []
     var figures: FlowFigures?
+    /// Handed over before the end of its batch (it grew past its budget): another part follows.
+    var more = false
+    /// Payload bytes held (messages and their parses, approximately).
+    var payloadBytes = 0
 }
 
 /// Records what a flow stage hands on, for the session stage thread. Payloads are made ready
@@ -292,6 +299,11 @@ final class OpRecorder: SessionPort {
     var key: UInt64 = .max
     /// The parse's counters (the tracker counts them in one thread).
     var counters = Counters()
+    /// Past this many payload bytes the work so far is handed over at once, not at the end of the
+    /// batch: a batch of small compressed packets can inflate to many large bodies, and a worker
+    /// must not hold them all.
+    var partBytes = 8 << 20
+    var handOver: ((WorkerOutput) -> Void)?
     private let jsonLimits: JSONLimits
     var secretDetector: SecretDetector?
 
@@ -326,6 +338,13 @@ final class OpRecorder: SessionPort {
     func flowStarted(_ flowId: UInt64) { add(.flowStarted(flowId)) }
     func mcpPayload(_ payload: MCPPayload, headers: HTTPHeaders?) {
         add(.payload(payload, headers, prepare(payload, headers: headers)))
+        // The bytes, and about as much again for their parse.
+        output.payloadBytes += 2 * payload.bytes.count
+        if output.payloadBytes >= partBytes, let handOver {
+            output.more = true
+            handOver(output)
+            output = WorkerOutput()
+        }
     }
     func carriesMCP(_ flowId: UInt64) { add(.carriesMCP(flowId)) }
     func sensorAnomaly(_ anomaly: SensorAnomaly) { add(.sensorAnomaly(anomaly)) }
@@ -343,25 +362,26 @@ final class Worker: @unchecked Sendable {
     private let input: HandOver<WorkerBatch>
     private let output: HandOver<WorkerOutput>
 
-    init(config: EngineConfig, input: HandOver<WorkerBatch>, output: HandOver<WorkerOutput>) {
+    init(config: EngineConfig, input: HandOver<WorkerBatch>, output: HandOver<WorkerOutput>, partBytes: Int) {
         let recorder = OpRecorder(config: config)
+        recorder.partBytes = max(1, partBytes)
         self.recorder = recorder
         self.stage = FlowStage(config: config, port: recorder)
         self.input = input
         self.output = output
+        recorder.handOver = { [output] part in output.put(part) }
         stage.willEndFlow = { [recorder] key in recorder.key = key }
         stage.willProcessPacket = { [recorder] in recorder.key = .max }
     }
 
     func run() {
-        blockSignals()
+        blockHandledSignals()
         // The session thread is the one all the work funnels into: when the cores are short,
         // it goes first, and the workers fill the time it leaves.
         // (On Linux the nice value is per thread: `who` 0 is this thread.)
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 5)
         while let batch = input.take() {
-            let out = WorkerOutput()
-            recorder.output = out
+            recorder.output = WorkerOutput()
             var next = 0
             batch.payload.withUnsafeBytes { buffer in
                 for (i, time) in batch.timeline.enumerated() {
@@ -381,7 +401,7 @@ final class Worker: @unchecked Sendable {
             case .stats:
                 var figures = stage.figures
                 figures.counters.merge(recorder.counters)
-                out.figures = figures
+                recorder.output.figures = figures
             case .finishFlows(let position):
                 recorder.seq = position
                 stage.finishFlows(seq: position)
@@ -393,7 +413,7 @@ final class Worker: @unchecked Sendable {
             case .none, .flush, .reopen:
                 break
             }
-            output.put(out)
+            output.put(recorder.output)
             if stop { return }
         }
     }
@@ -404,7 +424,12 @@ final class SerialStage: @unchecked Sendable {
     let session: SessionStage
     private let plans: HandOver<BatchPlan>
     private let outputs: [HandOver<WorkerOutput>]
-    var outputStats: (() -> OutputStats)?
+    private let outputStatsLock = Mutex(())
+    private nonisolated(unsafe) var outputStatsSource: (() -> OutputStats)?
+    var outputStats: (() -> OutputStats)? {
+        get { outputStatsLock.withLock { _ in outputStatsSource } }
+        set { outputStatsLock.withLock { _ in outputStatsSource = newValue } }
+    }
     let eventsWritten = Atomic<Int>(0)
 
     init(session: SessionStage, plans: HandOver<BatchPlan>, outputs: [HandOver<WorkerOutput>]) {
@@ -414,15 +439,25 @@ final class SerialStage: @unchecked Sendable {
     }
 
     func run() {
-        blockSignals()
+        blockHandledSignals()
         var batch: [WorkerOutput] = []
         var cursors: [(group: Int, op: Int)] = []
         while let plan = plans.take() {
             batch.removeAll(keepingCapacity: true)
             for o in outputs { batch.append(o.take() ?? WorkerOutput()) }
             cursors = Array(repeating: (0, 0), count: batch.count)
-            // k-way merge of the workers' groups by (position, key).
+            // k-way merge of the workers' groups by (position, key). A worker's batch may come in
+            // parts: when one part is used up, the next is taken before comparing again (a group
+            // cut between parts continues in the next, and no other worker has its key).
+            var figures: [FlowFigures?] = batch.map(\.figures)
             while true {
+                for w in 0..<batch.count {
+                    while cursors[w].group >= batch[w].groups.count && batch[w].more {
+                        batch[w] = outputs[w].take() ?? WorkerOutput()
+                        cursors[w] = (0, 0)
+                        if let f = batch[w].figures { figures[w] = f }
+                    }
+                }
                 var best = -1
                 for w in 0..<batch.count where cursors[w].group < batch[w].groups.count {
                     let g = batch[w].groups[cursors[w].group]
@@ -439,9 +474,9 @@ final class SerialStage: @unchecked Sendable {
             }
             switch plan.command {
             case .stats(let captureStats, let time):
-                var figures = plan.reader ?? FlowFigures()
-                for o in batch { if let f = o.figures { figures.add(f) } }
-                session.writeStats(figures, captureStats: captureStats, outputStats: outputStats?(), time: time)
+                var total = plan.reader ?? FlowFigures()
+                for f in figures { if let f { total.add(f) } }
+                session.writeStats(total, captureStats: captureStats, outputStats: outputStats?(), time: time)
             case .flush:
                 session.flush()
             case .reload(let new):
@@ -488,6 +523,12 @@ final class HandOver<T>: @unchecked Sendable {
         room = DispatchSemaphore(value: max(1, capacity))
     }
 
+    deinit {
+        // libdispatch stops the process when a semaphore is freed below its starting value:
+        // give back the room of whatever is still queued (a pipeline whose threads never started).
+        for _ in 0..<count { room.signal() }
+    }
+
     func put(_ item: T) {
         room.wait()
         lock.withLock { _ in
@@ -528,9 +569,12 @@ private func startThread(_ body: @escaping () -> Void) -> pthread_t? {
     return thread
 }
 
-/// Signals go to the capture thread, whose handlers act between packets.
-private func blockSignals() {
-    var all = sigset_t()
-    sigfillset(&all)
-    pthread_sigmask(SIG_BLOCK, &all, nil)
+/// The signals the capture thread handles go to it (its handlers act between packets). Others
+/// keep their default here: SIGPIPE when standard output's reader goes away ends the process as
+/// with one worker, and a fault in a worker still reaches the crash handler.
+func blockHandledSignals() {
+    var set = sigset_t()
+    sigemptyset(&set)
+    for s in [SIGINT, SIGTERM, SIGHUP, SIGUSR1] { sigaddset(&set, s) }
+    pthread_sigmask(SIG_BLOCK, &set, nil)
 }

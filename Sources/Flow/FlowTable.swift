@@ -107,6 +107,8 @@ public final class FlowTable {
     public var ended: [(Flow, FlowEndReason)] = []
     public var reassembly: ReassemblyContext
     private var lastSweep: Timestamp?
+    /// The latest time the table was given (`expire`): what activity is stamped with.
+    private var clock = Timestamp.zero
 
     public init(config: FlowConfig = .init()) {
         self.config = config
@@ -130,6 +132,7 @@ public final class FlowTable {
             remove(victim, reason: .evicted)
         }
         let flow = Flow(id: nextID, key: key, client: client, server: server, time: packet.timestamp)
+        if clock > flow.lastSeen { flow.lastSeen = clock }
         nextID += 1
         flowsCreated += 1
         flows[key] = flow
@@ -165,6 +168,7 @@ public final class FlowTable {
 
     /// Ends flows idle past their timeout. Runs at most once per second of packet time.
     public func expire(now: Timestamp) {
+        if now > clock { clock = now }
         if let last = lastSweep, now.microseconds(since: last) < 1_000_000 { return }
         lastSweep = now
         let shortest = min(config.newTimeoutSeconds, config.establishedTimeoutSeconds, config.closedTimeoutSeconds)
@@ -197,7 +201,12 @@ public final class FlowTable {
     // MARK: - LRU list
 
     private func touch(_ flow: Flow, time: Timestamp) {
-        if time > flow.lastSeen { flow.lastSeen = time }
+        // Activity is stamped with the table's clock (the latest time seen), not the packet's own
+        // time: a packet stamped in the past (files read out of order, a clock step) still makes
+        // its flow the most recent, so the list stays sorted by `lastSeen` and `expire` can stop
+        // at the first flow not yet idle, whatever other flows the table holds.
+        let stamp = time > clock ? time : clock
+        if stamp > flow.lastSeen { flow.lastSeen = stamp }
         guard newest !== flow else { return }
         unlink(flow)
         link(flow)

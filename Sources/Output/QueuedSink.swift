@@ -157,9 +157,12 @@ public final class QueuedSink: EventSink, @unchecked Sendable {
 
     private func writerLoop() {
         // Signals go to the capture thread, whose handlers break its read.
-        var all = sigset_t()
-        sigfillset(&all)
-        pthread_sigmask(SIG_BLOCK, &all, nil)
+        // Only those the capture thread handles: SIGPIPE from a vanished standard-output reader
+        // keeps its default (the process ends, as tcpdump does).
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in [SIGINT, SIGTERM, SIGHUP, SIGUSR1] { sigaddset(&set, s) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
         var batch: [Item] = []
         while true {
             let closing = state.withLock { s -> Bool in
