@@ -185,4 +185,29 @@ import Testing
         #expect(try run(2) == one)
         #expect(try run(3) == one)
     }
+
+    /// A process that may not start its threads (a systemd TasksMax, a container's pids limit,
+    /// RLIMIT_NPROC) runs with one worker and gives the same events; it used to be stopped by
+    /// libdispatch freeing the hand-over queues' semaphores. Run as `nobody`, for whom the
+    /// limit counts (root's does not).
+    @Test func aProcessThatCannotStartItsThreadsRunsWithOneWorker() throws {
+        let dir = try temporaryDirectory("threads")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let binary = dir.appendingPathComponent("mcpsonar").path
+        let capture = dir.appendingPathComponent("capture.pcap").path
+        try FileManager.default.copyItem(atPath: Repo.binary, toPath: binary)
+        try FileManager.default.copyItem(atPath: Repo.fixture("mcp1-streamable.pcap"), toPath: capture)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir.path)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: binary)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: capture)
+        let one = try runBinary(["-q", "--no-detect", "-r", capture, "--workers", "1"])
+        #expect(one.status == 0)
+        for limit in [1, 2, 3, 4, 5] {
+            let limited = try runBinary(via: "/usr/sbin/runuser", ["-u", "nobody", "--", "/bin/bash", "-c",
+                                                                   "ulimit -u \(limit); exec \(binary) -q --no-detect -r \(capture) --workers 4"])
+            #expect(limited.status == 0, "ulimit -u \(limit): \(limited.stderr)")
+            #expect(limited.stdout.split(separator: "\n").map { withoutMemory(String($0)) }
+                        == one.stdout.split(separator: "\n").map { withoutMemory(String($0)) })
+        }
+    }
 }

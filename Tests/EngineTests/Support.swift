@@ -90,8 +90,13 @@ struct ProcessResult {
 
 /// Runs the `mcpsonar` binary.
 func runBinary(_ arguments: [String]) throws -> ProcessResult {
+    try runBinary(via: Repo.binary, arguments)
+}
+
+/// Runs `executable` (the sensor, or a wrapper that starts it) with `arguments`.
+func runBinary(via executable: String, _ arguments: [String]) throws -> ProcessResult {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: Repo.binary)
+    p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = arguments
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
