@@ -84,7 +84,7 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("queue-events"), help: "Events that may wait for a slow output; beyond it they are dropped and counted (default 65536).")
     var queueEvents: Int = 65_536
 
-    @Option(name: .customLong("workers"), help: ArgumentHelp("Threads that read flows (default: the number of cores). The MCP sessions, detection and output run in one more thread, in packet order: the events are the same for any number.", valueName: "N"))
+    @Option(name: .customLong("workers"), help: ArgumentHelp("Threads that read flows (default: the number of cores). The MCP sessions, detection and output run in one more thread, in packet order: the events are the same for any number (only under pressure may other flows be evicted or shed: the flow and buffer caps are shared out).", valueName: "N"))
     var workers: Int?
 
     @OptionGroup var detection: DetectionOptions
