@@ -199,9 +199,13 @@ public final class ParallelEngine: PacketPipeline {
         for w in 0..<workerCount {
             inputs[w].put(WorkerBatch(firstSeq: batchFirstSeq, timeline: shared, items: items[w], payload: payloads[w],
                                       command: command))
-            // Handed over: fresh arrays (emptying the shared ones in place would copy them).
+            // Handed over: fresh arrays (emptying the shared ones in place would copy them),
+            // sized as this batch was.
+            let (itemCount, payloadCount) = (items[w].count, payloads[w].count)
             items[w] = []
+            items[w].reserveCapacity(itemCount)
             payloads[w] = []
+            payloads[w].reserveCapacity(payloadCount)
         }
         batchFirstSeq = seq &+ 1
         timeline = []
@@ -213,17 +217,23 @@ public final class ParallelEngine: PacketPipeline {
     /// (SipHash, with the process's random seed): nobody outside can pick ports that land on the
     /// worker of a connection they want to crowd out of its share of the caps.
     static func worker(for p: DecodedPacket, of n: Int) -> Int {
-        func end(_ address: IPAddress, _ port: UInt16) -> Int {
-            var h = Hasher()
-            h.combine(address)
-            h.combine(port)
-            return h.finalize()
+        // Both ends in an order that does not depend on the direction, then one keyed hash.
+        func words(_ address: IPAddress) -> (UInt64, UInt64) {
+            switch address {
+            case .v4(let a): return (0, UInt64(a))
+            case .v6(let hi, let lo): return (hi, lo)
+            }
         }
-        let a = end(p.src, p.srcPort), b = end(p.dst, p.dstPort)
-        // Both ends, in an order that does not depend on the direction.
+        let a = words(p.src), b = words(p.dst)
+        let srcFirst = (a.0, a.1, p.srcPort) < (b.0, b.1, p.dstPort)
+        let (x, xp, y, yp) = srcFirst ? (a, p.srcPort, b, p.dstPort) : (b, p.dstPort, a, p.srcPort)
         var h = Hasher()
-        h.combine(min(a, b))
-        h.combine(max(a, b))
+        h.combine(x.0)
+        h.combine(x.1)
+        h.combine(xp)
+        h.combine(y.0)
+        h.combine(y.1)
+        h.combine(yp)
         h.combine(p.transport == .tcp)
         return Int(UInt(bitPattern: h.finalize()) % UInt(n))
     }
