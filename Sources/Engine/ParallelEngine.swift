@@ -19,7 +19,8 @@ import Glibc
 /// flows. What they find goes, in packet order, to one `SessionStage` thread: MCP state spans
 /// connections (sessions, legacy SSE streams, a server's tools, DNS names), so it is not split.
 ///
-/// The output is the one-worker output, event for event: every worker sees every position of the
+/// The output is the one-worker output, event for event (the stats event's `memory_bytes` and
+/// `app_buffered_bytes` aside: they measure what the allocator gave each thread): every worker sees every position of the
 /// packet timeline (its own packets, and the times of the others'), so flows time out at the same
 /// packet as in one table; the session stage runs the work of a batch in timeline order, flows
 /// that end at the same position in the order one table ends them, and gives flows their public

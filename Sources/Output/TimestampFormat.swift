@@ -4,17 +4,8 @@ extension Timestamp {
     /// ISO 8601 with microseconds and a numeric offset, always UTC: `2026-11-24T15:47:09.123456+0000`
     /// (Suricata's EVE format). Computed by hand: no Foundation, no time zone database.
     public var iso8601: String {
-        let us = microseconds
-        var secs = us / 1_000_000
-        var frac = us % 1_000_000
-        if frac < 0 { frac += 1_000_000; secs -= 1 }
-        var days = secs / 86_400
-        var rem = secs % 86_400
-        if rem < 0 { rem += 86_400; days -= 1 }
-        let (y, m, d) = Timestamp.civil(fromDays: days)
-        if y >= 0 && y <= 9999 {
-            return withISO8601Bytes { String(decoding: $0, as: UTF8.self) } ?? ""
-        }
+        if let text = withISO8601Bytes({ String(decoding: $0, as: UTF8.self) }) { return text }
+        let (y, m, d, rem, frac) = civilParts
         func pad(_ v: Int64, _ width: Int) -> String {
             let s = String(v)
             return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
@@ -22,9 +13,8 @@ extension Timestamp {
         return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(rem / 3600, 2)):\(pad(rem % 3600 / 60, 2)):\(pad(rem % 60, 2)).\(pad(frac, 6))+0000"
     }
 
-    /// The ISO-8601 text of a time in years 0…9999 (the clamp keeps every packet time there),
-    /// written digit by digit into a stack buffer and handed to `body`; nil outside those years.
-    public func withISO8601Bytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
+    /// Year, month, day, seconds into the day and microseconds into the second, UTC.
+    private var civilParts: (year: Int64, month: Int64, day: Int64, seconds: Int64, micros: Int64) {
         let us = microseconds
         var secs = us / 1_000_000
         var frac = us % 1_000_000
@@ -33,6 +23,13 @@ extension Timestamp {
         var rem = secs % 86_400
         if rem < 0 { rem += 86_400; days -= 1 }
         let (y, m, d) = Timestamp.civil(fromDays: days)
+        return (y, m, d, rem, frac)
+    }
+
+    /// The ISO-8601 text of a time in years 0…9999 (the clamp keeps every packet time there),
+    /// written digit by digit into a stack buffer and handed to `body`; nil outside those years.
+    public func withISO8601Bytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
+        let (y, m, d, rem, frac) = civilParts
         guard y >= 0 && y <= 9999 else { return nil }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 31) { b in
             func put(_ v: Int64, _ at: Int, _ width: Int) {
