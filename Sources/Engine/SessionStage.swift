@@ -139,13 +139,11 @@ final class SessionStage: SessionPort {
                                    time: payload.time, appProto: payload.appProto, server: payload.server)
             }
         }
+        // A worker parsed it already, or the tracker parses it now.
+        let (parsed, rejection) = prepared.map { ($0.parsed, $0.rejection) } ?? tracker.parse(payload)
         guard let detector else {
-            if let prepared {
-                tracker.process(payload, parsed: prepared.parsed, rejection: prepared.rejection) { event, _ in
-                    write(EventEncoder.encode(event), type: "mcp")
-                }
-            } else {
-                tracker.process(payload) { event in write(EventEncoder.encode(event), type: "mcp") }
+            tracker.process(payload, parsed: parsed, rejection: rejection) { event, _ in
+                write(EventEncoder.encode(event), type: "mcp")
             }
             return
         }
@@ -165,11 +163,7 @@ final class SessionStage: SessionPort {
                             appProto: e.appProto, finding: f, mcp: e))
             }
         }
-        if let prepared {
-            tracker.process(payload, parsed: prepared.parsed, rejection: prepared.rejection, emit: inspect)
-        } else {
-            tracker.process(payload, emit: inspect)
-        }
+        tracker.process(payload, parsed: parsed, rejection: rejection, emit: inspect)
     }
 
     // MARK: - alerts

@@ -92,9 +92,15 @@ public final class MCPTracker {
     /// As `process(_:emit:)`, with each message's parsed form for the detectors. The view is
     /// valid only during the call.
     public func process(_ payload: MCPPayload, emit: (MCPEvent, MCPMessageView) -> Void) {
+        let (parsed, rejection) = parse(payload)
+        process(payload, parsed: parsed, rejection: rejection, emit: emit)
+    }
+
+    /// The JSON-RPC parse of a payload with this tracker's limits, counted in its counters.
+    public func parse(_ payload: MCPPayload) -> (JSONRPCParseResult?, JSONError?) {
         var rejection: JSONError?
         let parsed = JSONRPC.parse(payload.bytes, limits: config.json, counters: &counters, rejection: &rejection)
-        process(payload, parsed: parsed, rejection: rejection, emit: emit)
+        return (parsed, rejection)
     }
 
     /// As `process(_:emit:)` for a payload parsed already (by a worker thread, with
