@@ -3,7 +3,8 @@ enum LegacySSE {
     /// The `session_id` (Python SDK) or `sessionId` (TypeScript SDK) query parameter of a URL or
     /// path, percent-decoding left alone (the SDKs use hex and UUIDs). Nil when absent or empty.
     static func sessionID(inURL url: String) -> String? {
-        guard let q = url.firstIndex(of: "?") else { return nil }
+        // Asked for every MCP payload: most URLs have no query, found without reading Characters.
+        guard url.utf8.contains(UInt8(ascii: "?")), let q = url.firstIndex(of: "?") else { return nil }
         var query = url[url.index(after: q)...]
         if let hash = query.firstIndex(of: "#") { query = query[..<hash] }
         for pair in query.split(separator: "&") {

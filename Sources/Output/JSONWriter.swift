@@ -3,26 +3,48 @@ import SonarCore
 /// Builds one JSON object on one line, straight into bytes: keys in the order written, strings
 /// escaped per RFC 8259 (control characters, quote, backslash; U+2028/2029 too, so a line stays
 /// safe for JavaScript consumers). Deterministic: the same calls give the same bytes.
-public struct JSONWriter {
-    public private(set) var bytes: [UInt8] = []
-    /// One entry per open container: whether a value was written in it already.
-    private var hasValue: [Bool] = []
+public struct JSONWriter: ~Copyable {
+    // The bytes live in a buffer of its own, not an Array: every event is some forty small
+    // appends, and an Array append checks uniqueness and capacity through calls each time
+    // (233 instructions for one `"key":`, measured). Noncopyable, so the buffer has one owner
+    // and is freed in `deinit`.
+    private var base: UnsafeMutablePointer<UInt8>
+    private var count = 0
+    private var capacity: Int
+    /// One bit per open container, innermost lowest: whether a value was written in it already.
+    /// Events nest a handful of levels; past 64 the outer levels' bits are kept in `deeper`.
+    private var hasValue: UInt64 = 0
+    private var depth = 0
+    private var deeper: [UInt64] = []
+    /// Set between a key and its value, so the value adds no comma.
+    private var afterKey = false
 
-    public init(capacity: Int = 512) { bytes.reserveCapacity(capacity) }
+    public init(capacity: Int = 512) {
+        self.capacity = max(capacity, 64)
+        base = UnsafeMutablePointer<UInt8>.allocate(capacity: self.capacity)
+    }
 
-    public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); hasValue.append(false) }
-    public mutating func endObject() { bytes.append(UInt8(ascii: "}")); _ = hasValue.popLast() }
-    public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); hasValue.append(false) }
-    public mutating func endArray() { bytes.append(UInt8(ascii: "]")); _ = hasValue.popLast() }
+    deinit { base.deallocate() }
+
+    /// What was written so far.
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    public mutating func beginObject() { separate(); put(UInt8(ascii: "{")); push() }
+    public mutating func endObject() { put(UInt8(ascii: "}")); pop() }
+    public mutating func beginArray() { separate(); put(UInt8(ascii: "[")); push() }
+    public mutating func endArray() { put(UInt8(ascii: "]")); pop() }
 
     /// Writes `"name":` — the value follows with one of the value calls. Names written in the
     /// code are plain ASCII and copied as they are; names from data go through `key(dynamic:)`.
     public mutating func key(_ name: StaticString) {
         separate()
-        bytes.append(UInt8(ascii: "\""))
-        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        let n = name.utf8CodeUnitCount
+        reserve(n + 3)
+        base[count] = UInt8(ascii: "\"")
+        (base + count + 1).update(from: name.utf8Start, count: n)
+        base[count + 1 + n] = UInt8(ascii: "\"")
+        base[count + 2 + n] = UInt8(ascii: ":")
+        count += n + 3
         afterKey = true
     }
 
@@ -30,12 +52,9 @@ public struct JSONWriter {
     public mutating func key(dynamic name: String) {
         separate()
         appendQuoted(name)
-        bytes.append(UInt8(ascii: ":"))
+        put(UInt8(ascii: ":"))
         afterKey = true
     }
-
-    /// Set between a key and its value, so the value adds no comma.
-    private var afterKey = false
 
     public mutating func string(_ s: String) { separate(); appendQuoted(s) }
     public mutating func int<T: BinaryInteger>(_ v: T) {
@@ -45,14 +64,14 @@ public struct JSONWriter {
         } else if let x = UInt64(exactly: v) {
             appendDecimal(x)
         } else {
-            bytes.append(contentsOf: String(v).utf8)
+            append(String(v).utf8)
         }
     }
 
     /// The decimal digits of `v`, written straight into the bytes (no String on the way).
     private mutating func appendDecimal(_ v: Int64) {
         if v < 0 {
-            bytes.append(UInt8(ascii: "-"))
+            put(UInt8(ascii: "-"))
             appendDecimal(v.magnitude)
         } else {
             appendDecimal(UInt64(v))
@@ -60,32 +79,33 @@ public struct JSONWriter {
     }
 
     private mutating func appendDecimal(_ v: UInt64) {
-        if v < 10 { bytes.append(UInt8(truncatingIfNeeded: 48 + v)); return }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var n = v, i = 20
-            while n > 0 {
-                i -= 1
-                digits[i] = UInt8(truncatingIfNeeded: 48 + n % 10)
-                n /= 10
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[i..<20]))
-        }
+        var digits = 1, n = v
+        while n >= 10 { n /= 10; digits += 1 }
+        reserve(digits)
+        var i = count + digits
+        n = v
+        repeat {
+            i -= 1
+            base[i] = UInt8(truncatingIfNeeded: 48 + n % 10)
+            n /= 10
+        } while n > 0
+        count += digits
     }
-    public mutating func bool(_ v: Bool) { separate(); bytes.append(contentsOf: (v ? "true" : "false").utf8) }
-    public mutating func null() { separate(); bytes.append(contentsOf: "null".utf8) }
+    public mutating func bool(_ v: Bool) { separate(); append(v ? "true" : "false") }
+    public mutating func null() { separate(); append("null") }
     /// A value that is already valid JSON text (a number as sent, a compacted message).
-    public mutating func raw(_ json: String) { separate(); bytes.append(contentsOf: json.utf8) }
-    public mutating func raw(bytes json: some Sequence<UInt8>) { separate(); bytes.append(contentsOf: json) }
+    public mutating func raw(_ json: String) { separate(); append(json.utf8) }
+    public mutating func raw(bytes json: some Sequence<UInt8>) { separate(); append(json) }
 
     /// Microseconds written as a decimal number of milliseconds with three places: exact, no float.
     public mutating func milliseconds(microseconds us: Int64) {
         separate()
         let v = max(0, us)
         appendDecimal(v / 1000)
-        bytes.append(UInt8(ascii: "."))
+        put(UInt8(ascii: "."))
         let frac = v % 1000
-        if frac < 100 { bytes.append(UInt8(ascii: "0")) }
-        if frac < 10 { bytes.append(UInt8(ascii: "0")) }
+        if frac < 100 { put(UInt8(ascii: "0")) }
+        if frac < 10 { put(UInt8(ascii: "0")) }
         appendDecimal(frac)
     }
 
@@ -97,9 +117,9 @@ public struct JSONWriter {
         key(name)
         separate()
         let written: Bool? = time.withISO8601Bytes { text in
-            bytes.append(UInt8(ascii: "\""))
-            bytes.append(contentsOf: text)
-            bytes.append(UInt8(ascii: "\""))
+            put(UInt8(ascii: "\""))
+            append(text)
+            put(UInt8(ascii: "\""))
             return true
         }
         if written == nil { appendQuoted(time.iso8601) }
@@ -110,15 +130,65 @@ public struct JSONWriter {
 
     private mutating func separate() {
         if afterKey { afterKey = false; return }
-        guard let last = hasValue.last else { return }
-        if last { bytes.append(UInt8(ascii: ",")) }
-        hasValue[hasValue.count - 1] = true
+        guard depth > 0 else { return }
+        if hasValue & 1 != 0 { put(UInt8(ascii: ",")) }
+        hasValue |= 1
     }
 
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+    private mutating func push() {
+        if depth >= 64 { deeper.append(hasValue >> 63) }
+        hasValue <<= 1
+        depth += 1
+    }
+
+    private mutating func pop() {
+        guard depth > 0 else { return }
+        depth -= 1
+        hasValue >>= 1
+        if depth >= 64, let outer = deeper.popLast() { hasValue |= outer << 63 }
+    }
+
+    /// Room for `n` more bytes.
+    @inline(__always) private mutating func reserve(_ n: Int) {
+        if capacity - count < n { grow(to: count + n) }
+    }
+
+    private mutating func grow(to needed: Int) {
+        var newCapacity = capacity * 2
+        while newCapacity < needed { newCapacity *= 2 }
+        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        bigger.initialize(from: base, count: count)
+        base.deallocate()
+        base = bigger
+        capacity = newCapacity
+    }
+
+    @inline(__always) private mutating func put(_ b: UInt8) {
+        reserve(1)
+        base[count] = b
+        count += 1
+    }
+
+    private mutating func append(_ p: UnsafeBufferPointer<UInt8>) {
+        guard let start = p.baseAddress, p.count > 0 else { return }
+        reserve(p.count)
+        (base + count).update(from: start, count: p.count)
+        count += p.count
+    }
+
+    private mutating func append(_ s: StaticString) {
+        append(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    private mutating func append(_ bytes: some Sequence<UInt8>) {
+        let done: Void? = bytes.withContiguousStorageIfAvailable { append($0) }
+        if done == nil { for b in bytes { put(b) } }
+    }
+
+    private static let hex: StaticString = "0123456789abcdef"
 
     private mutating func appendQuoted(_ s: String) {
-        bytes.append(UInt8(ascii: "\""))
+        put(UInt8(ascii: "\""))
         var s = s
         s.withUTF8 { utf8 in
             let n = utf8.count
@@ -131,29 +201,30 @@ public struct JSONWriter {
                 if b >= 0x20 && b != 0x22 && b != 0x5C && b != 0xE2 { i += 1; continue }
                 if b == 0xE2 {
                     guard i + 2 < n, utf8[i + 1] == 0x80, utf8[i + 2] == 0xA8 || utf8[i + 2] == 0xA9 else { i += 1; continue }
-                    bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
-                    bytes.append(contentsOf: (utf8[i + 2] == 0xA8 ? "\\u2028" : "\\u2029").utf8)
+                    append(UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
+                    append(utf8[i + 2] == 0xA8 ? "\\u2028" : "\\u2029")
                     i += 3
                     runStart = i
                     continue
                 }
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
-                bytes.append(0x5C)
+                append(UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
+                put(0x5C)
                 switch b {
-                case 0x22: bytes.append(0x22)
-                case 0x5C: bytes.append(0x5C)
-                case 0x0A: bytes.append(UInt8(ascii: "n"))
-                case 0x0D: bytes.append(UInt8(ascii: "r"))
-                case 0x09: bytes.append(UInt8(ascii: "t"))
+                case 0x22: put(0x22)
+                case 0x5C: put(0x5C)
+                case 0x0A: put(UInt8(ascii: "n"))
+                case 0x0D: put(UInt8(ascii: "r"))
+                case 0x09: put(UInt8(ascii: "t"))
                 default:
-                    bytes.append(UInt8(ascii: "u")); bytes.append(0x30); bytes.append(0x30)
-                    bytes.append(JSONWriter.hex[Int(b >> 4)]); bytes.append(JSONWriter.hex[Int(b & 0xF)])
+                    append("u00")
+                    let hex = JSONWriter.hex.utf8Start
+                    put(hex[Int(b >> 4)]); put(hex[Int(b & 0xF)])
                 }
                 i += 1
                 runStart = i
             }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<n]))
+            append(UnsafeBufferPointer(rebasing: utf8[runStart..<n]))
         }
-        bytes.append(UInt8(ascii: "\""))
+        put(UInt8(ascii: "\""))
     }
 }

@@ -19,7 +19,11 @@ public final class ExposureMonitor {
     }
     private var reported: Set<Reported> = []
     /// Requests of remote clients without Authorization, by flow and id, awaiting their answer.
-    private var unauthenticated: Set<String> = []
+    private struct PendingRequest: Hashable {
+        let flowId: UInt64
+        let id: JSONRPCID
+    }
+    private var unauthenticated: Set<PendingRequest> = []
     private let maxEntries = 100_000
 
     public init(policy: EgressPolicy) { self.policy = policy }
@@ -54,11 +58,11 @@ public final class ExposureMonitor {
             }
             if !client.address.isLoopback, e.kind == .request, e.method == "initialize" || e.method == "tools/list", let id = e.id {
                 if unauthenticated.count >= maxEntries { unauthenticated.removeAll() }
-                unauthenticated.insert("\(e.flowId) \(id)")
+                unauthenticated.insert(PendingRequest(flowId: e.flowId, id: id))
             }
         }
         if e.direction == .toClient, e.kind == .response, e.method == "initialize" || e.method == "tools/list", let id = e.id,
-           unauthenticated.remove("\(e.flowId) \(id)") != nil, let sev = policy.unauthenticatedAnswer, once(.answer(server)) {
+           unauthenticated.remove(PendingRequest(flowId: e.flowId, id: id)) != nil, let sev = policy.unauthenticatedAnswer, once(.answer(server)) {
             report(finding("exposure.unauthenticated-answer", 200955,
                            "\(server) answered \(e.method ?? "") to remote client \(client.address) that sent no Authorization", sev, server.description))
         }
