@@ -348,6 +348,7 @@ public final class HTTPConnectionParser {
     /// Splits the buffered head into its start line and fields (obs-fold joined with one SP).
     private func parseHeadBuffer(_ h: Half, _ emit: (HTTPOutput) -> Void) -> ([UInt8], HTTPHeaders) {
         var entries: [(name: String, value: String)] = []
+        entries.reserveCapacity(16) // grown one by one it was reallocated four times a head
         var startLine: [UInt8] = []
         h.headBuf.withUnsafeBytes { buf in
             var i = 0
@@ -484,6 +485,13 @@ public final class HTTPConnectionParser {
     private func framing(_ h: Half, _ headers: HTTPHeaders, isRequest: Bool, _ emit: (HTTPOutput) -> Void) -> Framing? {
         let te = headers.values("transfer-encoding")
         let cl = headers.values("content-length")
+        // The common heads, decided without splitting: one Content-Length of plain digits, or
+        // `Transfer-Encoding: chunked` alone. Anything else takes the general path below.
+        if te.isEmpty, cl.count == 1, let length = Self.plainDigits(cl[0]) { return .length(length) }
+        if te.count == 1, te[0] == "chunked" {
+            if !cl.isEmpty { anomaly(h.direction, "http.te_and_cl", emit) }
+            return .chunked
+        }
         if !te.isEmpty {
             if !cl.isEmpty { anomaly(h.direction, "http.te_and_cl", emit) }
             let codings = te.flatMap { $0.split(separator: ",") }
@@ -529,6 +537,18 @@ public final class HTTPConnectionParser {
             return .length(value ?? 0)
         }
         return isRequest ? .noBody : .untilClose
+    }
+
+    /// The value of 1 to 18 ASCII digits, else nil.
+    private static func plainDigits(_ s: String) -> Int? {
+        let utf8 = s.utf8
+        guard !utf8.isEmpty, utf8.count <= 18 else { return nil }
+        var v = 0
+        for b in utf8 {
+            guard b >= 48 && b <= 57 else { return nil }
+            v = v * 10 + Int(b - 48)
+        }
+        return v
     }
 
     // MARK: - Bodies
