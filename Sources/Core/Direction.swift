@@ -21,5 +21,19 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     public var address: IPAddress
     public var port: UInt16
     public init(address: IPAddress, port: UInt16) { self.address = address; self.port = port }
-    public var description: String { address.isV6 ? "[\(address)]:\(port)" : "\(address):\(port)" }
+    public var description: String {
+        guard case .v4(let a) = address else { return "[\(address)]:\(port)" }
+        // Servers are named by this text on every MCP message (`MCPTracker.serverKey`): an IPv4
+        // endpoint is written into a stack buffer (at most 21 bytes: a small, inline String).
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 21) { b in
+            var n = IPAddress.writeDottedQuad(a, into: b)
+            b[n] = UInt8(ascii: ":"); n += 1
+            var digits = 1, p = Int(port)
+            while p >= 10 { p /= 10; digits += 1 }
+            p = Int(port)
+            for i in stride(from: n + digits - 1, through: n, by: -1) { b[i] = UInt8(48 + p % 10); p /= 10 }
+            n += digits
+            return String(decoding: UnsafeBufferPointer(rebasing: b[..<n]), as: UTF8.self)
+        }
+    }
 }

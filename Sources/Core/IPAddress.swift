@@ -24,6 +24,22 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
 
     public var isV6: Bool { if case .v6 = self { return true } else { return false } }
 
+    /// Writes `a` as a dotted quad at the start of `b` (room for 15 bytes); returns the length.
+    static func writeDottedQuad(_ a: UInt32, into b: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var n = 0
+        var shift: UInt32 = 24
+        while true {
+            let octet = (a >> shift) & 0xFF
+            if octet >= 100 { b[n] = UInt8(48 + octet / 100); n += 1 }
+            if octet >= 10 { b[n] = UInt8(48 + octet / 10 % 10); n += 1 }
+            b[n] = UInt8(48 + octet % 10); n += 1
+            if shift == 0 { break }
+            b[n] = 46; n += 1
+            shift -= 8
+        }
+        return n
+    }
+
     /// Dotted quad for IPv4; RFC 5952 text for IPv6 (lowercase, longest zero run compressed).
     public var description: String {
         switch self {
@@ -31,17 +47,7 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
             // Every event names two addresses: written byte by byte into a stack buffer (at
             // most 15 bytes, so the String is a small one, stored inline: no allocation).
             return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 15) { b in
-                var n = 0
-                var shift: UInt32 = 24
-                while true {
-                    let octet = (a >> shift) & 0xFF
-                    if octet >= 100 { b[n] = UInt8(48 + octet / 100); n += 1 }
-                    if octet >= 10 { b[n] = UInt8(48 + octet / 10 % 10); n += 1 }
-                    b[n] = UInt8(48 + octet % 10); n += 1
-                    if shift == 0 { break }
-                    b[n] = 46; n += 1
-                    shift -= 8
-                }
+                let n = IPAddress.writeDottedQuad(a, into: b)
                 return String(decoding: UnsafeBufferPointer(rebasing: b[..<n]), as: UTF8.self)
             }
         case .v6(let hi, let lo):

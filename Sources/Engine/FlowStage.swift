@@ -29,6 +29,10 @@ public struct EngineConfig: Sendable {
     public init() {}
 }
 
+// `@exclusivity(unchecked)` on plain-value fields (integers, flags, times) read and written on
+// the per-packet path: every access is one load or store that runs no other code, so no two
+// accesses can overlap and the run-time check (about 200 instructions each, ~10 a packet) can
+// never fire. Fields holding objects, buffers or state passed `inout` keep the check.
 /// Per-flow application state: the HTTP parser of the connection, and the legacy HTTP+SSE
 /// session ids its GET streams announced (by exchange).
 final class FlowApp {
@@ -44,7 +48,7 @@ final class FlowApp {
     /// DNS over TCP (port 53): length-prefixed messages instead of HTTP.
     var dns: DNSStreamParser?
     /// What this flow's parsers held when last measured (part of the engine's total).
-    var buffered = 0
+    @exclusivity(unchecked) var buffered = 0
     /// Bytes the parsers of this flow hold now.
     var bufferedBytes: Int {
         http.heldCapacity + (lines?.bufferedBytes ?? 0) + (webSocket?.bufferedBytes ?? 0)
@@ -146,14 +150,14 @@ final class FlowStage {
     /// What the stage learnt of each open flow (its `flow` event, the egress check).
     private var notes: [UInt64: FlowNotes] = [:]
     /// Bytes held by the application-layer parsers of this stage's flows.
-    private(set) var appBufferedBytes = 0
+    @exclusivity(unchecked) private(set) var appBufferedBytes = 0
     var alertCapture: AlertCapture?
-    private(set) var packets: UInt64 = 0
-    private(set) var bytes: UInt64 = 0
+    @exclusivity(unchecked) private(set) var packets: UInt64 = 0
+    @exclusivity(unchecked) private(set) var bytes: UInt64 = 0
     /// The latest packet time seen: the clock for timeouts and for events raised without a packet.
-    private(set) var now = Timestamp.zero
+    @exclusivity(unchecked) private(set) var now = Timestamp.zero
     /// The position of the packet being processed in the timeline (see `Flow.lastSeq`).
-    private(set) var seq: UInt64 = 0
+    @exclusivity(unchecked) private(set) var seq: UInt64 = 0
     /// Called before a flow that ends outside its own packet (timed out, drained at the end) is
     /// finished, with the key that orders such endings: the flow's last packet when it timed out,
     /// its first when drained. The parallel engine groups the session work by it.
@@ -673,8 +677,8 @@ final class FlowNotes {
     var appProto: String?
     var sni: String?
     var httpHost: String?
-    var egressChecked = false
+    @exclusivity(unchecked) var egressChecked = false
     /// First IP TTL seen per direction (0: none yet; a TTL of 0 is kept as 1).
-    var ttlToServer: UInt8 = 0
-    var ttlToClient: UInt8 = 0
+    @exclusivity(unchecked) var ttlToServer: UInt8 = 0
+    @exclusivity(unchecked) var ttlToClient: UInt8 = 0
 }

@@ -39,6 +39,10 @@ public struct FlowConfig: Sendable {
     public init() {}
 }
 
+// `@exclusivity(unchecked)` on plain-value fields (integers, flags, times) read and written on
+// the per-packet path: every access is one load or store that runs no other code, so no two
+// accesses can overlap and the run-time check (about 200 instructions each, ~10 a packet) can
+// never fire. Fields holding objects, buffers or state passed `inout` keep the check.
 /// One TCP connection or UDP address pair.
 public final class Flow {
     public let id: UInt64
@@ -48,10 +52,10 @@ public final class Flow {
     public let server: Endpoint
     public var transport: TransportProtocol { key.transport }
     public let firstSeen: Timestamp
-    public internal(set) var lastSeen: Timestamp
+    @exclusivity(unchecked) public internal(set) var lastSeen: Timestamp
     // Inline, not arrays: three heap allocations less per flow (a SYN flood fills the table).
-    public internal(set) var packets: InlineArray<2, UInt64> = [0, 0]
-    public internal(set) var bytes: InlineArray<2, UInt64> = [0, 0]
+    @exclusivity(unchecked) public internal(set) var packets: InlineArray<2, UInt64> = [0, 0]
+    @exclusivity(unchecked) public internal(set) var bytes: InlineArray<2, UInt64> = [0, 0]
     /// One reassembler per direction, indexed by `Direction.index`.
     public var streams: InlineArray<2, TCPReassembler> = [TCPReassembler(), TCPReassembler()]
     /// Whatever the application layer keeps for this flow.
@@ -60,14 +64,14 @@ public final class Flow {
     /// the flow on the per-packet path instead of through a table keyed by flow id.
     public var notes: AnyObject?
     /// Nothing here interests the sensor: later packets cost only the table lookup.
-    public var bypassed = false
-    public internal(set) var handshakeSeen = false
-    public internal(set) var closed = false
-    public internal(set) var closedAt: Timestamp?
+    @exclusivity(unchecked) public var bypassed = false
+    @exclusivity(unchecked) public internal(set) var handshakeSeen = false
+    @exclusivity(unchecked) public internal(set) var closed = false
+    @exclusivity(unchecked) public internal(set) var closedAt: Timestamp?
     /// Position in the packet timeline (set by the engine) of the flow's first and latest packet:
     /// with several workers, flows that end together are put in the order one table would end them.
-    public var firstSeq: UInt64 = 0
-    public var lastSeq: UInt64 = 0
+    @exclusivity(unchecked) public var firstSeq: UInt64 = 0
+    @exclusivity(unchecked) public var lastSeq: UInt64 = 0
 
     // Least-recently-used list links, owned by the table.
     fileprivate var older: Flow?
@@ -97,18 +101,18 @@ public enum FlowEndReason: String, Sendable {
 public final class FlowTable {
     public let config: FlowConfig
     private var flows: [FlowKey: Flow] = [:]
-    private var nextID: UInt64 = 1
+    @exclusivity(unchecked) private var nextID: UInt64 = 1
     private var oldest: Flow?
     private var newest: Flow?
-    public private(set) var flowsCreated: UInt64 = 0
-    public private(set) var flowsEvicted: UInt64 = 0
-    public private(set) var flowsTimedOut: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var flowsCreated: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var flowsEvicted: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var flowsTimedOut: UInt64 = 0
     /// Flows that left the table since the engine last looked, with the reason.
     public var ended: [(Flow, FlowEndReason)] = []
     public var reassembly: ReassemblyContext
-    private var lastSweep: Timestamp?
+    @exclusivity(unchecked) private var lastSweep: Timestamp?
     /// The latest time the table was given (`expire`): what activity is stamped with.
-    private var clock = Timestamp.zero
+    @exclusivity(unchecked) private var clock = Timestamp.zero
 
     public init(config: FlowConfig = .init()) {
         self.config = config

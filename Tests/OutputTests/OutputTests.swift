@@ -45,3 +45,26 @@ import SonarCore
     #expect(a.microseconds(since: b) == .min)
     #expect(huge.iso8601 == "9999-12-31T23:59:59.999999+0000")
 }
+
+/// Endpoints are written into a stack buffer: every length of address and port.
+@Test func endpointTextCoversEveryLength() {
+    #expect(Endpoint(address: .v4(0), port: 0).description == "0.0.0.0:0")
+    #expect(Endpoint(address: .v4(0xFFFF_FFFF), port: 65535).description == "255.255.255.255:65535")
+    #expect(Endpoint(address: .v4(0x7F00_0001), port: 8000).description == "127.0.0.1:8000")
+    #expect(Endpoint(address: .v4(0x0A80_0017), port: 10).description == "10.128.0.23:10")
+    #expect(Endpoint(address: .v6(0, 1), port: 443).description == "[::1]:443")
+    for port: UInt16 in [1, 9, 10, 99, 100, 999, 1000, 9999, 10000] {
+        #expect(Endpoint(address: .v4(0x0102_0304), port: port).description == "1.2.3.4:\(Int(port))")
+    }
+}
+
+/// Containers nest past the 64 levels the writer keeps in one word: commas stay right.
+@Test func writerSeparatesAtAnyDepth() {
+    var w = JSONWriter(capacity: 1)
+    for _ in 0..<100 { w.beginArray(); w.int(1) }
+    for _ in 0..<100 { w.endArray(); w.int(2) }
+    // Each inner array follows a value; each 2 follows the array just closed, except the
+    // last, which is written outside any container.
+    let expected = "[1" + String(repeating: ",[1", count: 99) + String(repeating: "],2", count: 99) + "]2"
+    #expect(String(decoding: w.bytes, as: UTF8.self) == expected)
+}

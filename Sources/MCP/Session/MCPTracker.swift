@@ -304,7 +304,7 @@ public final class MCPTracker {
     /// A server: its address, port and URL path (one port may serve several MCP servers).
     static func serverKey(_ p: MCPPayload) -> String {
         var path = p.http?.url ?? ""
-        if let q = path.firstIndex(of: "?") { path = String(path[..<q]) }
+        if path.utf8.contains(UInt8(ascii: "?")), let q = path.firstIndex(of: "?") { path = String(path[..<q]) }
         return "\(p.server)\(path)"
     }
 
