@@ -317,6 +317,8 @@ final class OpRecorder: SessionPort {
     var handOver: ((WorkerOutput) -> Void)?
     private let jsonLimits: JSONLimits
     var secretDetector: SecretDetector?
+    /// This worker's header scans (`HeaderSecretsCache`: one per thread).
+    private let headerSecrets = HeaderSecretsCache()
 
     init(config: EngineConfig) {
         jsonLimits = config.mcp.json
@@ -330,7 +332,8 @@ final class OpRecorder: SessionPort {
         if let parsed, let secretDetector {
             secrets.reserveCapacity(parsed.messages.count)
             for m in parsed.messages {
-                secrets.append(secretDetector.locate(MCPMessageView(document: parsed.document, message: m), headers: headers))
+                secrets.append(secretDetector.locate(MCPMessageView(document: parsed.document, message: m), headers: headers,
+                                                      cache: headerSecrets))
             }
         }
         return PreparedPayload(parsed: parsed, rejection: rejection, secrets: secrets)

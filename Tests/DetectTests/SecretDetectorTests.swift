@@ -248,3 +248,55 @@ private func jsonObjectRanges(_ b: [UInt8]) -> [Range<Int>] {
     #expect(hits.first?.encodedText == "Z2hwX3pDTlVWZEh1Zkk3d1VTajQ5N1BzUVZTQURXNndUQjF0aWxONA==")
     #expect(scanner.scan("session 2b7c8f0e-1d2a-4b3c-9e8f-0a1b2c3d4e5f and sha256 ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad").isEmpty)
 }
+
+/// The header cache answers what a scan would: the first time, again, after its slot was taken
+/// by other headers, for spellings that are canonically equal but not byte equal, for values too
+/// long to keep, and with other patterns after a reload.
+@Test func headerCacheAnswersAsTheScanDoes() throws {
+    let detector = SecretDetector(scanner: SecretRules.scanner)
+    let cache = HeaderSecretsCache()
+    let tokenB64 = Fake.base64(ghp)
+    var headers: [(String, String)] = [
+        ("Authorization", "Bearer \(PatternCases.bearer)"), ("X-Api-Key", ghp), ("Accept", "application/json"),
+        ("Mcp-Session-Id", "ad2fc9ef16db45c4a1d19132b441be95"), ("X-Blob", tokenB64), ("X-Long", "x" + String(repeating: ghp, count: 12)),
+        // "é" precomposed and decomposed: equal as Strings, not as bytes.
+        ("X-Note", "caf\u{e9} \(npm)"), ("X-Note", "cafe\u{301} \(npm)"),
+    ]
+    for i in 0..<6000 { headers.append(("X-N\(i % 7)", "value-\(i)")) } // more than the slots: collisions
+    for round in 0..<2 {
+        for (name, value) in headers {
+            let expected = detector.scanHeader(name: name, value: value)
+            #expect(cache.matches(name: name, value: value, scanner: detector.scanner) == expected, "\(round) \(name)")
+        }
+    }
+    #expect(cache.count > 0 && cache.count <= HeaderSecretsCache.slotCount)
+    // A URL-encoded token is reported with the text that carried it, to be redacted as sent:
+    // the cache must give each spelling its own bytes, though the two Strings compare equal.
+    let nfc = "caf\u{e9} %67" + ghp.dropFirst(), nfd = "cafe\u{301} %67" + ghp.dropFirst()
+    #expect(nfc == nfd && Array(nfc.utf8) != Array(nfd.utf8))
+    for value in [nfc, nfd, nfc] {
+        let found = cache.matches(name: "X-Note", value: value, scanner: detector.scanner)
+        #expect(found.count == 1 && found.first?.encoding == "url")
+        #expect(found.first.flatMap { $0.encodedText.map { Array($0.utf8) } } == Array(value.utf8))
+    }
+    #expect(!detector.scanHeader(name: "X-Api-Key", value: ghp).isEmpty)
+    // Other patterns (a reload): nothing answered from the old ones.
+    let none = SecretScanner(patterns: [])
+    #expect(cache.matches(name: "X-Api-Key", value: ghp, scanner: none) == [])
+    #expect(cache.matches(name: "X-Api-Key", value: ghp, scanner: detector.scanner) == detector.scanHeader(name: "X-Api-Key", value: ghp))
+}
+
+/// Through `locate`: the same locations with and without the cache, message after message.
+@Test func locateWithHeaderCacheIsLocateWithout() throws {
+    let view = try #require(messageView(callJSON))
+    let detector = SecretDetector(scanner: SecretRules.scanner)
+    let cache = HeaderSecretsCache()
+    let headers = HTTPHeaders([(name: "Authorization", value: "Bearer \(PatternCases.bearer)"),
+                               (name: "Host", value: "127.0.0.1:8000"), (name: "X-Key", value: npm)])
+    let plain = detector.locate(view, headers: headers)
+    for _ in 0..<3 {
+        let cached = detector.locate(view, headers: headers, cache: cache)
+        #expect(cached.hits == plain.hits)
+        #expect(cached.needles.map(\.bytes) == plain.needles.map(\.bytes))
+    }
+}

@@ -14,8 +14,8 @@ public struct SecretDetector: Sendable {
     /// Where the secrets of a message and its headers are: what `inspect` reports from. It
     /// depends on nothing but the message, the headers and the patterns, so worker threads find
     /// it ahead of the session stage.
-    public func locate(_ view: MCPMessageView, headers: HTTPHeaders?) -> SecretLocations {
-        let (hits, needles) = locateMasked(view, headers: headers)
+    public func locate(_ view: MCPMessageView, headers: HTTPHeaders?, cache: HeaderSecretsCache? = nil) -> SecretLocations {
+        let (hits, needles) = locateMasked(view, headers: headers, cache: cache)
         return SecretLocations(hits: hits, needles: needles)
     }
 
@@ -39,9 +39,10 @@ public struct SecretDetector: Sendable {
     /// what `secrets(in:headers:)` would, so a caller that also redacts scans the message once.
     @discardableResult
     public func inspect(_ view: MCPMessageView, headers: HTTPHeaders?, requestMethod: String?,
-                        located: SecretLocations? = nil, report: (Finding) -> Void) -> Set<String> {
+                        located: SecretLocations? = nil, cache: HeaderSecretsCache? = nil,
+                        report: (Finding) -> Void) -> Set<String> {
         let method = view.message.method ?? requestMethod
-        let (hits, needles) = located.map { ($0.hits, $0.needles) } ?? locateMasked(view, headers: headers)
+        let (hits, needles) = located.map { ($0.hits, $0.needles) } ?? locateMasked(view, headers: headers, cache: cache)
         var secrets: Set<String> = []
         for hit in hits {
             secrets.insert(hit.match.value)
@@ -85,7 +86,8 @@ public struct SecretDetector: Sendable {
 
     /// All distinct (pattern, value, path) in document order, headers last, with every secret
     /// masked in the paths; and the replacements that mask them.
-    func locateMasked(_ view: MCPMessageView, headers: HTTPHeaders?) -> (hits: [Located], needles: [PayloadRedaction.Needle]) {
+    func locateMasked(_ view: MCPMessageView, headers: HTTPHeaders?,
+                      cache: HeaderSecretsCache? = nil) -> (hits: [Located], needles: [PayloadRedaction.Needle]) {
         var seen: Set<[String]> = []
         var out: [Located] = []
         func add(_ m: SecretMatch, _ path: String, _ place: String) {
@@ -108,8 +110,7 @@ public struct SecretDetector: Sendable {
         }
         if let headers {
             for (name, value) in headers.entries {
-                let keyed = scanner.hasContext(forKey: name) ? scanner.scan(value: value, key: name) : []
-                let found = scanner.merge(text: scanner.scan(value), keyed: keyed)
+                let found = cache?.matches(name: name, value: value, scanner: scanner) ?? scanHeader(name: name, value: value)
                 guard !found.isEmpty else { continue }
                 // Named only when something was found: most headers carry nothing.
                 let path = "header:" + name.lowercased()
@@ -148,6 +149,12 @@ public struct SecretDetector: Sendable {
             }
         }
         return (out, needles)
+    }
+
+    /// The secrets of one header field: its value as text, and by its name's context patterns.
+    func scanHeader(name: String, value: String) -> [SecretMatch] {
+        let keyed = scanner.hasContext(forKey: name) ? scanner.scan(value: value, key: name) : []
+        return scanner.merge(text: scanner.scan(value), keyed: keyed)
     }
 
     /// Depth is bounded by the JSON parser's limit, so recursion is safe here.
@@ -218,4 +225,98 @@ public struct SecretDetector: Sendable {
 public struct SecretLocations: Sendable {
     let hits: [SecretDetector.Located]
     let needles: [PayloadRedaction.Needle]
+}
+
+/// What the header fields seen lately hold, by name and value: every message of a connection
+/// repeats most of its headers (host, content type, user agent, session id), and scanning them
+/// was two fifths of the secret detector's work. A header's secrets depend only on its name,
+/// its value and the patterns, so the answer is the scan's. One per thread (not shared).
+///
+/// Direct-mapped: `slotCount` slots chosen by a hash of the bytes, compared byte for
+/// byte (String equality would join canonically equivalent spellings; the scan, and the text to
+/// redact, are of the bytes sent). A collision replaces the slot, so crafted headers can only
+/// make the sensor scan as it would without the cache. Values over `maxValueBytes` are scanned
+/// each time: at most 4,096 × 512 bytes of text are kept.
+public final class HeaderSecretsCache {
+    private struct Entry {
+        var hash: UInt64
+        var name: String
+        var value: String
+        var matches: [SecretMatch]
+    }
+    private var slots: [Entry?]
+    /// The patterns the answers were found with: new patterns (a rules reload) start afresh.
+    private var compiled: ObjectIdentifier?
+    public static let slotCount = 4096
+    public static let maxValueBytes = 256
+
+    public init() { slots = Array(repeating: nil, count: Self.slotCount) }
+
+    /// Slots in use (tests).
+    public var count: Int { slots.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
+
+    func matches(name: String, value: String, scanner: SecretScanner) -> [SecretMatch] {
+        let detector = SecretDetector(scanner: scanner)
+        guard value.utf8.count <= Self.maxValueBytes, name.utf8.count <= Self.maxValueBytes,
+              let hash = Self.hashBytes(name, value) else {
+            return detector.scanHeader(name: name, value: value)
+        }
+        let id = ObjectIdentifier(scanner.compiled)
+        if compiled != id {
+            for i in slots.indices { slots[i] = nil }
+            compiled = id
+        }
+        let slot = Int(truncatingIfNeeded: hash) & (Self.slotCount - 1)
+        if let e = slots[slot], e.hash == hash, Self.sameBytes(e.name, name), Self.sameBytes(e.value, value) {
+            return e.matches
+        }
+        let found = detector.scanHeader(name: name, value: value)
+        slots[slot] = Entry(hash: hash, name: name, value: value, matches: found)
+        return found
+    }
+
+    /// A hash of the name's bytes, a separator, and the value's bytes, eight bytes a step
+    /// (multiply and shift; unkeyed, which is safe here: collisions only cost a scan). Nil for a
+    /// String whose bytes are not contiguous (not the case for this platform's native Strings).
+    private static func hashBytes(_ name: String, _ value: String) -> UInt64? {
+        guard let a = name.utf8.withContiguousStorageIfAvailable({ mix(0x9E37_79B9_7F4A_7C15, UnsafeRawBufferPointer($0)) }),
+              let b = value.utf8.withContiguousStorageIfAvailable({ mix(a ^ 0xFF, UnsafeRawBufferPointer($0)) }) else {
+            return nil
+        }
+        return b
+    }
+
+    private static func mix(_ seed: UInt64, _ p: UnsafeRawBufferPointer) -> UInt64 {
+        var h = seed ^ (UInt64(p.count) &* 0xFF51_AFD7_ED55_8CCD)
+        var i = 0
+        while i + 8 <= p.count {
+            h = (h ^ p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xC4CE_B9FE_1A85_EC53
+            h ^= h >> 29
+            i += 8
+        }
+        while i < p.count {
+            h = (h ^ UInt64(p[i])) &* 0x100_0000_01B3
+            i += 1
+        }
+        return h ^ (h >> 32)
+    }
+
+    private static func sameBytes(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        return a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y in
+                let p = UnsafeRawBufferPointer(x), q = UnsafeRawBufferPointer(y)
+                var i = 0
+                while i + 8 <= p.count {
+                    if p.loadUnaligned(fromByteOffset: i, as: UInt64.self) != q.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+                    i += 8
+                }
+                while i < p.count {
+                    if p[i] != q[i] { return false }
+                    i += 1
+                }
+                return true
+            } ?? false
+        } ?? false
+    }
 }
