@@ -58,8 +58,8 @@ public final class DetectionEngine {
     public let policy: PolicyDetectors
     public let toolChange: ToolChangeDetector
     private var secretDetector: SecretDetector
-    /// Header scans of this engine's thread (the session stage's).
-    private let headerSecrets = HeaderSecretsCache()
+    /// Secret scans of this engine's thread (the session stage's).
+    private let scanCache = SecretScanCache()
     private var content: ContentDetectors
     public let egress: EgressMonitor
     public let exposure: ExposureMonitor
@@ -101,7 +101,7 @@ public final class DetectionEngine {
         // One walk gives both the findings and the secrets to mask (the request's method names
         // where a response's secret was found: "… in tools/call result").
         let secrets = secretDetector.inspect(view, headers: headers, requestMethod: event.method,
-                                             located: secretLocations, cache: headerSecrets) { f in
+                                             located: secretLocations, cache: scanCache) { f in
             // Credentials in authentication headers are how MCP authenticates: redacted from all
             // output, but no alert (exposure of cleartext tokens beyond loopback is its own check).
             if f.evidence?.path.hasPrefix("header:") == true { return }

@@ -317,8 +317,8 @@ final class OpRecorder: SessionPort {
     var handOver: ((WorkerOutput) -> Void)?
     private let jsonLimits: JSONLimits
     var secretDetector: SecretDetector?
-    /// This worker's header scans (`HeaderSecretsCache`: one per thread).
-    private let headerSecrets = HeaderSecretsCache()
+    /// This worker's secret scans (`SecretScanCache`: one per thread).
+    private let scanCache = SecretScanCache()
 
     init(config: EngineConfig) {
         jsonLimits = config.mcp.json
@@ -333,7 +333,7 @@ final class OpRecorder: SessionPort {
             secrets.reserveCapacity(parsed.messages.count)
             for m in parsed.messages {
                 secrets.append(secretDetector.locate(MCPMessageView(document: parsed.document, message: m), headers: headers,
-                                                      cache: headerSecrets))
+                                                      cache: scanCache))
             }
         }
         return PreparedPayload(parsed: parsed, rejection: rejection, secrets: secrets)

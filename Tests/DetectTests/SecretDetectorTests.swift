@@ -252,9 +252,9 @@ private func jsonObjectRanges(_ b: [UInt8]) -> [Range<Int>] {
 /// The header cache answers what a scan would: the first time, again, after its slot was taken
 /// by other headers, for spellings that are canonically equal but not byte equal, for values too
 /// long to keep, and with other patterns after a reload.
-@Test func headerCacheAnswersAsTheScanDoes() throws {
+@Test func scanCacheAnswersAsTheScanDoes() throws {
     let detector = SecretDetector(scanner: SecretRules.scanner)
-    let cache = HeaderSecretsCache()
+    let cache = SecretScanCache()
     let tokenB64 = Fake.base64(ghp)
     var headers: [(String, String)] = [
         ("Authorization", "Bearer \(PatternCases.bearer)"), ("X-Api-Key", ghp), ("Accept", "application/json"),
@@ -266,31 +266,31 @@ private func jsonObjectRanges(_ b: [UInt8]) -> [Range<Int>] {
     for round in 0..<2 {
         for (name, value) in headers {
             let expected = detector.scanHeader(name: name, value: value)
-            #expect(cache.matches(name: name, value: value, scanner: detector.scanner) == expected, "\(round) \(name)")
+            #expect(cache.matches(headerName: name, value: value, scanner: detector.scanner) == expected, "\(round) \(name)")
         }
     }
-    #expect(cache.count > 0 && cache.count <= HeaderSecretsCache.slotCount)
+    #expect(cache.count > 0 && cache.count <= 2 * SecretScanCache.slotCount)
     // A URL-encoded token is reported with the text that carried it, to be redacted as sent:
     // the cache must give each spelling its own bytes, though the two Strings compare equal.
     let nfc = "caf\u{e9} %67" + ghp.dropFirst(), nfd = "cafe\u{301} %67" + ghp.dropFirst()
     #expect(nfc == nfd && Array(nfc.utf8) != Array(nfd.utf8))
     for value in [nfc, nfd, nfc] {
-        let found = cache.matches(name: "X-Note", value: value, scanner: detector.scanner)
+        let found = cache.matches(headerName: "X-Note", value: value, scanner: detector.scanner)
         #expect(found.count == 1 && found.first?.encoding == "url")
         #expect(found.first.flatMap { $0.encodedText.map { Array($0.utf8) } } == Array(value.utf8))
     }
     #expect(!detector.scanHeader(name: "X-Api-Key", value: ghp).isEmpty)
     // Other patterns (a reload): nothing answered from the old ones.
     let none = SecretScanner(patterns: [])
-    #expect(cache.matches(name: "X-Api-Key", value: ghp, scanner: none) == [])
-    #expect(cache.matches(name: "X-Api-Key", value: ghp, scanner: detector.scanner) == detector.scanHeader(name: "X-Api-Key", value: ghp))
+    #expect(cache.matches(headerName: "X-Api-Key", value: ghp, scanner: none) == [])
+    #expect(cache.matches(headerName: "X-Api-Key", value: ghp, scanner: detector.scanner) == detector.scanHeader(name: "X-Api-Key", value: ghp))
 }
 
 /// Through `locate`: the same locations with and without the cache, message after message.
-@Test func locateWithHeaderCacheIsLocateWithout() throws {
+@Test func locateWithScanCacheIsLocateWithout() throws {
     let view = try #require(messageView(callJSON))
     let detector = SecretDetector(scanner: SecretRules.scanner)
-    let cache = HeaderSecretsCache()
+    let cache = SecretScanCache()
     let headers = HTTPHeaders([(name: "Authorization", value: "Bearer \(PatternCases.bearer)"),
                                (name: "Host", value: "127.0.0.1:8000"), (name: "X-Key", value: npm)])
     let plain = detector.locate(view, headers: headers)
@@ -298,5 +298,26 @@ private func jsonObjectRanges(_ b: [UInt8]) -> [Range<Int>] {
         let cached = detector.locate(view, headers: headers, cache: cache)
         #expect(cached.hits == plain.hits)
         #expect(cached.needles.map(\.bytes) == plain.needles.map(\.bytes))
+    }
+}
+
+/// JSON strings through the cache: each spelling keeps its own bytes as the text to redact, and
+/// many distinct strings (more than the slots) give what the scan gives.
+@Test func scanCacheKeepsEachJSONSpelling() throws {
+    let detector = SecretDetector(scanner: SecretRules.scanner)
+    let cache = SecretScanCache()
+    let token = "%67" + ghp.dropFirst()
+    for text in ["caf\u{e9} \(token)", "cafe\u{301} \(token)", "caf\u{e9} \(token)"] {
+        let json = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"q":"\#(text)"}}"#
+        let view = try #require(messageView(json))
+        let located = detector.locate(view, headers: nil, cache: cache)
+        #expect(located.hits.count == 1)
+        #expect(located.hits.first.flatMap { $0.match.encodedText.map { Array($0.utf8) } } == Array(text.utf8))
+        #expect(located.hits == detector.locate(view, headers: nil).hits)
+    }
+    for i in 0..<6000 {
+        let json = #"{"jsonrpc":"2.0","id":\#(i),"method":"tools/call","params":{"n\#(i % 13)":"v-\#(i)","k":"\#(i % 50 == 0 ? npm : "x")"}}"#
+        let view = try #require(messageView(json))
+        #expect(detector.locate(view, headers: nil, cache: cache).hits == detector.locate(view, headers: nil).hits)
     }
 }

@@ -14,7 +14,7 @@ public struct SecretDetector: Sendable {
     /// Where the secrets of a message and its headers are: what `inspect` reports from. It
     /// depends on nothing but the message, the headers and the patterns, so worker threads find
     /// it ahead of the session stage.
-    public func locate(_ view: MCPMessageView, headers: HTTPHeaders?, cache: HeaderSecretsCache? = nil) -> SecretLocations {
+    public func locate(_ view: MCPMessageView, headers: HTTPHeaders?, cache: SecretScanCache? = nil) -> SecretLocations {
         let (hits, needles) = locateMasked(view, headers: headers, cache: cache)
         return SecretLocations(hits: hits, needles: needles)
     }
@@ -39,7 +39,7 @@ public struct SecretDetector: Sendable {
     /// what `secrets(in:headers:)` would, so a caller that also redacts scans the message once.
     @discardableResult
     public func inspect(_ view: MCPMessageView, headers: HTTPHeaders?, requestMethod: String?,
-                        located: SecretLocations? = nil, cache: HeaderSecretsCache? = nil,
+                        located: SecretLocations? = nil, cache: SecretScanCache? = nil,
                         report: (Finding) -> Void) -> Set<String> {
         let method = view.message.method ?? requestMethod
         let (hits, needles) = located.map { ($0.hits, $0.needles) } ?? locateMasked(view, headers: headers, cache: cache)
@@ -87,7 +87,7 @@ public struct SecretDetector: Sendable {
     /// All distinct (pattern, value, path) in document order, headers last, with every secret
     /// masked in the paths; and the replacements that mask them.
     func locateMasked(_ view: MCPMessageView, headers: HTTPHeaders?,
-                      cache: HeaderSecretsCache? = nil) -> (hits: [Located], needles: [PayloadRedaction.Needle]) {
+                      cache: SecretScanCache? = nil) -> (hits: [Located], needles: [PayloadRedaction.Needle]) {
         var seen: Set<[String]> = []
         var out: [Located] = []
         func add(_ m: SecretMatch, _ path: String, _ place: String) {
@@ -101,16 +101,24 @@ public struct SecretDetector: Sendable {
         // Top-level member name → place for the signature.
         doc.forEachMember(message) { key, value in
             // Only the members JSON-RPC defines name a place: any other name could be a secret.
-            let name = doc.string(key) ?? ""
-            let place = ["params", "result", "error", "id", "method", "jsonrpc"].contains(name) ? name : "message"
+            let place: String
+            switch doc.string(key) ?? "" {
+            case "params": place = "params"
+            case "result": place = "result"
+            case "error": place = "error"
+            case "id": place = "id"
+            case "method": place = "method"
+            case "jsonrpc": place = "jsonrpc"
+            default: place = "message"
+            }
             // The member name itself, then its value, as below.
-            scanString(doc, key, key: nil, message: message, place: place, add)
-            walk(doc, value, key: key, message: message, place: place, add)
+            scanString(doc, key, key: nil, message: message, place: place, cache, add)
+            walk(doc, value, key: key, message: message, place: place, cache, add)
             return true
         }
         if let headers {
             for (name, value) in headers.entries {
-                let found = cache?.matches(name: name, value: value, scanner: scanner) ?? scanHeader(name: name, value: value)
+                let found = cache?.matches(headerName: name, value: value, scanner: scanner) ?? scanHeader(name: name, value: value)
                 guard !found.isEmpty else { continue }
                 // Named only when something was found: most headers carry nothing.
                 let path = "header:" + name.lowercased()
@@ -161,19 +169,19 @@ public struct SecretDetector: Sendable {
     /// `key`: the member name the value sits under (the nearest one for array elements), as a
     /// node: it becomes a String only when a context pattern applies to it.
     private func walk(_ doc: JSONDocument, _ node: JSONRef, key: JSONRef?, message: JSONRef, place: String,
-                      _ add: (SecretMatch, String, String) -> Void) {
+                      _ cache: SecretScanCache?, _ add: (SecretMatch, String, String) -> Void) {
         switch doc.kind(node) {
         case .string:
-            scanString(doc, node, key: key, message: message, place: place, add)
+            scanString(doc, node, key: key, message: message, place: place, cache, add)
         case .object:
             doc.forEachMember(node) { k, v in
-                scanString(doc, k, key: nil, message: message, place: place, add)
-                walk(doc, v, key: k, message: message, place: place, add)
+                scanString(doc, k, key: nil, message: message, place: place, cache, add)
+                walk(doc, v, key: k, message: message, place: place, cache, add)
                 return true
             }
         case .array:
             doc.forEachElement(node) { e in
-                walk(doc, e, key: key, message: message, place: place, add)
+                walk(doc, e, key: key, message: message, place: place, cache, add)
                 return true
             }
         case .number, .bool, .null:
@@ -182,7 +190,7 @@ public struct SecretDetector: Sendable {
     }
 
     private func scanString(_ doc: JSONDocument, _ node: JSONRef, key keyNode: JSONRef?, message: JSONRef, place: String,
-                            _ add: (SecretMatch, String, String) -> Void) {
+                            _ cache: SecretScanCache?, _ add: (SecretMatch, String, String) -> Void) {
         // Escape-free strings are scanned in place; escaped ones are decoded first so that
         // `\u0067hp_…` cannot hide a token.
         var matches: [SecretMatch]
@@ -209,7 +217,8 @@ public struct SecretDetector: Sendable {
             let raw = doc.raw(node)
             guard raw.count >= 2 else { return }
             matches = raw.withUnsafeBufferPointer { buffer in
-                scanner.scan(utf8: UnsafeBufferPointer(rebasing: buffer[1..<(buffer.count - 1)]))
+                let text = UnsafeBufferPointer(rebasing: buffer[1..<(buffer.count - 1)])
+                return cache?.matches(utf8: text, scanner: scanner) ?? scanner.scan(utf8: text)
             }
             if keyed, let key, let text = doc.string(node) {
                 matches = scanner.merge(text: matches, keyed: scanner.scan(value: text, key: key))
@@ -227,51 +236,84 @@ public struct SecretLocations: Sendable {
     let needles: [PayloadRedaction.Needle]
 }
 
-/// What the header fields seen lately hold, by name and value: every message of a connection
-/// repeats most of its headers (host, content type, user agent, session id), and scanning them
-/// was two fifths of the secret detector's work. A header's secrets depend only on its name,
-/// its value and the patterns, so the answer is the scan's. One per thread (not shared).
+/// What the texts seen lately hold: every message repeats most of the strings of the one before
+/// (member names, methods, tool names, schemas) and every request most of its headers (host,
+/// content type, user agent, session id). What a text holds depends only on its bytes (and a
+/// header's name) and the patterns, so the answer is the scan's. One per thread (not shared).
 ///
-/// Direct-mapped: `slotCount` slots chosen by a hash of the bytes, compared byte for
-/// byte (String equality would join canonically equivalent spellings; the scan, and the text to
-/// redact, are of the bytes sent). A collision replaces the slot, so crafted headers can only
-/// make the sensor scan as it would without the cache. Values over `maxValueBytes` are scanned
-/// each time: at most 4,096 × 512 bytes of text are kept.
-public final class HeaderSecretsCache {
-    private struct Entry {
+/// Two direct-mapped tables of `slotCount` slots, for JSON strings and for header fields, each
+/// slot chosen by a hash of the bytes and compared byte for byte (String equality would join
+/// canonically equivalent spellings; the scan, and the text to redact, are of the bytes sent).
+/// A collision replaces the slot, so crafted input can only make the sensor scan as it would
+/// without the cache. Texts over `maxTextBytes` are scanned each time: at most
+/// 2 × 4,096 slots of 256 bytes (or a header's name and value of 256 each) are kept.
+public final class SecretScanCache {
+    private struct HeaderEntry {
         var hash: UInt64
         var name: String
         var value: String
         var matches: [SecretMatch]
     }
-    private var slots: [Entry?]
+    private struct TextEntry {
+        var hash: UInt64
+        var bytes: [UInt8]
+        var matches: [SecretMatch]
+    }
+    // Unchecked exclusivity: each access is one subscript read or write of the standard
+    // library's, with no code of ours running inside it, so no two can overlap (the scans run
+    // between accesses). The check cost more than the lookup itself.
+    @exclusivity(unchecked) private var headers: [HeaderEntry?]
+    @exclusivity(unchecked) private var texts: [TextEntry?]
     /// The patterns the answers were found with: new patterns (a rules reload) start afresh.
-    private var compiled: ObjectIdentifier?
+    @exclusivity(unchecked) private var compiled: ObjectIdentifier?
     public static let slotCount = 4096
-    public static let maxValueBytes = 256
+    public static let maxTextBytes = 256
 
-    public init() { slots = Array(repeating: nil, count: Self.slotCount) }
+    public init() {
+        headers = Array(repeating: nil, count: Self.slotCount)
+        texts = Array(repeating: nil, count: Self.slotCount)
+    }
 
     /// Slots in use (tests).
-    public var count: Int { slots.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
+    public var count: Int { headers.reduce(0) { $0 + ($1 == nil ? 0 : 1) } + texts.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
 
-    func matches(name: String, value: String, scanner: SecretScanner) -> [SecretMatch] {
+    private func use(_ scanner: SecretScanner) {
+        let id = ObjectIdentifier(scanner.compiled)
+        guard compiled != id else { return }
+        for i in headers.indices { headers[i] = nil }
+        for i in texts.indices { texts[i] = nil }
+        compiled = id
+    }
+
+    /// `SecretDetector.scanHeader(name:value:)`.
+    func matches(headerName name: String, value: String, scanner: SecretScanner) -> [SecretMatch] {
         let detector = SecretDetector(scanner: scanner)
-        guard value.utf8.count <= Self.maxValueBytes, name.utf8.count <= Self.maxValueBytes,
+        guard value.utf8.count <= Self.maxTextBytes, name.utf8.count <= Self.maxTextBytes,
               let hash = Self.hashBytes(name, value) else {
             return detector.scanHeader(name: name, value: value)
         }
-        let id = ObjectIdentifier(scanner.compiled)
-        if compiled != id {
-            for i in slots.indices { slots[i] = nil }
-            compiled = id
-        }
+        use(scanner)
         let slot = Int(truncatingIfNeeded: hash) & (Self.slotCount - 1)
-        if let e = slots[slot], e.hash == hash, Self.sameBytes(e.name, name), Self.sameBytes(e.value, value) {
+        if let e = headers[slot], e.hash == hash, Self.sameBytes(e.name, name), Self.sameBytes(e.value, value) {
             return e.matches
         }
         let found = detector.scanHeader(name: name, value: value)
-        slots[slot] = Entry(hash: hash, name: name, value: value, matches: found)
+        headers[slot] = HeaderEntry(hash: hash, name: name, value: value, matches: found)
+        return found
+    }
+
+    /// `SecretScanner.scan(utf8:)`.
+    func matches(utf8 text: UnsafeBufferPointer<UInt8>, scanner: SecretScanner) -> [SecretMatch] {
+        guard text.count <= Self.maxTextBytes else { return scanner.scan(utf8: text) }
+        use(scanner)
+        let hash = Self.mix(0x2545_F491_4F6C_DD1D, UnsafeRawBufferPointer(text))
+        let slot = Int(truncatingIfNeeded: hash) & (Self.slotCount - 1)
+        if let e = texts[slot], e.hash == hash, e.bytes.count == text.count,
+           e.bytes.withUnsafeBytes({ Self.sameBytes($0, UnsafeRawBufferPointer(text)) }) {
+            return e.matches
+        }
+        let found = scanner.scan(utf8: text)
+        texts[slot] = TextEntry(hash: hash, bytes: Array(text), matches: found)
         return found
     }
 
@@ -305,18 +347,22 @@ public final class HeaderSecretsCache {
         guard a.utf8.count == b.utf8.count else { return false }
         return a.utf8.withContiguousStorageIfAvailable { x in
             b.utf8.withContiguousStorageIfAvailable { y in
-                let p = UnsafeRawBufferPointer(x), q = UnsafeRawBufferPointer(y)
-                var i = 0
-                while i + 8 <= p.count {
-                    if p.loadUnaligned(fromByteOffset: i, as: UInt64.self) != q.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
-                    i += 8
-                }
-                while i < p.count {
-                    if p[i] != q[i] { return false }
-                    i += 1
-                }
-                return true
+                sameBytes(UnsafeRawBufferPointer(x), UnsafeRawBufferPointer(y))
             } ?? false
         } ?? false
+    }
+
+    /// Equal bytes, compared eight at a time; `p` and `q` have the same count.
+    private static func sameBytes(_ p: UnsafeRawBufferPointer, _ q: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        while i + 8 <= p.count {
+            if p.loadUnaligned(fromByteOffset: i, as: UInt64.self) != q.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+            i += 8
+        }
+        while i < p.count {
+            if p[i] != q[i] { return false }
+            i += 1
+        }
+        return true
     }
 }
