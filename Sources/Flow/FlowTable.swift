@@ -12,6 +12,22 @@ public struct FlowKey: Hashable, Sendable {
         self.transport = transport
     }
 
+    /// Looked up on every packet: the addresses and ports fed to the hasher as a few words,
+    /// not field by field (the derived hash made a dozen calls). Equal keys feed equal words.
+    public func hash(into hasher: inout Hasher) {
+        switch (low.address, high.address) {
+        case (.v4(let a), .v4(let b)):
+            hasher.combine(UInt64(a) << 32 | UInt64(b))
+        case (.v4(let a), .v6(let bh, let bl)):
+            hasher.combine(UInt64(a)); hasher.combine(bh); hasher.combine(bl)
+        case (.v6(let ah, let al), .v4(let b)):
+            hasher.combine(ah); hasher.combine(al); hasher.combine(UInt64(b))
+        case (.v6(let ah, let al), .v6(let bh, let bl)):
+            hasher.combine(ah); hasher.combine(al); hasher.combine(bh); hasher.combine(bl)
+        }
+        hasher.combine(UInt64(low.port) << 24 | UInt64(high.port) << 8 | UInt64(transport.rawValue))
+    }
+
     private static func precedes(_ a: Endpoint, _ b: Endpoint) -> Bool {
         switch (a.address, b.address) {
         case (.v4(let x), .v4(let y)) where x != y: return x < y
@@ -73,9 +89,11 @@ public final class Flow {
     @exclusivity(unchecked) public var firstSeq: UInt64 = 0
     @exclusivity(unchecked) public var lastSeq: UInt64 = 0
 
-    // Least-recently-used list links, owned by the table.
-    fileprivate var older: Flow?
-    fileprivate var newer: Flow?
+    // Least-recently-used list links, owned by the table. Moved on every packet; unchecked like
+    // the plain fields: each access is one load or store whose only side effect is releasing a
+    // flow the table still holds (its dictionary keeps every flow alive), so none can overlap.
+    @exclusivity(unchecked) fileprivate var older: Flow?
+    @exclusivity(unchecked) fileprivate var newer: Flow?
 
     init(id: UInt64, key: FlowKey, client: Endpoint, server: Endpoint, time: Timestamp) {
         self.id = id
@@ -102,8 +120,8 @@ public final class FlowTable {
     public let config: FlowConfig
     private var flows: [FlowKey: Flow] = [:]
     @exclusivity(unchecked) private var nextID: UInt64 = 1
-    private var oldest: Flow?
-    private var newest: Flow?
+    @exclusivity(unchecked) private var oldest: Flow?
+    @exclusivity(unchecked) private var newest: Flow?
     @exclusivity(unchecked) public private(set) var flowsCreated: UInt64 = 0
     @exclusivity(unchecked) public private(set) var flowsEvicted: UInt64 = 0
     @exclusivity(unchecked) public private(set) var flowsTimedOut: UInt64 = 0
