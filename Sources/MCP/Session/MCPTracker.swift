@@ -45,10 +45,30 @@ public final class MCPTracker {
     }
 
     private struct PendingKey: Hashable {
-        var scope: Scope
+        let scope: Scope
         /// Who sent the request.
-        var requester: Direction
-        var id: JSONRPCID
+        let requester: Direction
+        let id: JSONRPCID
+        /// Hashed once when made: a dictionary rehashes its keys as it removes and grows, and
+        /// these hold session ids and JSON-RPC ids as text.
+        private let hash: Int
+
+        init(scope: Scope, requester: Direction, id: JSONRPCID) {
+            self.scope = scope
+            self.requester = requester
+            self.id = id
+            var h = Hasher()
+            h.combine(scope)
+            h.combine(requester)
+            h.combine(id)
+            hash = h.finalize()
+        }
+
+        func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+
+        static func == (a: PendingKey, b: PendingKey) -> Bool {
+            a.hash == b.hash && a.requester == b.requester && a.id == b.id && a.scope == b.scope
+        }
     }
 
     private struct PendingRequest {
@@ -288,7 +308,10 @@ public final class MCPTracker {
 
     private func forget(serial: Int) {
         guard let r = requests.removeValue(forKey: serial) else { return }
-        for k in r.keys where pending[k] == serial { pending[k] = nil }
+        for k in r.keys {
+            // One probe: found and removed by index.
+            if let i = pending.index(forKey: k), pending.values[i] == serial { pending.remove(at: i) }
+        }
     }
 
     // MARK: - sessions
