@@ -658,11 +658,10 @@ final class FlowStage {
     /// (an inserted segment that the sensor reads and the endpoint never gets). Counted per packet,
     /// alerted once per flow. Returns whether the TTL is the direction's usual one.
     private func checkTTL(_ ttl: UInt8, flow: Flow, direction: Direction, time: Timestamp) -> Bool {
-        guard let n = flow.notes as? FlowNotes else { return true }
         let value = max(ttl, 1)
-        let seen = direction == .toServer ? n.ttlToServer : n.ttlToClient
+        let seen = flow.firstTTL[direction.index]
         guard seen != 0 else {
-            if direction == .toServer { n.ttlToServer = value } else { n.ttlToClient = value }
+            flow.firstTTL[direction.index] = value
             return true
         }
         if seen == value { return true }
@@ -678,7 +677,4 @@ final class FlowNotes {
     var sni: String?
     var httpHost: String?
     @exclusivity(unchecked) var egressChecked = false
-    /// First IP TTL seen per direction (0: none yet; a TTL of 0 is kept as 1).
-    @exclusivity(unchecked) var ttlToServer: UInt8 = 0
-    @exclusivity(unchecked) var ttlToClient: UInt8 = 0
 }

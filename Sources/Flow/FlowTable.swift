@@ -86,6 +86,9 @@ public final class Flow {
     @exclusivity(unchecked) public internal(set) var closedAt: Timestamp?
     /// Position in the packet timeline (set by the engine) of the flow's first and latest packet:
     /// with several workers, flows that end together are put in the order one table would end them.
+    /// The first IP TTL seen in each direction, by `Direction.index` (0: none yet; the engine
+    /// keeps a TTL of 0 as 1). Set and read by the engine's TTL check on every packet.
+    @exclusivity(unchecked) public var firstTTL: InlineArray<2, UInt8> = [0, 0]
     @exclusivity(unchecked) public var firstSeq: UInt64 = 0
     @exclusivity(unchecked) public var lastSeq: UInt64 = 0
 
