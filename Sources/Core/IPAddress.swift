@@ -25,7 +25,7 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
     public var isV6: Bool { if case .v6 = self { return true } else { return false } }
 
     /// Writes `a` as a dotted quad at the start of `b` (room for 15 bytes); returns the length.
-    static func writeDottedQuad(_ a: UInt32, into b: UnsafeMutableBufferPointer<UInt8>) -> Int {
+    public static func writeDottedQuad(_ a: UInt32, into b: UnsafeMutableBufferPointer<UInt8>) -> Int {
         var n = 0
         var shift: UInt32 = 24
         while true {

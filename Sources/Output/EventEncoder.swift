@@ -13,9 +13,9 @@ public enum EventEncoder {
         w.field("flow_id", flowId)
         w.field("event_type", type)
         if let source, let destination {
-            w.field("src_ip", source.address.description)
+            w.field("src_ip", address: source.address)
             w.field("src_port", Int(source.port))
-            w.field("dest_ip", destination.address.description)
+            w.field("dest_ip", address: destination.address)
             w.field("dest_port", Int(destination.port))
         }
         w.field("proto", proto?.name)

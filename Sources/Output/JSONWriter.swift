@@ -125,10 +125,22 @@ public struct JSONWriter: ~Copyable {
         if written == nil { appendQuoted(time.iso8601) }
     }
 
+    /// An address as text (`IPAddress.description`); IPv4 written straight into the bytes.
+    public mutating func field(_ name: StaticString, address: IPAddress) {
+        key(name)
+        separate()
+        guard case .v4(let a) = address else { appendQuoted(address.description); return }
+        reserve(17)
+        base[count] = UInt8(ascii: "\"")
+        let n = IPAddress.writeDottedQuad(a, into: UnsafeMutableBufferPointer(start: base + count + 1, count: 15))
+        base[count + 1 + n] = UInt8(ascii: "\"")
+        count += n + 2
+    }
+
     public mutating func field(dynamic name: String, _ value: String?) { if let value { key(dynamic: name); string(value) } }
     public mutating func field<T: BinaryInteger>(dynamic name: String, _ value: T?) { if let value { key(dynamic: name); int(value) } }
 
-    private mutating func separate() {
+    @inline(__always) private mutating func separate() {
         if afterKey { afterKey = false; return }
         guard depth > 0 else { return }
         if hasValue & 1 != 0 { put(UInt8(ascii: ",")) }
@@ -187,16 +199,34 @@ public struct JSONWriter: ~Copyable {
 
     private static let hex: StaticString = "0123456789abcdef"
 
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+    private static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    /// Whether some byte of `word` is a control character, a quote, a backslash or 0xE2 (which
+    /// may start U+2028/U+2029). May say yes wrongly (borrows across bytes), never no wrongly.
+    @inline(__always) private static func mayNeedEscape(_ word: UInt64) -> Bool {
+        func hasZero(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
+        let control = (word &- ones &* 0x20) & ~word & highs
+        return control | hasZero(word ^ (ones &* 0x22)) | hasZero(word ^ (ones &* 0x5C)) | hasZero(word ^ (ones &* 0xE2)) != 0
+    }
+
     private mutating func appendQuoted(_ s: String) {
         put(UInt8(ascii: "\""))
         var s = s
         s.withUTF8 { utf8 in
             let n = utf8.count
+            let raw = UnsafeRawBufferPointer(utf8)
             var runStart = 0
             var i = 0
             while i < n {
                 // Most bytes need nothing: find the next one that may (control, quote,
                 // backslash, or the first byte of U+2028/U+2029) and copy the run before it whole.
+                // Eight bytes at a time while none of them may need escaping (a conservative
+                // test: a false alarm only sends that word through the byte checks below).
+                if i + 8 <= n, !JSONWriter.mayNeedEscape(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) {
+                    i += 8
+                    continue
+                }
                 let b = utf8[i]
                 if b >= 0x20 && b != 0x22 && b != 0x5C && b != 0xE2 { i += 1; continue }
                 if b == 0xE2 {

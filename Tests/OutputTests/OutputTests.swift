@@ -68,3 +68,36 @@ import SonarCore
     let expected = "[1" + String(repeating: ",[1", count: 99) + String(repeating: "],2", count: 99) + "]2"
     #expect(String(decoding: w.bytes, as: UTF8.self) == expected)
 }
+
+/// Strings read eight bytes at a time: every special byte at every offset of a long string is
+/// escaped as the byte-by-byte rule says.
+@Test func writerEscapesAtEveryOffset() {
+    func reference(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{2028}": out += "\\u2028"
+            case "\u{2029}": out += "\\u2029"
+            case _ where u.value < 0x20:
+                let hex = String(u.value, radix: 16)
+                out += "\\u00" + (hex.count == 1 ? "0" : "") + hex
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+    let specials: [String] = ["\"", "\\", "\n", "\u{01}", "\u{1F}", "\u{2028}", "\u{2029}", "\u{2027}", "â", "é", "😀", "\u{7F}", " "]
+    for special in specials {
+        for offset in 0..<20 {
+            let s = String(repeating: "a", count: offset) + special + String(repeating: "b", count: 19 - offset)
+            var w = JSONWriter()
+            w.string(s)
+            #expect(String(decoding: w.bytes, as: UTF8.self) == reference(s), "\(offset) \(special.debugDescription)")
+        }
+    }
+}
