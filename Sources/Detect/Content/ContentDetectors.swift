@@ -64,8 +64,9 @@ public struct ContentRule: Sendable, Equatable {
 
 /// The content detectors of the Detect layer: tool poisoning and hidden text, sensitive paths,
 /// command injection and PII, read from the fields of MCP messages where each can do harm.
-/// Stateless and `Sendable`: one value serves every flow and thread.
-public struct ContentDetectors: Sendable {
+/// Stateless and `Sendable`: one instance serves every flow and thread. A class, so that a call
+/// does not copy the configuration (each of its phrase tables and lists retained per message).
+public final class ContentDetectors: Sendable {
     let config: ContentConfig
 
     public init(config: ContentConfig) {
