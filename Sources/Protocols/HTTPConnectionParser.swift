@@ -350,6 +350,10 @@ public final class HTTPConnectionParser {
         var entries: [(name: String, value: String)] = []
         entries.reserveCapacity(16) // grown one by one it was reallocated four times a head
         var startLine: [UInt8] = []
+        // Reported after the read of `headBuf`, so that no code outside this parser runs
+        // while the buffer is being read (see `Half`).
+        var badLines = 0
+        defer { for _ in 0..<badLines { anomaly(h.direction, "http.bad_header_line", emit) } }
         h.headBuf.withUnsafeBytes { buf in
             var i = 0
             var first = true
@@ -375,7 +379,7 @@ public final class HTTPConnectionParser {
                             entries[last].value += String(decoding: more, as: UTF8.self)
                         }
                     } else {
-                        anomaly(h.direction, "http.bad_header_line", emit)
+                        badLines += 1
                     }
                     continue
                 }
@@ -383,7 +387,7 @@ public final class HTTPConnectionParser {
                 while colon < line.count && line[colon] != 58 { colon += 1 }
                 let name = UnsafeRawBufferPointer(rebasing: line[0..<colon])
                 if colon == line.count || name.isEmpty || !name.allSatisfy(isTokenChar) {
-                    anomaly(h.direction, "http.bad_header_line", emit)
+                    badLines += 1
                     continue
                 }
                 let value = trimOWS(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
@@ -935,7 +939,11 @@ private final class Half {
     var state = State.head
 
     // Head being read.
-    var headBuf: [UInt8] = []
+    // The four byte buffers are read on every delivery for the engine's memory budget
+    // (`heldCapacity`). Run-time exclusivity checks on them are off: every access is one
+    // standard-library operation (append, count, copy, assignment), and the one long access,
+    // the read of `headBuf` in `parseHeadBuffer`, runs no code outside the parser.
+    @exclusivity(unchecked) var headBuf: [UInt8] = []
     var headLines = 0
     var lineStart = 0
     var validator: StartLineValidator
@@ -950,12 +958,12 @@ private final class Half {
     var mode = Mode.untilClose
     var sink = Sink.skip
     var context = HTTPMessageContext(exchangeIndex: 0, request: nil, response: nil)
-    var body: [UInt8] = []
+    @exclusivity(unchecked) var body: [UInt8] = []
     var sse: SSEParser
     var inflater: Inflater?
     var damaged = false
     var transferCoded = false
-    var lineBuf: [UInt8] = []
+    @exclusivity(unchecked) var lineBuf: [UInt8] = []
     var trailerBytes = 0
     /// Chunk resync: skip to the end of the current line before looking again.
     var resyncSkipLine = false
@@ -965,7 +973,7 @@ private final class Half {
     // Upgrade/CONNECT: bytes that follow the request until the server answers.
     var holdAfterMessage = false
     var holdIndex = 0
-    var held: [UInt8] = []
+    @exclusivity(unchecked) var held: [UInt8] = []
 
     init(_ direction: Direction, _ limits: HTTPLimits) {
         self.direction = direction
