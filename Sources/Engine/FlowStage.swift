@@ -147,8 +147,6 @@ final class FlowStage {
     private(set) var decoder: PacketDecoder
     let flows: FlowTable
     private(set) var counters = Counters()
-    /// What the stage learnt of each open flow (its `flow` event, the egress check).
-    private var notes: [UInt64: FlowNotes] = [:]
     /// Bytes held by the application-layer parsers of this stage's flows.
     @exclusivity(unchecked) private(set) var appBufferedBytes = 0
     var alertCapture: AlertCapture?
@@ -235,7 +233,6 @@ final class FlowStage {
         if flow.packets[0] + flow.packets[1] == 1 {
             flow.firstSeq = seq
             let n = FlowNotes()
-            notes[flow.id] = n
             flow.notes = n
             port.flowStarted(flow.id)
         }
@@ -318,13 +315,12 @@ final class FlowStage {
             closeStreams(of: flow, time: now)
             releaseApp(of: flow)
             checkEgress(flow, time: flow.firstSeen)
-            let n = notes[flow.id]
+            let n = notes(flow)
             port.flowEnded(FlowRecord(flowId: flow.id, client: flow.client, server: flow.server, transport: flow.transport,
                                       appProto: n?.appProto, start: flow.firstSeen, end: now,
                                       packets: (flow.packets[0], flow.packets[1]), bytes: (flow.bytes[0], flow.bytes[1]),
                                       reason: reason.rawValue, sni: n?.sni, httpHost: n?.httpHost, dnsName: nil,
                                       alerted: false))
-            notes[flow.id] = nil
             flow.notes = nil
             alertCapture?.flowEnded(flow.id)
         }
@@ -332,7 +328,7 @@ final class FlowStage {
 
     /// One egress judgement per flow, once what names its destination is known (or at its end).
     private func checkEgress(_ flow: Flow, time: Timestamp) {
-        guard detectionOn, let n = notes[flow.id], !n.egressChecked else { return }
+        guard detectionOn, let n = notes(flow), !n.egressChecked else { return }
         n.egressChecked = true
         port.egress(OutboundConnection(flowId: flow.id, client: flow.client, server: flow.server, time: time,
                                        appProto: n.appProto, sni: n.sni, httpHost: n.httpHost))
@@ -342,7 +338,7 @@ final class FlowStage {
     private func udp(_ p: DecodedPacket, flow: Flow, direction: Direction) {
         guard detectionOn else { return }
         if p.srcPort == 53 || p.dstPort == 53 {
-            notes[flow.id]?.appProto = "dns"
+            notes(flow)?.appProto = "dns"
             if let m = DNSParser.parse(p.payload) {
                 // The answer's receiver is the host that asked.
                 port.dnsAnswer(m, client: p.dst, time: p.timestamp)
@@ -396,7 +392,7 @@ final class FlowStage {
                 app.dns = DNSStreamParser()
                 app.tls = nil
                 app.lines = nil
-                notes[flow.id]?.appProto = "dns"
+                notes(flow)?.appProto = "dns"
             }
             flow.app = app
         }
@@ -427,8 +423,8 @@ final class FlowStage {
             switch tls.feed(bytes) {
             case .done(let hello):
                 app.tls = nil
-                notes[flow.id]?.appProto = "tls"
-                notes[flow.id]?.sni = hello.serverName
+                notes(flow)?.appProto = "tls"
+                notes(flow)?.sni = hello.serverName
                 checkEgress(flow, time: time)
             case .notTLS:
                 app.tls = nil
@@ -458,7 +454,7 @@ final class FlowStage {
             // Neither HTTP nor JSON-RPC lines: nothing here for the sensor; later packets cost
             // only the flow lookup. A WebSocket joined after its handshake cannot be read (the
             // negotiated extensions and any deflate history are unknown): say so rather than guess.
-            if notes[flow.id]?.appProto == "tls" {
+            if notes(flow)?.appProto == "tls" {
                 counters.add("app.bypass_tls")
             } else if case .data(let bytes) = event, WebSocketSniffer.looksLikeFrame(bytes, direction: direction) {
                 counters.add("websocket.midstream_not_decodable")
@@ -477,7 +473,7 @@ final class FlowStage {
     private func handle(_ output: LineJSONOutput, flow: Flow, time: Timestamp) {
         switch output {
         case .message(let direction, let bytes):
-            notes[flow.id]?.appProto = "ndjson"
+            notes(flow)?.appProto = "ndjson"
             let payload = MCPPayload(time: time, flowId: flow.id, client: flow.client, server: flow.server,
                                      direction: direction, transport: .tcp, appProto: "ndjson", bytes: bytes)
             port.mcpPayload(payload, headers: nil)
@@ -518,7 +514,7 @@ final class FlowStage {
         case .upgrade(let context):
             startWebSocket(context, flow: flow, time: time)
         case .requestHead(let context):
-            if let n = notes[flow.id] {
+            if let n = notes(flow) {
                 if let headers = context.request?.headers,
                    headers["mcp-session-id"] != nil || headers["mcp-protocol-version"] != nil { port.carriesMCP(flow.id) }
                 if n.httpHost == nil {
@@ -549,8 +545,8 @@ final class FlowStage {
         let ws = WebSocketConnectionParser(handshake: handshake, limits: config.webSocket)
         app.webSocket = ws
         app.upgrade = context
-        notes[flow.id]?.appProto = "websocket"
-        if handshake.subprotocol?.lowercased().contains("mcp") == true, notes[flow.id] != nil { port.carriesMCP(flow.id) }
+        notes(flow)?.appProto = "websocket"
+        if handshake.subprotocol?.lowercased().contains("mcp") == true, notes(flow) != nil { port.carriesMCP(flow.id) }
         app.lines = nil
         // Frames that travelled with the handshake: the client's may precede the 101 (sent
         // optimistically), the server's follow it in the same segment.
@@ -581,7 +577,7 @@ final class FlowStage {
                 raiseSensorAnomaly(name, flow: flow, direction: direction, time: time, appProto: "websocket")
                 return
             }
-            guard detectionOn, notes[flow.id] != nil else { return }
+            guard detectionOn, notes(flow) != nil else { return }
             // Once per anomaly kind per connection: a flood of bad frames is one finding.
             port.transportAnomaly(anomaly(name, flow: flow, direction: direction, time: time, appProto: "websocket"),
                                   oncePerFlow: true)
@@ -616,13 +612,13 @@ final class FlowStage {
     private func anomaly(_ name: String, flow: Flow, direction: Direction, time: Timestamp, appProto: String?) -> SensorAnomaly {
         let (src, dst) = direction == .toServer ? (flow.client, flow.server) : (flow.server, flow.client)
         return SensorAnomaly(name: name, flowId: flow.id, source: src, destination: dst, time: time,
-                             appProto: appProto ?? notes[flow.id]?.appProto, server: flow.server)
+                             appProto: appProto ?? notes(flow)?.appProto, server: flow.server)
     }
 
     /// A limit breach or evasion sign, for the session stage to judge (it knows which connections
     /// carry MCP and which kinds this flow already raised).
     private func raiseSensorAnomaly(_ name: String, flow: Flow, direction: Direction, time: Timestamp, appProto: String?) {
-        guard detectionOn, notes[flow.id] != nil else { return }
+        guard detectionOn, notes(flow) != nil else { return }
         port.sensorAnomaly(anomaly(name, flow: flow, direction: direction, time: time, appProto: appProto))
     }
 
@@ -641,7 +637,7 @@ final class FlowStage {
 
     private func pressure(_ name: String, what: String, flow: Flow) {
         port.pressure(PressureNote(name: name, what: what, flowId: flow.id, client: flow.client, server: flow.server,
-                                   appProto: notes[flow.id]?.appProto, time: now))
+                                   appProto: notes(flow)?.appProto, time: now))
     }
 
     /// What reassembly noted during the last call (overlap conflicts, holes given up at a limit,
@@ -657,6 +653,10 @@ final class FlowStage {
     /// path, so their TTL is constant. A change means some packets may stop short of the endpoint
     /// (an inserted segment that the sensor reads and the endpoint never gets). Counted per packet,
     /// alerted once per flow. Returns whether the TTL is the direction's usual one.
+    /// What the stage learnt of an open flow (its `flow` event, the egress check): kept on the
+    /// flow itself, from its first packet to its end.
+    @inline(__always) private func notes(_ flow: Flow) -> FlowNotes? { flow.notes as? FlowNotes }
+
     private func checkTTL(_ ttl: UInt8, flow: Flow, direction: Direction, time: Timestamp) -> Bool {
         let value = max(ttl, 1)
         let seen = flow.firstTTL[direction.index]
