@@ -10,13 +10,23 @@ public struct HTTPHeaders: Sendable, Equatable {
 
     /// The value of the first field called `name` (any case), or nil.
     public subscript(_ name: String) -> String? {
-        for e in entries where asciiCaseInsensitiveEquals(e.name, name) { return e.value }
+        // By index, lengths first: most names differ in length, and copying each entry out
+        // retains and releases both of its strings.
+        let length = name.utf8.count
+        for i in entries.indices where entries[i].name.utf8.count == length {
+            if asciiCaseInsensitiveEquals(entries[i].name, name) { return entries[i].value }
+        }
         return nil
     }
 
     /// Every value of the fields called `name` (any case), in the order sent.
     public func values(_ name: String) -> [String] {
-        entries.compactMap { asciiCaseInsensitiveEquals($0.name, name) ? $0.value : nil }
+        let length = name.utf8.count
+        var out: [String] = []
+        for i in entries.indices where entries[i].name.utf8.count == length {
+            if asciiCaseInsensitiveEquals(entries[i].name, name) { out.append(entries[i].value) }
+        }
+        return out
     }
 
     public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
