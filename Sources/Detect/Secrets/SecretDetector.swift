@@ -265,7 +265,8 @@ public final class SecretScanCache {
     @exclusivity(unchecked) private var headers: [HeaderEntry?]
     @exclusivity(unchecked) private var texts: [TextEntry?]
     /// The patterns the answers were found with: new patterns (a rules reload) start afresh.
-    @exclusivity(unchecked) private var compiled: ObjectIdentifier?
+    /// Held, not just identified, so that new patterns can never sit at the old ones' address.
+    @exclusivity(unchecked) private var compiled: SecretScanner.Compiled?
     public static let slotCount = 4096
     public static let maxTextBytes = 256
 
@@ -278,11 +279,10 @@ public final class SecretScanCache {
     public var count: Int { headers.reduce(0) { $0 + ($1 == nil ? 0 : 1) } + texts.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
 
     private func use(_ scanner: SecretScanner) {
-        let id = ObjectIdentifier(scanner.compiled)
-        guard compiled != id else { return }
+        guard compiled !== scanner.compiled else { return }
         for i in headers.indices { headers[i] = nil }
         for i in texts.indices { texts[i] = nil }
-        compiled = id
+        compiled = scanner.compiled
     }
 
     /// `SecretDetector.scanHeader(name:value:)`.
