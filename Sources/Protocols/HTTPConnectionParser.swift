@@ -102,11 +102,17 @@ public final class HTTPConnectionParser {
     /// As `bufferedBytes`, counting what the buffers reserved (capacity): the memory they take,
     /// for the engine's budget of all connections' buffers.
     public var heldCapacity: Int {
-        // Asked after every delivery (the engine's budget): no closure, no array.
+        // Asked after every delivery (the engine's budget): no closure, no array. A direction
+        // is measured again only when this parser touched it since (`Half.stale`): reading the
+        // capacities of the other direction's buffers cost a cache miss each, every delivery.
         func reserved(_ h: Half?) -> Int {
             guard let h else { return 0 }
-            return h.headBuf.capacity + h.body.capacity + h.lineBuf.capacity + h.held.capacity + h.sse.heldCapacity
-                + (h.inflater == nil ? 0 : Inflater.approximateFootprint)
+            if h.stale {
+                h.measured = h.headBuf.capacity + h.body.capacity + h.lineBuf.capacity + h.held.capacity + h.sse.heldCapacity
+                    + (h.inflater == nil ? 0 : Inflater.approximateFootprint)
+                h.stale = false
+            }
+            return h.measured
         }
         return reserved(toServerHalf) + reserved(toClientHalf) + afterUpgradeToServer.capacity + afterUpgradeToClient.capacity
     }
@@ -140,6 +146,7 @@ public final class HTTPConnectionParser {
 
     private func parse(_ bytes: UnsafeRawBufferPointer, _ direction: Direction, _ emit: (HTTPOutput) -> Void) {
         let h = half(direction)
+        h.stale = true
         var i = 0
         let n = bytes.count
         while i < n {
@@ -163,6 +170,7 @@ public final class HTTPConnectionParser {
         counters.add("http.gap")
         if isHTTP == false || length <= 0 { return }
         let h = half(direction)
+        h.stale = true
         switch h.state {
         case .stopped:
             return
@@ -204,6 +212,7 @@ public final class HTTPConnectionParser {
     public func end(direction: Direction, emit: (HTTPOutput) -> Void) {
         if isHTTP == false { return }
         let h = half(direction)
+        h.stale = true
         switch h.state {
         case .stopped:
             return
@@ -461,6 +470,7 @@ public final class HTTPConnectionParser {
         emit(.responseHead(ctx))
 
         let requestSide = half(.toServer)
+        requestSide.stale = true // the answer may release or drop what the request side held
         if status == 101 || (req?.head.method == "CONNECT" && status >= 200 && status < 300) {
             isUpgraded = true
             afterUpgradeToClient = Array(UnsafeRawBufferPointer(rebasing: bytes[next...]))
@@ -944,6 +954,11 @@ private final class Half {
     // standard-library operation (append, count, copy, assignment), and the one long access,
     // the read of `headBuf` in `parseHeadBuffer`, runs no code outside the parser.
     @exclusivity(unchecked) var headBuf: [UInt8] = []
+    /// What this direction's buffers reserved when last measured (`heldCapacity`), and whether
+    /// the parser has touched them since: set on every input of this direction, and on the
+    /// request side when a response's head settles what it held.
+    @exclusivity(unchecked) var measured = 0
+    @exclusivity(unchecked) var stale = true
     var headLines = 0
     var lineStart = 0
     var validator: StartLineValidator
