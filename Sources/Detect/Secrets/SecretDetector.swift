@@ -202,9 +202,9 @@ public struct SecretDetector: Sendable {
                 keyed = key.map { scanner.hasContext(forKey: $0) } ?? false
             } else {
                 // The name's bytes as sent are its text: no String unless a pattern wants it.
-                let raw = doc.raw(k)
-                keyed = raw.count >= 2 && raw.withUnsafeBufferPointer {
-                    scanner.hasContext(forKeyBytes: UnsafeBufferPointer(rebasing: $0[1..<($0.count - 1)]))
+                let r = doc.range(k)
+                keyed = r.count >= 2 && doc.bytes.withUnsafeBufferPointer {
+                    scanner.hasContext(forKeyBytes: UnsafeBufferPointer(rebasing: $0[(r.lowerBound + 1)..<(r.upperBound - 1)]))
                 }
                 if keyed { key = doc.string(k) }
             }
@@ -214,10 +214,11 @@ public struct SecretDetector: Sendable {
             matches = scanner.scan(text)
             if keyed, let key { matches = scanner.merge(text: matches, keyed: scanner.scan(value: text, key: key)) }
         } else {
-            let raw = doc.raw(node)
-            guard raw.count >= 2 else { return }
-            matches = raw.withUnsafeBufferPointer { buffer in
-                let text = UnsafeBufferPointer(rebasing: buffer[1..<(buffer.count - 1)])
+            // In place in the document's bytes (no slice of them made per string).
+            let r = doc.range(node)
+            guard r.count >= 2 else { return }
+            matches = doc.bytes.withUnsafeBufferPointer { all in
+                let text = UnsafeBufferPointer(rebasing: all[(r.lowerBound + 1)..<(r.upperBound - 1)])
                 return cache?.matches(utf8: text, scanner: scanner) ?? scanner.scan(utf8: text)
             }
             if keyed, let key, let text = doc.string(node) {
