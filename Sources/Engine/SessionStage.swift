@@ -171,7 +171,12 @@ final class SessionStage: SessionPort {
     /// A flow carried MCP: its breaches are an analyst's business, and so are those of later
     /// connections to the same server.
     private func sawMCP(flowId: UInt64, server: Endpoint) {
-        notes[flowId]?.carriesMCP = true
+        let n = notes[flowId]
+        n?.carriesMCP = true
+        // Once per flow: the set only grows, so a later message of the flow would find its
+        // server already there, or the set already full.
+        if n?.serverNoted == true { return }
+        n?.serverNoted = true
         if mcpServers.count < maxMCPServers { mcpServers.insert(server) }
     }
 
@@ -274,6 +279,8 @@ final class SessionNotes {
     var anomalies: Set<String> = []
     /// MCP was seen on this connection (a message, an MCP header, the `mcp` subprotocol).
     var carriesMCP = false
+    /// The flow's server was offered to `mcpServers` (on its first MCP message).
+    var serverNoted = false
 }
 /// Rate limit for pressure alerts: lets one through per interval, with how many it stands for.
 struct PressureGate {
