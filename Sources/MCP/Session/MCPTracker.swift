@@ -339,9 +339,10 @@ public final class MCPTracker {
 
     private func touchSession(_ key: String) -> MCPSessionInfo {
         sessionUse += 1
-        var s = sessions[key] ?? MCPSessionInfo(key: key)
+        let known = sessions[key]
+        var s = known ?? MCPSessionInfo(key: key)
         s.lastUsed = sessionUse
-        if sessions[key] == nil && sessions.count >= config.maxSessions {
+        if known == nil && sessions.count >= config.maxSessions {
             // Forget the least recently used half at once, so this stays rare.
             let cut = sessions.values.map(\.lastUsed).sorted()[sessions.count / 2]
             sessions = sessions.filter { $0.value.lastUsed > cut }
