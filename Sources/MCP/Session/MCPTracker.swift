@@ -248,6 +248,7 @@ public final class MCPTracker {
 
     private func scopes(for payload: MCPPayload, requester: Direction, includeExchange: Bool) -> [Scope] {
         var result: [Scope] = []
+        result.reserveCapacity(3) // at most three: one allocation, not one per append
         if includeExchange, let x = payload.exchange { result.append(.exchange(flow: payload.flowId, index: x)) }
         if let s = payload.sessionId { result.append(.session(s)) }
         result.append(.flow(payload.flowId))
