@@ -89,7 +89,14 @@ public final class MCPTracker {
     private var requestOrderHead = 0
     private var nextSerial = 0
 
-    private var sessions: [String: MCPSessionInfo] = [:]
+    /// A session's state, held by reference so that each message updates it in place: as a
+    /// value, its nine strings were copied (retained and released) out of the table and back
+    /// on every message.
+    private final class SessionState {
+        var info: MCPSessionInfo
+        init(key: String) { info = MCPSessionInfo(key: key) }
+    }
+    private var sessions: [String: SessionState] = [:]
     private var sessionUse = 0
     /// Tool inventories by server (`address:port` and URL path).
     public private(set) var inventories: [String: ToolInventory] = [:]
@@ -172,10 +179,10 @@ public final class MCPTracker {
             checkHeaders(of: m, in: doc, payload: payload, event: &e)
         }
         var version = declared ?? payload.protocolVersionHeader
-        var session = touchSession(sessionKey)
+        let (state, isNew) = touchSession(sessionKey)
         var initializingClient: (String?, String?, String?)? = nil
         if m.kind == .request || m.kind == .notification {
-            learnFromRequest(m, in: doc, session: &session)
+            learnFromRequest(m, in: doc, session: &state.info)
             if m.method == "notifications/tools/list_changed", payload.direction == .toClient {
                 inventories[MCPTracker.serverKey(payload)]?.listChangedAt = payload.time
             }
@@ -199,11 +206,11 @@ public final class MCPTracker {
                 e.latencyMicroseconds = max(0, payload.time.microseconds(since: request.time))
                 if version == nil { version = request.protocolVersion }
                 if let r = m.result {
-                    learnFromResult(r, of: request, in: doc, payload: payload, session: &session)
+                    learnFromResult(r, of: request, in: doc, payload: payload, session: &state.info)
                     // The negotiated version is in the initialize result.
                     if request.method == "initialize", let v = doc.member(r, "protocolVersion"), let s = doc.string(v) {
                         version = s
-                        session.protocolVersion = s
+                        state.info.protocolVersion = s
                     }
                 }
             } else {
@@ -212,16 +219,16 @@ public final class MCPTracker {
         }
         if let v = version {
             // A request or notification states the version in use from here on.
-            if m.kind == .request || m.kind == .notification { session.protocolVersion = v }
+            if m.kind == .request || m.kind == .notification { state.info.protocolVersion = v }
         } else {
-            version = session.protocolVersion
+            version = state.info.protocolVersion
         }
-        sessions[sessionKey] = session
+        if isNew { sessions[sessionKey] = state }
         e.protocolVersion = version
-        e.clientName = session.clientName ?? initializingClient?.0
-        e.clientVersion = session.clientVersion ?? initializingClient?.1
-        e.serverName = session.serverName
-        e.serverVersion = session.serverVersion
+        e.clientName = state.info.clientName ?? initializingClient?.0
+        e.clientVersion = state.info.clientVersion ?? initializingClient?.1
+        e.serverName = state.info.serverName
+        e.serverVersion = state.info.serverVersion
         if config.includePayloads { e.message = doc.compactText(m.node) }
         return e
     }
@@ -338,18 +345,23 @@ public final class MCPTracker {
         return inventory.tools[tool] != nil
     }
 
-    private func touchSession(_ key: String) -> MCPSessionInfo {
+    /// The session's state, marked used; a new one is not in the table yet (the caller adds it
+    /// once the message is read).
+    private func touchSession(_ key: String) -> (SessionState, isNew: Bool) {
         sessionUse += 1
-        let known = sessions[key]
-        var s = known ?? MCPSessionInfo(key: key)
-        s.lastUsed = sessionUse
-        if known == nil && sessions.count >= config.maxSessions {
+        if let known = sessions[key] {
+            known.info.lastUsed = sessionUse
+            return (known, false)
+        }
+        if sessions.count >= config.maxSessions {
             // Forget the least recently used half at once, so this stays rare.
-            let cut = sessions.values.map(\.lastUsed).sorted()[sessions.count / 2]
-            sessions = sessions.filter { $0.value.lastUsed > cut }
+            let cut = sessions.values.map(\.info.lastUsed).sorted()[sessions.count / 2]
+            sessions = sessions.filter { $0.value.info.lastUsed > cut }
             counters.add("mcp.sessions_evicted")
         }
-        return s
+        let s = SessionState(key: key)
+        s.info.lastUsed = sessionUse
+        return (s, true)
     }
 
     /// 2026-07-28 requests say who the client is in every request's `_meta`.
@@ -467,7 +479,7 @@ public final class MCPTracker {
     }
 
     /// What the sensor knows of a session (tests and the detection layer).
-    public func session(_ key: String) -> MCPSessionInfo? { sessions[key] }
+    public func session(_ key: String) -> MCPSessionInfo? { sessions[key]?.info }
 
     static func sha256Hex(_ bytes: ArraySlice<UInt8>) -> String {
         let digest = bytes.withUnsafeBytes { buffer -> SHA256Digest in
