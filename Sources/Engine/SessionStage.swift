@@ -150,17 +150,25 @@ final class SessionStage: SessionPort {
         toolObservations.removeAll()
         var index = 0
         func inspect(_ event: MCPEvent, _ view: MCPMessageView) {
-            var e = event
             let located = prepared.flatMap { index < $0.secrets.count ? $0.secrets[index] : nil }
             index += 1
-            var (findings, secrets) = detector.inspect(e, view: view, headers: headers, secretLocations: located)
-            for o in toolObservations { findings += detector.observe(o, serverName: e.serverName) }
+            var (findings, secrets) = detector.inspect(event, view: view, headers: headers, secretLocations: located)
+            for o in toolObservations { findings += detector.observe(o, serverName: event.serverName) }
             toolObservations.removeAll()
-            if !secrets.isEmpty { redact(&e, view: view, secrets: secrets) }
-            write(EventEncoder.encode(e), type: "mcp")
-            for f in findings {
-                raise(Alert(timestamp: e.timestamp, flowId: e.flowId, source: e.source, destination: e.destination,
-                            appProto: e.appProto, finding: f, mcp: e))
+            // Copied only to be redacted: most messages carry no secret.
+            func report(_ e: MCPEvent) {
+                write(EventEncoder.encode(e), type: "mcp")
+                for f in findings {
+                    raise(Alert(timestamp: e.timestamp, flowId: e.flowId, source: e.source, destination: e.destination,
+                                appProto: e.appProto, finding: f, mcp: e))
+                }
+            }
+            if secrets.isEmpty {
+                report(event)
+            } else {
+                var e = event
+                redact(&e, view: view, secrets: secrets)
+                report(e)
             }
         }
         tracker.process(payload, parsed: parsed, rejection: rejection, emit: inspect)
