@@ -30,9 +30,11 @@ public struct EngineConfig: Sendable {
 }
 
 // `@exclusivity(unchecked)` on plain-value fields (integers, flags, times) read and written on
-// the per-packet path: every access is one load or store that runs no other code, so no two
-// accesses can overlap and the run-time check (about 200 instructions each, ~10 a packet) can
-// never fire. Fields holding objects, buffers or state passed `inout` keep the check.
+// the per-packet path, and on the hooks read per packet and assigned only while the pipeline is
+// set up (`alertCapture`, `willEndFlow`, `willProcessPacket`): every access is one load or store
+// that runs no other code, so no two accesses can overlap and the run-time check (about 200
+// instructions each, ~10 a packet) can never fire. Fields holding parser state or passed
+// `inout` keep the check.
 /// Per-flow application state: the HTTP parser of the connection, and the legacy HTTP+SSE
 /// session ids its GET streams announced (by exchange).
 final class FlowApp {
@@ -149,7 +151,7 @@ final class FlowStage {
     private(set) var counters = Counters()
     /// Bytes held by the application-layer parsers of this stage's flows.
     @exclusivity(unchecked) private(set) var appBufferedBytes = 0
-    var alertCapture: AlertCapture?
+    @exclusivity(unchecked) var alertCapture: AlertCapture?
     @exclusivity(unchecked) private(set) var packets: UInt64 = 0
     @exclusivity(unchecked) private(set) var bytes: UInt64 = 0
     /// The latest packet time seen: the clock for timeouts and for events raised without a packet.
@@ -159,9 +161,9 @@ final class FlowStage {
     /// Called before a flow that ends outside its own packet (timed out, drained at the end) is
     /// finished, with the key that orders such endings: the flow's last packet when it timed out,
     /// its first when drained. The parallel engine groups the session work by it.
-    var willEndFlow: ((UInt64) -> Void)?
+    @exclusivity(unchecked) var willEndFlow: ((UInt64) -> Void)?
     /// Called when the work of a timeline position's own packet begins.
-    var willProcessPacket: (() -> Void)?
+    @exclusivity(unchecked) var willProcessPacket: (() -> Void)?
 
     init(config: EngineConfig, port: SessionPort) {
         self.config = config
@@ -303,9 +305,8 @@ final class FlowStage {
     // MARK: - flows ending
 
     private func finishEndedFlows(outsideOwnPacket: Bool, drained: Bool = false) {
-        guard !flows.ended.isEmpty else { return }
-        let ended = flows.ended
-        flows.ended.removeAll()
+        guard flows.hasEnded else { return }
+        let ended = flows.takeEnded()
         for (flow, reason) in ended {
             if outsideOwnPacket { willEndFlow?(drained ? flow.firstSeq : flow.lastSeq) }
             if reason == .evicted {

@@ -55,11 +55,14 @@ public struct FlowConfig: Sendable {
     public init() {}
 }
 
-// `@exclusivity(unchecked)` on plain-value fields (integers, flags, times) read and written on
-// the per-packet path: every access is one load or store that runs no other code, so no two
-// accesses can overlap and the run-time check (about 200 instructions each, ~10 a packet) can
-// never fire. Fields holding objects, buffers or state passed `inout` keep the check.
 /// One TCP connection or UDP address pair.
+///
+/// The fields read and written on every packet are stored under `@exclusivity(unchecked)` and
+/// reached through accessors: each access is one load or store that runs no other code, so no
+/// two can overlap and Swift's run-time check (150-200 instructions each, about ten a packet)
+/// can never fire. The accessors are there because the attribute is honoured only inside the
+/// module that declares the field: the engine, in another module, would check a public stored
+/// field on every access. `streams`, held across the reassembler's callbacks, keeps the check.
 public final class Flow {
     public let id: UInt64
     public let key: FlowKey
@@ -68,29 +71,44 @@ public final class Flow {
     public let server: Endpoint
     public var transport: TransportProtocol { key.transport }
     public let firstSeen: Timestamp
-    @exclusivity(unchecked) public internal(set) var lastSeen: Timestamp
+    public internal(set) var lastSeen: Timestamp { get { storedLastSeen } set { storedLastSeen = newValue } }
     // Inline, not arrays: three heap allocations less per flow (a SYN flood fills the table).
-    @exclusivity(unchecked) public internal(set) var packets: InlineArray<2, UInt64> = [0, 0]
-    @exclusivity(unchecked) public internal(set) var bytes: InlineArray<2, UInt64> = [0, 0]
+    public internal(set) var packets: InlineArray<2, UInt64> { get { storedPackets } set { storedPackets = newValue } }
+    public internal(set) var bytes: InlineArray<2, UInt64> { get { storedBytes } set { storedBytes = newValue } }
     /// One reassembler per direction, indexed by `Direction.index`.
     public var streams: InlineArray<2, TCPReassembler> = [TCPReassembler(), TCPReassembler()]
     /// Whatever the application layer keeps for this flow.
-    public var app: AnyObject?
+    public var app: AnyObject? { get { storedApp } set { storedApp = newValue } }
     /// What the engine notes of this flow for its whole life (its `flow` event): reached from
     /// the flow on the per-packet path instead of through a table keyed by flow id.
-    public var notes: AnyObject?
+    public var notes: AnyObject? { get { storedNotes } set { storedNotes = newValue } }
     /// Nothing here interests the sensor: later packets cost only the table lookup.
-    @exclusivity(unchecked) public var bypassed = false
-    @exclusivity(unchecked) public internal(set) var handshakeSeen = false
-    @exclusivity(unchecked) public internal(set) var closed = false
-    @exclusivity(unchecked) public internal(set) var closedAt: Timestamp?
-    /// Position in the packet timeline (set by the engine) of the flow's first and latest packet:
-    /// with several workers, flows that end together are put in the order one table would end them.
+    public var bypassed: Bool { get { storedBypassed } set { storedBypassed = newValue } }
+    public internal(set) var handshakeSeen: Bool { get { storedHandshakeSeen } set { storedHandshakeSeen = newValue } }
+    public internal(set) var closed: Bool { get { storedClosed } set { storedClosed = newValue } }
+    public internal(set) var closedAt: Timestamp? { get { storedClosedAt } set { storedClosedAt = newValue } }
     /// The first IP TTL seen in each direction, by `Direction.index` (0: none yet; the engine
     /// keeps a TTL of 0 as 1). Set and read by the engine's TTL check on every packet.
-    @exclusivity(unchecked) public var firstTTL: InlineArray<2, UInt8> = [0, 0]
-    @exclusivity(unchecked) public var firstSeq: UInt64 = 0
-    @exclusivity(unchecked) public var lastSeq: UInt64 = 0
+    public var firstTTL: InlineArray<2, UInt8> { get { storedFirstTTL } set { storedFirstTTL = newValue } }
+    /// Position in the packet timeline (set by the engine) of the flow's first and latest packet:
+    /// with several workers, flows that end together are put in the order one table would end them.
+    public var firstSeq: UInt64 { get { storedFirstSeq } set { storedFirstSeq = newValue } }
+    public var lastSeq: UInt64 { get { storedLastSeq } set { storedLastSeq = newValue } }
+
+    @exclusivity(unchecked) private var storedLastSeen: Timestamp
+    @exclusivity(unchecked) private var storedPackets: InlineArray<2, UInt64> = [0, 0]
+    @exclusivity(unchecked) private var storedBytes: InlineArray<2, UInt64> = [0, 0]
+    // The two objects: assigning one releases the old object, whose deinit never reaches back
+    // to this flow, so these accesses cannot overlap either.
+    @exclusivity(unchecked) private var storedApp: AnyObject?
+    @exclusivity(unchecked) private var storedNotes: AnyObject?
+    @exclusivity(unchecked) private var storedBypassed = false
+    @exclusivity(unchecked) private var storedHandshakeSeen = false
+    @exclusivity(unchecked) private var storedClosed = false
+    @exclusivity(unchecked) private var storedClosedAt: Timestamp?
+    @exclusivity(unchecked) private var storedFirstTTL: InlineArray<2, UInt8> = [0, 0]
+    @exclusivity(unchecked) private var storedFirstSeq: UInt64 = 0
+    @exclusivity(unchecked) private var storedLastSeq: UInt64 = 0
 
     // Least-recently-used list links, owned by the table. Moved on every packet; unchecked like
     // the plain fields: each access is one load or store whose only side effect is releasing a
@@ -104,7 +122,7 @@ public final class Flow {
         self.client = client
         self.server = server
         self.firstSeen = time
-        self.lastSeen = time
+        self.storedLastSeen = time
     }
 
     public func direction(from source: Endpoint) -> Direction {
@@ -129,7 +147,19 @@ public final class FlowTable {
     @exclusivity(unchecked) public private(set) var flowsEvicted: UInt64 = 0
     @exclusivity(unchecked) public private(set) var flowsTimedOut: UInt64 = 0
     /// Flows that left the table since the engine last looked, with the reason.
-    public var ended: [(Flow, FlowEndReason)] = []
+    /// Unchecked like the flow's fields, and reached from the engine through `hasEnded` and
+    /// `takeEnded()` for the same reason: read, appended to and emptied, never held across a call.
+    @exclusivity(unchecked) public private(set) var ended: [(Flow, FlowEndReason)] = []
+
+    /// Whether flows left the table since the last `takeEnded()` (asked on every packet).
+    public var hasEnded: Bool { !ended.isEmpty }
+
+    /// The flows that left the table, oldest first; the queue is empty afterwards.
+    public func takeEnded() -> [(Flow, FlowEndReason)] {
+        let out = ended
+        ended.removeAll()
+        return out
+    }
     public var reassembly: ReassemblyContext
     @exclusivity(unchecked) private var lastSweep: Timestamp?
     /// The latest time the table was given (`expire`): what activity is stamped with.
