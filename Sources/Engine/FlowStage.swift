@@ -38,17 +38,19 @@ public struct EngineConfig: Sendable {
 /// Per-flow application state: the HTTP parser of the connection, and the legacy HTTP+SSE
 /// session ids its GET streams announced (by exchange).
 final class FlowApp {
+    // Read on every delivery. Unchecked (see above): each access loads or stores a reference or
+    // a table entry; the parsers are called through local references, never while an access lasts.
     let http: HTTPConnectionParser
-    var legacySessions: [Int: String] = [:]
+    @exclusivity(unchecked) var legacySessions: [Int: String] = [:]
     /// Newline-delimited JSON-RPC, tried beside HTTP until one of them recognises the stream.
-    var lines: LineJSONParser?
+    @exclusivity(unchecked) var lines: LineJSONParser?
     /// After a 101 to a WebSocket upgrade: the frames, and the exchange that upgraded.
-    var webSocket: WebSocketConnectionParser?
-    var upgrade: HTTPMessageContext?
+    @exclusivity(unchecked) var webSocket: WebSocketConnectionParser?
+    @exclusivity(unchecked) var upgrade: HTTPMessageContext?
     /// The first client bytes tried as a TLS ClientHello until it is read or ruled out.
-    var tls: TLSClientHelloParser? = TLSClientHelloParser()
+    @exclusivity(unchecked) var tls: TLSClientHelloParser? = TLSClientHelloParser()
     /// DNS over TCP (port 53): length-prefixed messages instead of HTTP.
-    var dns: DNSStreamParser?
+    @exclusivity(unchecked) var dns: DNSStreamParser?
     /// What this flow's parsers held when last measured (part of the engine's total).
     @exclusivity(unchecked) var buffered = 0
     /// Bytes the parsers of this flow hold now.
