@@ -33,22 +33,24 @@ public final class ParallelEngine: PacketPipeline {
         get { serial.outputStats }
         set { serial.outputStats = newValue } // guarded: the session thread reads it
     }
-    public private(set) var now = Timestamp.zero
+    @exclusivity(unchecked) public private(set) var now = Timestamp.zero
     public var eventsWritten: Int { serial.eventsWritten.load(ordering: .relaxed) }
 
-    // Reading thread.
-    private var decoder: PacketDecoder
-    private var packets: UInt64 = 0
-    private var bytes: UInt64 = 0
-    private var seq: UInt64 = 0
-    private var batchFirstSeq: UInt64 = 1
-    private var timeline: [Timestamp] = []
-    private var items: [[WorkerItem]]
-    private var payloads: [[UInt8]]
-    private var payloadBytes = 0
+    // Reading thread. Touched about six times a packet, so without run-time exclusivity
+    // checks: only this thread uses them, and no access spans a call back into this class (the
+    // decoder calls nothing of ours; a hand-over may block, but on another object).
+    @exclusivity(unchecked) private var decoder: PacketDecoder
+    @exclusivity(unchecked) private var packets: UInt64 = 0
+    @exclusivity(unchecked) private var bytes: UInt64 = 0
+    @exclusivity(unchecked) private var seq: UInt64 = 0
+    @exclusivity(unchecked) private var batchFirstSeq: UInt64 = 1
+    @exclusivity(unchecked) private var timeline: [Timestamp] = []
+    @exclusivity(unchecked) private var items: [[WorkerItem]]
+    @exclusivity(unchecked) private var payloads: [[UInt8]]
+    @exclusivity(unchecked) private var payloadBytes = 0
     private let batchPackets: Int
     private let batchBytes: Int
-    private var closed = false
+    @exclusivity(unchecked) private var closed = false
 
     private let inputs: [HandOver<WorkerBatch>]
     private let outputs: [HandOver<WorkerOutput>]
@@ -293,21 +295,25 @@ enum SessionOp {
 /// the key orders flows that end at the same position (see `FlowStage.willEndFlow`); a packet's
 /// own work has the highest key.
 final class WorkerOutput: @unchecked Sendable {
-    var ops: [SessionOp] = []
-    var groups: [(seq: UInt64, key: UInt64, end: Int)] = []
-    var figures: FlowFigures?
+    // Filled by one worker, then read by the session thread after the hand-over; touched for
+    // every operation, so without run-time exclusivity checks: each access is one append, read
+    // or store, never held across a call.
+    @exclusivity(unchecked) var ops: [SessionOp] = []
+    @exclusivity(unchecked) var groups: [(seq: UInt64, key: UInt64, end: Int)] = []
+    @exclusivity(unchecked) var figures: FlowFigures?
     /// Handed over before the end of its batch (it grew past its budget): another part follows.
-    var more = false
+    @exclusivity(unchecked) var more = false
     /// Payload bytes held (messages and their parses, approximately).
-    var payloadBytes = 0
+    @exclusivity(unchecked) var payloadBytes = 0
 }
 
 /// Records what a flow stage hands on, for the session stage thread. Payloads are made ready
 /// here, in the worker: parsed, and their secrets located (see `PreparedPayload`).
 final class OpRecorder: SessionPort {
-    var output = WorkerOutput()
-    var seq: UInt64 = 0
-    var key: UInt64 = .max
+    // The worker's thread only; unchecked as `WorkerOutput` is.
+    @exclusivity(unchecked) var output = WorkerOutput()
+    @exclusivity(unchecked) var seq: UInt64 = 0
+    @exclusivity(unchecked) var key: UInt64 = .max
     /// The parse's counters (the tracker counts them in one thread).
     var counters = Counters()
     /// Past this many payload bytes the work so far is handed over at once, not at the end of the

@@ -24,7 +24,7 @@ final class SessionStage: SessionPort {
     private var flowIds: [[UInt64: UInt64]]
     private var nextFlowId: UInt64 = 1
     /// The worker whose work is being run (set by the parallel engine between groups).
-    var worker = 0
+    @exclusivity(unchecked) var worker = 0
     /// Server endpoints seen carrying MCP (bounded): a limit breach on a new connection to one
     /// of them is on an MCP connection even before its first message is read.
     private var mcpServers: Set<Endpoint> = []
