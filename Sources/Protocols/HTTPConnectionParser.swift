@@ -54,7 +54,11 @@ public final class HTTPConnectionParser {
     /// nil until decided from the first start line seen (a request line to the server, or a
     /// status line to the client for a connection picked up mid-stream). false: not HTTP, the
     /// caller should stop feeding (any further input is ignored).
-    public var isHTTP: Bool?
+    public internal(set) var isHTTP: Bool? { get { storedIsHTTP } set { storedIsHTTP = newValue } }
+    /// Asked by the engine several times a delivery, from another module, where an exclusivity
+    /// attribute on a public stored field would not be seen: kept here, unchecked (each access a
+    /// load or a store), behind the accessor.
+    @exclusivity(unchecked) private var storedIsHTTP: Bool?
     /// True once a 101 or a CONNECT 2xx ended HTTP on this connection.
     public private(set) var isUpgraded = false
 

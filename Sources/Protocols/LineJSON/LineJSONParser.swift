@@ -24,7 +24,10 @@ public final class LineJSONParser {
     public enum Verdict: Sendable { case undecided, lineJSON, other }
 
     public let limits: LineJSONLimits
-    public private(set) var verdict: Verdict = .undecided
+    public private(set) var verdict: Verdict { get { storedVerdict } set { storedVerdict = newValue } }
+    /// Read by the engine on every delivery, from another module: unchecked behind the accessor,
+    /// as `HTTPConnectionParser.isHTTP` is.
+    @exclusivity(unchecked) private var storedVerdict: Verdict = .undecided
     public private(set) var counters = Counters()
 
     private struct Side {
