@@ -38,6 +38,8 @@ public struct JSONWriter: ~Copyable {
     /// code are plain ASCII and copied as they are; names from data go through `key(dynamic:)`.
     public mutating func key(_ name: StaticString) {
         separate()
+        // A string literal passed as a StaticString always has its UTF-8 bytes (pointer
+        // representation), so `utf8Start` is valid; keys are literals of this code, never data.
         let n = name.utf8CodeUnitCount
         reserve(n + 3)
         base[count] = UInt8(ascii: "\"")

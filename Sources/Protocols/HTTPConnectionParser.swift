@@ -541,7 +541,7 @@ public final class HTTPConnectionParser {
             for item in cl.flatMap({ $0.split(separator: ",", omittingEmptySubsequences: false) }) {
                 let t = item.trimmingSpaces()
                 count += 1
-                guard !t.isEmpty, t.utf8.count <= 18, t.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let v = Int(t) else {
+                guard let v = Self.plainDigits(t) else {
                     resync(h, emit, anomaly: "http.bad_content_length", atLineStart: true)
                     return nil
                 }
@@ -558,7 +558,7 @@ public final class HTTPConnectionParser {
     }
 
     /// The value of 1 to 18 ASCII digits, else nil.
-    private static func plainDigits(_ s: String) -> Int? {
+    private static func plainDigits(_ s: some StringProtocol) -> Int? {
         let utf8 = s.utf8
         guard !utf8.isEmpty, utf8.count <= 18 else { return nil }
         var v = 0
