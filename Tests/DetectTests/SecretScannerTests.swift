@@ -132,3 +132,31 @@ func benignTextRaisesNothing(_ text: String) {
     #expect(SecretRules.scanner.scan(Fake.base64(png)) == [])
     #expect(SecretRules.scanner.scan("data:image/png;base64," + Fake.base64(png)) == [])
 }
+
+/// Texts shorter than any match are answered without a scan; the bound is exact at its edge.
+@Test func shortestMatchBoundsTheScan() {
+    let token = SecretPattern(id: "t", name: "t", signatureId: 1, severity: 2, prefixes: ["k-"],
+                              charset: .alnum, minLength: 3, maxLength: 8)
+    let pin = SecretPattern(id: "p", name: "p", signatureId: 2, severity: 2, kind: .context, contextKeys: ["pin"],
+                            charset: .alnum, minLength: 4, maxLength: 8)
+    let scanner = SecretScanner(patterns: [token, pin])
+    #expect(scanner.compiled.shortestMatch == 5) // "k-" and three bytes (the context key "pin=" needs 3+1+4)
+    #expect(scanner.compiled.shortestValue == 4)
+    #expect(scanner.scan("k-abc").map(\.value) == ["k-abc"])
+    #expect(scanner.scan("k-ab").isEmpty)
+    #expect(scanner.scan("pin=abcd").map(\.value) == ["abcd"])
+    #expect(scanner.scan(value: "abcd", key: "pin").map(\.value) == ["abcd"])
+    #expect(scanner.scan(value: "abc", key: "pin").isEmpty)
+    let cache = SecretScanCache()
+    for text in ["k-abc", "k-ab", "k-abc"] {
+        var copy = text
+        let cached = copy.withUTF8 { cache.matches(utf8: $0, scanner: scanner) }
+        #expect(cached == scanner.scan(text))
+    }
+    #expect(cache.matches(headerName: "X-Pin", value: "abcd", scanner: scanner).map(\.value) == ["abcd"])
+    #expect(cache.matches(headerName: "X-Pin", value: "abc", scanner: scanner).isEmpty)
+    // The shipped rules: "Basic " and eight bytes, and a `password` or `token` value of twelve.
+    // Member names ("jsonrpc", "protocolVersion"), methods and most short values are under it.
+    #expect(SecretRules.scanner.compiled.shortestMatch == 14)
+    #expect(SecretRules.scanner.compiled.shortestValue == 12)
+}

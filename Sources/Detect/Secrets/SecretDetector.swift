@@ -288,6 +288,9 @@ public final class SecretScanCache {
 
     /// `SecretDetector.scanHeader(name:value:)`.
     func matches(headerName name: String, value: String, scanner: SecretScanner) -> [SecretMatch] {
+        // A value too short for the text scan and for any context pattern holds nothing.
+        let length = value.utf8.count
+        if length < scanner.compiled.shortestMatch && length < scanner.compiled.shortestValue { return [] }
         let detector = SecretDetector(scanner: scanner)
         guard value.utf8.count <= Self.maxTextBytes, name.utf8.count <= Self.maxTextBytes,
               let hash = Self.hashBytes(name, value) else {
@@ -305,6 +308,8 @@ public final class SecretScanCache {
 
     /// `SecretScanner.scan(utf8:)`.
     func matches(utf8 text: UnsafeBufferPointer<UInt8>, scanner: SecretScanner) -> [SecretMatch] {
+        // Too short to hold anything: answered without a hash.
+        guard text.count >= scanner.compiled.shortestMatch else { return [] }
         guard text.count <= Self.maxTextBytes else { return scanner.scan(utf8: text) }
         use(scanner)
         let hash = Self.mix(0x2545_F491_4F6C_DD1D, UnsafeRawBufferPointer(text))

@@ -47,6 +47,7 @@ public struct SecretScanner: Sendable {
 
     /// `scan` over UTF-8 bytes.
     public func scan(utf8 buffer: UnsafeBufferPointer<UInt8>) -> [SecretMatch] {
+        guard buffer.count >= compiled.shortestMatch else { return [] }
         var out: [SecretMatch] = []
         compiled.scanRaw(buffer, into: &out)
         let before = out.count
@@ -86,7 +87,7 @@ public struct SecretScanner: Sendable {
     /// header's name): the whole value must pass the pattern's checks. Empty when the name is no
     /// context key of any pattern.
     public func scan(value text: String, key: String) -> [SecretMatch] {
-        guard !compiled.contextPatterns.isEmpty else { return [] }
+        guard !compiled.contextPatterns.isEmpty, text.utf8.count >= compiled.shortestValue else { return [] }
         let lowered = key.lowercased()
         var out: [SecretMatch] = []
         var copy = text
@@ -240,6 +241,13 @@ extension SecretScanner {
         let bucketItems: [Int]
         /// One bit per (first byte, second byte) pair any literal starts with.
         let pairs: [UInt64]
+        /// No text shorter than this holds a match: every match is found at a literal (a token's
+        /// prefix, a context key) followed by a body of at least its pattern's `minLength`. The
+        /// decoded rescans read decodings, which are shorter than their text, so they are bounded
+        /// by it too. Most JSON strings of a message (member names, methods, types) are shorter.
+        let shortestMatch: Int
+        /// No value shorter than this passes a context pattern by its name (`scan(value:key:)`).
+        let shortestValue: Int
 
         struct Literal: Sendable {
             var bytes: [UInt8]
@@ -272,6 +280,8 @@ extension SecretScanner {
                 }
             }
             self.literals = literals
+            shortestMatch = literals.map { $0.bytes.count + patterns[$0.pattern].minLength }.min() ?? Int.max
+            shortestValue = contextPatterns.map { patterns[$0].minLength }.min() ?? Int.max
             var buckets = [[Int]](repeating: [], count: 256)
             var pairs = [UInt64](repeating: 0, count: 1024)
             for (li, lit) in literals.enumerated() where lit.bytes.count >= 2 {
