@@ -8,7 +8,10 @@ import SonarProtocols
 /// `initialize` or `tools/list` to a remote client that sent no Authorization. Each once per
 /// server (or session).
 public final class ExposureMonitor {
-    public private(set) var policy: EgressPolicy
+    // Unchecked exclusivity on the fields below: each access is one read, or one call into the
+    // standard library's Set with hashing of plain values, that runs no code of this class, so
+    // no two can overlap (`report` is called between them). Asked for every MCP message.
+    @exclusivity(unchecked) public private(set) var policy: EgressPolicy
     /// What was reported, as values: asked for every message, so no text is built to ask.
     private enum Reported: Hashable {
         case served(Endpoint)
@@ -17,13 +20,23 @@ public final class ExposureMonitor {
         case noAuthorization(Endpoint)
         case answer(Endpoint)
     }
-    private var reported: Set<Reported> = []
+    @exclusivity(unchecked) private var reported: Set<Reported> = []
+    /// The client and server of the last message, and which of their once-only findings are
+    /// settled (reported, now or before): most messages repeat the last one's pair, and so skip
+    /// the set. Forgotten when the pair changes or the set is emptied.
+    private struct Settled: OptionSet {
+        let rawValue: UInt8
+        static let served = Settled(rawValue: 1), cleartext = Settled(rawValue: 2)
+        static let credentials = Settled(rawValue: 4), noAuthorization = Settled(rawValue: 8)
+    }
+    @exclusivity(unchecked) private var lastPair: (client: IPAddress, server: Endpoint)?
+    @exclusivity(unchecked) private var settled: Settled = []
     /// Requests of remote clients without Authorization, by flow and id, awaiting their answer.
     private struct PendingRequest: Hashable {
         let flowId: UInt64
         let id: JSONRPCID
     }
-    private var unauthenticated: Set<PendingRequest> = []
+    @exclusivity(unchecked) private var unauthenticated: Set<PendingRequest> = []
     private let maxEntries = 100_000
 
     public init(policy: EgressPolicy) { self.policy = policy }
@@ -39,21 +52,27 @@ public final class ExposureMonitor {
         // One cleartext session per client host and server: initialize has no session id yet.
         var session: String { "\(client.address)>\(server)" }
         let hasAuth = headers?["authorization"] != nil
+        if let last = lastPair, last.client == client.address, last.server == server {} else {
+            lastPair = (client.address, server)
+            settled = []
+        }
 
-        if !server.address.isLoopback, let sev = policy.servedBeyondLoopback, once(.served(server)) {
+        if !server.address.isLoopback, !settled.contains(.served), let sev = policy.servedBeyondLoopback,
+           once(.served(server), .served) {
             report(finding("exposure.served-beyond-loopback", 200951, "MCP served on \(server), an address beyond loopback", sev, server.description))
         }
         // Everything the sensor decodes is cleartext: TLS is never decrypted.
-        if client.address != server.address, let sev = policy.cleartextSession, once(.cleartext(client.address, server)) {
+        if client.address != server.address, !settled.contains(.cleartext), let sev = policy.cleartextSession,
+           once(.cleartext(client.address, server), .cleartext) {
             report(finding("exposure.cleartext-session", 200952, "MCP session in cleartext between \(client.address) and \(server)", sev, session))
         }
-        if client.address != server.address, (hasAuth && e.direction == .toServer) || carriesSecret,
-           let sev = policy.cleartextCredentials, once(.credentials(client.address, server)) {
+        if client.address != server.address, !settled.contains(.credentials), (hasAuth && e.direction == .toServer) || carriesSecret,
+           let sev = policy.cleartextCredentials, once(.credentials(client.address, server), .credentials) {
             let what = hasAuth && e.direction == .toServer ? "an Authorization header" : "a secret"
             report(finding("exposure.cleartext-credentials", 200953, "cleartext MCP session between \(client.address) and \(server) carries \(what)", sev, session))
         }
         if e.direction == .toServer, e.transport == .http || e.transport == .sse, !server.address.isLoopback, !hasAuth {
-            if let sev = policy.noAuthorization, once(.noAuthorization(server)) {
+            if !settled.contains(.noAuthorization), let sev = policy.noAuthorization, once(.noAuthorization(server), .noAuthorization) {
                 report(finding("exposure.no-authorization", 200954, "Streamable HTTP requests to \(server) carry no Authorization", sev, server.description))
             }
             if !client.address.isLoopback, e.kind == .request, e.method == "initialize" || e.method == "tools/list", let id = e.id {
@@ -68,8 +87,10 @@ public final class ExposureMonitor {
         }
     }
 
-    private func once(_ key: Reported) -> Bool {
-        if reported.count >= maxEntries { reported.removeAll() }
+    /// Whether `key` is reported for the first time; either way it is settled for the last pair.
+    private func once(_ key: Reported, _ settles: Settled = []) -> Bool {
+        if reported.count >= maxEntries { reported.removeAll(); settled = [] }
+        settled.insert(settles)
         return reported.insert(key).inserted
     }
 
