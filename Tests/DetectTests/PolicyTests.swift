@@ -1,5 +1,6 @@
 import Testing
 import SonarCore
+import SonarProtocols
 @testable import SonarMCP
 @testable import SonarDetect
 
@@ -157,4 +158,30 @@ private func findings(_ d: PolicyDetectors, _ e: MCPEvent) -> [String] {
         #expect(d.sensorAnomaly(name) == nil, "\(name)")
     }
     #expect(d.sensorAnomaly("websocket.decompression_bomb")?.severity == 1)
+}
+
+/// Exposure findings are once per server (or client and server), whatever the flows: the
+/// per-flow memo of settled findings never hides a new pair, even in a reused slot.
+@Test func exposureOncePerPairAcrossFlowsAndSlots() {
+    let monitor = ExposureMonitor(policy: EgressPolicy())
+    let server = Endpoint(address: .v4(0xC0A8_C804), port: 8000)
+    func send(flow: UInt64, client: UInt32, auth: Bool = false) -> [String] {
+        let c = Endpoint(address: .v4(client), port: 40000)
+        let e = MCPEvent(timestamp: Timestamp(microseconds: 0), flowId: flow, source: c, destination: server,
+                         appProto: "http", transport: .http, kind: .notification, id: nil, method: "notifications/initialized",
+                         tool: nil, sessionId: nil, protocolVersion: nil, paramsSHA256: nil, size: 10,
+                         latencyMicroseconds: nil, errorCode: nil, http: nil, message: nil)
+        let headers = HTTPHeaders(auth ? [(name: "Authorization", value: "Bearer x")] : [])
+        var out: [String] = []
+        monitor.inspect(e, headers: headers, carriesSecret: false) { out.append($0.rule) }
+        return out
+    }
+    #expect(send(flow: 1, client: 0x0A00_0001) == ["exposure.served-beyond-loopback", "exposure.cleartext-session",
+                                                   "exposure.no-authorization"])
+    #expect(send(flow: 1, client: 0x0A00_0001).isEmpty)
+    // Flow 1025 shares flow 1's slot: another client, so a new cleartext pair.
+    #expect(send(flow: 1025, client: 0x0A00_0002) == ["exposure.cleartext-session"])
+    #expect(send(flow: 1, client: 0x0A00_0001, auth: true) == ["exposure.cleartext-credentials"])
+    #expect(send(flow: 2, client: 0x0A00_0001, auth: true).isEmpty)
+    #expect(send(flow: 1025, client: 0x0A00_0002, auth: true) == ["exposure.cleartext-credentials"])
 }

@@ -21,15 +21,22 @@ public final class ExposureMonitor {
         case answer(Endpoint)
     }
     @exclusivity(unchecked) private var reported: Set<Reported> = []
-    /// The client and server of the last message, and which of their once-only findings are
-    /// settled (reported, now or before): most messages repeat the last one's pair, and so skip
-    /// the set. Forgotten when the pair changes or the set is emptied.
+    /// Which once-only findings of a connection's client and server are settled (reported, now
+    /// or before), by flow in a small direct-mapped table: every message of a connection has the
+    /// same pair, and so skips the set after the first. A slot holds its flow's id and pair; all
+    /// are forgotten when the set is emptied.
     private struct Settled: OptionSet {
         let rawValue: UInt8
         static let served = Settled(rawValue: 1), cleartext = Settled(rawValue: 2)
         static let credentials = Settled(rawValue: 4), noAuthorization = Settled(rawValue: 8)
     }
-    @exclusivity(unchecked) private var lastPair: (client: IPAddress, server: Endpoint)?
+    private struct SettledSlot {
+        var flowId: UInt64
+        var client: IPAddress
+        var server: Endpoint
+        var settled: Settled
+    }
+    @exclusivity(unchecked) private var settledSlots = [SettledSlot?](repeating: nil, count: 1024)
     @exclusivity(unchecked) private var settled: Settled = []
     /// Requests of remote clients without Authorization, by flow and id, awaiting their answer.
     private struct PendingRequest: Hashable {
@@ -52,10 +59,13 @@ public final class ExposureMonitor {
         // One cleartext session per client host and server: initialize has no session id yet.
         var session: String { "\(client.address)>\(server)" }
         let hasAuth = headers?["authorization"] != nil
-        if let last = lastPair, last.client == client.address, last.server == server {} else {
-            lastPair = (client.address, server)
+        let slot = Int(truncatingIfNeeded: e.flowId) & (settledSlots.count - 1)
+        if let s = settledSlots[slot], s.flowId == e.flowId, s.client == client.address, s.server == server {
+            settled = s.settled
+        } else {
             settled = []
         }
+        defer { settledSlots[slot] = SettledSlot(flowId: e.flowId, client: client.address, server: server, settled: settled) }
 
         if !server.address.isLoopback, !settled.contains(.served), let sev = policy.servedBeyondLoopback,
            once(.served(server), .served) {
@@ -89,7 +99,11 @@ public final class ExposureMonitor {
 
     /// Whether `key` is reported for the first time; either way it is settled for the last pair.
     private func once(_ key: Reported, _ settles: Settled = []) -> Bool {
-        if reported.count >= maxEntries { reported.removeAll(); settled = [] }
+        if reported.count >= maxEntries {
+            reported.removeAll()
+            settled = []
+            for i in settledSlots.indices { settledSlots[i] = nil }
+        }
         settled.insert(settles)
         return reported.insert(key).inserted
     }
