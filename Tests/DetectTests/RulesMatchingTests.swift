@@ -255,3 +255,41 @@ import Testing
         }
     }
 }
+
+/// The method gate of `RuleSet.evaluate` never changes an answer: every rule is gated or not as
+/// its condition allows, and the set's answer is the rules' own `matches`, over methods in any
+/// case, non-ASCII, numeric, absent and null.
+@Test func methodGateAnswersAsTheConditions() throws {
+    let detections = [
+        "selection:\n  mcp.method: tools/call\ncondition: selection",
+        "selection:\n  mcp.method: [Tools/Call, resources/read]\n  mcp.kind: request\ncondition: selection",
+        "selection:\n  mcp.method: tools/call\nother:\n  mcp.tool: x\ncondition: selection and other",
+        "selection:\n  mcp.method: tools/call\nother:\n  mcp.tool: x\ncondition: selection or other",
+        "selection:\n  mcp.method: tools/call\ncondition: not selection",
+        "selection:\n  mcp.method|startswith: tools/\ncondition: selection",
+        "selection:\n  mcp.method|cased: tools/call\ncondition: selection",
+        "selection:\n  mcp.method: null\ncondition: selection",
+        "selection:\n  - mcp.method: tools/call\n  - mcp.tool: x\ncondition: selection",
+        "selection:\n  mcp.method: \u{130}nit\ncondition: selection",
+        "selection:\n  mcp.method: 7\ncondition: selection",
+        "selection:\n  mcp.method|exists: false\ncondition: selection",
+    ]
+    let set = try RuleSet.load(sources: detections.enumerated().map { i, d in
+        (file: "r\(i).yml", yaml: ruleYAML(d, id: "r\(i)", signatureId: i + 1))
+    })
+    #expect(set.rules.count == detections.count)
+    #expect(set.rules.map { $0.detection.methodGate != nil } ==
+            [true, true, true, false, false, false, false, false, false, true, false, false])
+    let methods: [FieldValue?] = [.string("tools/call"), .string("TOOLS/CALL"), .string("Tools/Call"), .string("resources/read"),
+                                  .string("tools/callx"), .string("i\u{307}nit"), .string("\u{130}NIT"), .string("\u{130}nit"),
+                                  .number("7"), .string("7"), .null, .container, nil]
+    for m in methods {
+        for tool: FieldValue? in [.string("x"), nil] {
+            var f: [String: [FieldValue]] = ["mcp.kind": [.string("request")]]
+            if let m { f["mcp.method"] = [m] }
+            if let tool { f["mcp.tool"] = [tool] }
+            let source = StaticFields(f)
+            #expect(set.evaluate(source).map(\.id) == set.rules.filter { $0.matches(source) }.map(\.id), "\(String(describing: m))")
+        }
+    }
+}

@@ -136,15 +136,60 @@ public struct RuleSet: Sendable {
     /// The evaluated rules (not `deprecated`/`unsupported`) whose condition holds, in file order.
     public func evaluate(_ fields: any FieldSource) -> [SigmaRule] {
         var out: [SigmaRule] = []
+        var methods: [String]? // the message's methods, read at the first gated rule
         rules.withUnsafeBufferPointer { all in
             for i in all.indices {
                 let detection = all[i].detection
-                if all[i].status?.isEvaluated ?? true, detection.condition.evaluate(detection.selections, fields) {
+                guard all[i].status?.isEvaluated ?? true else { continue }
+                if let gate = detection.methodGate {
+                    if methods == nil { methods = Self.methodTexts(fields) }
+                    guard let methods, Self.anyMethod(methods, in: gate) else { continue }
+                }
+                if detection.condition.evaluate(detection.selections, fields) {
                     out.append(all[i])
                 }
             }
         }
         return out
+    }
+
+    private static let methodKey = FieldKey("mcp.method")
+
+    /// Each `mcp.method` value as a string pattern reads it.
+    static func methodTexts(_ fields: any FieldSource) -> [String] {
+        var out: [String] = []
+        _ = fields.forEachValue(methodKey) { v in
+            switch v {
+            case .string(let s), .number(let s): out.append(s)
+            case .bool(let b): out.append(b ? "true" : "false")
+            case .null, .container: break
+            }
+            return false
+        }
+        return out
+    }
+
+    /// Whether one of `methods` equals one of `gate`'s folded values as a case-insensitive
+    /// `WildcardPattern` compares them: ASCII folded byte by byte, anything else lowercased whole.
+    static func anyMethod(_ methods: [String], in gate: [[UInt8]]) -> Bool {
+        for m in methods {
+            var copy = m
+            let hit = copy.withUTF8 { raw -> Bool in
+                var ascii = true
+                for b in raw where b >= 0x80 { ascii = false; break }
+                guard ascii else { return gate.contains(Array(m.lowercased().utf8)) }
+                return gate.contains { g in
+                    guard g.count == raw.count else { return false }
+                    for k in 0..<g.count {
+                        let b = raw[k]
+                        if (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) != g[k] { return false }
+                    }
+                    return true
+                }
+            }
+            if hit { return true }
+        }
+        return false
     }
 
     /// `evaluate` as findings, each signed with its rule's title.

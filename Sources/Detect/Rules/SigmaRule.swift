@@ -46,9 +46,49 @@ public struct SigmaRule: Sendable {
 final class CompiledDetection: Sendable {
     let selections: [Selection]
     let condition: ConditionNode
+    /// The `mcp.method` values (folded as `WildcardPattern` folds them) the condition cannot hold
+    /// without, when it says so plainly: it is, or is an `and` of, a one-map selection with a
+    /// plain case-insensitive `mcp.method` list. `RuleSet.evaluate` reads the method once per
+    /// message and skips the rules it rules out (most rules name one method). Nil: no gate.
+    let methodGate: [[UInt8]]?
+
     init(selections: [Selection], condition: ConditionNode) {
         self.selections = selections
         self.condition = condition
+        self.methodGate = Self.gate(condition, selections)
+    }
+
+    private static func gate(_ c: ConditionNode, _ selections: [Selection]) -> [[UInt8]]? {
+        switch c {
+        case .selection(let i):
+            guard i < selections.count, selections[i].alternatives.count == 1 else { return nil }
+            for t in selections[i].alternatives[0] {
+                if let g = methodValues(t) { return g }
+            }
+            return nil
+        case .and(let terms):
+            for t in terms {
+                if let g = gate(t, selections) { return g }
+            }
+            return nil
+        case .not, .or:
+            return nil
+        }
+    }
+
+    /// The exact values of a plain `mcp.method` test: no `exists`, no `all`, only
+    /// case-insensitive exact strings.
+    private static func methodValues(_ t: FieldTest) -> [[UInt8]]? {
+        guard t.key.path == .event(.method), t.exists == nil, !t.all, !t.tests.isEmpty else { return nil }
+        var out: [[UInt8]] = []
+        for v in t.tests {
+            guard case .text(let patterns) = v else { return nil }
+            for p in patterns {
+                guard !p.caseSensitive, case .exact(let bytes) = p.shape else { return nil }
+                out.append(bytes)
+            }
+        }
+        return out
     }
 }
 
