@@ -187,3 +187,23 @@ private final class Harness {
     #expect(info?.instructions?.hasPrefix("sha256:") == true)
     #expect(info?.instructions?.count == 71)
 }
+
+/// A flow's remembered session is used only while it is still in the table: once evicted, the
+/// flow's next message starts the session afresh, as a lookup would.
+@Test func rememberedSessionOfAFlowFollowsEviction() {
+    var config = MCPConfig()
+    config.maxSessions = 4
+    let h = Harness(config: config)
+    let initialize = #"{"jsonrpc":"2.0","method":"notifications/initialized","params":{"_meta":{"io.modelcontextprotocol/clientInfo":{"name":"first","version":"1"}}}}"#
+    let plain = #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#
+    h.send(initialize, .toServer, flow: 1, session: "A")
+    #expect(h.send(plain, .toServer, flow: 1, session: "A")[0].clientName == "first")
+    // Other flows' sessions fill the table: A, the least recently used, goes.
+    for (i, s) in ["B", "C", "D", "E"].enumerated() { h.send(plain, .toServer, flow: UInt64(10 + i), session: s) }
+    #expect(h.tracker.session("id:A") == nil)
+    #expect(h.send(plain, .toServer, flow: 1, session: "A")[0].clientName == nil)
+    #expect(h.tracker.session("id:A") != nil)
+    // Another session id on the same flow is another session.
+    #expect(h.send(plain, .toServer, flow: 1, session: "F")[0].clientName == nil)
+    #expect(h.tracker.session("id:F") != nil)
+}

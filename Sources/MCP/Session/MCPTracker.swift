@@ -98,6 +98,31 @@ public final class MCPTracker {
     }
     private var sessions: [String: SessionState] = [:]
     private var sessionUse = 0
+    /// Moves on whenever sessions leave the table, so a remembered state is known to be stale.
+    private var sessionsGeneration = 0
+
+    /// A flow's last payload's session and server keys and its session's state: a connection's
+    /// messages repeat their session id, transport, ends and URL, so the keys are made (two
+    /// Strings interpolated, one hashed) once per connection instead of once per message. Held
+    /// by flow in a small direct-mapped table; every input of the keys is compared on use.
+    private struct FlowKeys {
+        let flowId: UInt64
+        let transport: MCPTransport
+        let client: Endpoint
+        let server: Endpoint
+        let sessionId: String?
+        let url: String?
+        let sessionKey: String
+        let serverKey: String
+        let state: SessionState
+        let generation: Int
+
+        func matches(_ p: MCPPayload) -> Bool {
+            flowId == p.flowId && transport == p.transport && sessionId == p.sessionId && url == p.http?.url
+                && client == p.client && server == p.server
+        }
+    }
+    private var flowKeys = [FlowKeys?](repeating: nil, count: 1024)
     /// Tool inventories by server (`address:port` and URL path).
     public private(set) var inventories: [String: ToolInventory] = [:]
     /// Tools remembered across all inventories (bounded by `maxToolsTotal`).
@@ -151,14 +176,16 @@ public final class MCPTracker {
     private func event(for m: JSONRPCMessage, in doc: JSONDocument, payload: MCPPayload) -> MCPEvent {
         let source = payload.direction == .toServer ? payload.client : payload.server
         let destination = payload.direction == .toServer ? payload.server : payload.client
-        let sessionKey = MCPTracker.sessionKey(payload)
+        let slot = Int(truncatingIfNeeded: payload.flowId) & (flowKeys.count - 1)
+        let memo = flowKeys[slot].flatMap { $0.matches(payload) ? $0 : nil }
+        let sessionKey = memo?.sessionKey ?? MCPTracker.sessionKey(payload)
         var e = MCPEvent(timestamp: payload.time, flowId: payload.flowId, source: source, destination: destination,
                          appProto: payload.appProto, transport: payload.transport, kind: m.kind, id: m.id,
                          method: m.method, tool: nil, sessionId: payload.sessionId, protocolVersion: nil,
                          paramsSHA256: nil, size: doc.range(m.node).count, latencyMicroseconds: nil,
                          errorCode: m.errorCode, http: payload.http, message: nil)
         e.direction = payload.direction
-        e.serverKey = MCPTracker.serverKey(payload)
+        e.serverKey = memo?.serverKey ?? MCPTracker.serverKey(payload)
 
         // What the message itself says about the protocol version.
         var declared: String? = nil
@@ -179,7 +206,7 @@ public final class MCPTracker {
             checkHeaders(of: m, in: doc, payload: payload, event: &e)
         }
         var version = declared ?? payload.protocolVersionHeader
-        let (state, isNew) = touchSession(sessionKey)
+        let (state, isNew) = touchSession(sessionKey, known: memo.flatMap { $0.generation == sessionsGeneration ? $0.state : nil })
         var initializingClient: (String?, String?, String?)? = nil
         if m.kind == .request || m.kind == .notification {
             learnFromRequest(m, in: doc, session: &state.info)
@@ -224,6 +251,9 @@ public final class MCPTracker {
             version = state.info.protocolVersion
         }
         if isNew { sessions[sessionKey] = state }
+        flowKeys[slot] = FlowKeys(flowId: payload.flowId, transport: payload.transport, client: payload.client,
+                                  server: payload.server, sessionId: payload.sessionId, url: payload.http?.url,
+                                  sessionKey: sessionKey, serverKey: e.serverKey, state: state, generation: sessionsGeneration)
         e.protocolVersion = version
         e.clientName = state.info.clientName ?? initializingClient?.0
         e.clientVersion = state.info.clientVersion ?? initializingClient?.1
@@ -346,10 +376,11 @@ public final class MCPTracker {
     }
 
     /// The session's state, marked used; a new one is not in the table yet (the caller adds it
-    /// once the message is read).
-    private func touchSession(_ key: String) -> (SessionState, isNew: Bool) {
+    /// once the message is read). `known`: the state of `key` remembered for the flow, still in
+    /// the table (no lookup then).
+    private func touchSession(_ key: String, known remembered: SessionState? = nil) -> (SessionState, isNew: Bool) {
         sessionUse += 1
-        if let known = sessions[key] {
+        if let known = remembered ?? sessions[key] {
             known.info.lastUsed = sessionUse
             return (known, false)
         }
@@ -357,6 +388,7 @@ public final class MCPTracker {
             // Forget the least recently used half at once, so this stays rare.
             let cut = sessions.values.map(\.info.lastUsed).sorted()[sessions.count / 2]
             sessions = sessions.filter { $0.value.info.lastUsed > cut }
+            sessionsGeneration += 1
             counters.add("mcp.sessions_evicted")
         }
         let s = SessionState(key: key)
