@@ -404,10 +404,30 @@ public final class HTTPConnectionParser {
                     continue
                 }
                 let value = trimOWS(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
-                entries.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+                let k = entries.count
+                if k < h.lastFields.count, Self.same(h.lastFields[k].name, name), Self.same(h.lastFields[k].value, value) {
+                    entries.append(h.lastFields[k])
+                } else {
+                    entries.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+                }
             }
         }
+        // Kept for the next head only when small: at most a few kilobytes per connection.
+        h.lastFields = h.headBuf.count <= Self.maxRememberedHead ? entries : []
         return (startLine, HTTPHeaders(entries))
+    }
+
+    static let maxRememberedHead = 4096
+
+    /// Whether `text`'s UTF-8 is exactly `bytes` (a String decoded from invalid UTF-8 holds
+    /// replacement characters, so it never equals raw bytes it was repaired from).
+    @inline(__always)
+    private static func same(_ text: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard text.utf8.count == bytes.count else { return false }
+        return text.utf8.withContiguousStorageIfAvailable { t in
+            guard let a = t.baseAddress, let b = bytes.baseAddress else { return bytes.isEmpty }
+            return memcmp(a, b, bytes.count) == 0
+        } ?? false
     }
 
     private func requestHead(_ h: Half, _ line: [UInt8], _ headers: HTTPHeaders, _ emit: (HTTPOutput) -> Void) {
@@ -972,6 +992,10 @@ private final class Half {
     var scanPrev: UInt8 = 10
     /// Looking for a start line after an error: non-start lines are skipped silently.
     var resyncing = false
+    /// The fields of this direction's last head (when small): a connection repeats most of its
+    /// fields from one message to the next (host, agent, content type, session id), and an
+    /// equal field reuses their Strings instead of decoding and allocating new ones.
+    var lastFields: [(name: String, value: String)] = []
 
     // Body being read.
     var mode = Mode.untilClose

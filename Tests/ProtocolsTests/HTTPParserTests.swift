@@ -42,6 +42,29 @@ struct HTTPParserTests {
         #expect(r.counters.isEmpty)
     }
 
+    /// Heads on one connection reuse the last head's equal fields: each head still reads
+    /// exactly as sent (a changed value, a field moved, invalid UTF-8 repaired the same way, an
+    /// obs-fold continuation).
+    @Test func repeatedHeadsOnAConnectionReadExactly() {
+        func head(_ fields: [UInt8]) -> [UInt8] { Array("GET /s HTTP/1.1\r\n".utf8) + fields + Array("\r\n".utf8) }
+        let a = Array("host: h\r\nx-id: \u{e9}t\u{e9}\r\nx-bad: a".utf8) + [0xFF] + Array("b\r\n".utf8)
+        let b = Array("host: h\r\nx-id: \u{e9}t\u{e9}!\r\nx-bad: a".utf8) + [0xFF] + Array("b\r\n".utf8)
+        let c = Array("x-id: \u{e9}t\u{e9}!\r\nhost: h\r\nx-fold: one\r\n two\r\n".utf8)
+        let r = runAllSplits([up(head(a)), up(head(a)), up(head(b)), up(head(c)), up(head(c))])
+        let heads = r.outputs.compactMap { o -> [(String, String)]? in
+            guard case .requestHead(let ctx) = o, let h = ctx.request else { return nil }
+            return h.headers.entries.map { ($0.name, $0.value) }
+        }
+        let ha = [("host", "h"), ("x-id", "\u{e9}t\u{e9}"), ("x-bad", "a\u{FFFD}b")]
+        let hb = [("host", "h"), ("x-id", "\u{e9}t\u{e9}!"), ("x-bad", "a\u{FFFD}b")]
+        let hc = [("x-id", "\u{e9}t\u{e9}!"), ("host", "h"), ("x-fold", "one two")]
+        #expect(heads.count == 5)
+        for (got, want) in zip(heads, [ha, ha, hb, hc, hc]) {
+            #expect(got.map(\.0) == want.map(\.0))
+            #expect(got.map(\.1) == want.map(\.1))
+        }
+    }
+
     @Test func pythonSDKChunkedSSEStream() {
         let result = #"{"jsonrpc":"2.0","id":1,"result":{}}"#
         let progress = #"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":0.5}}"#

@@ -101,16 +101,8 @@ public struct SecretDetector: Sendable {
         // Top-level member name → place for the signature.
         doc.forEachMember(message) { key, value in
             // Only the members JSON-RPC defines name a place: any other name could be a secret.
-            let place: String
-            switch doc.string(key) ?? "" {
-            case "params": place = "params"
-            case "result": place = "result"
-            case "error": place = "error"
-            case "id": place = "id"
-            case "method": place = "method"
-            case "jsonrpc": place = "jsonrpc"
-            default: place = "message"
-            }
+            // Compared as unescaped bytes (no String per member): ASCII names have no other spelling.
+            let place = SecretDetector.places.first { doc.keyEquals(key, $0) } ?? "message"
             // The member name itself, then its value, as below.
             scanString(doc, key, key: nil, message: message, place: place, cache, add)
             walk(doc, value, key: key, message: message, place: place, cache, add)
@@ -168,6 +160,8 @@ public struct SecretDetector: Sendable {
     /// Depth is bounded by the JSON parser's limit, so recursion is safe here.
     /// `key`: the member name the value sits under (the nearest one for array elements), as a
     /// node: it becomes a String only when a context pattern applies to it.
+    private static let places = ["params", "result", "error", "id", "method", "jsonrpc"]
+
     private func walk(_ doc: JSONDocument, _ node: JSONRef, key: JSONRef?, message: JSONRef, place: String,
                       _ cache: SecretScanCache?, _ add: (SecretMatch, String, String) -> Void) {
         switch doc.kind(node) {
