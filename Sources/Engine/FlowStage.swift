@@ -148,7 +148,8 @@ final class FlowStage {
     let detectionOn: Bool
     private let port: SessionPort
     /// Decodes raw packets (one worker); with several workers the reader thread decodes.
-    private(set) var decoder: PacketDecoder
+    // Unchecked: decoding calls nothing outside the decoder, so no access can overlap this one.
+    @exclusivity(unchecked) private(set) var decoder: PacketDecoder
     let flows: FlowTable
     private(set) var counters = Counters()
     /// Bytes held by the application-layer parsers of this stage's flows.
@@ -258,18 +259,18 @@ final class FlowStage {
         }
         let time = p.timestamp
         let flags = p.tcp.flags
-        flow.streams[direction.index].segment(seq: p.tcp.seq, flags: flags, payload: p.payload,
-                                              urgentPointer: p.tcp.urgentPointer,
-                                              context: &flows.reassembly) { event in
+        let noticed = flow.streams[direction.index].segment(seq: p.tcp.seq, flags: flags, payload: p.payload,
+                                                            urgentPointer: p.tcp.urgentPointer,
+                                                            context: &flows.reassembly) { event in
             deliver(event, flow: flow, direction: direction, time: time)
         }
-        reassemblyNotices(flow: flow, direction: direction, time: time)
+        if noticed { reassemblyNotices(flow: flow, direction: direction, time: time) }
         if flags.contains(.ack) {
             let other = direction.reversed
-            flow.streams[other.index].acknowledged(p.tcp.ack, context: &flows.reassembly) { event in
+            let noticed = flow.streams[other.index].acknowledged(p.tcp.ack, context: &flows.reassembly) { event in
                 deliver(event, flow: flow, direction: other, time: time)
             }
-            reassemblyNotices(flow: flow, direction: other, time: time)
+            if noticed { reassemblyNotices(flow: flow, direction: other, time: time) }
         }
         if flags.contains(.rst) {
             switch flow.bypassed ? .accept : flow.streams[direction.index].resetVerdict(seq: p.tcp.seq) {

@@ -123,8 +123,17 @@ public struct TCPReassembler {
     }
 
     /// A segment travelling in this direction. `urgentPointer` counts only with the URG flag.
+    /// Returns whether `context.notices` holds anything now: the engine reads the context only
+    /// then (each read of it is a run-time exclusivity check, twice a packet otherwise).
+    @discardableResult
     public mutating func segment(seq: UInt32, flags: TCPFlags, payload: UnsafeRawBufferPointer, urgentPointer: UInt16 = 0,
-                                 context: inout ReassemblyContext, emit: (StreamEvent) -> Void) {
+                                 context: inout ReassemblyContext, emit: (StreamEvent) -> Void) -> Bool {
+        take(seq: seq, flags: flags, payload: payload, urgentPointer: urgentPointer, context: &context, emit: emit)
+        return !context.notices.isEmpty
+    }
+
+    private mutating func take(seq: UInt32, flags: TCPFlags, payload: UnsafeRawBufferPointer, urgentPointer: UInt16,
+                               context: inout ReassemblyContext, emit: (StreamEvent) -> Void) {
         if finished { return }
         var seq = seq
         if flags.contains(.syn) {
@@ -206,7 +215,14 @@ public struct TCPReassembler {
     /// hold, the endpoint received bytes the capture missed: declare them a gap so parsing goes on
     /// behind them. (An acknowledgement alone, with nothing held, proves nothing on a capture that
     /// may reorder directions, so the tail of a stream waits for more data or for the close.)
-    public mutating func acknowledged(_ ack: UInt32, context: inout ReassemblyContext, emit: (StreamEvent) -> Void) {
+    /// Returns whether `context.notices` holds anything now, as `segment` does.
+    @discardableResult
+    public mutating func acknowledged(_ ack: UInt32, context: inout ReassemblyContext, emit: (StreamEvent) -> Void) -> Bool {
+        takeAcknowledgment(ack, context: &context, emit: emit)
+        return !context.notices.isEmpty
+    }
+
+    private mutating func takeAcknowledgment(_ ack: UInt32, context: inout ReassemblyContext, emit: (StreamEvent) -> Void) {
         if started && !isnSettled {
             if synBases.contains(ack) {
                 // The acknowledgement of a SYN: this ISN is the one the endpoint took.
