@@ -17,17 +17,20 @@ final class SessionStage: SessionPort {
     private let sink: EventSink
     /// Tool inventory changes the tracker saw in the message being processed.
     private var toolObservations: [ToolObservation] = []
-    private var eventCounts: [String: Int] = [:]
+    // Unchecked exclusivity on the tables below (touched a few times per message): each access
+    // is one lookup, insertion or removal of the standard library's over integers, strings or
+    // endpoints, running no code of this stage, so no two can overlap.
+    @exclusivity(unchecked) private var eventCounts: [String: Int] = [:]
     /// Per open flow, by public id: what only this stage decides.
-    private var notes: [UInt64: SessionNotes] = [:]
+    @exclusivity(unchecked) private var notes: [UInt64: SessionNotes] = [:]
     /// Flow stage id → public flow id, per worker. With one worker both are the same numbers.
-    private var flowIds: [[UInt64: UInt64]]
-    private var nextFlowId: UInt64 = 1
+    @exclusivity(unchecked) private var flowIds: [[UInt64: UInt64]]
+    @exclusivity(unchecked) private var nextFlowId: UInt64 = 1
     /// The worker whose work is being run (set by the parallel engine between groups).
     @exclusivity(unchecked) var worker = 0
     /// Server endpoints seen carrying MCP (bounded): a limit breach on a new connection to one
     /// of them is on an MCP connection even before its first message is read.
-    private var mcpServers: Set<Endpoint> = []
+    @exclusivity(unchecked) private var mcpServers: Set<Endpoint> = []
     private let maxMCPServers = 10_000
     /// Pressure on the sensor (flows evicted, connections shed): one alert per interval each.
     private var evictionGate = PressureGate()
@@ -35,7 +38,7 @@ final class SessionStage: SessionPort {
     var flowEvents = true
     var alertCapture: AlertCapture?
     /// Events written so far (every type); read by other threads for the progress line.
-    private(set) var eventsWritten = 0
+    @exclusivity(unchecked) private(set) var eventsWritten = 0
 
     init(config: EngineConfig, sink: EventSink, workers: Int = 1) {
         self.config = config

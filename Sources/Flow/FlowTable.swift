@@ -139,7 +139,10 @@ public enum FlowEndReason: String, Sendable {
 /// Flows that leave the table are queued in `ended` for the engine to finish (flush their streams).
 public final class FlowTable {
     public let config: FlowConfig
-    private var flows: [FlowKey: Flow] = [:]
+    // Unchecked like the fields below: each access is one lookup, insertion or removal of the
+    // standard library's, whose only code of ours is `FlowKey`'s hash and equality and the
+    // deinit of a removed flow (which frees its parsers and never reaches this table).
+    @exclusivity(unchecked) private var flows: [FlowKey: Flow] = [:]
     @exclusivity(unchecked) private var nextID: UInt64 = 1
     @exclusivity(unchecked) private var oldest: Flow?
     @exclusivity(unchecked) private var newest: Flow?

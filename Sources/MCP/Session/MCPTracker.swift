@@ -122,7 +122,8 @@ public final class MCPTracker {
                 && client == p.client && server == p.server
         }
     }
-    private var flowKeys = [FlowKeys?](repeating: nil, count: 1024)
+    // Unchecked: each access is one read or write of a slot, running no code of this class.
+    @exclusivity(unchecked) private var flowKeys = [FlowKeys?](repeating: nil, count: 1024)
     /// Tool inventories by server (`address:port` and URL path).
     public private(set) var inventories: [String: ToolInventory] = [:]
     /// Tools remembered across all inventories (bounded by `maxToolsTotal`).
