@@ -83,11 +83,15 @@ public final class MCPTracker {
         var cursor = false
     }
 
-    private var pending: [PendingKey: Int] = [:]
-    private var requests: [Int: PendingRequest] = [:]
-    private var requestOrder: [Int] = []
-    private var requestOrderHead = 0
-    private var nextSerial = 0
+    // Unchecked exclusivity on the request tables and the session table below: each access is
+    // one standard-library operation over keys whose hashing and equality are plain values (the
+    // hashes are precomputed), running no code of this tracker and calling none of its hooks, so
+    // no two can overlap. Touched a dozen times per message.
+    @exclusivity(unchecked) private var pending: [PendingKey: Int] = [:]
+    @exclusivity(unchecked) private var requests: [Int: PendingRequest] = [:]
+    @exclusivity(unchecked) private var requestOrder: [Int] = []
+    @exclusivity(unchecked) private var requestOrderHead = 0
+    @exclusivity(unchecked) private var nextSerial = 0
 
     /// A session's state, held by reference so that each message updates it in place: as a
     /// value, its nine strings were copied (retained and released) out of the table and back
@@ -96,8 +100,8 @@ public final class MCPTracker {
         var info: MCPSessionInfo
         init(key: String) { info = MCPSessionInfo(key: key) }
     }
-    private var sessions: [String: SessionState] = [:]
-    private var sessionUse = 0
+    @exclusivity(unchecked) private var sessions: [String: SessionState] = [:]
+    @exclusivity(unchecked) private var sessionUse = 0
     /// Moves on whenever sessions leave the table, so a remembered state is known to be stale.
     private var sessionsGeneration = 0
 
