@@ -109,24 +109,26 @@ public final class MCPTracker {
     /// messages repeat their session id, transport, ends and URL, so the keys are made (two
     /// Strings interpolated, one hashed) once per connection instead of once per message. Held
     /// by flow in a small direct-mapped table; every input of the keys is compared on use.
-    private struct FlowKeys {
-        let flowId: UInt64
-        let transport: MCPTransport
-        let client: Endpoint
-        let server: Endpoint
-        let sessionId: String?
-        let url: String?
-        let sessionKey: String
-        let serverKey: String
-        let state: SessionState
-        let generation: Int
+    /// A class, updated in place: an entry read out of an array of structs would be copied,
+    /// retaining each of its strings, on every message. Its fields are unchecked: each access is
+    /// one load or store (or a String comparison), running no code of this tracker.
+    private final class FlowKeys {
+        @exclusivity(unchecked) var flowId: UInt64 = 0
+        @exclusivity(unchecked) var transport = MCPTransport.http
+        @exclusivity(unchecked) var client = Endpoint(address: .v4(0), port: 0)
+        @exclusivity(unchecked) var server = Endpoint(address: .v4(0), port: 0)
+        @exclusivity(unchecked) var sessionId: String?
+        @exclusivity(unchecked) var url: String?
+        @exclusivity(unchecked) var sessionKey = ""
+        @exclusivity(unchecked) var serverKey = ""
+        @exclusivity(unchecked) var state: SessionState?
+        @exclusivity(unchecked) var generation = 0
 
         func matches(_ p: MCPPayload) -> Bool {
             flowId == p.flowId && transport == p.transport && sessionId == p.sessionId && url == p.http?.url
                 && client == p.client && server == p.server
         }
     }
-    // Unchecked: each access is one read or write of a slot, running no code of this class.
     @exclusivity(unchecked) private var flowKeys = [FlowKeys?](repeating: nil, count: 1024)
     /// Tool inventories by server (`address:port` and URL path).
     public private(set) var inventories: [String: ToolInventory] = [:]
@@ -211,7 +213,7 @@ public final class MCPTracker {
             checkHeaders(of: m, in: doc, payload: payload, event: &e)
         }
         var version = declared ?? payload.protocolVersionHeader
-        let (state, isNew) = touchSession(sessionKey, known: memo.flatMap { $0.generation == sessionsGeneration ? $0.state : nil })
+        let (state, isNew) = touchSession(sessionKey, known: memo?.generation == sessionsGeneration ? memo?.state : nil)
         var initializingClient: (String?, String?, String?)? = nil
         if m.kind == .request || m.kind == .notification {
             learnFromRequest(m, in: doc, session: &state.info)
@@ -256,9 +258,20 @@ public final class MCPTracker {
             version = state.info.protocolVersion
         }
         if isNew { sessions[sessionKey] = state }
-        flowKeys[slot] = FlowKeys(flowId: payload.flowId, transport: payload.transport, client: payload.client,
-                                  server: payload.server, sessionId: payload.sessionId, url: payload.http?.url,
-                                  sessionKey: sessionKey, serverKey: e.serverKey, state: state, generation: sessionsGeneration)
+        if memo == nil {
+            let k = flowKeys[slot] ?? FlowKeys()
+            k.flowId = payload.flowId
+            k.transport = payload.transport
+            k.client = payload.client
+            k.server = payload.server
+            k.sessionId = payload.sessionId
+            k.url = payload.http?.url
+            k.sessionKey = sessionKey
+            k.serverKey = e.serverKey
+            flowKeys[slot] = k
+        }
+        flowKeys[slot]?.state = state
+        flowKeys[slot]?.generation = sessionsGeneration
         e.protocolVersion = version
         e.clientName = state.info.clientName ?? initializingClient?.0
         e.clientVersion = state.info.clientVersion ?? initializingClient?.1
