@@ -64,6 +64,14 @@ public struct FlowConfig: Sendable {
 /// module that declares the field: the engine, in another module, would check a public stored
 /// field on every access. `streams`, held across the reassembler's callbacks, keeps the check.
 public final class Flow {
+    // Least-recently-used list links, owned by the table, first so that they share the object
+    // header's cache line (a packet's unlink and link touch two neighbours). Moved on every
+    // packet. Not counted references: the table's dictionary holds every linked flow, and a
+    // flow is unlinked before it leaves the dictionary (`FlowTable.remove`), so a link never
+    // outlives its flow; counted, they cost a retain and a release of each neighbour per packet.
+    // Unchecked like the plain fields: each access is one load or store, so none can overlap.
+    @exclusivity(unchecked) fileprivate var older: Unmanaged<Flow>?
+    @exclusivity(unchecked) fileprivate var newer: Unmanaged<Flow>?
     public let id: UInt64
     public let key: FlowKey
     /// The side that opened the connection (sent the SYN), or the one judged the client.
@@ -110,11 +118,6 @@ public final class Flow {
     @exclusivity(unchecked) private var storedFirstSeq: UInt64 = 0
     @exclusivity(unchecked) private var storedLastSeq: UInt64 = 0
 
-    // Least-recently-used list links, owned by the table. Moved on every packet; unchecked like
-    // the plain fields: each access is one load or store whose only side effect is releasing a
-    // flow the table still holds (its dictionary keeps every flow alive), so none can overlap.
-    @exclusivity(unchecked) fileprivate var older: Flow?
-    @exclusivity(unchecked) fileprivate var newer: Flow?
 
     init(id: UInt64, key: FlowKey, client: Endpoint, server: Endpoint, time: Timestamp) {
         self.id = id
@@ -144,8 +147,9 @@ public final class FlowTable {
     // deinit of a removed flow (which frees its parsers and never reaches this table).
     @exclusivity(unchecked) private var flows: [FlowKey: Flow] = [:]
     @exclusivity(unchecked) private var nextID: UInt64 = 1
-    @exclusivity(unchecked) private var oldest: Flow?
-    @exclusivity(unchecked) private var newest: Flow?
+    /// Ends of the least-recently-used list; not counted, as the links (see `Flow.older`).
+    @exclusivity(unchecked) private var oldest: Unmanaged<Flow>?
+    @exclusivity(unchecked) private var newest: Unmanaged<Flow>?
     @exclusivity(unchecked) public private(set) var flowsCreated: UInt64 = 0
     @exclusivity(unchecked) public private(set) var flowsEvicted: UInt64 = 0
     @exclusivity(unchecked) public private(set) var flowsTimedOut: UInt64 = 0
@@ -185,7 +189,7 @@ public final class FlowTable {
             return (flow, flow.direction(from: src))
         }
         let (client, server) = FlowTable.roles(packet: packet, src: src, dst: dst)
-        if flows.count >= config.maxFlows, let victim = oldest {
+        if flows.count >= config.maxFlows, let victim = oldest?.takeUnretainedValue() {
             flowsEvicted += 1
             remove(victim, reason: .evicted)
         }
@@ -230,11 +234,11 @@ public final class FlowTable {
         if let last = lastSweep, now.microseconds(since: last) < 1_000_000 { return }
         lastSweep = now
         let shortest = min(config.newTimeoutSeconds, config.establishedTimeoutSeconds, config.closedTimeoutSeconds)
-        var cursor = oldest
+        var cursor = oldest?.takeUnretainedValue()
         while let flow = cursor {
             let idle = now.microseconds(since: flow.lastSeen) / 1_000_000
             if idle < shortest { break } // everything newer is less idle still
-            cursor = flow.newer
+            cursor = flow.newer?.takeUnretainedValue()
             let timeout = flow.closed ? config.closedTimeoutSeconds
                 : (flow.handshakeSeen || flow.packets[0] > 0 && flow.packets[1] > 0) ? config.establishedTimeoutSeconds
                 : config.newTimeoutSeconds
@@ -265,22 +269,24 @@ public final class FlowTable {
         // at the first flow not yet idle, whatever other flows the table holds.
         let stamp = time > clock ? time : clock
         if stamp > flow.lastSeen { flow.lastSeen = stamp }
-        guard newest !== flow else { return }
+        guard newest?.toOpaque() != Unmanaged.passUnretained(flow).toOpaque() else { return }
         unlink(flow)
         link(flow)
     }
 
     private func link(_ flow: Flow) {
+        let me = Unmanaged.passUnretained(flow)
         flow.older = newest
         flow.newer = nil
-        newest?.newer = flow
-        newest = flow
-        if oldest == nil { oldest = flow }
+        if let n = newest { n._withUnsafeGuaranteedRef { $0.newer = me } }
+        newest = me
+        if oldest == nil { oldest = me }
     }
 
     private func unlink(_ flow: Flow) {
-        if let o = flow.older { o.newer = flow.newer } else { oldest = flow.newer }
-        if let n = flow.newer { n.older = flow.older } else { newest = flow.older }
+        let o = flow.older, n = flow.newer
+        if let o { o._withUnsafeGuaranteedRef { $0.newer = n } } else { oldest = n }
+        if let n { n._withUnsafeGuaranteedRef { $0.older = o } } else { newest = o }
         flow.older = nil
         flow.newer = nil
     }
