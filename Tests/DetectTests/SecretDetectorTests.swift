@@ -321,3 +321,17 @@ private func jsonObjectRanges(_ b: [UInt8]) -> [Range<Int>] {
         #expect(detector.locate(view, headers: nil, cache: cache).hits == detector.locate(view, headers: nil).hits)
     }
 }
+
+/// Strings under the shortest match are skipped before their names are read; the bound is
+/// exact: a twelve-byte password under its name is found, written plainly or escaped, and one
+/// byte less is not a finding either way.
+@Test func shortValuesUnderContextNamesAtTheBound() {
+    let twelve = "Zq8#rT5!wK3m", eleven = "Zq8#rT5!wK3"
+    func message(_ value: String) -> String {
+        #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{"password":"\#(value)"}}}"#
+    }
+    #expect(findings(message(twelve)).map(\.rule) == ["secret.generic-password"])
+    #expect(findings(message("Zq8#rT5!wK\\u0033m")).map(\.rule) == ["secret.generic-password"])
+    #expect(findings(message(eleven)).isEmpty)
+    #expect(findings(message("Zq8#rT5!wK\\u0033")).isEmpty)
+}

@@ -185,6 +185,13 @@ public struct SecretDetector: Sendable {
 
     private func scanString(_ doc: JSONDocument, _ node: JSONRef, key keyNode: JSONRef?, message: JSONRef, place: String,
                             _ cache: SecretScanCache?, _ add: (SecretMatch, String, String) -> Void) {
+        // Too short for any pattern, in its text or by its name: answered before the name is
+        // looked at (most member names and values). Only for strings written as they read, whose
+        // length is their text's (a repaired byte reads as three).
+        let length = doc.range(node).count - 2
+        if length < scanner.compiled.shortestMatch && length < scanner.compiled.shortestValue && !doc.hasEscapes(node) {
+            return
+        }
         // Escape-free strings are scanned in place; escaped ones are decoded first so that
         // `\u0067hp_…` cannot hide a token.
         var matches: [SecretMatch]
