@@ -109,8 +109,14 @@ public final class DetectionEngine {
         }
         content.inspect(view, event: event, report: report)
         policy.inspect(event, report: report)
-        let fields = MessageFields(event: event, view: view, requestHeaders: headers)
-        for rule in config.rules.evaluate(fields) {
+        // The field box (a copy of the event) is made only for a rule that passes its gates,
+        // and again for the evidence of one that matched.
+        let matched = config.rules.evaluate(method: event.method, kind: event.kind.rawValue) {
+            MessageFields(event: event, view: view, requestHeaders: headers)
+        }
+        let fields = matched.isEmpty ? nil : MessageFields(event: event, view: view, requestHeaders: headers)
+        for rule in matched {
+            guard let fields else { break }
             var f = Finding(rule: rule)
             if let pointer = rule.evidencePointer(fields), let value = MessageText.at(pointer, in: view) {
                 f.evidence = Evidence(redacted: String(value.prefix(200)), sha256: Redaction.sha256Hex(value.utf8), path: pointer)

@@ -256,10 +256,11 @@ import Testing
     }
 }
 
-/// The method gate of `RuleSet.evaluate` never changes an answer: every rule is gated or not as
-/// its condition allows, and the set's answer is the rules' own `matches`, over methods in any
-/// case, non-ASCII, numeric, absent and null.
-@Test func methodGateAnswersAsTheConditions() throws {
+/// The gates of `RuleSet.evaluate` never change an answer: every rule is gated or not as its
+/// condition allows, and the set's answer is the rules' own `matches`, over methods and kinds in
+/// any case, non-ASCII, numeric, absent and null; the engine's entry (method and kind at hand,
+/// fields made on demand) answers the same.
+@Test func ruleGatesAnswerAsTheConditions() throws {
     let detections = [
         "selection:\n  mcp.method: tools/call\ncondition: selection",
         "selection:\n  mcp.method: [Tools/Call, resources/read]\n  mcp.kind: request\ncondition: selection",
@@ -273,23 +274,41 @@ import Testing
         "selection:\n  mcp.method: \u{130}nit\ncondition: selection",
         "selection:\n  mcp.method: 7\ncondition: selection",
         "selection:\n  mcp.method|exists: false\ncondition: selection",
+        "selection:\n  mcp.kind: error\n  mcp.error_code: -32042\ncondition: selection",
+        "a:\n  mcp.kind: [Request, notification]\nb:\n  mcp.method: tools/call\ncondition: a and b",
+        "selection:\n  mcp.kind|contains: quest\ncondition: selection",
     ]
     let set = try RuleSet.load(sources: detections.enumerated().map { i, d in
         (file: "r\(i).yml", yaml: ruleYAML(d, id: "r\(i)", signatureId: i + 1))
     })
     #expect(set.rules.count == detections.count)
-    #expect(set.rules.map { $0.detection.methodGate != nil } ==
-            [true, true, true, false, false, false, false, false, false, true, false, false])
+    let gated: [[RuleGate.Field]] = [[.method], [.method, .kind], [.method], [], [], [], [], [], [], [.method], [], [],
+                                     [.kind], [.kind, .method], []]
+    #expect(set.rules.map { $0.detection.gates.map(\.field) } == gated)
     let methods: [FieldValue?] = [.string("tools/call"), .string("TOOLS/CALL"), .string("Tools/Call"), .string("resources/read"),
                                   .string("tools/callx"), .string("i\u{307}nit"), .string("\u{130}NIT"), .string("\u{130}nit"),
                                   .number("7"), .string("7"), .null, .container, nil]
+    let kinds: [String?] = ["request", "REQUEST", "notification", "error", "response", nil]
     for m in methods {
-        for tool: FieldValue? in [.string("x"), nil] {
-            var f: [String: [FieldValue]] = ["mcp.kind": [.string("request")]]
-            if let m { f["mcp.method"] = [m] }
-            if let tool { f["mcp.tool"] = [tool] }
-            let source = StaticFields(f)
-            #expect(set.evaluate(source).map(\.id) == set.rules.filter { $0.matches(source) }.map(\.id), "\(String(describing: m))")
+        for kind in kinds {
+            for tool: FieldValue? in [.string("x"), nil] {
+                var f: [String: [FieldValue]] = ["mcp.error_code": [.number("-32042")]]
+                if let kind { f["mcp.kind"] = [.string(kind)] }
+                if let m { f["mcp.method"] = [m] }
+                if let tool { f["mcp.tool"] = [tool] }
+                let source = StaticFields(f)
+                let expected = set.rules.filter { $0.matches(source) }.map(\.id)
+                #expect(set.evaluate(source).map(\.id) == expected, "\(String(describing: m)) \(String(describing: kind))")
+                // The engine's entry, where the method is a string or absent and the kind is present.
+                if let kind, m == nil || { if case .string = m { true } else { false } }() {
+                    var method: String?
+                    if case .string(let s)? = m { method = s }
+                    var made = 0
+                    let answer = set.evaluate(method: method, kind: kind, fields: { made += 1; return source })
+                    #expect(answer.map(\.id) == expected)
+                    #expect(made <= 1)
+                }
+            }
         }
     }
 }

@@ -34,9 +34,14 @@ public struct RuleLoadFailure: Error, CustomStringConvertible, Sendable, Equatab
 /// directory, only that is read, so the `rules/` root (whose other YAML files configure
 /// detectors) and `rules/sigma` load the same rules. The engine passes `rules/sigma`.
 public struct RuleSet: Sendable {
-    public var rules: [SigmaRule]
+    public var rules: [SigmaRule] { didSet { table = GateTable(rules) } }
+    /// The rules' gates, flattened for the per-message loop (no reference counting per rule).
+    private var table: GateTable
 
-    public init(rules: [SigmaRule] = []) { self.rules = rules }
+    public init(rules: [SigmaRule] = []) {
+        self.rules = rules
+        self.table = GateTable(rules)
+    }
 
     /// Loads a rule file or a directory of rule files; throws every problem found, in file order.
     public static func load(path: String) throws(RuleLoadFailure) -> RuleSet {
@@ -135,30 +140,39 @@ public struct RuleSet: Sendable {
 
     /// The evaluated rules (not `deprecated`/`unsupported`) whose condition holds, in file order.
     public func evaluate(_ fields: any FieldSource) -> [SigmaRule] {
+        let methods = Self.texts(fields, Self.methodKey), kinds = Self.texts(fields, Self.kindKey)
+        let candidates = table.candidates { isMethod, value in
+            (isMethod ? methods : kinds).contains { RuleGate.folded($0, equals: value) }
+        }
+        return run(candidates, fields)
+    }
+
+    /// `evaluate` for one message with its method and kind at hand: `fields` is made only if a
+    /// rule passes its gates (most messages pass none, and skip building the field box).
+    public func evaluate(method: String?, kind: String, fields: () -> any FieldSource) -> [SigmaRule] {
+        let candidates = table.candidates { isMethod, value in
+            guard let text = isMethod ? method : kind else { return false }
+            return RuleGate.folded(text, equals: value)
+        }
+        return candidates.isEmpty ? [] : run(candidates, fields())
+    }
+
+    private func run(_ candidates: [Int], _ fields: any FieldSource) -> [SigmaRule] {
         var out: [SigmaRule] = []
-        var methods: [String]? // the message's methods, read at the first gated rule
-        rules.withUnsafeBufferPointer { all in
-            for i in all.indices {
-                let detection = all[i].detection
-                guard all[i].status?.isEvaluated ?? true else { continue }
-                if let gate = detection.methodGate {
-                    if methods == nil { methods = Self.methodTexts(fields) }
-                    guard let methods, Self.anyMethod(methods, in: gate) else { continue }
-                }
-                if detection.condition.evaluate(detection.selections, fields) {
-                    out.append(all[i])
-                }
-            }
+        for i in candidates {
+            let detection = rules[i].detection
+            if detection.condition.evaluate(detection.selections, fields) { out.append(rules[i]) }
         }
         return out
     }
 
     private static let methodKey = FieldKey("mcp.method")
+    private static let kindKey = FieldKey("mcp.kind")
 
-    /// Each `mcp.method` value as a string pattern reads it.
-    static func methodTexts(_ fields: any FieldSource) -> [String] {
+    /// Each value of `key` as a string pattern reads it.
+    static func texts(_ fields: any FieldSource, _ key: FieldKey) -> [String] {
         var out: [String] = []
-        _ = fields.forEachValue(methodKey) { v in
+        _ = fields.forEachValue(key) { v in
             switch v {
             case .string(let s), .number(let s): out.append(s)
             case .bool(let b): out.append(b ? "true" : "false")
@@ -169,31 +183,61 @@ public struct RuleSet: Sendable {
         return out
     }
 
-    /// Whether one of `methods` equals one of `gate`'s folded values as a case-insensitive
-    /// `WildcardPattern` compares them: ASCII folded byte by byte, anything else lowercased whole.
-    static func anyMethod(_ methods: [String], in gate: [[UInt8]]) -> Bool {
-        for m in methods {
-            var copy = m
-            let hit = copy.withUTF8 { raw -> Bool in
-                var ascii = true
-                for b in raw where b >= 0x80 { ascii = false; break }
-                guard ascii else { return gate.contains(Array(m.lowercased().utf8)) }
-                return gate.contains { g in
-                    guard g.count == raw.count else { return false }
-                    for k in 0..<g.count {
-                        let b = raw[k]
-                        if (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) != g[k] { return false }
-                    }
-                    return true
-                }
-            }
-            if hit { return true }
-        }
-        return false
-    }
-
     /// `evaluate` as findings, each signed with its rule's title.
     public func findings(_ fields: any FieldSource) -> [Finding] {
         evaluate(fields).map { Finding(rule: $0) }
     }
 }
+
+/// Which rules run, and their gates, in flat arrays: a rule is a candidate when it is evaluated
+/// (not deprecated or unsupported) and each of its gates admits one of the message's values.
+final class GateTable: Sendable {
+    private let evaluated: [Bool]
+    /// Rule `i`'s gates are `gateStart[i]..<gateStart[i + 1]`.
+    private let gateStart: [Int]
+    private let gateIsMethod: [Bool]
+    /// Gate `g`'s values are `valueStart[g]..<valueStart[g + 1]` of `valueRanges`, in `bytes`.
+    private let valueStart: [Int]
+    private let valueRanges: [Range<Int>]
+    private let bytes: [UInt8]
+
+    init(_ rules: [SigmaRule]) {
+        var evaluated: [Bool] = [], gateStart = [0], gateIsMethod: [Bool] = [], valueStart = [0]
+        var valueRanges: [Range<Int>] = [], bytes: [UInt8] = []
+        for r in rules {
+            evaluated.append(r.isEvaluated)
+            for g in r.detection.gates {
+                gateIsMethod.append(g.field == .method)
+                for v in g.values {
+                    valueRanges.append(bytes.count..<(bytes.count + v.count))
+                    bytes += v
+                }
+                valueStart.append(valueRanges.count)
+            }
+            gateStart.append(gateIsMethod.count)
+        }
+        self.evaluated = evaluated; self.gateStart = gateStart; self.gateIsMethod = gateIsMethod
+        self.valueStart = valueStart; self.valueRanges = valueRanges; self.bytes = bytes
+    }
+
+    /// The rules each of whose gates `admits` (given whether it gates the method, and one of its
+    /// values) for one of its values, in order.
+    func candidates(_ admits: (Bool, UnsafeBufferPointer<UInt8>) -> Bool) -> [Int] {
+        var out: [Int] = []
+        bytes.withUnsafeBufferPointer { all in
+            rules: for i in evaluated.indices where evaluated[i] {
+                for g in gateStart[i]..<gateStart[i + 1] {
+                    var admitted = false
+                    for v in valueStart[g]..<valueStart[g + 1] where admits(gateIsMethod[g], UnsafeBufferPointer(rebasing: all[valueRanges[v]])) {
+                        admitted = true
+                        break
+                    }
+                    if !admitted { continue rules }
+                }
+                out.append(i)
+            }
+        }
+        return out
+    }
+}
+

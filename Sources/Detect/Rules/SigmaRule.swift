@@ -46,40 +46,51 @@ public struct SigmaRule: Sendable {
 final class CompiledDetection: Sendable {
     let selections: [Selection]
     let condition: ConditionNode
-    /// The `mcp.method` values (folded as `WildcardPattern` folds them) the condition cannot hold
-    /// without, when it says so plainly: it is, or is an `and` of, a one-map selection with a
-    /// plain case-insensitive `mcp.method` list. `RuleSet.evaluate` reads the method once per
-    /// message and skips the rules it rules out (most rules name one method). Nil: no gate.
-    let methodGate: [[UInt8]]?
+    /// Values of `mcp.method` or `mcp.kind` (folded as `WildcardPattern` folds them) that the
+    /// condition cannot hold without, where it says so plainly: it is, or is an `and` of, one-map
+    /// selections with plain case-insensitive lists for those fields. `RuleSet.evaluate` reads
+    /// the two fields once per message and skips the rules they rule out, most of them: each
+    /// names its methods or kinds. Empty: no gate.
+    let gates: [RuleGate]
 
     init(selections: [Selection], condition: ConditionNode) {
         self.selections = selections
         self.condition = condition
-        self.methodGate = Self.gate(condition, selections)
+        var gates: [RuleGate] = []
+        Self.collectGates(condition, selections, into: &gates)
+        self.gates = gates
     }
 
-    private static func gate(_ c: ConditionNode, _ selections: [Selection]) -> [[UInt8]]? {
+    private static func collectGates(_ c: ConditionNode, _ selections: [Selection], into gates: inout [RuleGate]) {
         switch c {
         case .selection(let i):
-            guard i < selections.count, selections[i].alternatives.count == 1 else { return nil }
+            guard i < selections.count, selections[i].alternatives.count == 1 else { return }
             for t in selections[i].alternatives[0] {
-                if let g = methodValues(t) { return g }
+                if let g = RuleGate(t) { gates.append(g) }
             }
-            return nil
         case .and(let terms):
-            for t in terms {
-                if let g = gate(t, selections) { return g }
-            }
-            return nil
+            for t in terms { collectGates(t, selections, into: &gates) }
         case .not, .or:
-            return nil
+            return
         }
     }
+}
 
-    /// The exact values of a plain `mcp.method` test: no `exists`, no `all`, only
-    /// case-insensitive exact strings.
-    private static func methodValues(_ t: FieldTest) -> [[UInt8]]? {
-        guard t.key.path == .event(.method), t.exists == nil, !t.all, !t.tests.isEmpty else { return nil }
+/// A field test every match needs: `field` has one of `values`.
+struct RuleGate: Sendable {
+    enum Field: Sendable { case method, kind }
+    let field: Field
+    let values: [[UInt8]]
+
+    /// The gate a test is, when it is a plain test of `mcp.method` or `mcp.kind`: no `exists`,
+    /// no `all`, only case-insensitive exact strings.
+    init?(_ t: FieldTest) {
+        switch t.key.path {
+        case .event(.method): field = .method
+        case .event(.kind): field = .kind
+        default: return nil
+        }
+        guard t.exists == nil, !t.all, !t.tests.isEmpty else { return nil }
         var out: [[UInt8]] = []
         for v in t.tests {
             guard case .text(let patterns) = v else { return nil }
@@ -88,7 +99,22 @@ final class CompiledDetection: Sendable {
                 out.append(bytes)
             }
         }
-        return out
+        values = out
+    }
+
+    /// Whether `text` equals the folded `value` as a case-insensitive `WildcardPattern` compares
+    /// them: ASCII folded byte by byte, anything else lowercased whole.
+    static func folded(_ text: String, equals value: UnsafeBufferPointer<UInt8>) -> Bool {
+        var copy = text
+        return copy.withUTF8 { raw -> Bool in
+            for b in raw where b >= 0x80 { return Array(text.lowercased().utf8).elementsEqual(value) }
+            guard raw.count == value.count else { return false }
+            for k in 0..<raw.count {
+                let b = raw[k]
+                if (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) != value[k] { return false }
+            }
+            return true
+        }
     }
 }
 
