@@ -519,8 +519,12 @@ final class FlowStage {
             startWebSocket(context, flow: flow, time: time)
         case .requestHead(let context):
             if let n = notes(flow) {
-                if let headers = context.request?.headers,
-                   headers["mcp-session-id"] != nil || headers["mcp-protocol-version"] != nil { port.carriesMCP(flow.id) }
+                // Once per flow: the session stage's mark only ever goes from no to yes.
+                if !n.saidCarriesMCP, let headers = context.request?.headers,
+                   headers["mcp-session-id"] != nil || headers["mcp-protocol-version"] != nil {
+                    n.saidCarriesMCP = true
+                    port.carriesMCP(flow.id)
+                }
                 if n.httpHost == nil {
                     n.appProto = "http"
                     n.httpHost = context.request?.headers["host"]
@@ -681,4 +685,6 @@ final class FlowNotes {
     var sni: String?
     var httpHost: String?
     @exclusivity(unchecked) var egressChecked = false
+    /// Whether a request head's MCP header was passed on as `carriesMCP` already.
+    @exclusivity(unchecked) var saidCarriesMCP = false
 }
