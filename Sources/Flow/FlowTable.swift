@@ -118,7 +118,6 @@ public final class Flow {
     @exclusivity(unchecked) private var storedFirstSeq: UInt64 = 0
     @exclusivity(unchecked) private var storedLastSeq: UInt64 = 0
 
-
     init(id: UInt64, key: FlowKey, client: Endpoint, server: Endpoint, time: Timestamp) {
         self.id = id
         self.key = key
