@@ -142,7 +142,7 @@ public struct RuleSet: Sendable {
     public func evaluate(_ fields: any FieldSource) -> [SigmaRule] {
         let methods = Self.texts(fields, Self.methodKey), kinds = Self.texts(fields, Self.kindKey)
         let candidates = table.candidates { isMethod, value in
-            (isMethod ? methods : kinds).contains { RuleGate.folded($0, equals: value) }
+            (isMethod ? methods : kinds).contains { WildcardPattern.equalsFolded($0, value) }
         }
         return run(candidates, fields)
     }
@@ -152,7 +152,7 @@ public struct RuleSet: Sendable {
     public func evaluate(method: String?, kind: String, fields: () -> any FieldSource) -> [SigmaRule] {
         let candidates = table.candidates { isMethod, value in
             guard let text = isMethod ? method : kind else { return false }
-            return RuleGate.folded(text, equals: value)
+            return WildcardPattern.equalsFolded(text, value)
         }
         return candidates.isEmpty ? [] : run(candidates, fields())
     }

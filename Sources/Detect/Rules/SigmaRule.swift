@@ -101,21 +101,6 @@ struct RuleGate: Sendable {
         }
         values = out
     }
-
-    /// Whether `text` equals the folded `value` as a case-insensitive `WildcardPattern` compares
-    /// them: ASCII folded byte by byte, anything else lowercased whole.
-    static func folded(_ text: String, equals value: UnsafeBufferPointer<UInt8>) -> Bool {
-        var copy = text
-        return copy.withUTF8 { raw -> Bool in
-            for b in raw where b >= 0x80 { return Array(text.lowercased().utf8).elementsEqual(value) }
-            guard raw.count == value.count else { return false }
-            for k in 0..<raw.count {
-                let b = raw[k]
-                if (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) != value[k] { return false }
-            }
-            return true
-        }
-    }
 }
 
 extension Finding {

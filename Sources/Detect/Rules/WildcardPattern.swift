@@ -120,6 +120,18 @@ struct WildcardPattern: Sendable, Equatable {
         }
     }
 
+    /// `matchesAny` for one case-insensitive `.exact` shape given by its folded bytes (a rule's
+    /// gate keeps only those): an ASCII value folded byte by byte, any other lowercased whole.
+    static func equalsFolded(_ value: String, _ folded: UnsafeBufferPointer<UInt8>) -> Bool {
+        var copy = value
+        return copy.withUTF8 { raw -> Bool in
+            for b in raw where b >= 0x80 { return Array(value.lowercased().utf8).elementsEqual(folded) }
+            guard raw.count == folded.count else { return false }
+            for k in 0..<raw.count where f(raw[k], true) != folded[k] { return false }
+            return true
+        }
+    }
+
     @inline(__always)
     private static func f(_ b: UInt8, _ fold: Bool) -> UInt8 {
         fold && b >= 0x41 && b <= 0x5A ? b | 0x20 : b
