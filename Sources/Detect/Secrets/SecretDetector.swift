@@ -189,7 +189,7 @@ public struct SecretDetector: Sendable {
         // looked at (most member names and values). Only for strings written as they read, whose
         // length is their text's (a repaired byte reads as three).
         let length = doc.range(node).count - 2
-        if length < scanner.compiled.shortestMatch && length < scanner.compiled.shortestValue && !doc.hasEscapes(node) {
+        if length < scanner.compiled.shortestAny && !doc.hasEscapes(node) {
             return
         }
         // Escape-free strings are scanned in place; escaped ones are decoded first so that
@@ -291,7 +291,7 @@ public final class SecretScanCache {
     func matches(headerName name: String, value: String, scanner: SecretScanner) -> [SecretMatch] {
         // A value too short for the text scan and for any context pattern holds nothing.
         let length = value.utf8.count
-        if length < scanner.compiled.shortestMatch && length < scanner.compiled.shortestValue { return [] }
+        if length < scanner.compiled.shortestAny { return [] }
         let detector = SecretDetector(scanner: scanner)
         guard value.utf8.count <= Self.maxTextBytes, name.utf8.count <= Self.maxTextBytes,
               let hash = Self.hashBytes(name, value) else {

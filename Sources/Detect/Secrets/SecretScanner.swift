@@ -248,6 +248,8 @@ extension SecretScanner {
         let shortestMatch: Int
         /// No value shorter than this passes a context pattern by its name (`scan(value:key:)`).
         let shortestValue: Int
+        /// No text shorter than this holds anything, in itself or by its name: the lesser of the two.
+        var shortestAny: Int { min(shortestMatch, shortestValue) }
 
         struct Literal: Sendable {
             var bytes: [UInt8]
