@@ -53,7 +53,12 @@ let package = Package(
             "SonarEngine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
-        ], path: "Sources/mcpsonar", swiftSettings: release),
+        ], path: "Sources/mcpsonar", swiftSettings: release,
+        // The sensor's allocator is jemalloc (docs/performance.md, "Fifth round"): with workers,
+        // the session thread frees what the workers allocated, and glibc's malloc makes those
+        // frees wait on the workers' arena locks. Only the executable links it; the libraries and
+        // their tests use the system's malloc.
+        linkerSettings: [.linkedLibrary("jemalloc", .when(platforms: [.linux]))]),
         // Fuzz targets (docs/fuzzing.md): the entries in SonarFuzz, one executable that is a
         // libFuzzer binary when scripts/fuzz.sh builds it with -sanitize=fuzzer, a replay tool otherwise.
         .target(name: "SonarFuzz", dependencies: [
