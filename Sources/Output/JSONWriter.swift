@@ -215,50 +215,87 @@ public struct JSONWriter: ~Copyable {
     }
 
     private mutating func appendQuoted(_ s: String) {
-        put(UInt8(ascii: "\""))
         var s = s
-        s.withUTF8 { utf8 in
-            let n = utf8.count
-            let raw = UnsafeRawBufferPointer(utf8)
-            var runStart = 0
-            var i = 0
-            while i < n {
-                // Most bytes need nothing: find the next one that may (control, quote,
-                // backslash, or the first byte of U+2028/U+2029) and copy the run before it whole.
-                // Eight bytes at a time while none of them may need escaping (a conservative
-                // test: a false alarm only sends that word through the byte checks below).
-                if i + 8 <= n, !JSONWriter.mayNeedEscape(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) {
-                    i += 8
-                    continue
-                }
-                let b = utf8[i]
-                if b >= 0x20 && b != 0x22 && b != 0x5C && b != 0xE2 { i += 1; continue }
-                if b == 0xE2 {
-                    guard i + 2 < n, utf8[i + 1] == 0x80, utf8[i + 2] == 0xA8 || utf8[i + 2] == 0xA9 else { i += 1; continue }
-                    append(UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
-                    append(utf8[i + 2] == 0xA8 ? "\\u2028" : "\\u2029")
-                    i += 3
-                    runStart = i
-                    continue
-                }
-                append(UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
-                put(0x5C)
-                switch b {
-                case 0x22: put(0x22)
-                case 0x5C: put(0x5C)
-                case 0x0A: put(UInt8(ascii: "n"))
-                case 0x0D: put(UInt8(ascii: "r"))
-                case 0x09: put(UInt8(ascii: "t"))
-                default:
-                    append("u00")
-                    let hex = JSONWriter.hex.utf8Start
-                    put(hex[Int(b >> 4)]); put(hex[Int(b & 0xF)])
-                }
-                i += 1
-                runStart = i
+        s.withUTF8 { appendQuoted(utf8: $0) }
+    }
+
+    /// Most strings need no escaping: they are copied as they are scanned, eight bytes at a
+    /// time, into room reserved once. At the first byte that may need escaping the rest goes
+    /// through `appendEscaped`.
+    private mutating func appendQuoted(utf8: UnsafeBufferPointer<UInt8>) {
+        let n = utf8.count
+        reserve(n + 2)
+        base[count] = UInt8(ascii: "\"")
+        var out = count + 1
+        var i = 0
+        if let src = utf8.baseAddress {
+            let from = UnsafeRawPointer(src)
+            let to = UnsafeMutableRawPointer(base)
+            while i + 8 <= n {
+                let word = from.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                if JSONWriter.mayNeedEscape(word) { break }
+                to.storeBytes(of: word, toByteOffset: out, as: UInt64.self)
+                i += 8
+                out += 8
             }
-            append(UnsafeBufferPointer(rebasing: utf8[runStart..<n]))
+            while i < n {
+                let b = src[i]
+                guard b >= 0x20 && b != 0x22 && b != 0x5C && b != 0xE2 else {
+                    count = out
+                    appendEscaped(UnsafeBufferPointer(rebasing: utf8[i...]))
+                    put(UInt8(ascii: "\""))
+                    return
+                }
+                base[out] = b
+                out += 1
+                i += 1
+            }
         }
-        put(UInt8(ascii: "\""))
+        base[out] = UInt8(ascii: "\"")
+        count = out + 1
+    }
+
+    /// The escaping rules, for the part of a string from the first byte that may need them.
+    private mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
+        let n = utf8.count
+        let raw = UnsafeRawBufferPointer(utf8)
+        var runStart = 0
+        var i = 0
+        while i < n {
+            // Most bytes need nothing: find the next one that may (control, quote,
+            // backslash, or the first byte of U+2028/U+2029) and copy the run before it whole.
+            // Eight bytes at a time while none of them may need escaping (a conservative
+            // test: a false alarm only sends that word through the byte checks below).
+            if i + 8 <= n, !JSONWriter.mayNeedEscape(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) {
+                i += 8
+                continue
+            }
+            let b = utf8[i]
+            if b >= 0x20 && b != 0x22 && b != 0x5C && b != 0xE2 { i += 1; continue }
+            if b == 0xE2 {
+                guard i + 2 < n, utf8[i + 1] == 0x80, utf8[i + 2] == 0xA8 || utf8[i + 2] == 0xA9 else { i += 1; continue }
+                append(UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
+                append(utf8[i + 2] == 0xA8 ? "\\u2028" : "\\u2029")
+                i += 3
+                runStart = i
+                continue
+            }
+            append(UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
+            put(0x5C)
+            switch b {
+            case 0x22: put(0x22)
+            case 0x5C: put(0x5C)
+            case 0x0A: put(UInt8(ascii: "n"))
+            case 0x0D: put(UInt8(ascii: "r"))
+            case 0x09: put(UInt8(ascii: "t"))
+            default:
+                append("u00")
+                let hex = JSONWriter.hex.utf8Start
+                put(hex[Int(b >> 4)]); put(hex[Int(b & 0xF)])
+            }
+            i += 1
+            runStart = i
+        }
+        append(UnsafeBufferPointer(rebasing: utf8[runStart..<n]))
     }
 }
