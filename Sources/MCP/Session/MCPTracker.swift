@@ -457,7 +457,7 @@ public final class MCPTracker {
     /// tool's bytes as sent, and the same definitions come back in every session's tools/list:
     /// recent ones are kept (bounded) so each is canonicalised and hashed once.
     private func toolHashes(_ t: JSONRef, in doc: JSONDocument) -> (sha256: String, members: [String: String]) {
-        let raw = Array(doc.raw(t))
+        let raw = ToolBytes(bytes: Array(doc.raw(t)))
         if let known = toolHashCache[raw] { return known }
         var members: [String: String] = [:]
         doc.forEachMember(t) { k, v in
@@ -465,18 +465,25 @@ public final class MCPTracker {
             return true
         }
         let hashes = (sha256: MCPTracker.sha256Hex(ArraySlice(doc.canonicalUTF8(t))), members: members)
-        if toolHashCache.count >= MCPTracker.toolHashCacheEntries || toolHashCacheBytes + raw.count > MCPTracker.toolHashCacheBytes {
+        if toolHashCache.count >= MCPTracker.toolHashCacheEntries || toolHashCacheBytes + raw.bytes.count > MCPTracker.toolHashCacheBytes {
             toolHashCache.removeAll(keepingCapacity: true)
             toolHashCacheBytes = 0
         }
-        if raw.count <= MCPTracker.toolHashCacheBytes {
+        if raw.bytes.count <= MCPTracker.toolHashCacheBytes {
             toolHashCache[raw] = hashes
-            toolHashCacheBytes += raw.count
+            toolHashCacheBytes += raw.bytes.count
         }
         return hashes
     }
 
-    private var toolHashCache: [[UInt8]: (sha256: String, members: [String: String])] = [:]
+    /// A tool's bytes as a dictionary key, hashed as one block: an array of bytes as a key is
+    /// hashed one byte per round of the hasher (about 12 000 instructions for a 3 KiB tool).
+    private struct ToolBytes: Hashable {
+        let bytes: [UInt8]
+        func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    }
+
+    private var toolHashCache: [ToolBytes: (sha256: String, members: [String: String])] = [:]
     private var toolHashCacheBytes = 0
     static let toolHashCacheEntries = 4096
     static let toolHashCacheBytes = 4 << 20
