@@ -20,7 +20,9 @@ final class SessionStage: SessionPort {
     // Unchecked exclusivity on the tables below (touched a few times per message): each access
     // is one lookup, insertion or removal of the standard library's over integers, strings or
     // endpoints, running no code of this stage, so no two can overlap.
-    @exclusivity(unchecked) private var eventCounts: [String: Int] = [:]
+    /// Events written, by `event_type` (`EventType.allCases` order): counted on every event, so
+    /// in a fixed array rather than a dictionary keyed by the type's name.
+    @exclusivity(unchecked) private var eventCounts: InlineArray<4, Int> = [0, 0, 0, 0]
     /// Per open flow, by public id: what only this stage decides.
     @exclusivity(unchecked) private var notes: [UInt64: SessionNotes] = [:]
     /// Flow stage id → public flow id, per worker. With one worker both are the same numbers.
@@ -59,7 +61,32 @@ final class SessionStage: SessionPort {
         return true
     }
 
-    private func publicId(_ local: UInt64) -> UInt64 { flowIds[worker][local] ?? local }
+    private func publicId(_ local: UInt64) -> UInt64 { openFlow(local).id }
+
+    /// The public id and notes of a flow by its flow stage id. The flows of recent lookups are
+    /// remembered, direct-mapped by that id, so that a message finds its flow without two
+    /// dictionary lookups (a hash and a cache miss each). Only open flows are remembered: an
+    /// entry is made with the flow (`flowStarted`) or on a lookup that finds it open, and
+    /// dropped when the flow ends, so it always agrees with the tables.
+    private func openFlow(_ local: UInt64) -> (id: UInt64, notes: SessionNotes?) {
+        let slot = Int(truncatingIfNeeded: local) & (Self.rememberedFlows - 1)
+        let m = remembered[slot]
+        if m.local == local && m.worker == worker, let n = m.notes { return (m.id, n) }
+        let id = flowIds[worker][local] ?? local
+        let n = notes[id]
+        if let n { remembered[slot] = RememberedFlow(local: local, worker: worker, id: id, notes: n) }
+        return (id, n)
+    }
+
+    private struct RememberedFlow {
+        var local: UInt64 = 0
+        var worker = 0
+        var id: UInt64 = 0
+        var notes: SessionNotes?
+    }
+    private static let rememberedFlows = 1024
+    // Unchecked like the tables: each access is one read or store of an element.
+    @exclusivity(unchecked) private var remembered = [RememberedFlow](repeating: RememberedFlow(), count: rememberedFlows)
 
     // MARK: - SessionPort
 
@@ -67,11 +94,14 @@ final class SessionStage: SessionPort {
         let id = nextFlowId
         nextFlowId += 1
         flowIds[worker][flowId] = id
-        notes[id] = SessionNotes()
+        let n = SessionNotes()
+        notes[id] = n
+        remembered[Int(truncatingIfNeeded: flowId) & (Self.rememberedFlows - 1)] =
+            RememberedFlow(local: flowId, worker: worker, id: id, notes: n)
     }
 
     func carriesMCP(_ flowId: UInt64) {
-        notes[publicId(flowId)]?.carriesMCP = true
+        openFlow(flowId).notes?.carriesMCP = true
     }
 
     func flowEnded(_ record: FlowRecord) {
@@ -80,9 +110,11 @@ final class SessionStage: SessionPort {
         r.flowId = id
         if let d = detector { r.dnsName = d.egress.dnsNames(r.server.address, client: r.client.address, at: r.start)?.first }
         r.alerted = notes[id]?.alerted ?? false
-        if flowEvents { write(EventEncoder.encodeFlow(r), type: "flow") }
+        if flowEvents { write(EventEncoder.encodeFlow(r), type: .flow) }
         notes[id] = nil
         flowIds[worker][record.flowId] = nil
+        let slot = Int(truncatingIfNeeded: record.flowId) & (Self.rememberedFlows - 1)
+        if remembered[slot].local == record.flowId && remembered[slot].worker == worker { remembered[slot] = RememberedFlow() }
     }
 
     func egress(_ connection: OutboundConnection) {
@@ -132,10 +164,11 @@ final class SessionStage: SessionPort {
     /// payload parsed, and its messages' secrets located, by a worker thread.
     func mcpPayload(_ original: MCPPayload, headers: HTTPHeaders?, prepared: PreparedPayload?) {
         var payload = original
-        payload.flowId = publicId(original.flowId)
+        let flow = openFlow(original.flowId)
+        payload.flowId = flow.id
         let before = tracker.messagesSeen
         defer {
-            if tracker.messagesSeen > before { sawMCP(flowId: payload.flowId, server: payload.server) }
+            if tracker.messagesSeen > before { sawMCP(flow.notes, server: payload.server) }
             if let rejection = tracker.lastRejection, PolicyDetectors.limitBreaches.contains(rejection.counterName) {
                 let (src, dst) = payload.direction == .toServer ? (payload.client, payload.server) : (payload.server, payload.client)
                 raiseSensorAnomaly(rejection.counterName, flowId: payload.flowId, source: src, destination: dst,
@@ -146,7 +179,7 @@ final class SessionStage: SessionPort {
         let (parsed, rejection) = prepared.map { ($0.parsed, $0.rejection) } ?? tracker.parse(payload)
         guard let detector else {
             tracker.process(payload, parsed: parsed, rejection: rejection) { event, _ in
-                write(EventEncoder.encode(event), type: "mcp")
+                write(EventEncoder.encode(event), type: .mcp)
             }
             return
         }
@@ -160,7 +193,7 @@ final class SessionStage: SessionPort {
             toolObservations.removeAll()
             // Copied only to be redacted: most messages carry no secret.
             func report(_ e: MCPEvent) {
-                write(EventEncoder.encode(e), type: "mcp")
+                write(EventEncoder.encode(e), type: .mcp)
                 for f in findings {
                     raise(Alert(timestamp: e.timestamp, flowId: e.flowId, source: e.source, destination: e.destination,
                                 appProto: e.appProto, finding: f, mcp: e))
@@ -181,8 +214,7 @@ final class SessionStage: SessionPort {
 
     /// A flow carried MCP: its breaches are an analyst's business, and so are those of later
     /// connections to the same server.
-    private func sawMCP(flowId: UInt64, server: Endpoint) {
-        let n = notes[flowId]
+    private func sawMCP(_ n: SessionNotes?, server: Endpoint) {
         n?.carriesMCP = true
         // Once per flow: the set only grows, so a later message of the flow would find its
         // server already there, or the set already full.
@@ -235,7 +267,7 @@ final class SessionStage: SessionPort {
             notes[id]?.alerted = true
             alertCapture?.alert(flowId: id)
         }
-        write(EventEncoder.encode(alert), type: "alert")
+        write(EventEncoder.encode(alert), type: .alert)
     }
 
     // MARK: - output
@@ -256,22 +288,36 @@ final class SessionStage: SessionPort {
         s.reassemblyPendingBytes = flows.pendingBytes
         s.appBufferedBytes = flows.appBufferedBytes
         s.memoryBytes = ProcessMemory.residentBytes()
-        s.events = eventCounts
+        for t in EventType.allCases where eventCounts[t.index] > 0 { s.events[t.rawValue] = eventCounts[t.index] }
         var all = flows.counters
         all.merge(tracker.counters)
         s.counters = all
         s.output = outputStats
-        write(EventEncoder.encode(s), type: "stats")
+        write(EventEncoder.encode(s), type: .stats)
     }
 
     func flush() { sink.flush() }
 
     func reopenOutputs() { sink.reopen() }
 
-    private func write(_ line: [UInt8], type: String) {
-        eventCounts[type, default: 0] += 1
+    private func write(_ line: [UInt8], type: EventType) {
+        eventCounts[type.index] += 1
         eventsWritten += 1
-        sink.write(line: line, type: type)
+        sink.write(line: line, type: type.rawValue)
+    }
+}
+
+/// The contract's `event_type` values this stage writes.
+enum EventType: String, CaseIterable {
+    case mcp, alert, flow, stats
+
+    var index: Int {
+        switch self {
+        case .mcp: 0
+        case .alert: 1
+        case .flow: 2
+        case .stats: 3
+        }
     }
 }
 
