@@ -95,6 +95,8 @@ public final class Flow {
     public internal(set) var handshakeSeen: Bool { get { storedHandshakeSeen } set { storedHandshakeSeen = newValue } }
     public internal(set) var closed: Bool { get { storedClosed } set { storedClosed = newValue } }
     public internal(set) var closedAt: Timestamp? { get { storedClosedAt } set { storedClosedAt = newValue } }
+    /// A packet of this flow carried FIN.
+    public internal(set) var finSeen: Bool { get { storedFinSeen } set { storedFinSeen = newValue } }
     /// The first IP TTL seen in each direction, by `Direction.index` (0: none yet; the engine
     /// keeps a TTL of 0 as 1). Set and read by the engine's TTL check on every packet.
     public var firstTTL: InlineArray<2, UInt8> { get { storedFirstTTL } set { storedFirstTTL = newValue } }
@@ -114,6 +116,7 @@ public final class Flow {
     @exclusivity(unchecked) private var storedHandshakeSeen = false
     @exclusivity(unchecked) private var storedClosed = false
     @exclusivity(unchecked) private var storedClosedAt: Timestamp?
+    @exclusivity(unchecked) private var storedFinSeen = false
     @exclusivity(unchecked) private var storedFirstTTL: InlineArray<2, UInt8> = [0, 0]
     @exclusivity(unchecked) private var storedFirstSeq: UInt64 = 0
     @exclusivity(unchecked) private var storedLastSeq: UInt64 = 0
@@ -214,7 +217,10 @@ public final class FlowTable {
     /// Notes TCP connection state from a packet of `flow`.
     public func noteTCP(_ flow: Flow, flags: TCPFlags, time: Timestamp) {
         if flags.contains(.syn) && flags.contains(.ack) { flow.handshakeSeen = true }
-        if flow.streams[0].finished && flow.streams[1].finished && !flow.closed {
+        // A direction finishes only once its FIN is reached (an accepted RST closes the flow
+        // itself): until a FIN was seen the reassemblers are not read, a checked access each.
+        if flags.contains(.fin) { flow.finSeen = true }
+        if flow.finSeen && !flow.closed && flow.streams[0].finished && flow.streams[1].finished {
             flow.closed = true
             flow.closedAt = time
         }
