@@ -25,6 +25,8 @@ public final class EgressMonitor {
     public private(set) var policy: EgressPolicy
     /// Hosts seen serving MCP, and configured ones.
     public private(set) var serverHosts: Set<IPAddress> = []
+    /// The host `noteMCP` added last (the set only grows, so it is still there).
+    private var lastServerHost: IPAddress?
     private var lastToolCall: [IPAddress: MCPEvent] = [:]
     /// (Client that received the answer, answered address) → (names, expiry), bounded. Keyed by
     /// client so that one host's DNS answers never name another host's destinations.
@@ -47,7 +49,11 @@ public final class EgressMonitor {
     /// A message of an MCP session: its server is an MCP server host; a tool call is remembered.
     public func noteMCP(_ e: MCPEvent) {
         let server = e.direction == .toServer ? e.destination.address : e.source.address
-        if serverHosts.count < maxEntries { serverHosts.insert(server) }
+        // Most messages go to the server of the one before: that one is in the set already.
+        if server != lastServerHost, serverHosts.count < maxEntries {
+            serverHosts.insert(server)
+            lastServerHost = server
+        }
         if e.kind == .request, e.method == "tools/call", e.direction == .toServer {
             if lastToolCall[server] == nil && lastToolCall.count >= maxEntries { lastToolCall.removeAll() }
             lastToolCall[server] = e
