@@ -69,35 +69,62 @@ import SonarCore
     #expect(String(decoding: w.bytes, as: UTF8.self) == expected)
 }
 
+/// The escaping rule, one scalar at a time: the oracle the writer's word-at-a-time path is held to.
+private func referenceQuoted(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case "\u{2028}": out += "\\u2028"
+        case "\u{2029}": out += "\\u2029"
+        case _ where u.value < 0x20:
+            let hex = String(u.value, radix: 16)
+            out += "\\u00" + (hex.count == 1 ? "0" : "") + hex
+        default: out.unicodeScalars.append(u)
+        }
+    }
+    return out + "\""
+}
+
 /// Strings read eight bytes at a time: every special byte at every offset of a long string is
 /// escaped as the byte-by-byte rule says.
 @Test func writerEscapesAtEveryOffset() {
-    func reference(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{2028}": out += "\\u2028"
-            case "\u{2029}": out += "\\u2029"
-            case _ where u.value < 0x20:
-                let hex = String(u.value, radix: 16)
-                out += "\\u00" + (hex.count == 1 ? "0" : "") + hex
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
     let specials: [String] = ["\"", "\\", "\n", "\u{01}", "\u{1F}", "\u{2028}", "\u{2029}", "\u{2027}", "â", "é", "😀", "\u{7F}", " "]
     for special in specials {
         for offset in 0..<20 {
             let s = String(repeating: "a", count: offset) + special + String(repeating: "b", count: 19 - offset)
             var w = JSONWriter()
             w.string(s)
-            #expect(String(decoding: w.bytes, as: UTF8.self) == reference(s), "\(offset) \(special.debugDescription)")
+            #expect(String(decoding: w.bytes, as: UTF8.self) == referenceQuoted(s), "\(offset) \(special.debugDescription)")
         }
+    }
+}
+
+/// Strings copied while they are scanned, into room reserved once: from a writer that starts with
+/// one byte (so it grows inside a string, in the copying and in the escaping part), any mix of
+/// plain and special characters, short (stored inline) and long, comes out as the oracle says.
+@Test func writerCopiesAndEscapesGeneratedStrings() {
+    let pieces: [String] = ["a", "bcdefgh", "0123456789abcdef", "\"", "\\", "\n", "\u{00}", "\u{1F}", "\u{2028}",
+                            "\u{2029}", "\u{2026}", "é", "😀", "\u{7F}", " ", "/", "<", "}"]
+    // A fixed sequence (Knuth's MMIX constants): the same strings on every run.
+    var state: UInt64 = 7
+    func next(_ bound: Int) -> Int {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Int(state >> 33) % bound
+    }
+    for _ in 0..<2_000 {
+        let strings = (0..<(1 + next(6))).map { _ in
+            (0..<next(41)).map { _ in pieces[next(pieces.count)] }.joined()
+        }
+        var w = JSONWriter(capacity: 1)
+        w.beginArray()
+        for s in strings { w.string(s) }
+        w.endArray()
+        let expected = "[" + strings.map(referenceQuoted).joined(separator: ",") + "]"
+        #expect(String(decoding: w.bytes, as: UTF8.self) == expected, "\(strings.map(\.debugDescription))")
     }
 }
