@@ -107,9 +107,12 @@ public struct TCPReassembler {
     private var isnSettled = false
     /// Offset of the urgent byte still to be taken out of the stream.
     private var urgentOffset: UInt64?
-    /// The bytes just before `delivered` (at most twice `recentBytesPerDirection`), for comparing
-    /// retransmissions of delivered data; empty after a gap until data follows again.
+    /// The last bytes delivered (at most `recentBytesPerDirection`), for comparing retransmissions
+    /// of delivered data; empty after a gap until data follows again. A ring once full: the byte
+    /// at stream offset `k` is at `(k - recentOrigin) % recent.count` (while it fills, that is
+    /// `k - recentOrigin`), so each delivered byte is copied once and nothing slides.
     private var recent: [UInt8] = []
+    private var recentOrigin: UInt64 = 0
 
     public init() {}
 
@@ -324,46 +327,67 @@ public struct TCPReassembler {
 
     /// Compares the part of a segment that covers data already delivered with the bytes kept of it.
     private func compareRecent(start: UInt64, payload: UnsafeRawBufferPointer, context: inout ReassemblyContext) {
-        let keptFrom = delivered - UInt64(recent.count)
+        let kept = UInt64(recent.count)
+        let keptFrom = delivered - kept
         let lo = max(start, keptFrom), hi = min(start + UInt64(payload.count), delivered)
         guard lo < hi else { return }
-        for k in lo..<hi where recent[Int(k - keptFrom)] != payload[Int(k - start)] {
+        for k in lo..<hi where recent[Int((k - recentOrigin) % kept)] != payload[Int(k - start)] {
             context.notice("tcp.overlap_conflict")
             return
         }
     }
 
-    /// Keeps the last delivered bytes (contiguous, ending at `delivered`), within both budgets.
+    /// Keeps the last delivered bytes (`bytes` ends at `delivered`), at most
+    /// `recentBytesPerDirection`, within the total budget.
     private mutating func remember(_ bytes: UnsafeRawBufferPointer, context: inout ReassemblyContext) {
         let keep = context.limits.recentBytesPerDirection
-        guard keep > 0 else { return }
-        if bytes.count >= keep {
-            if recent.count == keep {
-                // Already holding exactly `keep` bytes: overwrite them in place (no allocation,
-                // the budget is unchanged). The common case of a bulk transfer.
-                recent.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - keep)...])) }
-                return
+        guard keep > 0, !bytes.isEmpty else { return }
+        if bytes.count >= keep || recent.count > keep {
+            // This delivery alone fills the ring: its last `keep` bytes, from the ring's start.
+            let last = UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - keep)...])
+            if recent.count != keep {
+                forgetRecent(context: &context)
+                guard context.recentBytesTotal + keep <= context.limits.maxRecentBytesTotal else {
+                    context.counters.add("tcp.recent_bytes_limit")
+                    return
+                }
+                recent.reserveCapacity(keep)
+                recent.append(contentsOf: last)
+                context.recentBytesTotal += keep
+            } else {
+                // Already holding exactly `keep` bytes: overwritten in place (no allocation, the
+                // budget unchanged). The common case of a bulk transfer.
+                recent.withUnsafeMutableBytes { $0.copyMemory(from: last) }
             }
-            forgetRecent(context: &context)
-            guard context.recentBytesTotal + keep <= context.limits.maxRecentBytesTotal else {
+            recentOrigin = delivered - UInt64(keep)
+            return
+        }
+        var rest = bytes
+        if recent.count < keep {
+            // Filling: appended after the bytes before them (a gap empties the ring).
+            if recent.isEmpty { recentOrigin = delivered - UInt64(bytes.count) }
+            let grow = min(keep - recent.count, rest.count)
+            guard context.recentBytesTotal + grow <= context.limits.maxRecentBytesTotal else {
                 context.counters.add("tcp.recent_bytes_limit")
+                forgetRecent(context: &context)
                 return
             }
-            recent.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - keep)...]))
-            context.recentBytesTotal += keep
-            return
+            if recent.isEmpty { recent.reserveCapacity(keep) }
+            recent.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[..<grow]))
+            context.recentBytesTotal += grow
+            rest = UnsafeRawBufferPointer(rebasing: rest[grow...])
         }
-        guard context.recentBytesTotal + bytes.count <= context.limits.maxRecentBytesTotal else {
-            context.counters.add("tcp.recent_bytes_limit")
-            forgetRecent(context: &context)
-            return
-        }
-        recent.append(contentsOf: bytes)
-        context.recentBytesTotal += bytes.count
-        if recent.count > 2 * keep {
-            let drop = recent.count - keep
-            recent.removeFirst(drop)
-            context.recentBytesTotal -= drop
+        // Full: the rest overwrites the oldest bytes, in at most two pieces.
+        var at = delivered - UInt64(rest.count)
+        while !rest.isEmpty {
+            let index = Int((at - recentOrigin) % UInt64(keep))
+            let piece = min(keep - index, rest.count)
+            recent.withUnsafeMutableBytes {
+                UnsafeMutableRawBufferPointer(rebasing: $0[index..<(index + piece)])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: rest[..<piece]))
+            }
+            rest = UnsafeRawBufferPointer(rebasing: rest[piece...])
+            at += UInt64(piece)
         }
     }
 

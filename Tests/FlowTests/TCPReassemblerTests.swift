@@ -418,3 +418,36 @@ struct SplitMix: RandomNumberGenerator {
     a.close()
     #expect(a.ctx.recentBytesTotal == 0)
 }
+
+/// The last delivered bytes are a ring of exactly `recentBytesPerDirection`: a retransmission is
+/// compared with every kept byte, across the ring's wrap, through deliveries of any size, and
+/// bytes older than the ring are not compared (nor kept).
+@Test func retransmissionsAreComparedWithTheLastBytesAcrossTheRing() {
+    var limits = ReassemblyLimits()
+    limits.recentBytesPerDirection = 8
+    func run(_ deliveries: [String], _ retransmissions: [(UInt32, String)]) -> (conflicts: Int, kept: Int) {
+        var h = Harness(limits: limits)
+        h.seg(0, "", [.syn])
+        var seq: UInt32 = 1
+        for d in deliveries { h.seg(seq, d); seq += UInt32(d.utf8.count) }
+        for (at, text) in retransmissions { h.seg(at, text) }
+        #expect(h.text == deliveries.joined())
+        return (h.ctx.counters["tcp.overlap_conflict"], h.ctx.recentBytesTotal)
+    }
+    // 0123456789abc delivered in pieces of 3, 4, 1, 5: the ring holds "56789abc", wrapped.
+    let pieces = ["012", "3456", "7", "89abc"]
+    #expect(run(pieces, [(7, "6789abc")]).conflicts == 0)            // the same bytes, across the wrap
+    #expect(run(pieces, [(7, "6789Xbc")]).conflicts == 1)              // one differs, after the wrap
+    #expect(run(pieces, [(6, "5X")]).conflicts == 1)                   // the oldest kept byte's neighbour
+    #expect(run(pieces, [(6, "X")]).conflicts == 1)                    // the oldest kept byte
+    #expect(run(pieces, [(1, "XXXXX")]).conflicts == 0)              // older than the ring: not compared
+    #expect(run(pieces, [(4, "XX56789abc")]).conflicts == 0)         // partly older: only the kept part is compared
+    #expect(run(pieces, [(4, "XX56789abX")]).conflicts == 1)
+    #expect(run(pieces, [(1, "0123456789abc")]).kept == 8)
+    // One delivery longer than the ring, then small ones: the ring restarts from its last bytes.
+    let long = ["0123456789abcdef", "gh", "i"]
+    #expect(run(long, [(12, "bcdefghi")]).conflicts == 0)
+    #expect(run(long, [(12, "bcdefghX")]).conflicts == 1)
+    #expect(run(long, [(11, "ab")]).conflicts == 0)                  // "a" is older than the ring, "b" is kept
+    #expect(run(long, [(11, "aX")]).conflicts == 1)
+}
