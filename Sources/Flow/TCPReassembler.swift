@@ -372,7 +372,8 @@ public struct TCPReassembler {
                 forgetRecent(context: &context)
                 return
             }
-            if recent.isEmpty { recent.reserveCapacity(keep) }
+            // Grown as bytes come, not reserved at once: a million connections that each sent a
+            // few bytes must not hold a full ring each.
             recent.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[..<grow]))
             context.recentBytesTotal += grow
             rest = UnsafeRawBufferPointer(rebasing: rest[grow...])
