@@ -342,7 +342,9 @@ public struct TCPReassembler {
     private mutating func remember(_ bytes: UnsafeRawBufferPointer, context: inout ReassemblyContext) {
         let keep = context.limits.recentBytesPerDirection
         guard keep > 0, !bytes.isEmpty else { return }
-        if bytes.count >= keep || recent.count > keep {
+        // A ring longer than the setting (never, while the limits stay as they were made): start again.
+        if recent.count > keep { forgetRecent(context: &context) }
+        if bytes.count >= keep {
             // This delivery alone fills the ring: its last `keep` bytes, from the ring's start.
             let last = UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - keep)...])
             if recent.count != keep {
