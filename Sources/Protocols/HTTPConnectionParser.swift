@@ -408,7 +408,7 @@ public final class HTTPConnectionParser {
                 if k < h.lastFields.count, Self.same(h.lastFields[k].name, name), Self.same(h.lastFields[k].value, value) {
                     entries.append(h.lastFields[k])
                 } else {
-                    entries.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+                    entries.append((Self.text(name), Self.text(value)))
                 }
             }
         }
@@ -422,6 +422,31 @@ public final class HTTPConnectionParser {
     /// Whether `text`'s UTF-8 is exactly `bytes` (a String decoded from invalid UTF-8 holds
     /// replacement characters, so it never equals raw bytes it was repaired from).
     @inline(__always)
+    /// A header name or value as a String. Up to 15 bytes a String holds its bytes itself; longer
+    /// ones are allocated, counted and freed, unless they are one of the common texts below, given
+    /// as literals (no allocation, nothing to count), as Go's `textproto` does for header names.
+    private static func text(_ bytes: UnsafeRawBufferPointer) -> String {
+        if bytes.count > 15, bytes.count < commonTexts.count {
+            for known in commonTexts[bytes.count] where same(known, bytes) { return known }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Fields longer than 15 bytes that MCP clients and servers send on every message, indexed by
+    /// their length.
+    private static let commonTexts: [[String]] = {
+        let texts = [
+            "application/json", "application/json, text/event-stream", "text/event-stream",
+            "application/octet-stream", "no-cache, no-transform", "mcp-protocol-version",
+            "Mcp-Protocol-Version", "MCP-Protocol-Version", "transfer-encoding", "Transfer-Encoding",
+            "x-accel-buffering", "X-Accel-Buffering", "content-encoding", "Content-Encoding",
+            "application/json; charset=utf-8", "text/event-stream; charset=utf-8",
+        ]
+        var byLength = [[String]](repeating: [], count: (texts.map(\.utf8.count).max() ?? 0) + 1)
+        for t in texts { byLength[t.utf8.count].append(t) }
+        return byLength
+    }()
+
     private static func same(_ text: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
         guard text.utf8.count == bytes.count else { return false }
         return text.utf8.withContiguousStorageIfAvailable { t in

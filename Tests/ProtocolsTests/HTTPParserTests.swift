@@ -65,6 +65,29 @@ struct HTTPParserTests {
         }
     }
 
+    /// Common long fields come back as shared texts: each is read exactly as sent, and so is a
+    /// field one byte, one letter's case or one byte's length away from one of them.
+    @Test func commonFieldTextsReadExactly() {
+        let fields: [(String, String)] = [
+            ("Content-Type", "application/json"), ("Content-Type", "application/jsoN"),
+            ("Accept", "application/json, text/event-stream"), ("Accept", "application/json, text/event-streams"),
+            ("mcp-protocol-version", "2025-11-25"), ("Mcp-Protocol-Version", "2025-11-25"),
+            ("mcp-protocol-versioN", "2025-11-25"), ("Transfer-Encoding", "identity"),
+            ("x-accel-buffering", "no"), ("Cache-Control", "no-cache, no-transform"),
+            ("Cache-Control", "no-cache, no-transforms"), ("Content-Encoding", "identity"),
+            ("content-type", "text/event-stream; charset=utf-8"), ("content-type", "application/octet-streaM"),
+        ]
+        let text = fields.map { "\($0.0): \($0.1)\r\n" }.joined()
+        let r = runAllSplits([up(Array("GET /s HTTP/1.1\r\n\(text)\r\n".utf8))])
+        let heads = r.outputs.compactMap { o -> [(String, String)]? in
+            guard case .requestHead(let ctx) = o, let h = ctx.request else { return nil }
+            return h.headers.entries.map { ($0.name, $0.value) }
+        }
+        #expect(heads.count == 1)
+        #expect(heads.first?.map(\.0) == fields.map(\.0))
+        #expect(heads.first?.map(\.1) == fields.map(\.1))
+    }
+
     @Test func pythonSDKChunkedSSEStream() {
         let result = #"{"jsonrpc":"2.0","id":1,"result":{}}"#
         let progress = #"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":0.5}}"#
