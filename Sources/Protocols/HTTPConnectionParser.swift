@@ -419,9 +419,6 @@ public final class HTTPConnectionParser {
 
     static let maxRememberedHead = 4096
 
-    /// Whether `text`'s UTF-8 is exactly `bytes` (a String decoded from invalid UTF-8 holds
-    /// replacement characters, so it never equals raw bytes it was repaired from).
-    @inline(__always)
     /// A header name or value as a String. Up to 15 bytes a String holds its bytes itself; longer
     /// ones are allocated, counted and freed, unless they are one of the common texts below, given
     /// as literals (no allocation, nothing to count), as Go's `textproto` does for header names.
@@ -447,6 +444,9 @@ public final class HTTPConnectionParser {
         return byLength
     }()
 
+    /// Whether `text`'s UTF-8 is exactly `bytes` (a String decoded from invalid UTF-8 holds
+    /// replacement characters, so it never equals raw bytes it was repaired from).
+    @inline(__always)
     private static func same(_ text: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
         guard text.utf8.count == bytes.count else { return false }
         return text.utf8.withContiguousStorageIfAvailable { t in
