@@ -679,11 +679,11 @@ public final class HTTPConnectionParser {
             h.mode = rem == take ? .chunkDataEnd : .chunkData(rem - take)
             return start + take
         case .chunkSize:
-            guard let r = readLine(h, bytes, start, limit: limits.maxChunkLineBytes,
-                                              tooLong: "http.bad_chunk", emit) else { return n }
-            let next = r.1
-            guard let line = r.0 else { return next }
-            guard let size = parseChunkSize(line) else {
+            var read: Int?? = nil // nil: no line (the parser resynced); .some(nil): not a size
+            guard let next = readLine(h, bytes, start, limit: limits.maxChunkLineBytes, tooLong: "http.bad_chunk", emit,
+                                      { read = .some(self.parseChunkSize($0)) }) else { return n }
+            guard let parsed = read else { return next }
+            guard let size = parsed else {
                 resync(h, emit, anomaly: "http.bad_chunk", atLineStart: true)
                 return next
             }
@@ -713,10 +713,11 @@ public final class HTTPConnectionParser {
         case .chunkResync:
             return chunkResync(h, bytes, start)
         case .chunkDataEnd:
-            guard let r = readLine(h, bytes, start, limit: 2, tooLong: "http.bad_chunk", emit) else { return n }
-            let next = r.1
-            guard let line = r.0 else { return next }
-            if !line.isEmpty {
+            var empty: Bool? = nil
+            guard let next = readLine(h, bytes, start, limit: 2, tooLong: "http.bad_chunk", emit,
+                                      { empty = $0.isEmpty }) else { return n }
+            guard let empty else { return next }
+            if !empty {
                 resync(h, emit, anomaly: "http.bad_chunk", atLineStart: true)
                 return next
             }
@@ -724,34 +725,46 @@ public final class HTTPConnectionParser {
             return next
         case .trailers:
             let remaining = max(limits.maxTrailerBytes - h.trailerBytes, 1)
-            guard let r = readLine(h, bytes, start, limit: remaining,
-                                              tooLong: "http.header_too_large", emit) else { return n }
-            let next = r.1
-            guard let line = r.0 else { return next }
-            h.trailerBytes += line.count + 1
-            if line.isEmpty { finishMessage(h, emit) }
+            var length: Int? = nil
+            guard let next = readLine(h, bytes, start, limit: remaining, tooLong: "http.header_too_large", emit,
+                                      { length = $0.count }) else { return n }
+            guard let length else { return next }
+            h.trailerBytes += length + 1
+            if length == 0 { finishMessage(h, emit) }
             return next
         }
     }
 
-    /// Reads one line into `h.lineBuf`. Returns nil if the input ended inside the line (or the
-    /// line was too long: then the parser resyncs and `next` is where to go on); otherwise the
-    /// line without CR/LF, or a nil line when resync already happened.
-    private func readLine(_ h: Half, _ bytes: UnsafeRawBufferPointer, _ start: Int, limit: Int,
-                          tooLong: String, _ emit: (HTTPOutput) -> Void) -> ([UInt8]?, Int)? {
+    /// Reads one line. Returns nil if the input ended inside the line (kept in `h.lineBuf` until
+    /// the rest comes); otherwise where to go on, having called `body` with the line without CR
+    /// and LF, unless the line was too long: then the parser resynced and `body` is not called.
+    /// A line that arrived whole is read where it is: the chunk lines of a chunked body (two for
+    /// every chunk, and servers send an SSE event a chunk) are neither copied nor kept.
+    private func readLine(_ h: Half, _ bytes: UnsafeRawBufferPointer, _ start: Int, limit: Int, tooLong: String,
+                          _ emit: (HTTPOutput) -> Void, _ body: (UnsafeRawBufferPointer) -> Void) -> Int? {
         let lf = findByte(10, bytes, from: start)
         let end = lf ?? bytes.count
         let room = limit - h.lineBuf.count
         if end - start > room {
             resync(h, emit, anomaly: tooLong, atLineStart: false)
-            return (nil, start + max(0, room))
+            return start + max(0, room)
         }
-        h.lineBuf.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
-        guard let lf else { return nil }
-        var line = h.lineBuf
-        h.lineBuf.removeAll(keepingCapacity: true)
-        if line.last == 13 { line.removeLast() }
-        return (line, lf + 1)
+        guard let lf else {
+            h.lineBuf.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+            return nil
+        }
+        if h.lineBuf.isEmpty {
+            let stop = end > start && bytes[end - 1] == 13 ? end - 1 : end
+            body(UnsafeRawBufferPointer(rebasing: bytes[start..<stop]))
+        } else {
+            // Begun in an earlier input: completed in `lineBuf`, then taken out of it, so that
+            // nothing `body` does can meet the buffer being read.
+            h.lineBuf.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+            let line = h.lineBuf
+            h.lineBuf.removeAll(keepingCapacity: true)
+            line.withUnsafeBytes { raw in body(UnsafeRawBufferPointer(rebasing: raw[..<(line.last == 13 ? raw.count - 1 : raw.count)])) }
+        }
+        return lf + 1
     }
 
     /// After a gap in chunk framing: read whole lines (bounded) until one is a chunk-size line
@@ -776,7 +789,7 @@ public final class HTTPConnectionParser {
         var line = h.lineBuf
         h.lineBuf.removeAll(keepingCapacity: true)
         if line.last == 13 { line.removeLast() }
-        if let size = parseChunkSize(line) {
+        if let size = line.withUnsafeBytes({ parseChunkSize($0) }) {
             h.chunkTentative = true
             h.trailerBytes = 0
             // Servers flush SSE an event per chunk: a chunk start is most likely an event start.
@@ -801,7 +814,7 @@ public final class HTTPConnectionParser {
     }
 
     /// Hex size, then optional white space and `;` extensions (ignored). nil if malformed.
-    private func parseChunkSize(_ line: [UInt8]) -> Int? {
+    private func parseChunkSize(_ line: UnsafeRawBufferPointer) -> Int? {
         var value = 0
         var digits = 0
         var i = 0
