@@ -2,7 +2,7 @@ import SonarCore
 import SonarDecode
 
 /// The symmetric 5-tuple: the same key for both directions of a connection.
-public struct FlowKey: Hashable, Sendable {
+public struct FlowKey: Equatable, Sendable {
     public let low: Endpoint
     public let high: Endpoint
     public let transport: TransportProtocol
@@ -12,20 +12,32 @@ public struct FlowKey: Hashable, Sendable {
         self.transport = transport
     }
 
-    /// Looked up on every packet: the addresses and ports fed to the hasher as a few words,
-    /// not field by field (the derived hash made a dozen calls). Equal keys feed equal words.
-    public func hash(into hasher: inout Hasher) {
+    /// The flow index's hash: the addresses and ports as a few words, each mixed in by a
+    /// multiply, then MurmurHash3's 64-bit finaliser. `seed` is the table's random key: without
+    /// it nobody outside can choose tuples that collide. Equal keys give equal hashes.
+    func hashed(seed: UInt64) -> UInt64 {
+        var h = seed
+        func add(_ word: UInt64) {
+            h = (h ^ word) &* 0x9E37_79B9_7F4A_7C15
+            h ^= h >> 32
+        }
         switch (low.address, high.address) {
         case (.v4(let a), .v4(let b)):
-            hasher.combine(UInt64(a) << 32 | UInt64(b))
+            add(UInt64(a) << 32 | UInt64(b))
         case (.v4(let a), .v6(let bh, let bl)):
-            hasher.combine(UInt64(a)); hasher.combine(bh); hasher.combine(bl)
+            add(UInt64(a)); add(bh); add(bl)
         case (.v6(let ah, let al), .v4(let b)):
-            hasher.combine(ah); hasher.combine(al); hasher.combine(UInt64(b))
+            add(ah); add(al); add(UInt64(b))
         case (.v6(let ah, let al), .v6(let bh, let bl)):
-            hasher.combine(ah); hasher.combine(al); hasher.combine(bh); hasher.combine(bl)
+            add(ah); add(al); add(bh); add(bl)
         }
-        hasher.combine(UInt64(low.port) << 24 | UInt64(high.port) << 8 | UInt64(transport.rawValue))
+        add(UInt64(low.port) << 24 | UInt64(high.port) << 8 | UInt64(transport.rawValue))
+        h ^= h >> 33
+        h &*= 0xFF51_AFD7_ED55_8CCD
+        h ^= h >> 33
+        h &*= 0xC4CE_B9FE_1A85_EC53
+        h ^= h >> 33
+        return h
     }
 
     private static func precedes(_ a: Endpoint, _ b: Endpoint) -> Bool {
@@ -64,14 +76,9 @@ public struct FlowConfig: Sendable {
 /// module that declares the field: the engine, in another module, would check a public stored
 /// field on every access. `streams`, held across the reassembler's callbacks, keeps the check.
 public final class Flow {
-    // Least-recently-used list links, owned by the table, first so that they share the object
-    // header's cache line (a packet's unlink and link touch two neighbours). Moved on every
-    // packet. Not counted references: the table's dictionary holds every linked flow, and a
-    // flow is unlinked before it leaves the dictionary (`FlowTable.remove`), so a link never
-    // outlives its flow; counted, they cost a retain and a release of each neighbour per packet.
-    // Unchecked like the plain fields: each access is one load or store, so none can overlap.
-    @exclusivity(unchecked) fileprivate var older: Unmanaged<Flow>?
-    @exclusivity(unchecked) fileprivate var newer: Unmanaged<Flow>?
+    /// Where the table keeps this flow (its index, LRU links and flow list); set by the table.
+    /// Unchecked like the plain fields below: each access is one load or store.
+    @exclusivity(unchecked) fileprivate var slot: Int32 = -1
     public let id: UInt64
     public let key: FlowKey
     /// The side that opened the connection (sent the SYN), or the one judged the client.
@@ -142,16 +149,28 @@ public enum FlowEndReason: String, Sendable {
 
 /// Flows by symmetric 5-tuple, with packet-clock timeouts and a hard cap on their number.
 /// Flows that leave the table are queued in `ended` for the engine to finish (flush their streams).
+///
+/// Every flow has a slot, a small integer reused after the flow leaves. Three arrays are indexed
+/// by it, all compact, so the per-packet work touches few cache lines besides the flow itself:
+/// `flows` (the table's reference), `links` (the least-recently-used list, 8 bytes a flow: moving
+/// a flow to the front writes two neighbours' links here, not two other flows' objects), and the
+/// hash index's buckets name slots.
 public final class FlowTable {
     public let config: FlowConfig
-    // Unchecked like the fields below: each access is one lookup, insertion or removal of the
-    // standard library's, whose only code of ours is `FlowKey`'s hash and equality and the
-    // deinit of a removed flow (which frees its parsers and never reaches this table).
-    @exclusivity(unchecked) private var flows: [FlowKey: Flow] = [:]
+    /// The least-recently-used list's links of one slot (`-1`: none).
+    private struct Link { var older: Int32 = -1; var newer: Int32 = -1 }
+    // Each access below is one load, store, append or removal on an array, or a lookup in the
+    // index, whose only code of ours compares a flow's key; none runs while another lasts, so
+    // the run-time exclusivity check (about 200 instructions each) is turned off.
+    @exclusivity(unchecked) private var index: FlowIndex
+    @exclusivity(unchecked) private var flows: [Flow?] = []
+    @exclusivity(unchecked) private var links: [Link] = []
+    @exclusivity(unchecked) private var freeSlots: [Int32] = []
+    @exclusivity(unchecked) private var live = 0
     @exclusivity(unchecked) private var nextID: UInt64 = 1
-    /// Ends of the least-recently-used list; not counted, as the links (see `Flow.older`).
-    @exclusivity(unchecked) private var oldest: Unmanaged<Flow>?
-    @exclusivity(unchecked) private var newest: Unmanaged<Flow>?
+    /// Ends of the least-recently-used list (`-1`: empty).
+    @exclusivity(unchecked) private var oldest: Int32 = -1
+    @exclusivity(unchecked) private var newest: Int32 = -1
     @exclusivity(unchecked) public private(set) var flowsCreated: UInt64 = 0
     @exclusivity(unchecked) public private(set) var flowsEvicted: UInt64 = 0
     @exclusivity(unchecked) public private(set) var flowsTimedOut: UInt64 = 0
@@ -177,21 +196,24 @@ public final class FlowTable {
     public init(config: FlowConfig = .init()) {
         self.config = config
         self.reassembly = ReassemblyContext(limits: config.reassembly)
+        var random = SystemRandomNumberGenerator()
+        self.index = FlowIndex(seed: random.next())
     }
 
-    public var count: Int { flows.count }
+    public var count: Int { live }
 
     /// The flow of a decoded packet, created on first sight, and the packet's direction in it.
     public func flow(for packet: DecodedPacket) -> (Flow, Direction) {
         let src = Endpoint(address: packet.src, port: packet.srcPort)
         let dst = Endpoint(address: packet.dst, port: packet.dstPort)
         let key = FlowKey(src, dst, transport: packet.transport)
-        if let flow = flows[key] {
+        let hash = index.hash(key)
+        if let slot = index.find(hash, where: { flows[$0]?.key == key }), let flow = flows[slot] {
             touch(flow, time: packet.timestamp)
             return (flow, flow.direction(from: src))
         }
         let (client, server) = FlowTable.roles(packet: packet, src: src, dst: dst)
-        if flows.count >= config.maxFlows, let victim = oldest?.takeUnretainedValue() {
+        if live >= config.maxFlows, oldest >= 0, let victim = flows[Int(oldest)] {
             flowsEvicted += 1
             remove(victim, reason: .evicted)
         }
@@ -199,8 +221,19 @@ public final class FlowTable {
         if clock > flow.lastSeen { flow.lastSeen = clock }
         nextID += 1
         flowsCreated += 1
-        flows[key] = flow
-        link(flow)
+        let slot: Int32
+        if let free = freeSlots.popLast() {
+            slot = free
+            flows[Int(slot)] = flow
+        } else {
+            slot = Int32(flows.count)
+            flows.append(flow)
+            links.append(Link())
+        }
+        flow.slot = slot
+        live += 1
+        index.insert(hash, slot: Int(slot))
+        link(slot)
         return (flow, flow.direction(from: src))
     }
 
@@ -239,11 +272,11 @@ public final class FlowTable {
         if let last = lastSweep, now.microseconds(since: last) < 1_000_000 { return }
         lastSweep = now
         let shortest = min(config.newTimeoutSeconds, config.establishedTimeoutSeconds, config.closedTimeoutSeconds)
-        var cursor = oldest?.takeUnretainedValue()
-        while let flow = cursor {
+        var cursor = oldest
+        while cursor >= 0, let flow = flows[Int(cursor)] {
             let idle = now.microseconds(since: flow.lastSeen) / 1_000_000
             if idle < shortest { break } // everything newer is less idle still
-            cursor = flow.newer?.takeUnretainedValue()
+            cursor = links[Int(cursor)].newer
             let timeout = flow.closed ? config.closedTimeoutSeconds
                 : (flow.handshakeSeen || flow.packets[0] > 0 && flow.packets[1] > 0) ? config.establishedTimeoutSeconds
                 : config.newTimeoutSeconds
@@ -256,7 +289,7 @@ public final class FlowTable {
 
     /// Ends every flow (end of input, shutdown), oldest first by id.
     public func drainAll() {
-        let all = flows.values.sorted { $0.id < $1.id }
+        let all = flows.compactMap { $0 }.sorted { $0.id < $1.id }
         for f in all { remove(f, reason: f.closed ? .closed : .shutdown) }
     }
 
@@ -274,31 +307,114 @@ public final class FlowTable {
         // at the first flow not yet idle, whatever other flows the table holds.
         let stamp = time > clock ? time : clock
         if stamp > flow.lastSeen { flow.lastSeen = stamp }
-        guard newest?.toOpaque() != Unmanaged.passUnretained(flow).toOpaque() else { return }
-        unlink(flow)
-        link(flow)
+        let slot = flow.slot
+        guard newest != slot else { return }
+        unlink(slot)
+        link(slot)
     }
 
-    private func link(_ flow: Flow) {
-        let me = Unmanaged.passUnretained(flow)
-        flow.older = newest
-        flow.newer = nil
-        if let n = newest { n._withUnsafeGuaranteedRef { $0.newer = me } }
-        newest = me
-        if oldest == nil { oldest = me }
+    private func link(_ slot: Int32) {
+        links[Int(slot)] = Link(older: newest, newer: -1)
+        if newest >= 0 { links[Int(newest)].newer = slot }
+        newest = slot
+        if oldest < 0 { oldest = slot }
     }
 
-    private func unlink(_ flow: Flow) {
-        let o = flow.older, n = flow.newer
-        if let o { o._withUnsafeGuaranteedRef { $0.newer = n } } else { oldest = n }
-        if let n { n._withUnsafeGuaranteedRef { $0.older = o } } else { newest = o }
-        flow.older = nil
-        flow.newer = nil
+    private func unlink(_ slot: Int32) {
+        let l = links[Int(slot)]
+        if l.older >= 0 { links[Int(l.older)].newer = l.newer } else { oldest = l.newer }
+        if l.newer >= 0 { links[Int(l.newer)].older = l.older } else { newest = l.older }
+        links[Int(slot)] = Link()
     }
 
     private func remove(_ flow: Flow, reason: FlowEndReason) {
-        unlink(flow)
-        flows[flow.key] = nil
+        let slot = flow.slot
+        guard slot >= 0, flows[Int(slot)] === flow else { return }
+        unlink(slot)
+        index.remove(index.hash(flow.key), slot: Int(slot))
+        flows[Int(slot)] = nil
+        freeSlots.append(slot)
+        flow.slot = -1
+        live -= 1
         ended.append((flow, reason))
+    }
+}
+
+/// The flow table's map from key to slot: open addressing with linear probing over one array of
+/// 8-byte buckets, each the key's hash (low 32 bits) and the slot + 1 (0: empty), at most half
+/// full. It replaced a `Dictionary<FlowKey, Flow>`, whose lookup hashed with SipHash and read a
+/// bitmap word, a stored key of about 40 bytes and a value, often three cache misses; here it is
+/// one bucket, and the flow, which the packet reads anyway, confirms the key. Removal shifts the
+/// following buckets back (no tombstones), so a lookup never walks past more than its cluster.
+struct FlowIndex {
+    private var buckets: [UInt64]
+    private var mask: Int
+    private var used = 0
+    private let seed: UInt64
+
+    init(seed: UInt64, capacity: Int = 64) {
+        self.seed = seed
+        buckets = Array(repeating: 0, count: capacity)
+        mask = capacity - 1
+    }
+
+    func hash(_ key: FlowKey) -> UInt32 { UInt32(truncatingIfNeeded: key.hashed(seed: seed)) }
+
+    /// The slot of the first bucket with this hash whose slot `matches`.
+    func find(_ hash: UInt32, where matches: (Int) -> Bool) -> Int? {
+        var i = Int(hash) & mask
+        while true {
+            let b = buckets[i]
+            if b == 0 { return nil }
+            if UInt32(truncatingIfNeeded: b >> 32) == hash && matches(Int(b & 0xFFFF_FFFF) - 1) {
+                return Int(b & 0xFFFF_FFFF) - 1
+            }
+            i = (i + 1) & mask
+        }
+    }
+
+    mutating func insert(_ hash: UInt32, slot: Int) {
+        if (used + 1) * 2 > buckets.count { grow() }
+        place(UInt64(hash) << 32 | UInt64(slot + 1))
+        used += 1
+    }
+
+    mutating func remove(_ hash: UInt32, slot: Int) {
+        let entry = UInt64(hash) << 32 | UInt64(slot + 1)
+        var i = Int(hash) & mask
+        while buckets[i] != entry {
+            if buckets[i] == 0 { return }
+            i = (i + 1) & mask
+        }
+        // Backward shift: move each later bucket of the cluster into the hole when its home
+        // position does not lie (cyclically) after the hole, so every entry stays reachable.
+        var hole = i
+        var j = i
+        while true {
+            j = (j + 1) & mask
+            let b = buckets[j]
+            if b == 0 { break }
+            let home = Int(UInt32(truncatingIfNeeded: b >> 32)) & mask
+            let fromHome = (j - home) & mask, fromHole = (j - hole) & mask
+            if fromHome >= fromHole {
+                buckets[hole] = b
+                hole = j
+            }
+        }
+        buckets[hole] = 0
+        used -= 1
+    }
+
+    private mutating func place(_ entry: UInt64) {
+        var i = Int(UInt32(truncatingIfNeeded: entry >> 32)) & mask
+        while buckets[i] != 0 { i = (i + 1) & mask }
+        buckets[i] = entry
+    }
+
+    private mutating func grow() {
+        let old = buckets
+        buckets = Array(repeating: 0, count: old.count * 2)
+        mask = buckets.count - 1
+        for b in old where b != 0 { place(b) }
     }
 }
