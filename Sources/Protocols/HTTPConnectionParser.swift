@@ -293,6 +293,12 @@ public final class HTTPConnectionParser {
                 resync(h, emit, anomaly: "http.header_too_large", atLineStart: false)
                 return i + room
             }
+            if h.headBuf.isEmpty {
+                // The buffer is released after each head (`resetHead`): reserved once for the
+                // rest of this delivery (where a head usually ends), not doubled line by line
+                // (five or six reallocations a head).
+                h.headBuf.reserveCapacity(min(n - i, limits.maxHeaderBytes))
+            }
             h.headBuf.append(contentsOf: seg)
             guard let lf else { return n }
             if !h.validator.finish() {
