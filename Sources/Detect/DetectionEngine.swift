@@ -91,13 +91,10 @@ public final class DetectionEngine {
     /// `secrets`: every secret value found, message and headers (for redaction of the output).
     public func inspect(_ event: MCPEvent, view: MCPMessageView, headers: HTTPHeaders?,
                         secretLocations: SecretLocations? = nil) -> (findings: [Finding], secrets: Set<String>) {
-        var findings: [Finding] = []
-        var seen: Set<String> = []
-        let report: (Finding) -> Void = { f in
-            // The same finding on the same message raises one alert.
-            let key = "\(f.rule)|\(f.evidence?.path ?? "")|\(f.evidence?.sha256 ?? "")"
-            if seen.insert(key).inserted { findings.append(f) }
-        }
+        // Closure literals over a local collector, passed straight to the detectors: a closure
+        // kept in a constant put itself and the two variables it captured on the heap, three
+        // allocations a message.
+        var found = FindingSet()
         // One walk gives both the findings and the secrets to mask (the request's method names
         // where a response's secret was found: "… in tools/call result").
         let secrets = secretDetector.inspect(view, headers: headers, requestMethod: event.method,
@@ -105,10 +102,10 @@ public final class DetectionEngine {
             // Credentials in authentication headers are how MCP authenticates: redacted from all
             // output, but no alert (exposure of cleartext tokens beyond loopback is its own check).
             if f.evidence?.path.hasPrefix("header:") == true { return }
-            report(f)
+            found.add(f)
         }
-        content.inspect(view, event: event, report: report)
-        policy.inspect(event, report: report)
+        content.inspect(view, event: event) { found.add($0) }
+        policy.inspect(event) { found.add($0) }
         // The field box (a copy of the event) is made only for a rule that passes its gates,
         // and again for the evidence of one that matched.
         let matched = config.rules.evaluate(method: event.method, kind: event.kind.rawValue) {
@@ -123,10 +120,11 @@ public final class DetectionEngine {
             } else if let method = event.method {
                 f.evidence = Evidence(redacted: method, sha256: Redaction.sha256Hex(method.utf8), path: "/method")
             }
-            report(f)
+            found.add(f)
         }
-        exposure.inspect(event, headers: headers, carriesSecret: !secrets.isEmpty, report: report)
+        exposure.inspect(event, headers: headers, carriesSecret: !secrets.isEmpty) { found.add($0) }
         egress.noteMCP(event)
+        var findings = found.findings
         if !secrets.isEmpty {
             // Evidence that quotes message text (rules, paths, injection) must not carry a secret.
             for i in findings.indices {
@@ -163,5 +161,17 @@ enum MessageText {
             }
         }
         return doc.string(ref) ?? doc.compactText(ref)
+    }
+}
+
+/// The findings of one message, each once: the same finding (rule, evidence path and digest)
+/// on the same message raises one alert.
+private struct FindingSet {
+    var findings: [Finding] = []
+    private var seen: Set<String> = []
+
+    mutating func add(_ f: Finding) {
+        let key = "\(f.rule)|\(f.evidence?.path ?? "")|\(f.evidence?.sha256 ?? "")"
+        if seen.insert(key).inserted { findings.append(f) }
     }
 }

@@ -552,15 +552,19 @@ public final class HTTPConnectionParser {
 
     /// Works out how the body is delimited; nil when it cannot be (the parser resyncs).
     private func framing(_ h: Half, _ headers: HTTPHeaders, isRequest: Bool, _ emit: (HTTPOutput) -> Void) -> Framing? {
-        let te = headers.values("transfer-encoding")
-        let cl = headers.values("content-length")
-        // The common heads, decided without splitting: one Content-Length of plain digits, or
-        // `Transfer-Encoding: chunked` alone. Anything else takes the general path below.
-        if te.isEmpty, cl.count == 1, let length = Self.plainDigits(cl[0]) { return .length(length) }
-        if te.count == 1, te[0] == "chunked" {
-            if !cl.isEmpty { anomaly(h.direction, "http.te_and_cl", emit) }
+        // The common heads, decided without splitting or an array of values: one Content-Length
+        // of plain digits, or `Transfer-Encoding: chunked` alone. Anything else takes the
+        // general path below.
+        let teCount = headers.count("transfer-encoding"), clCount = headers.count("content-length")
+        if teCount == 0, clCount == 1, let v = headers["content-length"], let length = Self.plainDigits(v) {
+            return .length(length)
+        }
+        if teCount == 1, headers["transfer-encoding"] == "chunked" {
+            if clCount > 0 { anomaly(h.direction, "http.te_and_cl", emit) }
             return .chunked
         }
+        let te = headers.values("transfer-encoding")
+        let cl = headers.values("content-length")
         if !te.isEmpty {
             if !cl.isEmpty { anomaly(h.direction, "http.te_and_cl", emit) }
             let codings = te.flatMap { $0.split(separator: ",") }

@@ -19,6 +19,16 @@ public struct HTTPHeaders: Sendable, Equatable {
         return nil
     }
 
+    /// How many fields are called `name` (any case).
+    public func count(_ name: String) -> Int {
+        let length = name.utf8.count
+        var n = 0
+        for i in entries.indices where entries[i].name.utf8.count == length {
+            if asciiCaseInsensitiveEquals(entries[i].name, name) { n += 1 }
+        }
+        return n
+    }
+
     /// Every value of the fields called `name` (any case), in the order sent.
     public func values(_ name: String) -> [String] {
         let length = name.utf8.count
@@ -63,15 +73,21 @@ func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
 @inline(__always) func lowerASCII(_ b: UInt8) -> UInt8 { (b >= 65 && b <= 90) ? b | 0x20 : b }
 
 /// True if `haystack` contains `needle` (given in lowercase ASCII), ignoring ASCII case.
+/// Asked of every body's Content-Type: the bytes are read where they are (a native String's
+/// UTF-8 is contiguous), not copied into two arrays first.
 func asciiContainsLowercased(_ haystack: String, _ needle: String) -> Bool {
-    let h = Array(haystack.utf8), n = Array(needle.utf8)
-    if n.isEmpty { return true }
-    guard h.count >= n.count else { return false }
-    outer: for start in 0...(h.count - n.count) {
-        for j in 0..<n.count where lowerASCII(h[start + j]) != n[j] { continue outer }
-        return true
+    var haystack = haystack, needle = needle
+    return haystack.withUTF8 { h in
+        needle.withUTF8 { n in
+            if n.isEmpty { return true }
+            guard h.count >= n.count else { return false }
+            outer: for start in 0...(h.count - n.count) {
+                for j in 0..<n.count where lowerASCII(h[start + j]) != n[j] { continue outer }
+                return true
+            }
+            return false
+        }
     }
-    return false
 }
 
 /// The start line and header fields of a request.

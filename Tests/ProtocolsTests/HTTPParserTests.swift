@@ -343,3 +343,20 @@ struct HTTPParserTests {
         ])
     }
 }
+
+/// Content-Type sniffing: the needle (lowercase) anywhere in the value, any ASCII case, read in place.
+@Test func contentTypeContainsIgnoresASCIICaseOnly() {
+    #expect(asciiContainsLowercased("Application/JSON; charset=utf-8", "json"))
+    #expect(asciiContainsLowercased("TEXT/EVENT-STREAM", "text/event-stream"))
+    #expect(asciiContainsLowercased("x/yjso", "json") == false)
+    #expect(asciiContainsLowercased("jso", "json") == false)
+    #expect(asciiContainsLowercased("ends in json", "json"))
+    #expect(asciiContainsLowercased("", ""))
+    #expect(asciiContainsLowercased("anything", ""))
+    // Only ASCII letters fold: the Kelvin sign (U+212A) is not a "k".
+    #expect(asciiContainsLowercased("\u{212A}ind", "kind") == false)
+    // A String built from a Substring, and one with non-ASCII text before the match.
+    let tail = "xx Application/Json"
+    #expect(asciiContainsLowercased(String(tail.dropFirst(3)), "application/json"))
+    #expect(asciiContainsLowercased("é application/json", "application/json"))
+}

@@ -88,14 +88,9 @@ public struct SecretDetector: Sendable {
     /// masked in the paths; and the replacements that mask them.
     func locateMasked(_ view: MCPMessageView, headers: HTTPHeaders?,
                       cache: SecretScanCache? = nil) -> (hits: [Located], needles: [PayloadRedaction.Needle]) {
-        var seen: Set<[String]> = []
-        var out: [Located] = []
-        func add(_ m: SecretMatch, _ path: String, _ place: String) {
-            // One finding per (pattern, value, path): the same secret twice in one string is one.
-            if seen.insert([m.pattern, m.value, path]).inserted {
-                out.append(Located(match: m, path: path, place: place))
-            }
-        }
+        // Closure literals over a local collector: a nested function capturing the variables
+        // put them on the heap, two allocations a message.
+        var found = LocatedSet()
         let doc = view.document
         let message = view.message.node
         // Top-level member name → place for the signature.
@@ -104,20 +99,23 @@ public struct SecretDetector: Sendable {
             // Compared as unescaped bytes (no String per member): ASCII names have no other spelling.
             let place = SecretDetector.places.first { doc.keyEquals(key, $0) } ?? "message"
             // The member name itself, then its value, as below.
-            scanString(doc, key, key: nil, message: message, place: place, cache, add)
-            walk(doc, value, key: key, message: message, place: place, cache, add)
+            scanString(doc, key, key: nil, message: message, place: place, cache) { found.add($0, $1, $2) }
+            walk(doc, value, key: key, message: message, place: place, cache) { found.add($0, $1, $2) }
             return true
         }
         if let headers {
             for (name, value) in headers.entries {
-                let found = cache?.matches(headerName: name, value: value, scanner: scanner) ?? scanHeader(name: name, value: value)
-                guard !found.isEmpty else { continue }
+                let matches = cache?.matches(headerName: name, value: value, scanner: scanner) ?? scanHeader(name: name, value: value)
+                guard !matches.isEmpty else { continue }
                 // Named only when something was found: most headers carry nothing.
                 let path = "header:" + name.lowercased()
                 let place = "HTTP header " + name
-                for m in found { add(m, path, place) }
+                for m in matches { found.add(m, path, place) }
             }
         }
+        var out = found.located
+        // Nearly every message: nothing found, nothing to mask (sorting even an empty set allocates).
+        if out.isEmpty { return ([], []) }
         // A secret used as an object key would otherwise sit unmasked in the pointers.
         var secrets: Set<String> = []
         for l in out {
@@ -149,6 +147,18 @@ public struct SecretDetector: Sendable {
             }
         }
         return (out, needles)
+    }
+
+    /// One finding per (pattern, value, path): the same secret twice in one string is one.
+    private struct LocatedSet {
+        var located: [Located] = []
+        private var seen: Set<[String]> = []
+
+        mutating func add(_ m: SecretMatch, _ path: String, _ place: String) {
+            if seen.insert([m.pattern, m.value, path]).inserted {
+                located.append(Located(match: m, path: path, place: place))
+            }
+        }
     }
 
     /// The secrets of one header field: its value as text, and by its name's context patterns.
