@@ -22,7 +22,7 @@ extension JSONDocument {
             out.append(UInt8(ascii: "{"))
             for (i, m) in members.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                out.append(contentsOf: compactUTF8(m.keyRef))
+                appendCompact(m.keyRef, to: &out)
                 out.append(UInt8(ascii: ":"))
                 appendCanonical(m.value, &out)
             }
@@ -38,7 +38,7 @@ extension JSONDocument {
             }
             out.append(UInt8(ascii: "]"))
         case .string, .number, .bool, .null:
-            out.append(contentsOf: compactUTF8(r))
+            appendCompact(r, to: &out)
         }
     }
 }

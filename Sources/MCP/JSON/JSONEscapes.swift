@@ -100,9 +100,16 @@ extension JSONDocument {
 
     /// `compactText` as UTF-8 bytes.
     public func compactUTF8(_ r: JSONRef) -> [UInt8] {
-        guard r.index >= 0, r.index < nodes.count else { return Array("null".utf8) }
         var out: [UInt8] = []
         out.reserveCapacity(range(r).count)
+        appendCompact(r, to: &out)
+        return out
+    }
+
+    /// `compactUTF8` appended to `out` (the canonical form writes its keys and leaves this way,
+    /// with no array of their own each).
+    func appendCompact(_ r: JSONRef, to out: inout [UInt8]) {
+        guard r.index >= 0, r.index < nodes.count else { out.append(contentsOf: "null".utf8); return }
         // Open containers: where they end on the tape, whether an object, children written.
         var open: [(end: Int, isObject: Bool, written: Int)] = []
         let last = Int(nodes[r.index].next)
@@ -144,6 +151,5 @@ extension JSONDocument {
                 open.removeLast()
             }
         }
-        return out
     }
 }

@@ -301,14 +301,14 @@ public final class MCPTracker {
 
     // MARK: - request/response pairing
 
-    private func scopes(for payload: MCPPayload, requester: Direction, includeExchange: Bool) -> [Scope] {
-        var result: [Scope] = []
-        result.reserveCapacity(3) // at most three: one allocation, not one per append
-        if includeExchange, let x = payload.exchange { result.append(.exchange(flow: payload.flowId, index: x)) }
-        if let s = payload.sessionId { result.append(.session(s)) }
-        result.append(.flow(payload.flowId))
-        if payload.sessionId == nil { result.append(.peers(payload.client.address, payload.server)) }
-        return result
+    /// The scopes a request is filed under and answered in, narrowest first (at most three);
+    /// `body` returns false to stop. Given one by one, not as an array: an answer needs none
+    /// kept, and a request keeps only its keys.
+    private func forEachScope(of payload: MCPPayload, includeExchange: Bool, _ body: (Scope) -> Bool) {
+        if includeExchange, let x = payload.exchange, !body(.exchange(flow: payload.flowId, index: x)) { return }
+        if let s = payload.sessionId, !body(.session(s)) { return }
+        if !body(.flow(payload.flowId)) { return }
+        if payload.sessionId == nil { _ = body(.peers(payload.client.address, payload.server)) }
     }
 
     /// Files a request; true when its id was already waiting in one of its scopes.
@@ -318,9 +318,12 @@ public final class MCPTracker {
         var duplicate = false
         // A client's request is answered in the same HTTP exchange; a server's request (sent on an
         // SSE stream) is answered by a new POST, so only the wider scopes apply to it.
-        let keys = scopes(for: payload, requester: payload.direction,
-                          includeExchange: payload.direction == .toServer)
-            .map { PendingKey(scope: $0, requester: payload.direction, id: id) }
+        var keys: [PendingKey] = []
+        keys.reserveCapacity(3)
+        forEachScope(of: payload, includeExchange: payload.direction == .toServer) {
+            keys.append(PendingKey(scope: $0, requester: payload.direction, id: id))
+            return true
+        }
         let serial = nextSerial
         nextSerial += 1
         for k in keys {
@@ -352,14 +355,15 @@ public final class MCPTracker {
 
     private func answer(id: JSONRPCID, payload: MCPPayload) -> PendingRequest? {
         let requester = payload.direction.reversed
-        for scope in scopes(for: payload, requester: requester, includeExchange: true) {
-            if let serial = pending[PendingKey(scope: scope, requester: requester, id: id)],
-               let request = requests[serial] {
-                forget(serial: serial)
-                return request
-            }
+        var answered: PendingRequest? = nil
+        forEachScope(of: payload, includeExchange: true) { scope in
+            guard let serial = pending[PendingKey(scope: scope, requester: requester, id: id)],
+                  let request = requests[serial] else { return true }
+            forget(serial: serial)
+            answered = request
+            return false
         }
-        return nil
+        return answered
     }
 
     private func forget(serial: Int) {
