@@ -76,11 +76,13 @@ public struct FlowConfig: Sendable {
 /// module that declares the field: the engine, in another module, would check a public stored
 /// field on every access. `streams`, held across the reassembler's callbacks, keeps the check.
 public final class Flow {
-    /// Where the table keeps this flow (its index, LRU links and flow list); set by the table.
+    // The key first: a lookup compares it, and from the object's start it fits in one cache
+    // line (after the id it straddled two, a second miss on every packet).
+    public let key: FlowKey
+    /// Where the table keeps this flow (its LRU links and flow list); set by the table.
     /// Unchecked like the plain fields below: each access is one load or store.
     @exclusivity(unchecked) fileprivate var slot: Int32 = -1
     public let id: UInt64
-    public let key: FlowKey
     /// The side that opened the connection (sent the SYN), or the one judged the client.
     public let client: Endpoint
     public let server: Endpoint
@@ -208,7 +210,7 @@ public final class FlowTable {
         let dst = Endpoint(address: packet.dst, port: packet.dstPort)
         let key = FlowKey(src, dst, transport: packet.transport)
         let hash = index.hash(key)
-        if let slot = index.find(hash, where: { flows[$0]?.key == key }), let flow = flows[slot] {
+        if let flow = index.find(hash, key) {
             touch(flow, time: packet.timestamp)
             return (flow, flow.direction(from: src))
         }
@@ -232,7 +234,7 @@ public final class FlowTable {
         }
         flow.slot = slot
         live += 1
-        index.insert(hash, slot: Int(slot))
+        index.insert(hash, flow)
         link(slot)
         return (flow, flow.direction(from: src))
     }
@@ -331,7 +333,7 @@ public final class FlowTable {
         let slot = flow.slot
         guard slot >= 0, flows[Int(slot)] === flow else { return }
         unlink(slot)
-        index.remove(index.hash(flow.key), slot: Int(slot))
+        index.remove(index.hash(flow.key), flow)
         flows[Int(slot)] = nil
         freeSlots.append(slot)
         flow.slot = -1
@@ -340,50 +342,61 @@ public final class FlowTable {
     }
 }
 
-/// The flow table's map from key to slot: open addressing with linear probing over one array of
-/// 8-byte buckets, each the key's hash (low 32 bits) and the slot + 1 (0: empty), at most half
-/// full. It replaced a `Dictionary<FlowKey, Flow>`, whose lookup hashed with SipHash and read a
-/// bitmap word, a stored key of about 40 bytes and a value, often three cache misses; here it is
-/// one bucket, and the flow, which the packet reads anyway, confirms the key. Removal shifts the
-/// following buckets back (no tombstones), so a lookup never walks past more than its cluster.
+/// The flow table's map from key to flow: open addressing with linear probing over one array of
+/// 16-byte buckets (the key's hash and the flow, not counted: the table's `flows` holds it, and
+/// removes it from here first), at most half full. It replaced a `Dictionary<FlowKey, Flow>`,
+/// whose lookup hashed with SipHash and read a bitmap word, a stored key of about 40 bytes and a
+/// value, often three cache misses; here it is one bucket, and the flow, which the packet reads
+/// anyway, confirms the key. Removal shifts the following buckets back (no tombstones), so a
+/// lookup never walks past more than its cluster.
 struct FlowIndex {
-    private var buckets: [UInt64]
+    private struct Bucket {
+        var hash: UInt64 = 0
+        var flow: Unmanaged<Flow>? = nil
+    }
+    private var buckets: [Bucket]
     private var mask: Int
     private var used = 0
     private let seed: UInt64
 
     init(seed: UInt64, capacity: Int = 64) {
         self.seed = seed
-        buckets = Array(repeating: 0, count: capacity)
+        buckets = Array(repeating: Bucket(), count: capacity)
         mask = capacity - 1
     }
 
-    func hash(_ key: FlowKey) -> UInt32 { UInt32(truncatingIfNeeded: key.hashed(seed: seed)) }
+    func hash(_ key: FlowKey) -> UInt64 { key.hashed(seed: seed) }
 
-    /// The slot of the first bucket with this hash whose slot `matches`.
-    func find(_ hash: UInt32, where matches: (Int) -> Bool) -> Int? {
-        var i = Int(hash) & mask
-        while true {
-            let b = buckets[i]
-            if b == 0 { return nil }
-            if UInt32(truncatingIfNeeded: b >> 32) == hash && matches(Int(b & 0xFFFF_FFFF) - 1) {
-                return Int(b & 0xFFFF_FFFF) - 1
+    /// The flow of `key`.
+    func find(_ hash: UInt64, _ key: FlowKey) -> Flow? {
+        find(hash) { $0.key == key }
+    }
+
+    /// The first flow with this hash that `matches`.
+    func find(_ hash: UInt64, where matches: (Flow) -> Bool) -> Flow? {
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while let flow = buckets[i].flow {
+            if buckets[i].hash == hash {
+                let f = flow.takeUnretainedValue()
+                if matches(f) { return f }
             }
             i = (i + 1) & mask
         }
+        return nil
     }
 
-    mutating func insert(_ hash: UInt32, slot: Int) {
+    mutating func insert(_ hash: UInt64, _ flow: Flow) {
         if (used + 1) * 2 > buckets.count { grow() }
-        place(UInt64(hash) << 32 | UInt64(slot + 1))
+        place(Bucket(hash: hash, flow: Unmanaged.passUnretained(flow)))
         used += 1
     }
 
-    mutating func remove(_ hash: UInt32, slot: Int) {
-        let entry = UInt64(hash) << 32 | UInt64(slot + 1)
-        var i = Int(hash) & mask
-        while buckets[i] != entry {
-            if buckets[i] == 0 { return }
+    mutating func remove(_ hash: UInt64, _ flow: Flow) {
+        let target = Unmanaged.passUnretained(flow).toOpaque()
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            guard let f = buckets[i].flow else { return }
+            if f.toOpaque() == target { break }
             i = (i + 1) & mask
         }
         // Backward shift: move each later bucket of the cluster into the hole when its home
@@ -392,29 +405,27 @@ struct FlowIndex {
         var j = i
         while true {
             j = (j + 1) & mask
-            let b = buckets[j]
-            if b == 0 { break }
-            let home = Int(UInt32(truncatingIfNeeded: b >> 32)) & mask
-            let fromHome = (j - home) & mask, fromHole = (j - hole) & mask
-            if fromHome >= fromHole {
-                buckets[hole] = b
+            guard buckets[j].flow != nil else { break }
+            let home = Int(truncatingIfNeeded: buckets[j].hash) & mask
+            if (j - home) & mask >= (j - hole) & mask {
+                buckets[hole] = buckets[j]
                 hole = j
             }
         }
-        buckets[hole] = 0
+        buckets[hole] = Bucket()
         used -= 1
     }
 
-    private mutating func place(_ entry: UInt64) {
-        var i = Int(UInt32(truncatingIfNeeded: entry >> 32)) & mask
-        while buckets[i] != 0 { i = (i + 1) & mask }
-        buckets[i] = entry
+    private mutating func place(_ bucket: Bucket) {
+        var i = Int(truncatingIfNeeded: bucket.hash) & mask
+        while buckets[i].flow != nil { i = (i + 1) & mask }
+        buckets[i] = bucket
     }
 
     private mutating func grow() {
         let old = buckets
-        buckets = Array(repeating: 0, count: old.count * 2)
+        buckets = Array(repeating: Bucket(), count: old.count * 2)
         mask = buckets.count - 1
-        for b in old where b != 0 { place(b) }
+        for b in old where b.flow != nil { place(b) }
     }
 }

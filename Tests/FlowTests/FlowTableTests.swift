@@ -15,34 +15,40 @@ private func packet(_ port: UInt16, at second: Int64, v6: Bool = false) -> Decod
 /// wrap around the end of the buckets and lose members from their middle.
 @Test func flowIndexFindsEveryEntryThroughCollisionsAndRemovals() {
     var index = FlowIndex(seed: 7, capacity: 16)
-    var model: [Int: UInt32] = [:] // slot → hash
+    var model: [(flow: Flow, hash: UInt64)] = []
     var rng = SplitMix(seed: 42)
-    var nextSlot = 0
+    var next: UInt64 = 1
+    func newFlow() -> Flow {
+        let a = Endpoint(address: .v4(UInt32(truncatingIfNeeded: next)), port: 1000)
+        let b = Endpoint(address: .v4(0x0A00_0002), port: 80)
+        defer { next += 1 }
+        return Flow(id: next, key: FlowKey(a, b, transport: .tcp), client: a, server: b, time: .zero)
+    }
     for step in 0..<20_000 {
         // Grow to a few hundred entries, then hover there, removing as often as adding.
         let add = model.isEmpty || (model.count < 300 && rng.below(3) > 0) || (model.count >= 300 && rng.below(2) == 0)
         if add {
             // Hashes 13, 14, 15 sit at the end of a 16-bucket array and wrap; the rest collide often.
-            let hash = [13, 14, 15, 29, 30, 45, 1, 17, 33, 0xFFFF_FFFF][rng.below(10)] as UInt32
-            index.insert(hash, slot: nextSlot)
-            model[nextSlot] = hash
-            nextSlot += 1
+            let hash = [13, 14, 15, 29, 30, 45, 1, 17, 33, 0xFFFF_FFFF_FFFF_FFFF][rng.below(10)] as UInt64
+            let flow = newFlow()
+            index.insert(hash, flow)
+            model.append((flow, hash))
         } else {
-            let slots = model.keys.sorted()
-            let victim = slots[rng.below(slots.count)]
-            index.remove(model[victim] ?? 0, slot: victim)
-            model[victim] = nil
+            let victim = model.remove(at: rng.below(model.count))
+            index.remove(victim.hash, victim.flow)
         }
         if step % 97 == 0 || model.count < 20 {
-            for (slot, hash) in model {
-                #expect(index.find(hash, where: { $0 == slot }) == slot, "step \(step): slot \(slot) lost")
+            for (flow, hash) in model {
+                #expect(index.find(hash, where: { $0 === flow }) === flow, "step \(step): flow \(flow.id) lost")
+                #expect(index.find(hash, flow.key) === flow)
             }
         }
     }
-    // Removed slots are gone; removing an absent entry changes nothing.
-    index.remove(13, slot: 1_000_000)
-    for (slot, hash) in model { #expect(index.find(hash, where: { $0 == slot }) == slot) }
-    #expect(index.find(13, where: { $0 == nextSlot }) == nil)
+    // Removed flows are gone; removing an absent flow changes nothing.
+    let absent = newFlow()
+    index.remove(13, absent)
+    for (flow, hash) in model { #expect(index.find(hash, where: { $0 === flow }) === flow) }
+    #expect(index.find(13, absent.key) == nil)
 }
 
 @Test func flowIndexHashesEqualKeysEquallyAndDependsOnItsSeed() {
@@ -51,6 +57,7 @@ private func packet(_ port: UInt16, at second: Int64, v6: Bool = false) -> Decod
     let one = FlowIndex(seed: 1), two = FlowIndex(seed: 2)
     // Both directions are one key.
     #expect(one.hash(FlowKey(a, b, transport: .tcp)) == one.hash(FlowKey(b, a, transport: .tcp)))
+    #expect(one.hash(FlowKey(a, b, transport: .tcp)) != one.hash(FlowKey(a, b, transport: .udp)))
     // Another seed spreads the same keys differently (over 64 keys, at least one moves).
     let keys = (0..<64).map { FlowKey(Endpoint(address: .v4(0x0A00_0001), port: UInt16(40_000 + $0)), b, transport: .tcp) }
     #expect(keys.contains { one.hash($0) != two.hash($0) })
