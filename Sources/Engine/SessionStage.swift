@@ -185,7 +185,9 @@ final class SessionStage: SessionPort {
         }
         toolObservations.removeAll()
         var index = 0
-        func inspect(_ event: MCPEvent, _ view: MCPMessageView) {
+        // A closure literal passed straight to the tracker: a nested function passed as the
+        // closure put its captured counter in a heap box, an allocation a payload.
+        tracker.process(payload, parsed: parsed, rejection: rejection) { event, view in
             let located = prepared.flatMap { index < $0.secrets.count ? $0.secrets[index] : nil }
             index += 1
             var (findings, secrets) = detector.inspect(event, view: view, headers: headers, secretLocations: located)
@@ -207,7 +209,6 @@ final class SessionStage: SessionPort {
                 report(e)
             }
         }
-        tracker.process(payload, parsed: parsed, rejection: rejection, emit: inspect)
     }
 
     // MARK: - alerts
