@@ -207,3 +207,15 @@ private final class Harness {
     #expect(h.send(plain, .toServer, flow: 1, session: "F")[0].clientName == nil)
     #expect(h.tracker.session("id:F") != nil)
 }
+
+/// Digests are written as lower-case hex, two digits a byte, high digit first.
+@Test func hexWritesEveryByteValue() {
+    let all = (0..<256).map { UInt8($0) }
+    let digits = Array("0123456789abcdef")
+    let expected = String(all.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] })
+    #expect(all.withUnsafeBytes { MCPTracker.hex($0) } == expected)
+    #expect([UInt8]().withUnsafeBytes { MCPTracker.hex($0) } == "")
+    #expect([UInt8]([0xAB, 0x01]).withUnsafeBytes { MCPTracker.hex($0) } == "ab01")
+    // The digest of the empty string, as every SHA-256 tool prints it.
+    #expect(MCPTracker.sha256Hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+}
