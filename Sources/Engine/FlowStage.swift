@@ -72,7 +72,9 @@ protocol SessionPort: AnyObject {
     /// A flow's first packet.
     func flowStarted(_ flowId: UInt64)
     /// A payload that may hold JSON-RPC messages (HTTP body, SSE event, WebSocket text, JSON line).
-    func mcpPayload(_ payload: MCPPayload, headers: HTTPHeaders?)
+    /// `consuming`: the session stage changes the flow id of the payload it is given; handed
+    /// over, the payload is moved, not copied with its dozen references retained.
+    func mcpPayload(_ payload: consuming MCPPayload, headers: HTTPHeaders?)
     /// The connection is MCP by what its parsers saw (an MCP header, the `mcp` subprotocol, JSON-RPC lines).
     func carriesMCP(_ flowId: UInt64)
     /// A limit breach or evasion sign (`protocol` alert, once per kind per flow).
@@ -618,16 +620,15 @@ final class FlowStage {
         let session = direction == .toServer ? requestSession : (context.response?.headers["mcp-session-id"] ?? requestSession)
         let http = HTTPContext(method: request?.method, url: request?.target, host: request?.headers["host"],
                                status: context.response?.status)
-        var payload = MCPPayload(time: time, flowId: flow.id, client: flow.client, server: flow.server,
-                                 direction: direction, transport: transport, appProto: "http",
-                                 exchange: context.exchangeIndex, sessionId: session,
-                                 protocolVersionHeader: request?.headers["mcp-protocol-version"],
-                                 http: http, bytes: bytes)
-        if direction == .toServer {
-            payload.methodHeader = request?.headers["mcp-method"]
-            payload.nameHeader = request?.headers["mcp-name"]
-        }
-        port.mcpPayload(payload, headers: direction == .toServer ? request?.headers : context.response?.headers)
+        // Made whole and handed over at once: the session stage takes it (`consuming`) without a copy.
+        let toServer = direction == .toServer
+        port.mcpPayload(MCPPayload(time: time, flowId: flow.id, client: flow.client, server: flow.server,
+                                   direction: direction, transport: transport, appProto: "http",
+                                   exchange: context.exchangeIndex, sessionId: session,
+                                   protocolVersionHeader: request?.headers["mcp-protocol-version"], http: http,
+                                   methodHeader: toServer ? request?.headers["mcp-method"] : nil,
+                                   nameHeader: toServer ? request?.headers["mcp-name"] : nil, bytes: bytes),
+                        headers: toServer ? request?.headers : context.response?.headers)
     }
 
     // MARK: - the sensor under attack

@@ -363,7 +363,7 @@ final class OpRecorder: SessionPort {
     }
 
     func flowStarted(_ flowId: UInt64) { add(.flowStarted(flowId)) }
-    func mcpPayload(_ payload: MCPPayload, headers: HTTPHeaders?) {
+    func mcpPayload(_ payload: consuming MCPPayload, headers: HTTPHeaders?) {
         add(.payload(payload, headers, prepare(payload, headers: headers)))
         // The bytes, and about as much again for their parse.
         output.payloadBytes += 2 * payload.bytes.count

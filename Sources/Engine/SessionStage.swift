@@ -156,15 +156,15 @@ final class SessionStage: SessionPort {
                     appProto: p.appProto, finding: f))
     }
 
-    func mcpPayload(_ payload: MCPPayload, headers: HTTPHeaders?) {
+    func mcpPayload(_ payload: consuming MCPPayload, headers: HTTPHeaders?) {
         mcpPayload(payload, headers: headers, prepared: nil)
     }
 
     /// Every message of a payload: its `mcp` event, then the alerts it raises. `prepared`: the
     /// payload parsed, and its messages' secrets located, by a worker thread.
-    func mcpPayload(_ original: MCPPayload, headers: HTTPHeaders?, prepared: PreparedPayload?) {
-        var payload = original
+    func mcpPayload(_ original: consuming MCPPayload, headers: HTTPHeaders?, prepared: PreparedPayload?) {
         let flow = openFlow(original.flowId)
+        var payload = original
         payload.flowId = flow.id
         let before = tracker.messagesSeen
         defer {

@@ -89,11 +89,12 @@ public struct MCPPayload {
 
     public init(time: Timestamp, flowId: UInt64, client: Endpoint, server: Endpoint, direction: Direction,
                 transport: MCPTransport, appProto: String, exchange: Int? = nil, sessionId: String? = nil,
-                protocolVersionHeader: String? = nil, http: HTTPContext? = nil, bytes: [UInt8]) {
+                protocolVersionHeader: String? = nil, http: HTTPContext? = nil,
+                methodHeader: String? = nil, nameHeader: String? = nil, bytes: [UInt8]) {
         self.time = time; self.flowId = flowId; self.client = client; self.server = server
         self.direction = direction; self.transport = transport; self.appProto = appProto
         self.exchange = exchange; self.sessionId = sessionId; self.protocolVersionHeader = protocolVersionHeader
-        self.http = http; self.bytes = bytes
+        self.http = http; self.methodHeader = methodHeader; self.nameHeader = nameHeader; self.bytes = bytes
     }
 }
 

@@ -174,13 +174,17 @@ public final class MCPTracker {
         let doc = parsed.document
         for message in parsed.messages {
             messagesSeen += 1
-            emit(event(for: message, in: doc, payload: payload), MCPMessageView(document: doc, message: message))
+            event(for: message, in: doc, payload: payload, emit: emit)
         }
     }
 
     // MARK: - one message
 
-    private func event(for m: JSONRPCMessage, in doc: JSONDocument, payload: MCPPayload) -> MCPEvent {
+    /// The event of one message, handed to `emit` with the message's view. Handed, not returned:
+    /// returned, the optimiser copied the whole event (its twenty-odd references retained) and
+    /// destroyed the original.
+    private func event(for m: JSONRPCMessage, in doc: JSONDocument, payload: MCPPayload,
+                       emit: (MCPEvent, MCPMessageView) -> Void) {
         let source = payload.direction == .toServer ? payload.client : payload.server
         let destination = payload.direction == .toServer ? payload.server : payload.client
         let slot = Int(truncatingIfNeeded: payload.flowId) & (flowKeys.count - 1)
@@ -278,7 +282,7 @@ public final class MCPTracker {
         e.serverName = state.info.serverName
         e.serverVersion = state.info.serverVersion
         if config.includePayloads { e.message = doc.compactText(m.node) }
-        return e
+        emit(e, MCPMessageView(document: doc, message: m))
     }
 
     /// 2026-07-28: `Mcp-Method` must equal the body's method, and `Mcp-Name` the `params.name`
