@@ -215,8 +215,8 @@ public struct JSONWriter: ~Copyable {
     }
 
     private mutating func appendQuoted(_ s: String) {
-        var s = s
-        s.withUTF8 { appendQuoted(utf8: $0) }
+        // Read in place: a mutable copy for `withUTF8` retained and released every string written.
+        s.withUTF8Bytes { appendQuoted(utf8: $0) }
     }
 
     /// Most strings need no escaping: they are copied as they are scanned, eight bytes at a

@@ -76,9 +76,8 @@ func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
 /// Asked of every body's Content-Type: the bytes are read where they are (a native String's
 /// UTF-8 is contiguous), not copied into two arrays first.
 func asciiContainsLowercased(_ haystack: String, _ needle: String) -> Bool {
-    var haystack = haystack, needle = needle
-    return haystack.withUTF8 { h in
-        needle.withUTF8 { n in
+    haystack.withUTF8Bytes { h in
+        needle.withUTF8Bytes { n in
             if n.isEmpty { return true }
             guard h.count >= n.count else { return false }
             outer: for start in 0...(h.count - n.count) {

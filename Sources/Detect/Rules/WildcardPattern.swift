@@ -1,5 +1,7 @@
 // Sigma string values: `*` and `?` wildcards, backslash escapes, case-insensitive by default.
 
+import SonarCore
+
 /// A compiled Sigma string value. `*` matches any run of characters (none included), `?` exactly
 /// one character; `\*`, `\?` and `\\` are the literal characters, and a backslash before anything
 /// else is itself literal (the Sigma specification's escaping). Matching works on UTF-8 bytes
@@ -102,8 +104,7 @@ struct WildcardPattern: Sendable, Equatable {
     /// True if any of `patterns` matches `value`; the value's bytes are read (and, when it holds
     /// non-ASCII characters, lowercased) once for all of them.
     static func matchesAny(_ patterns: some Collection<WildcardPattern>, _ value: String) -> Bool {
-        var copy = value
-        return copy.withUTF8 { raw -> Bool in
+        value.withUTF8Bytes { raw -> Bool in
             var ascii = true
             for b in raw where b >= 0x80 { ascii = false; break }
             var lowered: String?
@@ -123,8 +124,7 @@ struct WildcardPattern: Sendable, Equatable {
     /// `matchesAny` for one case-insensitive `.exact` shape given by its folded bytes (a rule's
     /// gate keeps only those): an ASCII value folded byte by byte, any other lowercased whole.
     static func equalsFolded(_ value: String, _ folded: UnsafeBufferPointer<UInt8>) -> Bool {
-        var copy = value
-        return copy.withUTF8 { raw -> Bool in
+        value.withUTF8Bytes { raw -> Bool in
             for b in raw where b >= 0x80 { return Array(value.lowercased().utf8).elementsEqual(folded) }
             guard raw.count == folded.count else { return false }
             for k in 0..<raw.count where f(raw[k], true) != folded[k] { return false }

@@ -3,6 +3,8 @@
 // first byte, longest first), validation of each candidate, and one decode-and-rescan of
 // base64 and percent-encoded text.
 
+import SonarCore
+
 /// One secret found in a text.
 public struct SecretMatch: Sendable, Equatable, Hashable {
     /// The id of the pattern that matched.
@@ -41,8 +43,7 @@ public struct SecretScanner: Sendable {
 
     /// Every secret in `text`, as written and after one base64 or percent decode.
     public func scan(_ text: String) -> [SecretMatch] {
-        var copy = text
-        return copy.withUTF8 { scan(utf8: $0) }
+        text.withUTF8Bytes { scan(utf8: $0) }
     }
 
     /// `scan` over UTF-8 bytes.
@@ -90,8 +91,7 @@ public struct SecretScanner: Sendable {
         guard !compiled.contextPatterns.isEmpty, text.utf8.count >= compiled.shortestValue else { return [] }
         let lowered = key.lowercased()
         var out: [SecretMatch] = []
-        var copy = text
-        copy.withUTF8 { buffer in
+        text.withUTF8Bytes { buffer in
             for index in compiled.contextPatterns {
                 let p = compiled.patterns[index]
                 guard p.contextKeys.contains(where: { lowered.hasSuffix($0) }), !p.excludeKeys.contains(lowered) else { continue }
@@ -135,8 +135,7 @@ public struct SecretScanner: Sendable {
     /// checked on the name's bytes before any value is decoded.
     func hasContext(forKey key: String) -> Bool {
         guard !compiled.contextPatterns.isEmpty else { return false }
-        var copy = key
-        return copy.withUTF8 { hasContext(forKeyBytes: $0) }
+        return key.withUTF8Bytes { hasContext(forKeyBytes: $0) }
     }
 
     /// `hasContext(forKey:)` on the name's UTF-8 bytes.
