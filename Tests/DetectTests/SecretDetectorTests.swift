@@ -335,3 +335,30 @@ private func jsonObjectRanges(_ b: [UInt8]) -> [Range<Int>] {
     #expect(findings(message(eleven)).isEmpty)
     #expect(findings(message("Zq8#rT5!wK\\u0033")).isEmpty)
 }
+
+/// The place a top-level member names, told by the key's length first, answers as comparing the
+/// key with every JSON-RPC member name: escaped spellings, other cases and same-length names too.
+@Test func placeOfAKeyAnswersAsTheFullComparison() throws {
+    let keys = [#""params""#, #""result""#, #""error""#, #""id""#, #""method""#, #""jsonrpc""#,
+                #""\u0069d""#, #""par\u0061ms""#, #""jsonrp\u0063""#, #""ID""#, #""Params""#, #""METHOD""#,
+                #""ab""#, #""errxr""#, #""paramz""#, #""resulT""#, #""jsonrpX""#, #""""#, #""i""#,
+                #""parameters""#, #""é""#, #""idé""#, #""\n""#, #""methods""#]
+    let names = ["params", "result", "error", "id", "method", "jsonrpc"]
+    for (i, key) in keys.enumerated() {
+        let doc = try JSONDocument.parse(Array("{\(key):\(i)}".utf8))
+        var checked = 0
+        doc.forEachMember(doc.root) { k, _ in
+            let expected = names.first { doc.keyEquals(k, $0) } ?? "message"
+            #expect(SecretDetector.place(of: k, in: doc) == expected, "key \(key)")
+            checked += 1
+            return true
+        }
+        #expect(checked == 1)
+    }
+    // The escaped spelling still names the member it decodes to.
+    let doc = try JSONDocument.parse(Array(#"{"\u0069d":1}"#.utf8))
+    doc.forEachMember(doc.root) { k, _ in
+        #expect(SecretDetector.place(of: k, in: doc) == "id")
+        return true
+    }
+}

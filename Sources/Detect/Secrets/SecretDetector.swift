@@ -97,7 +97,7 @@ public struct SecretDetector: Sendable {
         doc.forEachMember(message) { key, value in
             // Only the members JSON-RPC defines name a place: any other name could be a secret.
             // Compared as unescaped bytes (no String per member): ASCII names have no other spelling.
-            let place = SecretDetector.places.first { doc.keyEquals(key, $0) } ?? "message"
+            let place = SecretDetector.place(of: key, in: doc)
             // The member name itself, then its value, as below.
             scanString(doc, key, key: nil, message: message, place: place, cache) { found.add($0, $1, $2) }
             walk(doc, value, key: key, message: message, place: place, cache) { found.add($0, $1, $2) }
@@ -171,6 +171,23 @@ public struct SecretDetector: Sendable {
     /// `key`: the member name the value sits under (the nearest one for array elements), as a
     /// node: it becomes a String only when a context pattern applies to it.
     private static let places = ["params", "result", "error", "id", "method", "jsonrpc"]
+
+    /// The member of `places` a top-level key names, or "message". A key as sent (no escapes)
+    /// is told by its length first, so most keys are compared with one name, not six.
+    static func place(of key: JSONRef, in doc: JSONDocument) -> String {
+        guard !doc.hasEscapes(key) else { return places.first { doc.keyEquals(key, $0) } ?? "message" }
+        switch doc.range(key).count - 2 { // the quotes
+        case 2: if doc.keyEquals(key, "id") { return "id" }
+        case 5: if doc.keyEquals(key, "error") { return "error" }
+        case 6:
+            if doc.keyEquals(key, "params") { return "params" }
+            if doc.keyEquals(key, "result") { return "result" }
+            if doc.keyEquals(key, "method") { return "method" }
+        case 7: if doc.keyEquals(key, "jsonrpc") { return "jsonrpc" }
+        default: break
+        }
+        return "message"
+    }
 
     private func walk(_ doc: JSONDocument, _ node: JSONRef, key: JSONRef?, message: JSONRef, place: String,
                       _ cache: SecretScanCache?, _ add: (SecretMatch, String, String) -> Void) {
