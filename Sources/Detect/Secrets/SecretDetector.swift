@@ -277,16 +277,24 @@ public struct SecretLocations: Sendable {
 /// without the cache. Texts over `maxTextBytes` are scanned each time: at most
 /// 2 × 4,096 slots of 256 bytes (or a header's name and value of 256 each) are kept.
 public final class SecretScanCache {
-    private struct HeaderEntry {
-        var hash: UInt64
-        var name: String
-        var value: String
-        var matches: [SecretMatch]
+    // Objects, made on a miss and read on every hit: a hit takes one reference to its entry,
+    // not one to each String and array of a struct copied out of the table.
+    private final class HeaderEntry {
+        let hash: UInt64
+        let name: String
+        let value: String
+        let matches: [SecretMatch]
+        init(hash: UInt64, name: String, value: String, matches: [SecretMatch]) {
+            self.hash = hash; self.name = name; self.value = value; self.matches = matches
+        }
     }
-    private struct TextEntry {
-        var hash: UInt64
-        var bytes: [UInt8]
-        var matches: [SecretMatch]
+    private final class TextEntry {
+        let hash: UInt64
+        let bytes: [UInt8]
+        let matches: [SecretMatch]
+        init(hash: UInt64, bytes: [UInt8], matches: [SecretMatch]) {
+            self.hash = hash; self.bytes = bytes; self.matches = matches
+        }
     }
     // Unchecked exclusivity: each access is one subscript read or write of the standard
     // library's, with no code of ours running inside it, so no two can overlap (the scans run
@@ -319,17 +327,16 @@ public final class SecretScanCache {
         // A value too short for the text scan and for any context pattern holds nothing.
         let length = value.utf8.count
         if length < scanner.compiled.shortestAny { return [] }
-        let detector = SecretDetector(scanner: scanner)
         guard value.utf8.count <= Self.maxTextBytes, name.utf8.count <= Self.maxTextBytes,
               let hash = Self.hashBytes(name, value) else {
-            return detector.scanHeader(name: name, value: value)
+            return SecretDetector(scanner: scanner).scanHeader(name: name, value: value)
         }
         use(scanner)
         let slot = Int(truncatingIfNeeded: hash) & (Self.slotCount - 1)
         if let e = headers[slot], e.hash == hash, Self.sameBytes(e.name, name), Self.sameBytes(e.value, value) {
             return e.matches
         }
-        let found = detector.scanHeader(name: name, value: value)
+        let found = SecretDetector(scanner: scanner).scanHeader(name: name, value: value)
         headers[slot] = HeaderEntry(hash: hash, name: name, value: value, matches: found)
         return found
     }
