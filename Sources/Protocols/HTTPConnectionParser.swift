@@ -72,6 +72,15 @@ public final class HTTPConnectionParser {
     private var undecidedBytes = 0
     private var afterUpgradeToServer: [UInt8] = []
     private var afterUpgradeToClient: [UInt8] = []
+    /// What each direction's buffers reserved when last measured (`heldCapacity`), and which
+    /// directions this parser touched since (bit `Direction.index`): set on every input of a
+    /// direction, and on the request side when a response's head settles what it held. Kept
+    /// here, not in each `Half`: the budget's read after a delivery then touches only this
+    /// object, not the other direction's (a cache miss each delivery). Unchecked: plain values,
+    /// each access one load or store.
+    @exclusivity(unchecked) private var measuredToServer = 0
+    @exclusivity(unchecked) private var measuredToClient = 0
+    @exclusivity(unchecked) private var touchedHalves: UInt8 = 0
 
     public init(limits: HTTPLimits = .init()) {
         self.limits = limits
@@ -107,19 +116,23 @@ public final class HTTPConnectionParser {
     /// for the engine's budget of all connections' buffers.
     public var heldCapacity: Int {
         // Asked after every delivery (the engine's budget): no closure, no array. A direction
-        // is measured again only when this parser touched it since (`Half.stale`): reading the
-        // capacities of the other direction's buffers cost a cache miss each, every delivery.
+        // is measured again only when this parser touched it since (`touchedHalves`): reading
+        // the capacities of the other direction's buffers cost a cache miss each, every delivery.
         func reserved(_ h: Half?) -> Int {
             guard let h else { return 0 }
-            if h.stale {
-                h.measured = h.headBuf.capacity + h.body.capacity + h.lineBuf.capacity + h.held.capacity + h.sse.heldCapacity
-                    + (h.inflater == nil ? 0 : Inflater.approximateFootprint)
-                h.stale = false
-            }
-            return h.measured
+            return h.headBuf.capacity + h.body.capacity + h.lineBuf.capacity + h.held.capacity + h.sse.heldCapacity
+                + (h.inflater == nil ? 0 : Inflater.approximateFootprint)
         }
-        return reserved(toServerHalf) + reserved(toClientHalf) + afterUpgradeToServer.capacity + afterUpgradeToClient.capacity
+        if touchedHalves != 0 {
+            if touchedHalves & 1 != 0 { measuredToServer = reserved(toServerHalf) }
+            if touchedHalves & 2 != 0 { measuredToClient = reserved(toClientHalf) }
+            touchedHalves = 0
+        }
+        return measuredToServer + measuredToClient + afterUpgradeToServer.capacity + afterUpgradeToClient.capacity
     }
+
+    /// `direction`'s buffers may have changed: measured again at the next `heldCapacity`.
+    @inline(__always) private func touched(_ direction: Direction) { touchedHalves |= 1 << direction.index }
 
     /// After `.upgrade`: the bytes of that direction that followed the HTTP message which ended
     /// HTTP and that this parser had already been given (the first WebSocket frames, say). The
@@ -150,7 +163,7 @@ public final class HTTPConnectionParser {
 
     private func parse(_ bytes: UnsafeRawBufferPointer, _ direction: Direction, _ emit: (HTTPOutput) -> Void) {
         let h = half(direction)
-        h.stale = true
+        touched(direction)
         var i = 0
         let n = bytes.count
         while i < n {
@@ -174,7 +187,7 @@ public final class HTTPConnectionParser {
         counters.add("http.gap")
         if isHTTP == false || length <= 0 { return }
         let h = half(direction)
-        h.stale = true
+        touched(direction)
         switch h.state {
         case .stopped:
             return
@@ -216,7 +229,7 @@ public final class HTTPConnectionParser {
     public func end(direction: Direction, emit: (HTTPOutput) -> Void) {
         if isHTTP == false { return }
         let h = half(direction)
-        h.stale = true
+        touched(direction)
         switch h.state {
         case .stopped:
             return
@@ -525,7 +538,7 @@ public final class HTTPConnectionParser {
         emit(.responseHead(ctx))
 
         let requestSide = half(.toServer)
-        requestSide.stale = true // the answer may release or drop what the request side held
+        touched(.toServer) // the answer may release or drop what the request side held
         if status == 101 || (req?.head.method == "CONNECT" && status >= 200 && status < 300) {
             isUpgraded = true
             afterUpgradeToClient = Array(UnsafeRawBufferPointer(rebasing: bytes[next...]))
@@ -1030,11 +1043,6 @@ private final class Half {
     // standard-library operation (append, count, copy, assignment), and the one long access,
     // the read of `headBuf` in `parseHeadBuffer`, runs no code outside the parser.
     @exclusivity(unchecked) var headBuf: [UInt8] = []
-    /// What this direction's buffers reserved when last measured (`heldCapacity`), and whether
-    /// the parser has touched them since: set on every input of this direction, and on the
-    /// request side when a response's head settles what it held.
-    @exclusivity(unchecked) var measured = 0
-    @exclusivity(unchecked) var stale = true
     var headLines = 0
     var lineStart = 0
     var validator: StartLineValidator
