@@ -76,24 +76,45 @@ public struct FlowConfig: Sendable {
 /// module that declares the field: the engine, in another module, would check a public stored
 /// field on every access. `streams`, held across the reassembler's callbacks, keeps the check.
 public final class Flow {
-    // The key first: a lookup compares it, and from the object's start it fits in one cache
-    // line (after the id it straddled two, a second miss on every packet).
+    // Layout: what every packet reads comes first, in two cache lines: the key (the lookup
+    // compares it) alone in the object's first line, then the per-packet state in the second
+    // (slot, flags, TTLs, last activity, counts, timeline position). Declaration order is the
+    // layout; spread over five lines, each packet missed on several of them.
     public let key: FlowKey
     /// Where the table keeps this flow (its LRU links and flow list); set by the table.
     /// Unchecked like the plain fields below: each access is one load or store.
     @exclusivity(unchecked) fileprivate var slot: Int32 = -1
+    @exclusivity(unchecked) private var storedBypassed = false
+    @exclusivity(unchecked) private var storedHandshakeSeen = false
+    @exclusivity(unchecked) private var storedClosed = false
+    @exclusivity(unchecked) private var storedFinSeen = false
+    /// Which end of the key is the client: `direction(from:)` reads the key, not `client`.
+    private let clientIsLow: Bool
+    private let clientIsHigh: Bool
+    @exclusivity(unchecked) private var storedFirstTTL: InlineArray<2, UInt8> = [0, 0]
+    @exclusivity(unchecked) private var storedLastSeen: Timestamp
+    @exclusivity(unchecked) private var storedPackets: InlineArray<2, UInt64> = [0, 0]
+    @exclusivity(unchecked) private var storedBytes: InlineArray<2, UInt64> = [0, 0]
+    @exclusivity(unchecked) private var storedLastSeq: UInt64 = 0
+    // The two objects: assigning one releases the old object, whose deinit never reaches back
+    // to this flow, so these accesses cannot overlap either.
+    @exclusivity(unchecked) private var storedApp: AnyObject?
+    @exclusivity(unchecked) private var storedNotes: AnyObject?
     public let id: UInt64
     /// The side that opened the connection (sent the SYN), or the one judged the client.
     public let client: Endpoint
     public let server: Endpoint
-    public var transport: TransportProtocol { key.transport }
     public let firstSeen: Timestamp
+    @exclusivity(unchecked) private var storedClosedAt: Timestamp?
+    @exclusivity(unchecked) private var storedFirstSeq: UInt64 = 0
+    /// One reassembler per direction, indexed by `Direction.index`.
+    public var streams: InlineArray<2, TCPReassembler> = [TCPReassembler(), TCPReassembler()]
+
+    public var transport: TransportProtocol { key.transport }
     public internal(set) var lastSeen: Timestamp { get { storedLastSeen } set { storedLastSeen = newValue } }
     // Inline, not arrays: three heap allocations less per flow (a SYN flood fills the table).
     public internal(set) var packets: InlineArray<2, UInt64> { get { storedPackets } set { storedPackets = newValue } }
     public internal(set) var bytes: InlineArray<2, UInt64> { get { storedBytes } set { storedBytes = newValue } }
-    /// One reassembler per direction, indexed by `Direction.index`.
-    public var streams: InlineArray<2, TCPReassembler> = [TCPReassembler(), TCPReassembler()]
     /// Whatever the application layer keeps for this flow.
     public var app: AnyObject? { get { storedApp } set { storedApp = newValue } }
     /// What the engine notes of this flow for its whole life (its `flow` event): reached from
@@ -114,33 +135,21 @@ public final class Flow {
     public var firstSeq: UInt64 { get { storedFirstSeq } set { storedFirstSeq = newValue } }
     public var lastSeq: UInt64 { get { storedLastSeq } set { storedLastSeq = newValue } }
 
-    @exclusivity(unchecked) private var storedLastSeen: Timestamp
-    @exclusivity(unchecked) private var storedPackets: InlineArray<2, UInt64> = [0, 0]
-    @exclusivity(unchecked) private var storedBytes: InlineArray<2, UInt64> = [0, 0]
-    // The two objects: assigning one releases the old object, whose deinit never reaches back
-    // to this flow, so these accesses cannot overlap either.
-    @exclusivity(unchecked) private var storedApp: AnyObject?
-    @exclusivity(unchecked) private var storedNotes: AnyObject?
-    @exclusivity(unchecked) private var storedBypassed = false
-    @exclusivity(unchecked) private var storedHandshakeSeen = false
-    @exclusivity(unchecked) private var storedClosed = false
-    @exclusivity(unchecked) private var storedClosedAt: Timestamp?
-    @exclusivity(unchecked) private var storedFinSeen = false
-    @exclusivity(unchecked) private var storedFirstTTL: InlineArray<2, UInt8> = [0, 0]
-    @exclusivity(unchecked) private var storedFirstSeq: UInt64 = 0
-    @exclusivity(unchecked) private var storedLastSeq: UInt64 = 0
-
     init(id: UInt64, key: FlowKey, client: Endpoint, server: Endpoint, time: Timestamp) {
         self.id = id
         self.key = key
         self.client = client
         self.server = server
+        self.clientIsLow = client == key.low
+        self.clientIsHigh = client == key.high
         self.firstSeen = time
         self.storedLastSeen = time
     }
 
+    /// `.toServer` for what `client` sends. The client is one of the key's ends: compared with
+    /// the key, which a packet has read already, rather than with `client`.
     public func direction(from source: Endpoint) -> Direction {
-        source == client ? .toServer : .toClient
+        (clientIsLow && source == key.low) || (clientIsHigh && source == key.high) ? .toServer : .toClient
     }
 }
 

@@ -122,3 +122,18 @@ private func packet(_ port: UInt16, at second: Int64, v6: Bool = false) -> Decod
 extension SplitMix {
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
+
+/// A packet's direction is read off the key's ends; it answers as comparing with `client`,
+/// whichever end the client is, and when both ends are one endpoint.
+@Test func directionAnswersAsComparingWithTheClient() {
+    let a = Endpoint(address: .v4(0x0A00_0001), port: 5000)
+    let b = Endpoint(address: .v4(0x0A00_0002), port: 80)
+    let c = Endpoint(address: .v6(1, 2), port: 80)
+    for (client, server) in [(a, b), (b, a), (a, a), (a, c), (c, a)] {
+        let flow = Flow(id: 1, key: FlowKey(client, server, transport: .tcp), client: client, server: server, time: .zero)
+        for source in [a, b, c, Endpoint(address: .v4(0x0A00_0001), port: 80)] {
+            #expect(flow.direction(from: source) == (source == client ? .toServer : .toClient),
+                    "client \(client), server \(server), source \(source)")
+        }
+    }
+}
