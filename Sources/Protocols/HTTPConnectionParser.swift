@@ -379,7 +379,7 @@ public final class HTTPConnectionParser {
 
     /// Splits the buffered head into its start line and fields (obs-fold joined with one SP).
     private func parseHeadBuffer(_ h: Half, _ emit: (HTTPOutput) -> Void) -> ([UInt8], HTTPHeaders) {
-        var entries: [(name: String, value: String)] = []
+        var entries: [HTTPHeaders.Field] = []
         entries.reserveCapacity(16) // grown one by one it was reallocated four times a head
         var startLine: [UInt8] = []
         // Reported after the read of `headBuf`, so that no code outside this parser runs
@@ -427,13 +427,13 @@ public final class HTTPConnectionParser {
                 if k < h.lastFields.count, Self.same(h.lastFields[k].name, name), Self.same(h.lastFields[k].value, value) {
                     entries.append(h.lastFields[k])
                 } else {
-                    entries.append((Self.text(name), Self.text(value)))
+                    entries.append(HTTPHeaders.Field(name: Self.text(name), value: Self.text(value)))
                 }
             }
         }
         // Kept for the next head only when small: at most a few kilobytes per connection.
         h.lastFields = h.headBuf.count <= Self.maxRememberedHead ? entries : []
-        return (startLine, HTTPHeaders(entries))
+        return (startLine, HTTPHeaders(fields: entries))
     }
 
     static let maxRememberedHead = 4096
@@ -1055,7 +1055,7 @@ private final class Half {
     /// The fields of this direction's last head (when small): a connection repeats most of its
     /// fields from one message to the next (host, agent, content type, session id), and an
     /// equal field reuses their Strings instead of decoding and allocating new ones.
-    var lastFields: [(name: String, value: String)] = []
+    var lastFields: [HTTPHeaders.Field] = []
 
     // Body being read.
     var mode = Mode.untilClose

@@ -4,9 +4,22 @@ import SonarCore
 /// Header fields of an HTTP message exactly as sent: original spelling, original order,
 /// duplicates kept. Lookups are case-insensitive (RFC 9110 5.1).
 public struct HTTPHeaders: Sendable, Equatable {
-    public var entries: [(name: String, value: String)]
+    /// One field as sent. A struct, not a tuple: an array of tuples is copied and destroyed
+    /// element by element through the run time's generic tuple witnesses (a head's fields are
+    /// freed with every message).
+    public struct Field: Sendable, Equatable {
+        public var name: String
+        public var value: String
+        public init(name: String, value: String) { self.name = name; self.value = value }
+    }
 
-    public init(_ entries: [(name: String, value: String)] = []) { self.entries = entries }
+    public var entries: [Field]
+
+    public init(_ entries: [(name: String, value: String)] = []) {
+        self.entries = entries.map { Field(name: $0.name, value: $0.value) }
+    }
+
+    public init(fields: [Field]) { self.entries = fields }
 
     /// The value of the first field called `name` (any case), or nil.
     public subscript(_ name: String) -> String? {

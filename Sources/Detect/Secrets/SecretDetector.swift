@@ -104,7 +104,8 @@ public struct SecretDetector: Sendable {
             return true
         }
         if let headers {
-            for (name, value) in headers.entries {
+            for field in headers.entries {
+                let name = field.name, value = field.value
                 let matches = cache?.matches(headerName: name, value: value, scanner: scanner) ?? scanHeader(name: name, value: value)
                 guard !matches.isEmpty else { continue }
                 // Named only when something was found: most headers carry nothing.
