@@ -230,3 +230,27 @@ struct WebSocketDeflateTests {
                               .anomaly(.toClient, "websocket.rsv_without_extension"), .ping(.toClient, [])])
     }
 }
+
+/// Extension parameters are trimmed of spaces and tabs by whole Characters: as the reversed-drop
+/// form did, on every mix of spaces, tabs, combining marks after a space, and other text.
+@Test func extensionParameterTrimAnswersAsDroppingWholeCharacters() {
+    func oracle(_ s: Substring) -> String {
+        String(s.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    }
+    let pieces = ["", " ", "\t", "a", "é", " \u{301}", "\u{301}", "x=1", "\"15\"", "  \t", "🙂"]
+    var checked = 0
+    for a in pieces { for b in pieces { for c in pieces {
+        let text = a + b + c
+        // As a whole and as a slice of a longer string.
+        let whole = Substring(text)
+        let longer = "[" + text + "]"
+        let slice = longer.dropFirst().dropLast()
+        #expect(WebSocketDeflateParameters.trim(whole) == oracle(whole), "\(text.debugDescription)")
+        #expect(WebSocketDeflateParameters.trim(slice) == oracle(slice), "\(text.debugDescription)")
+        checked += 1
+    } } }
+    #expect(checked == 1331)
+    // And the parsing that uses it.
+    let (p, anomalies) = WebSocketDeflateParameters.negotiated(from: " permessage-deflate ;\tclient_max_window_bits = \"10\" ; server_no_context_takeover ")
+    #expect(p.enabled && p.serverNoContextTakeover && p.clientMaxWindowBits == 10 && anomalies.isEmpty)
+}
