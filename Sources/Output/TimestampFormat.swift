@@ -27,22 +27,30 @@ extension Timestamp {
     }
 
     /// The ISO-8601 text of a time in years 0…9999 (the clamp keeps every packet time there),
-    /// written digit by digit into a stack buffer and handed to `body`; nil outside those years.
+    /// written into a stack buffer and handed to `body`; nil outside those years.
     public func withISO8601Bytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
         let (y, m, d, rem, frac) = civilParts
         guard y >= 0 && y <= 9999 else { return nil }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 31) { b in
-            func put(_ v: Int64, _ at: Int, _ width: Int) {
-                var v = v
-                for k in stride(from: at + width - 1, through: at, by: -1) { b[k] = UInt8(48 + v % 10); v /= 10 }
+            // Two digits at a time from a table (every event has a time, a `flow` event three):
+            // digit by digit, with a division each, a time cost about 900 instructions.
+            let pairs = Timestamp.digitPairs.utf8Start
+            func two(_ v: Int, _ at: Int) {
+                b[at] = pairs[2 &* v]
+                b[at &+ 1] = pairs[2 &* v &+ 1]
             }
-            put(y, 0, 4); b[4] = 45; put(m, 5, 2); b[7] = 45; put(d, 8, 2); b[10] = 84
-            put(rem / 3600, 11, 2); b[13] = 58; put(rem % 3600 / 60, 14, 2); b[16] = 58; put(rem % 60, 17, 2)
-            b[19] = 46; put(frac, 20, 6)
+            let year = Int(y), seconds = Int(rem), micros = Int(frac)
+            two(year / 100, 0); two(year % 100, 2); b[4] = 45
+            two(Int(m), 5); b[7] = 45; two(Int(d), 8); b[10] = 84
+            two(seconds / 3600, 11); b[13] = 58; two(seconds % 3600 / 60, 14); b[16] = 58; two(seconds % 60, 17)
+            b[19] = 46; two(micros / 10_000, 20); two(micros / 100 % 100, 22); two(micros % 100, 24)
             b[26] = 43; b[27] = 48; b[28] = 48; b[29] = 48; b[30] = 48
             return body(UnsafeBufferPointer(rebasing: b[0..<31]))
         }
     }
+
+    /// "00", "01", … "99", one after the other.
+    private static let digitPairs: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 
     /// Gregorian date of a day count since 1970-01-01 (H. Hinnant's civil-from-days algorithm).
     static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {

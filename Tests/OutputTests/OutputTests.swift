@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import SonarCore
 @testable import SonarOutput
@@ -126,5 +127,25 @@ private func referenceQuoted(_ s: String) -> String {
         w.endArray()
         let expected = "[" + strings.map(referenceQuoted).joined(separator: ",") + "]"
         #expect(String(decoding: w.bytes, as: UTF8.self) == expected, "\(strings.map(\.debugDescription))")
+    }
+}
+
+/// Packet times written two digits at a time answer as Foundation's Gregorian calendar in UTC,
+/// over 20 000 times from 1970 to 2400, microseconds included.
+@Test func timestampsMatchFoundationsCalendar() {
+    let formatter = DateFormatter()
+    formatter.locale = Locale(identifier: "en_US_POSIX")
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    formatter.calendar = Calendar(identifier: .gregorian)
+    formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+    var state: UInt64 = 0x1234_5678
+    let span: UInt64 = 13_569_465_600 // 1970 to 2400, in seconds
+    for _ in 0..<20_000 {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        let seconds = Int64((state >> 11) % span)
+        let micros = Int64((state >> 3) % 1_000_000)
+        let expected = formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+            + "." + String(repeating: "0", count: 6 - String(micros).count) + String(micros) + "+0000"
+        #expect(Timestamp(seconds: seconds, microseconds: micros).iso8601 == expected)
     }
 }
