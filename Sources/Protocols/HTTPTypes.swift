@@ -51,11 +51,6 @@ public struct HTTPHeaders: Sendable, Equatable {
         }
         return out
     }
-
-    public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
-        lhs.entries.count == rhs.entries.count
-            && zip(lhs.entries, rhs.entries).allSatisfy { $0.name == $1.name && $0.value == $1.value }
-    }
 }
 
 /// ASCII-only case folding: header names are tokens, so Unicode case rules never apply.
