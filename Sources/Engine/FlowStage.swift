@@ -538,7 +538,7 @@ final class FlowStage {
             if let n = notes(flow) {
                 // Once per flow: the session stage's mark only ever goes from no to yes.
                 if !n.saidCarriesMCP, let headers = context.request?.headers,
-                   headers["mcp-session-id"] != nil || headers["mcp-protocol-version"] != nil {
+                   headers.contains("mcp-session-id") || headers.contains("mcp-protocol-version") {
                     n.saidCarriesMCP = true
                     port.carriesMCP(flow.id)
                 }

@@ -369,23 +369,56 @@ public final class HTTPConnectionParser {
         let (startLine, headers) = parseHeadBuffer(h, emit)
         resetHead(h)
         h.resyncing = false
-        if h.direction == .toServer {
-            requestHead(h, startLine, headers, emit)
-        } else {
-            responseHead(h, startLine, headers, bytes, next, emit)
+        switch startLine {
+        case .request(let method, let target, let versionMinor):
+            requestHead(h, HTTPRequestHead(method: method, target: target, versionMinor: versionMinor, headers: headers), emit)
+        case .response(let status, let reason, let versionMinor):
+            responseHead(h, HTTPResponseHead(status: status, reason: reason, versionMinor: versionMinor, headers: headers),
+                         bytes, next, emit)
+        case .bad:
+            resync(h, emit, anomaly: "http.bad_start_line", atLineStart: true)
         }
         return next
     }
 
+    /// A head's start line, split (validated already by `StartLineValidator`).
+    private enum StartLine {
+        case request(method: String, target: String, versionMinor: Int)
+        case response(status: Int, reason: String, versionMinor: Int)
+        case bad
+    }
+
+    /// METHOD SP target SP HTTP/1.d
+    private static func requestLine(_ line: UnsafeRawBufferPointer) -> StartLine {
+        guard let sp1 = line.firstIndex(of: 32), let sp2 = line.lastIndex(of: 32), sp2 > sp1,
+              line.count >= sp2 + 9 else { return .bad }
+        return .request(method: String(decoding: line[..<sp1], as: UTF8.self),
+                        target: String(decoding: line[(sp1 + 1)..<sp2], as: UTF8.self),
+                        versionMinor: Int(line[sp2 + 8]) - 48)
+    }
+
+    /// HTTP/1.d SP ddd [SP reason]
+    private static func statusLine(_ line: UnsafeRawBufferPointer) -> StartLine {
+        guard line.count >= 12 else { return .bad }
+        let status = (Int(line[9]) - 48) * 100 + (Int(line[10]) - 48) * 10 + (Int(line[11]) - 48)
+        let reason = line.count > 13 ? String(decoding: line[13...], as: UTF8.self) : ""
+        return .response(status: status, reason: reason, versionMinor: Int(line[7]) - 48)
+    }
+
     /// Splits the buffered head into its start line and fields (obs-fold joined with one SP).
-    private func parseHeadBuffer(_ h: Half, _ emit: (HTTPOutput) -> Void) -> ([UInt8], HTTPHeaders) {
-        var entries: [HTTPHeaders.Field] = []
-        entries.reserveCapacity(16) // grown one by one it was reallocated four times a head
-        var startLine: [UInt8] = []
+    /// The fields keep the head's buffer and the place of each name and value in it: no String
+    /// is made for a field until someone asks for its value.
+    private func parseHeadBuffer(_ h: Half, _ emit: (HTTPOutput) -> Void) -> (StartLine, HTTPHeaders) {
+        var spans: [HTTPHeaders.Span] = []
+        spans.reserveCapacity(16) // grown one by one it was reallocated four times a head
+        var startLine = StartLine.bad
+        // obs-fold continuations (rare): the field they continue and where their text is.
+        var folds: [(field: Int, start: Int, end: Int)] = []
         // Reported after the read of `headBuf`, so that no code outside this parser runs
         // while the buffer is being read (see `Half`).
         var badLines = 0
         defer { for _ in 0..<badLines { anomaly(h.direction, "http.bad_header_line", emit) } }
+        let isRequest = h.direction == .toServer
         h.headBuf.withUnsafeBytes { buf in
             var i = 0
             var first = true
@@ -393,98 +426,65 @@ public final class HTTPConnectionParser {
                 let lf = findByte(10, buf, from: i) ?? buf.count
                 var e = lf
                 if e > i && buf[e - 1] == 13 { e -= 1 }
-                let line = UnsafeRawBufferPointer(rebasing: buf[i..<e])
+                let lineStart = i
                 i = lf + 1
                 if first {
-                    startLine = Array(line)
+                    let line = UnsafeRawBufferPointer(rebasing: buf[lineStart..<e])
+                    startLine = isRequest ? Self.requestLine(line) : Self.statusLine(line)
                     first = false
                     continue
                 }
-                if line.isEmpty { break }
-                if line[0] == 32 || line[0] == 9 {
+                if e == lineStart { break }
+                var (vs, ve) = (lineStart, e)
+                if buf[lineStart] == 32 || buf[lineStart] == 9 {
                     // obs-fold: a continuation of the previous field's value.
-                    let more = trimOWS(line)
-                    if let last = entries.indices.last {
-                        counters.add("http.obs_fold")
-                        if !more.isEmpty {
-                            entries[last].value += entries[last].value.isEmpty ? "" : " "
-                            entries[last].value += String(decoding: more, as: UTF8.self)
-                        }
-                    } else {
+                    trimOWS(buf, &vs, &ve)
+                    if spans.isEmpty {
                         badLines += 1
+                    } else {
+                        counters.add("http.obs_fold")
+                        if vs < ve { folds.append((spans.count - 1, vs, ve)) }
                     }
                     continue
                 }
-                var colon = 0
-                while colon < line.count && line[colon] != 58 { colon += 1 }
-                let name = UnsafeRawBufferPointer(rebasing: line[0..<colon])
-                if colon == line.count || name.isEmpty || !name.allSatisfy(isTokenChar) {
+                var colon = lineStart
+                while colon < e && buf[colon] != 58 { colon += 1 }
+                if colon == e || colon == lineStart || !buf[lineStart..<colon].allSatisfy(isTokenChar) {
                     badLines += 1
                     continue
                 }
-                let value = trimOWS(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
-                let k = entries.count
-                if k < h.lastFields.count, Self.same(h.lastFields[k].name, name), Self.same(h.lastFields[k].value, value) {
-                    entries.append(h.lastFields[k])
-                } else {
-                    entries.append(HTTPHeaders.Field(name: Self.text(name), value: Self.text(value)))
-                }
+                vs = colon + 1
+                trimOWS(buf, &vs, &ve)
+                spans.append(HTTPHeaders.Span(nameStart: UInt32(lineStart), nameEnd: UInt32(colon),
+                                              valueStart: UInt32(vs), valueEnd: UInt32(ve)))
             }
         }
-        // Kept for the next head only when small: at most a few kilobytes per connection.
-        h.lastFields = h.headBuf.count <= Self.maxRememberedHead ? entries : []
-        return (startLine, HTTPHeaders(fields: entries))
-    }
-
-    static let maxRememberedHead = 4096
-
-    /// A header name or value as a String. Up to 15 bytes a String holds its bytes itself; longer
-    /// ones are allocated, counted and freed, unless they are one of the common texts below, given
-    /// as literals (no allocation, nothing to count), as Go's `textproto` does for header names.
-    private static func text(_ bytes: UnsafeRawBufferPointer) -> String {
-        if bytes.count > 15, bytes.count < commonTexts.count {
-            for known in commonTexts[bytes.count] where same(known, bytes) { return known }
+        // The head's buffer is released after each head (`resetHead`): kept by the fields when
+        // it holds little more than the head, copied to its size when a large delivery was
+        // reserved for it (a waiting request's head must not hold the delivery's reserve).
+        var storage = h.headBuf.capacity - h.headBuf.count <= 1024 ? h.headBuf : h.headBuf.withUnsafeBytes { Array($0) }
+        if !folds.isEmpty {
+            // Each folded value is joined at the end of the buffer and its field pointed there.
+            var k = 0
+            while k < folds.count {
+                let field = folds[k].field
+                let joinedStart = storage.count
+                let s = spans[field]
+                storage.append(contentsOf: storage[Int(s.valueStart)..<Int(s.valueEnd)])
+                while k < folds.count && folds[k].field == field {
+                    if storage.count > joinedStart { storage.append(32) }
+                    storage.append(contentsOf: storage[folds[k].start..<folds[k].end])
+                    k += 1
+                }
+                spans[field].valueStart = UInt32(joinedStart)
+                spans[field].valueEnd = UInt32(storage.count)
+            }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return (startLine, HTTPHeaders(bytes: storage, spans: spans))
     }
 
-    /// Fields longer than 15 bytes that MCP clients and servers send on every message, indexed by
-    /// their length.
-    private static let commonTexts: [[String]] = {
-        let texts = [
-            "application/json", "application/json, text/event-stream", "text/event-stream",
-            "application/octet-stream", "no-cache, no-transform", "mcp-protocol-version",
-            "Mcp-Protocol-Version", "MCP-Protocol-Version", "transfer-encoding", "Transfer-Encoding",
-            "x-accel-buffering", "X-Accel-Buffering", "content-encoding", "Content-Encoding",
-            "application/json; charset=utf-8", "text/event-stream; charset=utf-8",
-        ]
-        var byLength = [[String]](repeating: [], count: (texts.map(\.utf8.count).max() ?? 0) + 1)
-        for t in texts { byLength[t.utf8.count].append(t) }
-        return byLength
-    }()
-
-    /// Whether `text`'s UTF-8 is exactly `bytes` (a String decoded from invalid UTF-8 holds
-    /// replacement characters, so it never equals raw bytes it was repaired from).
-    @inline(__always)
-    private static func same(_ text: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard text.utf8.count == bytes.count else { return false }
-        return text.utf8.withContiguousStorageIfAvailable { t in
-            guard let a = t.baseAddress, let b = bytes.baseAddress else { return bytes.isEmpty }
-            return memcmp(a, b, bytes.count) == 0
-        } ?? false
-    }
-
-    private func requestHead(_ h: Half, _ line: [UInt8], _ headers: HTTPHeaders, _ emit: (HTTPOutput) -> Void) {
-        // Validated already: METHOD SP target SP HTTP/1.d
-        guard let sp1 = line.firstIndex(of: 32), let sp2 = line.lastIndex(of: 32), sp2 > sp1,
-              line.count >= sp2 + 9 else {
-            resync(h, emit, anomaly: "http.bad_start_line", atLineStart: true)
-            return
-        }
-        let head = HTTPRequestHead(method: String(decoding: line[..<sp1], as: UTF8.self),
-                                   target: String(decoding: line[(sp1 + 1)..<sp2], as: UTF8.self),
-                                   versionMinor: Int(line[sp2 + 8] - 48),
-                                   headers: headers)
+    private func requestHead(_ h: Half, _ head: HTTPRequestHead, _ emit: (HTTPOutput) -> Void) {
+        let headers = head.headers
         let ctx = HTTPMessageContext(exchangeIndex: nextExchangeIndex, request: head, response: nil)
         nextExchangeIndex += 1
         if pending.count >= limits.maxPendingRequests {
@@ -496,24 +496,16 @@ public final class HTTPConnectionParser {
 
         // The bytes after an Upgrade or CONNECT request are not HTTP if the server agrees:
         // hold them until its answer.
-        h.holdAfterMessage = head.method == "CONNECT" || headers["upgrade"] != nil
+        h.holdAfterMessage = head.method == "CONNECT" || headers.contains("upgrade")
         h.holdIndex = ctx.exchangeIndex
 
         guard let framing = framing(h, headers, isRequest: true, emit) else { return }
         startBody(h, framing, ctx, headers, emit)
     }
 
-    private func responseHead(_ h: Half, _ line: [UInt8], _ headers: HTTPHeaders,
+    private func responseHead(_ h: Half, _ head: HTTPResponseHead,
                               _ bytes: UnsafeRawBufferPointer, _ next: Int, _ emit: (HTTPOutput) -> Void) {
-        // Validated already: HTTP/1.d SP ddd [SP reason]
-        guard line.count >= 12 else {
-            resync(h, emit, anomaly: "http.bad_start_line", atLineStart: true)
-            return
-        }
-        let status = Int(line[9] - 48) * 100 + Int(line[10] - 48) * 10 + Int(line[11] - 48)
-        let reason = line.count > 13 ? String(decoding: line[13...], as: UTF8.self) : ""
-        let head = HTTPResponseHead(status: status, reason: reason, versionMinor: Int(line[7] - 48), headers: headers)
-
+        let status = head.status, headers = head.headers
         if status >= 100 && status < 200 && status != 101 {
             // Interim: the request still waits for its final response.
             let ctx = HTTPMessageContext(exchangeIndex: pending.first?.index ?? nextExchangeIndex,
@@ -1052,10 +1044,6 @@ private final class Half {
     var scanPrev: UInt8 = 10
     /// Looking for a start line after an error: non-start lines are skipped silently.
     var resyncing = false
-    /// The fields of this direction's last head (when small): a connection repeats most of its
-    /// fields from one message to the next (host, agent, content type, session id), and an
-    /// equal field reuses their Strings instead of decoding and allocating new ones.
-    var lastFields: [HTTPHeaders.Field] = []
 
     // Body being read.
     var mode = Mode.untilClose
@@ -1104,11 +1092,11 @@ private func hexValue(_ b: UInt8) -> Int? {
     }
 }
 
-private func trimOWS(_ b: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-    var s = 0, e = b.count
-    while s < e && (b[s] == 32 || b[s] == 9) { s += 1 }
-    while e > s && (b[e - 1] == 32 || b[e - 1] == 9) { e -= 1 }
-    return UnsafeRawBufferPointer(rebasing: b[s..<e])
+/// Moves `start` and `end` inwards past spaces and tabs (optional white space).
+@inline(__always)
+private func trimOWS(_ b: UnsafeRawBufferPointer, _ start: inout Int, _ end: inout Int) {
+    while start < end && (b[start] == 32 || b[start] == 9) { start += 1 }
+    while end > start && (b[end - 1] == 32 || b[end - 1] == 9) { end -= 1 }
 }
 
 extension StringProtocol {

@@ -1,83 +1,207 @@
 // The value types the HTTP/1.x and SSE parsers hand to the layers above.
 import SonarCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Header fields of an HTTP message exactly as sent: original spelling, original order,
 /// duplicates kept. Lookups are case-insensitive (RFC 9110 5.1).
+///
+/// Held as bytes with the place of each name and value in them, not as a String per name and
+/// value: a head's fields were decoded, allocated and freed with every message, and most are
+/// never asked for. A value becomes a String only when asked (`subscript`, `values`).
 public struct HTTPHeaders: Sendable, Equatable {
-    /// One field as sent. A struct, not a tuple: an array of tuples is copied and destroyed
-    /// element by element through the run time's generic tuple witnesses (a head's fields are
-    /// freed with every message).
+    /// One field as sent (`entries`, and building headers by hand).
     public struct Field: Sendable, Equatable {
         public var name: String
         public var value: String
         public init(name: String, value: String) { self.name = name; self.value = value }
     }
 
-    public var entries: [Field]
-
-    public init(_ entries: [(name: String, value: String)] = []) {
-        self.entries = entries.map { Field(name: $0.name, value: $0.value) }
+    /// Where one field's name and value are in `bytes`.
+    @usableFromInline
+    struct Span: Sendable {
+        var nameStart: UInt32, nameEnd: UInt32, valueStart: UInt32, valueEnd: UInt32
+        var nameCount: Int { Int(nameEnd &- nameStart) }
     }
 
-    public init(fields: [Field]) { self.entries = fields }
+    /// The bytes the spans point into (a parsed head's buffer, start line included).
+    private var bytes: [UInt8]
+    private var spans: [Span]
+
+    public init(_ entries: [(name: String, value: String)] = []) {
+        self.init(fields: entries.map { Field(name: $0.name, value: $0.value) })
+    }
+
+    public init(fields: [Field]) {
+        var bytes: [UInt8] = []
+        var spans: [Span] = []
+        spans.reserveCapacity(fields.count)
+        for f in fields {
+            let n0 = bytes.count
+            bytes.append(contentsOf: f.name.utf8)
+            let v0 = bytes.count
+            bytes.append(contentsOf: f.value.utf8)
+            spans.append(Span(nameStart: UInt32(n0), nameEnd: UInt32(v0), valueStart: UInt32(v0), valueEnd: UInt32(bytes.count)))
+        }
+        self.bytes = bytes
+        self.spans = spans
+    }
+
+    /// Fields found by the parser in `bytes`.
+    init(bytes: [UInt8], spans: [Span]) {
+        self.bytes = bytes
+        self.spans = spans
+    }
+
+    /// How many fields there are.
+    public var fieldCount: Int { spans.count }
+
+    /// Bytes reserved for the fields (tests: a head kept for a waiting request holds no more
+    /// than about its own size).
+    var storageCapacity: Int { bytes.capacity }
+
+    /// Every field as Strings, in the order sent.
+    public var entries: [Field] {
+        var out: [Field] = []
+        out.reserveCapacity(spans.count)
+        forEachField { name, value in
+            out.append(Field(name: String(decoding: name, as: UTF8.self), value: HTTPHeaders.text(value)))
+        }
+        return out
+    }
+
+    /// Calls `body` with each field's name and value bytes, in the order sent.
+    public func forEachField(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
+        bytes.withUnsafeBytes { b in
+            for s in spans {
+                body(UnsafeRawBufferPointer(rebasing: b[Int(s.nameStart)..<Int(s.nameEnd)]),
+                     UnsafeRawBufferPointer(rebasing: b[Int(s.valueStart)..<Int(s.valueEnd)]))
+            }
+        }
+    }
 
     /// The value of the first field called `name` (any case), or nil.
     public subscript(_ name: String) -> String? {
-        // By index, lengths first: most names differ in length, and copying each entry out
-        // retains and releases both of its strings.
-        let length = name.utf8.count
-        for i in entries.indices where entries[i].name.utf8.count == length {
-            if asciiCaseInsensitiveEquals(entries[i].name, name) { return entries[i].value }
+        bytes.withUnsafeBytes { b in
+            name.withUTF8Bytes { n in
+                for s in spans where s.nameCount == n.count && Self.sameFolded(b, s, n) {
+                    return Self.text(UnsafeRawBufferPointer(rebasing: b[Int(s.valueStart)..<Int(s.valueEnd)]))
+                }
+                return nil
+            }
         }
-        return nil
     }
 
+    /// Whether a field is called `name` (any case).
+    public func contains(_ name: String) -> Bool { count(name, upTo: 1) > 0 }
+
     /// How many fields are called `name` (any case).
-    public func count(_ name: String) -> Int {
-        let length = name.utf8.count
-        var n = 0
-        for i in entries.indices where entries[i].name.utf8.count == length {
-            if asciiCaseInsensitiveEquals(entries[i].name, name) { n += 1 }
+    public func count(_ name: String) -> Int { count(name, upTo: .max) }
+
+    private func count(_ name: String, upTo limit: Int) -> Int {
+        bytes.withUnsafeBytes { b in
+            name.withUTF8Bytes { n in
+                var k = 0
+                for s in spans where s.nameCount == n.count && Self.sameFolded(b, s, n) {
+                    k += 1
+                    if k == limit { break }
+                }
+                return k
+            }
         }
-        return n
     }
 
     /// Every value of the fields called `name` (any case), in the order sent.
     public func values(_ name: String) -> [String] {
-        let length = name.utf8.count
-        var out: [String] = []
-        for i in entries.indices where entries[i].name.utf8.count == length {
-            if asciiCaseInsensitiveEquals(entries[i].name, name) { out.append(entries[i].value) }
+        bytes.withUnsafeBytes { b in
+            name.withUTF8Bytes { n in
+                var out: [String] = []
+                for s in spans where s.nameCount == n.count && Self.sameFolded(b, s, n) {
+                    out.append(Self.text(UnsafeRawBufferPointer(rebasing: b[Int(s.valueStart)..<Int(s.valueEnd)])))
+                }
+                return out
+            }
         }
-        return out
+    }
+
+    /// Calls `body` with the bytes of the first field called `name` (any case); nil when none is.
+    public func withValue<R>(_ name: String, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        bytes.withUnsafeBytes { b in
+            name.withUTF8Bytes { n in
+                for s in spans where s.nameCount == n.count && Self.sameFolded(b, s, n) {
+                    return body(UnsafeRawBufferPointer(rebasing: b[Int(s.valueStart)..<Int(s.valueEnd)]))
+                }
+                return nil
+            }
+        }
+    }
+
+    /// Same fields, same bytes, same order.
+    public static func == (a: HTTPHeaders, b: HTTPHeaders) -> Bool {
+        guard a.spans.count == b.spans.count else { return false }
+        return a.bytes.withUnsafeBytes { x in
+            b.bytes.withUnsafeBytes { y in
+                for (s, t) in zip(a.spans, b.spans) {
+                    guard x[Int(s.nameStart)..<Int(s.nameEnd)].elementsEqual(y[Int(t.nameStart)..<Int(t.nameEnd)]),
+                          x[Int(s.valueStart)..<Int(s.valueEnd)].elementsEqual(y[Int(t.valueStart)..<Int(t.valueEnd)]) else {
+                        return false
+                    }
+                }
+                return true
+            }
+        }
+    }
+
+    /// Whether the name at `s` is `n` in ASCII case; the lengths are equal already.
+    @inline(__always)
+    private static func sameFolded(_ b: UnsafeRawBufferPointer, _ s: Span, _ n: UnsafeBufferPointer<UInt8>) -> Bool {
+        let start = Int(s.nameStart)
+        for i in 0..<n.count {
+            let x = b[start + i], y = n[i]
+            if x != y && lowerASCII(x) != lowerASCII(y) { return false }
+        }
+        return true
+    }
+
+    /// A name or value as a String. Up to 15 bytes a String holds its bytes itself; longer
+    /// ones are allocated, unless they are one of the common texts below, given as literals (no
+    /// allocation), as Go's `textproto` does for header names. Invalid UTF-8 is repaired.
+    static func text(_ bytes: UnsafeRawBufferPointer) -> String {
+        if bytes.count > 15, bytes.count < commonTexts.count {
+            for known in commonTexts[bytes.count] where same(known, bytes) { return known }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Values longer than 15 bytes that MCP clients and servers send on every message, indexed
+    /// by their length.
+    private static let commonTexts: [[String]] = {
+        let texts = [
+            "application/json", "application/json, text/event-stream", "text/event-stream",
+            "application/octet-stream", "no-cache, no-transform",
+            "application/json; charset=utf-8", "text/event-stream; charset=utf-8",
+        ]
+        var byLength = [[String]](repeating: [], count: (texts.map(\.utf8.count).max() ?? 0) + 1)
+        for t in texts { byLength[t.utf8.count].append(t) }
+        return byLength
+    }()
+
+    /// Whether `text`'s UTF-8 is exactly `bytes` (a String decoded from invalid UTF-8 holds
+    /// replacement characters, so it never equals raw bytes it was repaired from).
+    @inline(__always)
+    private static func same(_ text: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard text.utf8.count == bytes.count else { return false }
+        return text.withUTF8Bytes { t in
+            guard let a = t.baseAddress, let b = bytes.baseAddress else { return bytes.isEmpty }
+            return memcmp(a, b, bytes.count) == 0
+        }
     }
 }
 
 /// ASCII-only case folding: header names are tokens, so Unicode case rules never apply.
-@inline(__always)
-func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
-    // UTF-8 counts are O(1) for native strings: most names differ in length.
-    if a.utf8.count != b.utf8.count { return false }
-    // Native strings are contiguous UTF-8: compared as bytes (an iterator costs ~800
-    // instructions a header lookup, measured).
-    let fast: Bool? = a.utf8.withContiguousStorageIfAvailable { x in
-        b.utf8.withContiguousStorageIfAvailable { y in
-            for i in 0..<x.count where x[i] != y[i] && lowerASCII(x[i]) != lowerASCII(y[i]) { return false }
-            return true
-        }
-    } ?? nil
-    if let fast { return fast }
-    var ia = a.utf8.makeIterator(), ib = b.utf8.makeIterator()
-    while true {
-        switch (ia.next(), ib.next()) {
-        case (nil, nil): return true
-        case (let x?, let y?):
-            if x != y && lowerASCII(x) != lowerASCII(y) { return false }
-        default: return false
-        }
-    }
-}
-
 @inline(__always) func lowerASCII(_ b: UInt8) -> UInt8 { (b >= 65 && b <= 90) ? b | 0x20 : b }
 
 /// True if `haystack` contains `needle` (given in lowercase ASCII), ignoring ASCII case.

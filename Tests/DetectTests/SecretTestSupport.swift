@@ -116,3 +116,14 @@ func findings(_ json: String, headers: HTTPHeaders? = nil, requestMethod: String
     SecretDetector(scanner: SecretRules.scanner).inspect(view, headers: headers, requestMethod: requestMethod) { out.append($0) }
     return out
 }
+
+extension SecretScanCache {
+    /// The header cache asked with Strings, as the detector asks it with a field's bytes.
+    func matches(headerName name: String, value: String, scanner: SecretScanner) -> [SecretMatch] {
+        name.withUTF8Bytes { n in
+            value.withUTF8Bytes { v in
+                matches(headerName: UnsafeRawBufferPointer(n), value: UnsafeRawBufferPointer(v), scanner: scanner)
+            }
+        }
+    }
+}

@@ -51,9 +51,7 @@ public struct MessageFields: FieldSource, Sendable {
             return body(v)
         case .header(let name):
             guard let headers = storage.requestHeaders else { return false }
-            for e in headers.entries where Self.asciiEqualFolded(e.name, name) {
-                if body(.string(e.value)) { return true }
-            }
+            for value in headers.values(String(name)) where body(.string(value)) { return true }
             return false
         case .json(let root, let segments):
             guard let view = storage.view else { return false }
@@ -84,13 +82,6 @@ public struct MessageFields: FieldSource, Sendable {
             if shift > 0 { out.append(0x2E) }
         }
         return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Header names: ASCII case-insensitive.
-    static func asciiEqualFolded(_ a: String, _ b: String) -> Bool {
-        a.utf8.count == b.utf8.count && zip(a.utf8, b.utf8).allSatisfy { x, y in
-            x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A)
-        }
     }
 
     private func eventValue(_ f: MessageFieldVocabulary.EventField) -> FieldValue? {

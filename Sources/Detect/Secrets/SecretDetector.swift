@@ -104,13 +104,14 @@ public struct SecretDetector: Sendable {
             return true
         }
         if let headers {
-            for field in headers.entries {
-                let name = field.name, value = field.value
-                let matches = cache?.matches(headerName: name, value: value, scanner: scanner) ?? scanHeader(name: name, value: value)
-                guard !matches.isEmpty else { continue }
+            headers.forEachField { name, value in
+                let matches = cache?.matches(headerName: name, value: value, scanner: scanner)
+                    ?? scanHeader(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
+                guard !matches.isEmpty else { return }
                 // Named only when something was found: most headers carry nothing.
-                let path = "header:" + name.lowercased()
-                let place = "HTTP header " + name
+                let text = String(decoding: name, as: UTF8.self)
+                let path = "header:" + text.lowercased()
+                let place = "HTTP header " + text
                 for m in matches { found.add(m, path, place) }
             }
         }
@@ -282,10 +283,10 @@ public final class SecretScanCache {
     // not one to each String and array of a struct copied out of the table.
     private final class HeaderEntry {
         let hash: UInt64
-        let name: String
-        let value: String
+        let name: [UInt8]
+        let value: [UInt8]
         let matches: [SecretMatch]
-        init(hash: UInt64, name: String, value: String, matches: [SecretMatch]) {
+        init(hash: UInt64, name: [UInt8], value: [UInt8], matches: [SecretMatch]) {
             self.hash = hash; self.name = name; self.value = value; self.matches = matches
         }
     }
@@ -323,22 +324,26 @@ public final class SecretScanCache {
         compiled = scanner.compiled
     }
 
-    /// `SecretDetector.scanHeader(name:value:)`.
-    func matches(headerName name: String, value: String, scanner: SecretScanner) -> [SecretMatch] {
-        // A value too short for the text scan and for any context pattern holds nothing.
-        let length = value.utf8.count
-        if length < scanner.compiled.shortestAny { return [] }
-        guard value.utf8.count <= Self.maxTextBytes, name.utf8.count <= Self.maxTextBytes,
-              let hash = Self.hashBytes(name, value) else {
-            return SecretDetector(scanner: scanner).scanHeader(name: name, value: value)
+    /// `SecretDetector.scanHeader(name:value:)` of a field's bytes as sent.
+    func matches(headerName name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
+                 scanner: SecretScanner) -> [SecretMatch] {
+        // A value too short for the text scan and for any context pattern holds nothing
+        // (a String repaired from invalid UTF-8 is never shorter than its bytes).
+        if value.count < scanner.compiled.shortestAny { return [] }
+        func scan() -> [SecretMatch] {
+            SecretDetector(scanner: scanner).scanHeader(name: String(decoding: name, as: UTF8.self),
+                                                        value: String(decoding: value, as: UTF8.self))
         }
+        guard value.count <= Self.maxTextBytes, name.count <= Self.maxTextBytes else { return scan() }
         use(scanner)
+        let hash = Self.mix(Self.mix(0x9E37_79B9_7F4A_7C15, name) ^ 0xFF, value)
         let slot = Int(truncatingIfNeeded: hash) & (Self.slotCount - 1)
-        if let e = headers[slot], e.hash == hash, Self.sameBytes(e.name, name), Self.sameBytes(e.value, value) {
+        if let e = headers[slot], e.hash == hash, e.name.count == name.count, e.value.count == value.count,
+           e.name.withUnsafeBytes({ Self.sameBytes($0, name) }), e.value.withUnsafeBytes({ Self.sameBytes($0, value) }) {
             return e.matches
         }
-        let found = SecretDetector(scanner: scanner).scanHeader(name: name, value: value)
-        headers[slot] = HeaderEntry(hash: hash, name: name, value: value, matches: found)
+        let found = scan()
+        headers[slot] = HeaderEntry(hash: hash, name: Array(name), value: Array(value), matches: found)
         return found
     }
 
@@ -359,17 +364,8 @@ public final class SecretScanCache {
         return found
     }
 
-    /// A hash of the name's bytes, a separator, and the value's bytes, eight bytes a step
-    /// (multiply and shift; unkeyed, which is safe here: collisions only cost a scan). Nil for a
-    /// String whose bytes are not contiguous (not the case for this platform's native Strings).
-    private static func hashBytes(_ name: String, _ value: String) -> UInt64? {
-        guard let a = name.utf8.withContiguousStorageIfAvailable({ mix(0x9E37_79B9_7F4A_7C15, UnsafeRawBufferPointer($0)) }),
-              let b = value.utf8.withContiguousStorageIfAvailable({ mix(a ^ 0xFF, UnsafeRawBufferPointer($0)) }) else {
-            return nil
-        }
-        return b
-    }
-
+    /// A hash of bytes, eight a step (multiply and shift; unkeyed, which is safe here:
+    /// collisions only cost a scan).
     private static func mix(_ seed: UInt64, _ p: UnsafeRawBufferPointer) -> UInt64 {
         var h = seed ^ (UInt64(p.count) &* 0xFF51_AFD7_ED55_8CCD)
         var i = 0
@@ -383,15 +379,6 @@ public final class SecretScanCache {
             i += 1
         }
         return h ^ (h >> 32)
-    }
-
-    private static func sameBytes(_ a: String, _ b: String) -> Bool {
-        guard a.utf8.count == b.utf8.count else { return false }
-        return a.utf8.withContiguousStorageIfAvailable { x in
-            b.utf8.withContiguousStorageIfAvailable { y in
-                sameBytes(UnsafeRawBufferPointer(x), UnsafeRawBufferPointer(y))
-            } ?? false
-        } ?? false
     }
 
     /// Equal bytes, compared eight at a time; `p` and `q` have the same count.

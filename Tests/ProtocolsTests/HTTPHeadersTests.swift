@@ -1,0 +1,76 @@
+import SonarCore
+import Testing
+@testable import SonarProtocols
+
+/// The request head of `text` fed to a fresh parser in one delivery.
+private func requestHead(_ text: [UInt8]) -> HTTPRequestHead? {
+    let parser = HTTPConnectionParser()
+    var head: HTTPRequestHead?
+    text.withUnsafeBytes { bytes in
+        parser.feed(bytes, direction: .toServer) { output in
+            if case .requestHead(let c) = output, head == nil { head = c.request }
+        }
+    }
+    return head
+}
+
+/// Fields parsed from a head answer as the same fields built by hand: names as sent, folded values
+/// joined with one space, duplicates in order, lookups without ASCII case.
+@Test func parsedFieldsAnswerAsFieldsBuiltByHand() throws {
+    let head = try #require(requestHead(Array(
+        ("POST /mcp HTTP/1.1\r\nHost:  h:1 \r\nX-Folded: first\r\n   second\r\n\tthird\r\nX-Empty:\r\n \r\n\tlate\r\n"
+         + "X-Blank:   \r\nAccept: a\r\naccept: b\r\nContent-Length: 0\r\n\r\n").utf8)))
+    let h = head.headers
+    let expected = HTTPHeaders([(name: "Host", value: "h:1"), (name: "X-Folded", value: "first second third"),
+                                (name: "X-Empty", value: "late"), (name: "X-Blank", value: ""),
+                                (name: "Accept", value: "a"), (name: "accept", value: "b"),
+                                (name: "Content-Length", value: "0")])
+    #expect(h == expected)
+    #expect(h.entries == expected.entries)
+    #expect(h.fieldCount == 7)
+    #expect(h["x-FOLDED"] == "first second third")
+    #expect(h["x-blank"] == "")
+    #expect(h["x-missing"] == nil)
+    #expect(h.contains("ACCEPT") && !h.contains("accep") && !h.contains("accept "))
+    #expect(h.count("Accept") == 2 && h.values("ACCEPT") == ["a", "b"])
+    #expect(h.withValue("host") { Array($0) } == Array("h:1".utf8))
+    #expect(h.withValue("nope") { _ in true } == nil)
+    var seen: [String] = []
+    h.forEachField { n, v in seen.append(String(decoding: n, as: UTF8.self) + "=" + String(decoding: v, as: UTF8.self)) }
+    #expect(seen == ["Host=h:1", "X-Folded=first second third", "X-Empty=late", "X-Blank=", "Accept=a", "accept=b",
+                     "Content-Length=0"])
+    // Equality is by bytes, name spelling included.
+    #expect(h != HTTPHeaders(expected.entries.map { (name: $0.name.lowercased(), value: $0.value) }))
+    #expect(h != HTTPHeaders(expected.entries.dropLast().map { (name: $0.name, value: $0.value) }))
+}
+
+/// Only ASCII letters fold: a byte outside A–Z never matches another byte.
+@Test func headerNamesFoldOnlyASCIILetters() {
+    let h = HTTPHeaders([(name: "X-A@", value: "1"), (name: "X-[", value: "2")])
+    #expect(h["x-a@"] == "1" && h["X-A`"] == nil)
+    #expect(h["x-["] == "2" && h["x-{"] == nil)
+}
+
+/// A value that is not UTF-8 is kept as sent and repaired only when read as a String.
+@Test func invalidUTF8ValuesAreKeptAsSent() throws {
+    var text = Array("GET / HTTP/1.1\r\nX-Raw: a".utf8)
+    text += [0xFF, 0xC3]
+    text += Array("b\r\n\r\n".utf8)
+    let head = try #require(requestHead(text))
+    #expect(head.headers["x-raw"] == "a\u{FFFD}\u{FFFD}b")
+    #expect(head.headers.withValue("x-raw") { Array($0) } == [0x61, 0xFF, 0xC3, 0x62])
+    #expect(head.headers != HTTPHeaders([(name: "X-Raw", value: "a\u{FFFD}\u{FFFD}b")]))
+}
+
+/// A head read from a large delivery keeps a buffer of about its own size, not the delivery's
+/// reserve: up to `maxPendingRequests` heads wait on a connection.
+@Test func aHeadFromALargeDeliveryHoldsOnlyItsOwnBytes() throws {
+    let body = [UInt8](repeating: 0x61, count: 60_000)
+    let small = Array("POST /x HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\nContent-Length: 60000\r\n\r\n".utf8)
+    let head = try #require(requestHead(small + body))
+    #expect(head.headers["content-length"] == "60000")
+    #expect(head.headers.storageCapacity < 2048, "kept \(head.headers.storageCapacity) bytes")
+    // A head alone in its delivery keeps the buffer it was read into.
+    let alone = try #require(requestHead(small))
+    #expect(alone.headers.storageCapacity < 2048)
+}
