@@ -61,6 +61,8 @@ public final class DetectionEngine {
     /// Secret scans of this engine's thread (the session stage's).
     private let scanCache = SecretScanCache()
     private var content: ContentDetectors
+    /// Poisoning findings of tool definitions seen, for this engine's rules.
+    private var toolScans = ToolScanCache()
     public let egress: EgressMonitor
     public let exposure: ExposureMonitor
 
@@ -83,6 +85,7 @@ public final class DetectionEngine {
         toolChange.reconfigure(policy: new.policy, pins: new.pins)
         secretDetector = SecretDetector(scanner: new.secrets)
         content = ContentDetectors(config: new.content)
+        toolScans = ToolScanCache()
         egress.reconfigure(policy: new.egress, servers: new.mcpServers)
         exposure.reconfigure(policy: new.egress)
     }
@@ -104,7 +107,7 @@ public final class DetectionEngine {
             if f.evidence?.path.hasPrefix("header:") == true { return }
             found.add(f)
         }
-        content.inspect(view, event: event) { found.add($0) }
+        content.inspect(view, event: event, tools: toolScans) { found.add($0) }
         policy.inspect(event) { found.add($0) }
         // The field box (a copy of the event) is made only for a rule that passes its gates,
         // and again for the evidence of one that matched.

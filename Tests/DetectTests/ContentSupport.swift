@@ -19,13 +19,16 @@ func shippedContentConfig() throws -> ContentConfig {
 final class ContentHarness {
     let tracker = MCPTracker()
     let detectors: ContentDetectors
+    /// Tool definitions answered from a cache, as the engine does, when given.
+    let tools: ToolScanCache?
     var exchange = 0
     var clock: Int64 = 1_000_000
     let client = Endpoint(address: .v4(0x7F00_0001), port: 40000)
     let server = Endpoint(address: .v4(0x7F00_0001), port: 8000)
 
-    init(config: ContentConfig? = nil) throws {
+    init(config: ContentConfig? = nil, tools: ToolScanCache? = nil) throws {
         detectors = ContentDetectors(config: try config ?? shippedContentConfig())
+        self.tools = tools
     }
 
     /// Findings on every message of one payload.
@@ -36,7 +39,7 @@ final class ContentHarness {
                            http: HTTPContext(method: "POST", url: "/mcp"), bytes: Array(json.utf8))
         var out: [Finding] = []
         tracker.process(p) { (event: MCPEvent, view: MCPMessageView) in
-            detectors.inspect(view, event: event) { out.append($0) }
+            detectors.inspect(view, event: event, tools: tools) { out.append($0) }
         }
         return out
     }

@@ -75,7 +75,8 @@ public final class ContentDetectors: Sendable {
 
     /// One message; `event.method` is the request's method on responses. Each finding once per
     /// (rule, path); paths are JSON pointers from the message object (`/result/tools/2/description`).
-    public func inspect(_ view: MCPMessageView, event: MCPEvent, report: (Finding) -> Void) {
+    /// `tools`: the findings of tool definitions seen before, kept by the caller's thread.
+    public func inspect(_ view: MCPMessageView, event: MCPEvent, tools: ToolScanCache? = nil, report: (Finding) -> Void) {
         var scan = Scan(doc: view.document, base: view.message.node)
         let doc = view.document
         let message = view.message
@@ -85,7 +86,7 @@ public final class ContentDetectors: Sendable {
             inspectRequest(method: method, params: params, &scan)
         case .response:
             guard let result = message.result else { return }
-            inspectResult(method: event.method ?? Self.guessMethod(doc, result), result: result, &scan)
+            inspectResult(method: event.method ?? Self.guessMethod(doc, result), result: result, &scan, tools: tools)
         case .notification, .error:
             return
         }
@@ -138,7 +139,7 @@ public final class ContentDetectors: Sendable {
 
     // MARK: results
 
-    func inspectResult(method: String?, result: JSONRef, _ scan: inout Scan) {
+    func inspectResult(method: String?, result: JSONRef, _ scan: inout Scan, tools cache: ToolScanCache? = nil) {
         guard let method else { return }
         let doc = scan.doc
         let names = ["name", "title", "description"]
@@ -146,9 +147,21 @@ public final class ContentDetectors: Sendable {
             switch method {
             case "tools/list":
                 eachObject(doc, result, "tools") { tool in
-                    for name in names { each(doc, tool, name) { metadata($0, &scan) } }
-                    each(doc, tool, "annotations") { a in each(doc, a, "title") { metadata($0, &scan) } }
-                    for schema in ["inputSchema", "outputSchema"] { each(doc, tool, schema) { schemaText($0, &scan) } }
+                    guard let cache else {
+                        toolDefinition(tool, &scan)
+                        return
+                    }
+                    // Scanned on its own (paths from the tool), or answered for its bytes.
+                    let found = doc.bytes.withUnsafeBytes { all in
+                        cache.findings(of: UnsafeRawBufferPointer(rebasing: all[doc.range(tool)])) {
+                            var own = Scan(doc: doc, base: tool)
+                            toolDefinition(tool, &own)
+                            return own.findings
+                        }
+                    }
+                    guard !found.isEmpty else { return }
+                    let place = scan.path(tool)
+                    for f in found { scan.add(f, under: place) }
                 }
             case "prompts/list":
                 eachObject(doc, result, "prompts") { prompt in
@@ -177,6 +190,15 @@ public final class ContentDetectors: Sendable {
                 withText(doc, r) { b in scanPII(b, r, &scan) }
             }
         }
+    }
+
+    /// The texts of one tool definition the model reads: `name`, `title`, `description` (in that
+    /// order, every duplicate), `annotations.title`, and the schemas' descriptions and titles.
+    func toolDefinition(_ tool: JSONRef, _ scan: inout Scan) {
+        let doc = scan.doc
+        for name in ["name", "title", "description"] { each(doc, tool, name) { metadata($0, &scan) } }
+        each(doc, tool, "annotations") { a in each(doc, a, "title") { metadata($0, &scan) } }
+        for schema in ["inputSchema", "outputSchema"] { each(doc, tool, schema) { schemaText($0, &scan) } }
     }
 
     /// Every string `description` and `title` at any depth of a JSON schema.
@@ -264,6 +286,16 @@ struct Scan {
         findings.append(Finding(rule: rule.id, signatureId: rule.signatureId, signature: signature,
                                 category: rule.category, severity: severity ?? rule.severity,
                                 evidence: Evidence(redacted: redacted, sha256: Redaction.sha256Hex(matched), path: p)))
+    }
+
+    /// A finding made under a node of this message (its evidence path from that node), `place`
+    /// being the node's path from here.
+    mutating func add(_ finding: Finding, under place: String) {
+        var f = finding
+        let p = place + (f.evidence?.path ?? "")
+        guard seen.insert(f.rule + "\u{0}" + p).inserted else { return }
+        f.evidence?.path = p
+        findings.append(f)
     }
 }
 

@@ -336,10 +336,10 @@ public final class SecretScanCache {
         }
         guard value.count <= Self.maxTextBytes, name.count <= Self.maxTextBytes else { return scan() }
         use(scanner)
-        let hash = Self.mix(Self.mix(0x9E37_79B9_7F4A_7C15, name) ^ 0xFF, value)
+        let hash = ByteHash.mix(ByteHash.mix(0x9E37_79B9_7F4A_7C15, name) ^ 0xFF, value)
         let slot = Int(truncatingIfNeeded: hash) & (Self.slotCount - 1)
         if let e = headers[slot], e.hash == hash, e.name.count == name.count, e.value.count == value.count,
-           e.name.withUnsafeBytes({ Self.sameBytes($0, name) }), e.value.withUnsafeBytes({ Self.sameBytes($0, value) }) {
+           e.name.withUnsafeBytes({ ByteHash.same($0, name) }), e.value.withUnsafeBytes({ ByteHash.same($0, value) }) {
             return e.matches
         }
         let found = scan()
@@ -353,45 +353,14 @@ public final class SecretScanCache {
         guard text.count >= scanner.compiled.shortestMatch else { return [] }
         guard text.count <= Self.maxTextBytes else { return scanner.scan(utf8: text) }
         use(scanner)
-        let hash = Self.mix(0x2545_F491_4F6C_DD1D, UnsafeRawBufferPointer(text))
+        let hash = ByteHash.mix(0x2545_F491_4F6C_DD1D, UnsafeRawBufferPointer(text))
         let slot = Int(truncatingIfNeeded: hash) & (Self.slotCount - 1)
         if let e = texts[slot], e.hash == hash, e.bytes.count == text.count,
-           e.bytes.withUnsafeBytes({ Self.sameBytes($0, UnsafeRawBufferPointer(text)) }) {
+           e.bytes.withUnsafeBytes({ ByteHash.same($0, UnsafeRawBufferPointer(text)) }) {
             return e.matches
         }
         let found = scanner.scan(utf8: text)
         texts[slot] = TextEntry(hash: hash, bytes: Array(text), matches: found)
         return found
-    }
-
-    /// A hash of bytes, eight a step (multiply and shift; unkeyed, which is safe here:
-    /// collisions only cost a scan).
-    private static func mix(_ seed: UInt64, _ p: UnsafeRawBufferPointer) -> UInt64 {
-        var h = seed ^ (UInt64(p.count) &* 0xFF51_AFD7_ED55_8CCD)
-        var i = 0
-        while i + 8 <= p.count {
-            h = (h ^ p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xC4CE_B9FE_1A85_EC53
-            h ^= h >> 29
-            i += 8
-        }
-        while i < p.count {
-            h = (h ^ UInt64(p[i])) &* 0x100_0000_01B3
-            i += 1
-        }
-        return h ^ (h >> 32)
-    }
-
-    /// Equal bytes, compared eight at a time; `p` and `q` have the same count.
-    private static func sameBytes(_ p: UnsafeRawBufferPointer, _ q: UnsafeRawBufferPointer) -> Bool {
-        var i = 0
-        while i + 8 <= p.count {
-            if p.loadUnaligned(fromByteOffset: i, as: UInt64.self) != q.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
-            i += 8
-        }
-        while i < p.count {
-            if p[i] != q[i] { return false }
-            i += 1
-        }
-        return true
     }
 }
