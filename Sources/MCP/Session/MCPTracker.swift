@@ -331,12 +331,13 @@ public final class MCPTracker {
         let serial = nextSerial
         nextSerial += 1
         for k in keys {
-            if let old = pending[k], requests[old] != nil {
+            // Filed and the old holder read in one probe; forgetting the old request then
+            // leaves this key alone (it names the new one).
+            if let old = pending.updateValue(serial, forKey: k), requests[old] != nil {
                 if !duplicate { counters.add("mcp.duplicate_request_id") }
                 duplicate = true
                 forget(serial: old)
             }
-            pending[k] = serial
         }
         requests[serial] = PendingRequest(method: method, tool: tool, time: payload.time, protocolVersion: version,
                                           keys: keys, client: client, cursor: cursor)
