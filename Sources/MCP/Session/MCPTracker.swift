@@ -44,14 +44,14 @@ public final class MCPTracker {
         case peers(IPAddress, Endpoint)
     }
 
-    private struct PendingKey: Hashable {
+    private struct PendingKey: Equatable {
         let scope: Scope
         /// Who sent the request.
         let requester: Direction
         let id: JSONRPCID
-        /// Hashed once when made: a dictionary rehashes its keys as it removes and grows, and
-        /// these hold session ids and JSON-RPC ids as text.
-        private let hash: Int
+        /// Hashed once when made (seeded: crafted ids cannot collide on purpose), for
+        /// `PendingIndex`.
+        let hash: UInt64
 
         init(scope: Scope, requester: Direction, id: JSONRPCID) {
             self.scope = scope
@@ -61,10 +61,8 @@ public final class MCPTracker {
             h.combine(scope)
             h.combine(requester)
             h.combine(id)
-            hash = h.finalize()
+            hash = UInt64(truncatingIfNeeded: h.finalize())
         }
-
-        func hash(into hasher: inout Hasher) { hasher.combine(hash) }
 
         static func == (a: PendingKey, b: PendingKey) -> Bool {
             a.hash == b.hash && a.requester == b.requester && a.id == b.id && a.scope == b.scope
@@ -83,13 +81,27 @@ public final class MCPTracker {
         var cursor = false
     }
 
+    /// A request waiting in a slot of `waiting`, with its place in the order of arrival.
+    private struct Waiting {
+        var serial: Int
+        var request: PendingRequest
+    }
+    private struct Arrival {
+        var serial: Int
+        var slot: Int
+    }
+
     // Unchecked exclusivity on the request tables and the session table below: each access is
-    // one standard-library operation over keys whose hashing and equality are plain values (the
-    // hashes are precomputed), running no code of this tracker and calling none of its hooks, so
-    // no two can overlap. Touched a dozen times per message.
-    @exclusivity(unchecked) private var pending: [PendingKey: Int] = [:]
-    @exclusivity(unchecked) private var requests: [Int: PendingRequest] = [:]
-    @exclusivity(unchecked) private var requestOrder: [Int] = []
+    // one standard-library operation, or one of `PendingIndex` whose closures only read
+    // `waiting`, running no code that writes these tables and calling none of the tracker's
+    // hooks, so no two can overlap. Touched a dozen times per message.
+    /// Requests waiting for their answer, in slots reused when freed (at most
+    /// `maxPendingRequests` + 1 live at once), filed under each of their keys in `pending`.
+    @exclusivity(unchecked) private var waiting: [Waiting?] = []
+    @exclusivity(unchecked) private var freeSlots: [Int] = []
+    @exclusivity(unchecked) private var waitingCount = 0
+    @exclusivity(unchecked) private var pending = PendingIndex()
+    @exclusivity(unchecked) private var requestOrder: [Arrival] = []
     @exclusivity(unchecked) private var requestOrderHead = 0
     @exclusivity(unchecked) private var nextSerial = 0
 
@@ -330,24 +342,33 @@ public final class MCPTracker {
         }
         let serial = nextSerial
         nextSerial += 1
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+        } else {
+            slot = waiting.count
+            waiting.append(nil)
+        }
+        // In its slot before it is filed: the index compares keys by reading the requests.
+        waiting[slot] = Waiting(serial: serial, request: PendingRequest(
+            method: method, tool: tool, time: payload.time, protocolVersion: version, keys: keys, client: client, cursor: cursor))
+        waitingCount += 1
         for k in keys {
-            // Filed and the old holder read in one probe; forgetting the old request then
-            // leaves this key alone (it names the new one).
-            if let old = pending.updateValue(serial, forKey: k), requests[old] != nil {
+            // Filed and the old holder of the key found in one probe; forgetting the old request
+            // then leaves this key alone (it names the new one).
+            if let old = pending.file(k.hash, slot: slot, replacing: { $0 != slot && holds($0, k) }) {
                 if !duplicate { counters.add("mcp.duplicate_request_id") }
                 duplicate = true
-                forget(serial: old)
+                forget(slot: old)
             }
         }
-        requests[serial] = PendingRequest(method: method, tool: tool, time: payload.time, protocolVersion: version,
-                                          keys: keys, client: client, cursor: cursor)
-        requestOrder.append(serial)
-        while requests.count > config.maxPendingRequests, requestOrderHead < requestOrder.count {
+        requestOrder.append(Arrival(serial: serial, slot: slot))
+        while waitingCount > config.maxPendingRequests, requestOrderHead < requestOrder.count {
             let oldest = requestOrder[requestOrderHead]
             requestOrderHead += 1
-            if requests[oldest] != nil {
+            if let w = waiting[oldest.slot], w.serial == oldest.serial {
                 counters.add("mcp.pending_evicted")
-                forget(serial: oldest)
+                forget(slot: oldest.slot)
             }
         }
         // Keep the order queue from growing without bound once its head has moved on.
@@ -358,25 +379,31 @@ public final class MCPTracker {
         return duplicate
     }
 
+    /// Whether the request in `slot` is filed under `key`.
+    private func holds(_ slot: Int, _ key: PendingKey) -> Bool {
+        waiting[slot]?.request.keys.contains(key) == true
+    }
+
     private func answer(id: JSONRPCID, payload: MCPPayload) -> PendingRequest? {
         let requester = payload.direction.reversed
         var answered: PendingRequest? = nil
         forEachScope(of: payload, includeExchange: true) { scope in
-            guard let serial = pending[PendingKey(scope: scope, requester: requester, id: id)],
-                  let request = requests[serial] else { return true }
-            forget(serial: serial)
-            answered = request
+            let key = PendingKey(scope: scope, requester: requester, id: id)
+            guard let slot = pending.find(key.hash, where: { holds($0, key) }) else { return true }
+            answered = forget(slot: slot)
             return false
         }
         return answered
     }
 
-    private func forget(serial: Int) {
-        guard let r = requests.removeValue(forKey: serial) else { return }
-        for k in r.keys {
-            // One probe: found and removed by index.
-            if let i = pending.index(forKey: k), pending.values[i] == serial { pending.remove(at: i) }
-        }
+    /// Takes the request out of `slot` and its keys out of the index.
+    @discardableResult
+    private func forget(slot: Int) -> PendingRequest? {
+        guard let w = waiting[slot].take() else { return nil }
+        freeSlots.append(slot)
+        waitingCount -= 1
+        for k in w.request.keys { pending.remove(k.hash, slot: slot) }
+        return w.request
     }
 
     // MARK: - sessions
