@@ -39,16 +39,25 @@ public struct JSONWriter: ~Copyable {
     /// Writes `"name":` — the value follows with one of the value calls. Names written in the
     /// code are plain ASCII and copied as they are; names from data go through `key(dynamic:)`.
     public mutating func key(_ name: StaticString) {
-        separate()
         // A string literal passed as a StaticString always has its UTF-8 bytes (pointer
         // representation), so `utf8Start` is valid; keys are literals of this code, never data.
         let n = name.utf8CodeUnitCount
-        reserve(n + 3)
-        base[count] = UInt8(ascii: "\"")
-        JSONWriter.copySmall(name.utf8Start, n, to: base + count + 1)
-        base[count + 1 + n] = UInt8(ascii: "\"")
-        base[count + 2 + n] = UInt8(ascii: ":")
-        count += n + 3
+        // Room for a comma, the quotes and the colon at once; then written through locals: a
+        // store through `base` may alias `count`, so the fields were reloaded after every byte.
+        reserve(n &+ 4)
+        let b = base
+        var c = count
+        if afterKey {
+            afterKey = false
+        } else if depth > 0 {
+            if hasValue & 1 != 0 { b[c] = UInt8(ascii: ","); c &+= 1 }
+            hasValue |= 1
+        }
+        b[c] = UInt8(ascii: "\"")
+        JSONWriter.copySmall(name.utf8Start, n, to: b + (c &+ 1))
+        b[c &+ 1 &+ n] = UInt8(ascii: "\"")
+        b[c &+ 2 &+ n] = UInt8(ascii: ":")
+        count = c &+ n &+ 3
         afterKey = true
     }
 
@@ -249,13 +258,15 @@ public struct JSONWriter: ~Copyable {
     /// through `appendEscaped`.
     private mutating func appendQuoted(utf8: UnsafeBufferPointer<UInt8>) {
         let n = utf8.count
-        reserve(n + 2)
-        base[count] = UInt8(ascii: "\"")
-        var out = count + 1
+        reserve(n &+ 2)
+        // Through a local: a store through `base` may alias the fields, reloaded after each.
+        let dst = base
+        dst[count] = UInt8(ascii: "\"")
+        var out = count &+ 1
         var i = 0
         if let src = utf8.baseAddress {
             let from = UnsafeRawPointer(src)
-            let to = UnsafeMutableRawPointer(base)
+            let to = UnsafeMutableRawPointer(dst)
             while i + 8 <= n {
                 let word = from.loadUnaligned(fromByteOffset: i, as: UInt64.self)
                 if JSONWriter.mayNeedEscape(word) { break }
@@ -271,13 +282,13 @@ public struct JSONWriter: ~Copyable {
                     put(UInt8(ascii: "\""))
                     return
                 }
-                base[out] = b
-                out += 1
-                i += 1
+                dst[out] = b
+                out &+= 1
+                i &+= 1
             }
         }
-        base[out] = UInt8(ascii: "\"")
-        count = out + 1
+        dst[out] = UInt8(ascii: "\"")
+        count = out &+ 1
     }
 
     /// The escaping rules, for the part of a string from the first byte that may need them.
