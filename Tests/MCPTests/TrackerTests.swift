@@ -219,3 +219,39 @@ private final class Harness {
     // The digest of the empty string, as every SHA-256 tool prints it.
     #expect(MCPTracker.sha256Hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
 }
+
+/// Tool definitions hashed once and answered from the tracker's memory give the hashes a fresh
+/// tracker computes: definitions seen again, in other orders and other servers' lists, more
+/// distinct definitions than the memory holds, one too large to keep, and one differing from a
+/// kept one in a single byte.
+@Test func toolHashesAreTheSameRememberedOrNot() throws {
+    func tool(_ i: Int, _ note: String = "") -> String {
+        #"{"name":"t\#(i)","description":"Tool \#(i)\#(note)","inputSchema":{"type":"object","properties":{"x":{"type":"integer","description":"x of \#(i)"}}}}"#
+    }
+    let big = #"{"name":"big","description":"\#(String(repeating: "long text ", count: 1000))","inputSchema":{"type":"object"}}"#
+    var lists: [[String]] = [[tool(1), tool(2)], [tool(2), tool(1), big], [tool(1, "!"), tool(2)]]
+    lists.append((0..<700).map { tool($0) })
+    lists.append([big, tool(3), tool(699), tool(5)])
+    let kept = Harness()
+    var exchange = 0
+    for round in 0..<2 {
+        for (k, list) in lists.enumerated() {
+            exchange += 1
+            let url = "/mcp\(k)"
+            let result = #"{"tools":["# + list.joined(separator: ",") + "]}"
+            let fresh = Harness()
+            for h in [kept, fresh] {
+                h.send(#"{"jsonrpc":"2.0","id":\#(exchange),"method":"tools/list"}"#, .toServer, exchange: exchange, url: url)
+                h.send(#"{"jsonrpc":"2.0","id":\#(exchange),"result":\#(result)}"#, .toClient, exchange: exchange, url: url)
+            }
+            let server = "127.0.0.1:8000" + url
+            let expected = try #require(fresh.tracker.inventories[server]?.tools)
+            let got = try #require(kept.tracker.inventories[server]?.tools)
+            #expect(expected.count == list.count)
+            for (name, definition) in expected {
+                #expect(got[name]?.sha256 == definition.sha256, "round \(round) list \(k) \(name)")
+                #expect(got[name]?.memberSHA256 == definition.memberSHA256, "round \(round) list \(k) \(name)")
+            }
+        }
+    }
+}

@@ -1,3 +1,5 @@
+import SonarCore
+
 /// What the poisoning rules found in recently seen tool definitions, by the definition's bytes.
 /// Every session's `tools/list` hands back the same definitions, and each used to be walked and
 /// scanned again (six passes over its members and every phrase table over its texts): about

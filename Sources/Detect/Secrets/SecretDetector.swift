@@ -1,5 +1,6 @@
 // Secrets in MCP messages: every string value and object key of a message, and the HTTP request
 // headers that carried it, become findings with masked evidence.
+import SonarCore
 import SonarMCP
 import SonarProtocols
 

@@ -491,38 +491,50 @@ public final class MCPTracker {
 
     /// The SHA-256 of a tool's canonical JSON and of each of its members. A pure function of the
     /// tool's bytes as sent, and the same definitions come back in every session's tools/list:
-    /// recent ones are kept (bounded) so each is canonicalised and hashed once.
+    /// recent ones are kept so each is canonicalised and hashed once. Direct-mapped by a hash of
+    /// the bytes and compared in full (a collision only costs the hashing); a `Dictionary` keyed
+    /// by the bytes hashed the whole definition with SipHash on every lookup.
     private func toolHashes(_ t: JSONRef, in doc: JSONDocument) -> (sha256: String, members: [String: String]) {
-        let raw = ToolBytes(bytes: Array(doc.raw(t)))
-        if let known = toolHashCache[raw] { return known }
+        let range = doc.range(t)
+        let key: (hash: UInt64, slot: Int)? = doc.bytes.withUnsafeBytes { all in
+            let bytes = UnsafeRawBufferPointer(rebasing: all[range])
+            guard bytes.count <= MCPTracker.maxCachedToolBytes else { return nil }
+            let hash = ByteHash.mix(0x5851_F42D_4C95_7F2D, bytes)
+            return (hash, Int(truncatingIfNeeded: hash) & (MCPTracker.toolHashSlotCount - 1))
+        }
+        if let key, let e = toolHashSlots[key.slot], e.hash == key.hash, e.bytes.count == range.count,
+           e.bytes.withUnsafeBytes({ b in doc.bytes.withUnsafeBytes { ByteHash.same(b, UnsafeRawBufferPointer(rebasing: $0[range])) } }) {
+            return (e.sha256, e.members)
+        }
         var members: [String: String] = [:]
         doc.forEachMember(t) { k, v in
             if let key = doc.string(k) { members[key] = MCPTracker.sha256Hex(ArraySlice(doc.canonicalUTF8(v))) }
             return true
         }
-        let hashes = (sha256: MCPTracker.sha256Hex(ArraySlice(doc.canonicalUTF8(t))), members: members)
-        if toolHashCache.count >= MCPTracker.toolHashCacheEntries || toolHashCacheBytes + raw.bytes.count > MCPTracker.toolHashCacheBytes {
-            toolHashCache.removeAll(keepingCapacity: true)
-            toolHashCacheBytes = 0
+        let sha256 = MCPTracker.sha256Hex(ArraySlice(doc.canonicalUTF8(t)))
+        if let key {
+            toolHashSlots[key.slot] = ToolHashes(hash: key.hash, bytes: Array(doc.raw(t)), sha256: sha256, members: members)
         }
-        if raw.bytes.count <= MCPTracker.toolHashCacheBytes {
-            toolHashCache[raw] = hashes
-            toolHashCacheBytes += raw.bytes.count
-        }
-        return hashes
+        return (sha256, members)
     }
 
-    /// A tool's bytes as a dictionary key, hashed as one block: an array of bytes as a key is
-    /// hashed one byte per round of the hasher (about 12 000 instructions for a 3 KiB tool).
-    private struct ToolBytes: Hashable {
+    /// One tool definition's hashes, held with its bytes.
+    private final class ToolHashes {
+        let hash: UInt64
         let bytes: [UInt8]
-        func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+        let sha256: String
+        let members: [String: String]
+        init(hash: UInt64, bytes: [UInt8], sha256: String, members: [String: String]) {
+            self.hash = hash; self.bytes = bytes; self.sha256 = sha256; self.members = members
+        }
     }
 
-    private var toolHashCache: [ToolBytes: (sha256: String, members: [String: String])] = [:]
-    private var toolHashCacheBytes = 0
-    static let toolHashCacheEntries = 4096
-    static let toolHashCacheBytes = 4 << 20
+    // Unchecked: each access is one read or store of a slot, running no code of the tracker.
+    @exclusivity(unchecked) private var toolHashSlots = [ToolHashes?](repeating: nil, count: MCPTracker.toolHashSlotCount)
+    /// At most `toolHashSlotCount` × `maxCachedToolBytes` bytes of definitions are kept; larger
+    /// definitions are hashed each time.
+    static let toolHashSlotCount = 512
+    static let maxCachedToolBytes = 8 << 10
 
     private func takeToolsPage(_ tools: JSONRef, more: Bool, continuation: Bool, in doc: JSONDocument, payload: MCPPayload) {
         let server = MCPTracker.serverKey(payload)

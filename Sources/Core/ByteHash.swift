@@ -1,9 +1,10 @@
-/// The detectors' caches key their entries by the bytes they scanned: a fast hash to find the
-/// slot, then a full comparison. Unkeyed, which is safe here: a collision, crafted or not, only
-/// costs the scan the cache would have saved.
-enum ByteHash {
+/// The caches of recent work (secret scans, tool definitions) key their entries by the bytes
+/// they read: a fast hash to find the slot, then a full comparison. Unkeyed, which is safe
+/// there: a collision, crafted or not, only costs the work the cache would have saved.
+public enum ByteHash {
     /// A hash of `p` from `seed`, eight bytes a step (multiply and shift).
-    static func mix(_ seed: UInt64, _ p: UnsafeRawBufferPointer) -> UInt64 {
+    @inlinable
+    public static func mix(_ seed: UInt64, _ p: UnsafeRawBufferPointer) -> UInt64 {
         var h = seed ^ (UInt64(p.count) &* 0xFF51_AFD7_ED55_8CCD)
         var i = 0
         while i + 8 <= p.count {
@@ -19,7 +20,8 @@ enum ByteHash {
     }
 
     /// Equal bytes, compared eight at a time; `p` and `q` have the same count.
-    static func same(_ p: UnsafeRawBufferPointer, _ q: UnsafeRawBufferPointer) -> Bool {
+    @inlinable
+    public static func same(_ p: UnsafeRawBufferPointer, _ q: UnsafeRawBufferPointer) -> Bool {
         var i = 0
         while i + 8 <= p.count {
             if p.loadUnaligned(fromByteOffset: i, as: UInt64.self) != q.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
