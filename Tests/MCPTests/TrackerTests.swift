@@ -220,10 +220,10 @@ private final class Harness {
     #expect(MCPTracker.sha256Hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
 }
 
-/// Tool definitions hashed once and answered from the tracker's memory give the hashes a fresh
-/// tracker computes: definitions seen again, in other orders and other servers' lists, more
-/// distinct definitions than the memory holds, one too large to keep, and one differing from a
-/// kept one in a single byte.
+/// Tool definitions hashed once and answered from the tracker's memory give the hashes of their
+/// canonical JSON, computed here without the tracker: definitions seen again, in other orders
+/// and other servers' lists, more distinct definitions than the memory holds, one too large to
+/// keep, and one differing from a kept one in a single byte.
 @Test func toolHashesAreTheSameRememberedOrNot() throws {
     func tool(_ i: Int, _ note: String = "") -> String {
         #"{"name":"t\#(i)","description":"Tool \#(i)\#(note)","inputSchema":{"type":"object","properties":{"x":{"type":"integer","description":"x of \#(i)"}}}}"#
@@ -239,18 +239,20 @@ private final class Harness {
             exchange += 1
             let url = "/mcp\(k)"
             let result = #"{"tools":["# + list.joined(separator: ",") + "]}"
-            let fresh = Harness()
-            for h in [kept, fresh] {
-                h.send(#"{"jsonrpc":"2.0","id":\#(exchange),"method":"tools/list"}"#, .toServer, exchange: exchange, url: url)
-                h.send(#"{"jsonrpc":"2.0","id":\#(exchange),"result":\#(result)}"#, .toClient, exchange: exchange, url: url)
-            }
-            let server = "127.0.0.1:8000" + url
-            let expected = try #require(fresh.tracker.inventories[server]?.tools)
-            let got = try #require(kept.tracker.inventories[server]?.tools)
-            #expect(expected.count == list.count)
-            for (name, definition) in expected {
-                #expect(got[name]?.sha256 == definition.sha256, "round \(round) list \(k) \(name)")
-                #expect(got[name]?.memberSHA256 == definition.memberSHA256, "round \(round) list \(k) \(name)")
+            kept.send(#"{"jsonrpc":"2.0","id":\#(exchange),"method":"tools/list"}"#, .toServer, exchange: exchange, url: url)
+            kept.send(#"{"jsonrpc":"2.0","id":\#(exchange),"result":\#(result)}"#, .toClient, exchange: exchange, url: url)
+            let got = try #require(kept.tracker.inventories["127.0.0.1:8000" + url]?.tools)
+            #expect(got.count == list.count)
+            for text in list {
+                let doc = try JSONDocument.parse(Array(text.utf8))
+                let name = try #require(doc.member(doc.root, "name").flatMap { doc.string($0) })
+                #expect(got[name]?.sha256 == MCPTracker.sha256Hex(ArraySlice(doc.canonicalUTF8(doc.root))), "round \(round) list \(k) \(name)")
+                var members: [String: String] = [:]
+                doc.forEachMember(doc.root) { key, value in
+                    if let key = doc.string(key) { members[key] = MCPTracker.sha256Hex(ArraySlice(doc.canonicalUTF8(value))) }
+                    return true
+                }
+                #expect(got[name]?.memberSHA256 == members, "round \(round) list \(k) \(name)")
             }
         }
     }
