@@ -21,17 +21,16 @@ public final class ExposureMonitor {
         case answer(Endpoint)
     }
     @exclusivity(unchecked) private var reported: Set<Reported> = []
-    /// Which once-only findings of a connection's client and server are settled (reported, now
-    /// or before), by flow in a small direct-mapped table: every message of a connection has the
-    /// same pair, and so skips the set after the first. A slot holds its flow's id and pair; all
-    /// are forgotten when the set is emptied.
+    /// Which once-only findings of a client host and server are settled (reported, now or
+    /// before), in a small direct-mapped table by a hash of the pair: every message of a
+    /// connection, and every connection of the same pair, skips the set once they are. A slot
+    /// holds its pair; all are forgotten when the set is emptied.
     private struct Settled: OptionSet {
         let rawValue: UInt8
         static let served = Settled(rawValue: 1), cleartext = Settled(rawValue: 2)
         static let credentials = Settled(rawValue: 4), noAuthorization = Settled(rawValue: 8)
     }
     private struct SettledSlot {
-        var flowId: UInt64
         var client: IPAddress
         var server: Endpoint
         var settled: Settled
@@ -59,13 +58,13 @@ public final class ExposureMonitor {
         // One cleartext session per client host and server: initialize has no session id yet.
         var session: String { "\(client.address)>\(server)" }
         let hasAuth = headers?["authorization"] != nil
-        let slot = Int(truncatingIfNeeded: e.flowId) & (settledSlots.count - 1)
-        if let s = settledSlots[slot], s.flowId == e.flowId, s.client == client.address, s.server == server {
+        let slot = Self.slot(client.address, server, count: settledSlots.count)
+        if let s = settledSlots[slot], s.client == client.address, s.server == server {
             settled = s.settled
         } else {
             settled = []
         }
-        defer { settledSlots[slot] = SettledSlot(flowId: e.flowId, client: client.address, server: server, settled: settled) }
+        defer { settledSlots[slot] = SettledSlot(client: client.address, server: server, settled: settled) }
 
         if !server.address.isLoopback, !settled.contains(.served), let sev = policy.servedBeyondLoopback,
            once(.served(server), .served) {
@@ -95,6 +94,26 @@ public final class ExposureMonitor {
             report(finding("exposure.unauthenticated-answer", 200955,
                            "\(server) answered \(e.method ?? "") to remote client \(client.address) that sent no Authorization", sev, server.description))
         }
+    }
+
+    /// The slot of a pair: an unkeyed hash, which is safe here (a collision only sends a message
+    /// to the set, as a miss does).
+    private static func slot(_ client: IPAddress, _ server: Endpoint, count: Int) -> Int {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func add(_ w: UInt64) {
+            h = (h ^ w) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+        }
+        func add(_ a: IPAddress) {
+            switch a {
+            case .v4(let v): add(UInt64(v))
+            case .v6(let hi, let lo): add(hi); add(lo)
+            }
+        }
+        add(client)
+        add(server.address)
+        add(UInt64(server.port))
+        return Int(truncatingIfNeeded: h) & (count - 1)
     }
 
     /// Whether `key` is reported for the first time; either way it is settled for the last pair.
