@@ -161,7 +161,7 @@ private func findings(_ d: PolicyDetectors, _ e: MCPEvent) -> [String] {
 }
 
 /// Exposure findings are once per server (or client and server), whatever the flows: the
-/// per-flow memo of settled findings never hides a new pair, even in a reused slot.
+/// memo of settled findings never hides a new pair, even one sharing its slot.
 @Test func exposureOncePerPairAcrossFlowsAndSlots() {
     let monitor = ExposureMonitor(policy: EgressPolicy())
     let server = Endpoint(address: .v4(0xC0A8_C804), port: 8000)
@@ -184,4 +184,12 @@ private func findings(_ d: PolicyDetectors, _ e: MCPEvent) -> [String] {
     #expect(send(flow: 1, client: 0x0A00_0001, auth: true) == ["exposure.cleartext-credentials"])
     #expect(send(flow: 2, client: 0x0A00_0001, auth: true).isEmpty)
     #expect(send(flow: 1025, client: 0x0A00_0002, auth: true) == ["exposure.cleartext-credentials"])
+    // Two pairs that share a slot of the memo: each still gets its own findings.
+    let first = ExposureMonitor.slot(.v4(0x0A00_0003), server, count: 1024)
+    let twin = (4...UInt32(100_000)).first { ExposureMonitor.slot(.v4(0x0A00_0000 | $0), server, count: 1024) == first }
+    guard let twin else { Issue.record("no two clients share a slot"); return }
+    #expect(send(flow: 3, client: 0x0A00_0003) == ["exposure.cleartext-session"])
+    #expect(send(flow: 4, client: 0x0A00_0000 | twin) == ["exposure.cleartext-session"])
+    #expect(send(flow: 5, client: 0x0A00_0003).isEmpty)
+    #expect(send(flow: 6, client: 0x0A00_0000 | twin).isEmpty)
 }

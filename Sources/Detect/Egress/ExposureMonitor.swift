@@ -98,7 +98,7 @@ public final class ExposureMonitor {
 
     /// The slot of a pair: an unkeyed hash, which is safe here (a collision only sends a message
     /// to the set, as a miss does).
-    private static func slot(_ client: IPAddress, _ server: Endpoint, count: Int) -> Int {
+    static func slot(_ client: IPAddress, _ server: Endpoint, count: Int) -> Int {
         var h: UInt64 = 0x9E37_79B9_7F4A_7C15
         func add(_ w: UInt64) {
             h = (h ^ w) &* 0xBF58_476D_1CE4_E5B9
