@@ -357,11 +357,12 @@ public final class FlowTable {
 /// whose lookup hashed with SipHash and read a bitmap word, a stored key of about 40 bytes and a
 /// value, often three cache misses; here it is one bucket, and the flow, which the packet reads
 /// anyway, confirms the key. Removal shifts the following buckets back (no tombstones), so a
-/// lookup never walks past more than its cluster.
+/// lookup never walks past more than its cluster (`LinearProbing`, shared with the tracker's `PendingIndex`).
 struct FlowIndex {
-    private struct Bucket {
+    private struct Bucket: ProbedBucket {
         var hash: UInt64 = 0
         var flow: Unmanaged<Flow>? = nil
+        var isOccupied: Bool { flow != nil }
     }
     private var buckets: [Bucket]
     private var mask: Int
@@ -408,33 +409,14 @@ struct FlowIndex {
             if f.toOpaque() == target { break }
             i = (i + 1) & mask
         }
-        // Backward shift: move each later bucket of the cluster into the hole when its home
-        // position does not lie (cyclically) after the hole, so every entry stays reachable.
-        var hole = i
-        var j = i
-        while true {
-            j = (j + 1) & mask
-            guard buckets[j].flow != nil else { break }
-            let home = Int(truncatingIfNeeded: buckets[j].hash) & mask
-            if (j - home) & mask >= (j - hole) & mask {
-                buckets[hole] = buckets[j]
-                hole = j
-            }
-        }
-        buckets[hole] = Bucket()
+        LinearProbing.remove(at: i, in: &buckets, mask: mask)
         used -= 1
     }
 
-    private mutating func place(_ bucket: Bucket) {
-        var i = Int(truncatingIfNeeded: bucket.hash) & mask
-        while buckets[i].flow != nil { i = (i + 1) & mask }
-        buckets[i] = bucket
-    }
+    private mutating func place(_ bucket: Bucket) { LinearProbing.place(bucket, in: &buckets, mask: mask) }
 
     private mutating func grow() {
-        let old = buckets
-        buckets = Array(repeating: Bucket(), count: old.count * 2)
+        buckets = LinearProbing.grown(buckets)
         mask = buckets.count - 1
-        for b in old where b.flow != nil { place(b) }
     }
 }

@@ -1,17 +1,20 @@
+import SonarCore
+
 /// Where the requests waiting for an answer are filed: an open-addressing table of (key hash,
 /// slot) pairs. The keys themselves stay in the requests (`MCPTracker`'s slots): a lookup
 /// hashes its key once and compares it only with the requests whose hash is equal. The standard
 /// `Dictionary` it replaces held every key a second time and hashed the key's precomputed hash
 /// again on each probe, about a tenth of the tracker's instructions.
 ///
-/// Linear probing at most half full; removal shifts later entries back (no tombstones), so a
-/// table that fills and empties forever never degrades. The hashes come from the seeded
-/// standard `Hasher`, so crafted ids cannot be made to collide.
+/// Linear probing at most half full, removal by backward shift (`LinearProbing`, shared with the
+/// flow table's index). The hashes come from the seeded standard `Hasher`, so crafted ids cannot
+/// be made to collide.
 struct PendingIndex {
-    private struct Bucket {
+    private struct Bucket: ProbedBucket {
         var hash: UInt64 = 0
         /// The request's slot; -1 for an empty bucket.
         var slot: Int = -1
+        var isOccupied: Bool { slot >= 0 }
     }
     private var buckets: [Bucket]
     private var mask: Int
@@ -62,33 +65,14 @@ struct PendingIndex {
             if buckets[i].slot == slot && buckets[i].hash == hash { break }
             i = (i + 1) & mask
         }
-        // Backward shift: move each later bucket of the cluster into the hole when its home
-        // position does not lie (cyclically) after the hole, so every entry stays reachable.
-        var hole = i
-        var j = i
-        while true {
-            j = (j + 1) & mask
-            guard buckets[j].slot >= 0 else { break }
-            let home = Int(truncatingIfNeeded: buckets[j].hash) & mask
-            if (j - home) & mask >= (j - hole) & mask {
-                buckets[hole] = buckets[j]
-                hole = j
-            }
-        }
-        buckets[hole] = Bucket()
+        LinearProbing.remove(at: i, in: &buckets, mask: mask)
         count -= 1
     }
 
-    private mutating func place(_ bucket: Bucket) {
-        var i = Int(truncatingIfNeeded: bucket.hash) & mask
-        while buckets[i].slot >= 0 { i = (i + 1) & mask }
-        buckets[i] = bucket
-    }
+    private mutating func place(_ bucket: Bucket) { LinearProbing.place(bucket, in: &buckets, mask: mask) }
 
     private mutating func grow() {
-        let old = buckets
-        buckets = Array(repeating: Bucket(), count: old.count * 2)
+        buckets = LinearProbing.grown(buckets)
         mask = buckets.count - 1
-        for b in old where b.slot >= 0 { place(b) }
     }
 }
