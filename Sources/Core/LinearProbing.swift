@@ -10,6 +10,19 @@ public protocol ProbedBucket {
 /// and removal by backward shift, so a table that fills and empties forever never degrades (no
 /// tombstones). Inlinable, so each index gets it specialised for its own buckets.
 public enum LinearProbing {
+    /// The first bucket from the home position of `hash`, before the first empty one, that
+    /// `matches`.
+    @inlinable
+    public static func index<B: ProbedBucket>(of hash: UInt64, in buckets: [B], mask: Int,
+                                              where matches: (B) -> Bool) -> Int? {
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while buckets[i].isOccupied {
+            if matches(buckets[i]) { return i }
+            i = (i &+ 1) & mask
+        }
+        return nil
+    }
+
     /// Puts `bucket` in the first empty bucket from its home position.
     @inlinable
     public static func place<B: ProbedBucket>(_ bucket: B, in buckets: inout [B], mask: Int) {

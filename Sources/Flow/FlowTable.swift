@@ -396,27 +396,20 @@ struct FlowIndex {
     }
 
     mutating func insert(_ hash: UInt64, _ flow: Flow) {
-        if (used + 1) * 2 > buckets.count { grow() }
-        place(Bucket(hash: hash, flow: Unmanaged.passUnretained(flow)))
+        if (used + 1) * 2 > buckets.count {
+            buckets = LinearProbing.grown(buckets)
+            mask = buckets.count - 1
+        }
+        LinearProbing.place(Bucket(hash: hash, flow: Unmanaged.passUnretained(flow)), in: &buckets, mask: mask)
         used += 1
     }
 
     mutating func remove(_ hash: UInt64, _ flow: Flow) {
         let target = Unmanaged.passUnretained(flow).toOpaque()
-        var i = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            guard let f = buckets[i].flow else { return }
-            if f.toOpaque() == target { break }
-            i = (i + 1) & mask
+        guard let i = LinearProbing.index(of: hash, in: buckets, mask: mask, where: { $0.flow?.toOpaque() == target }) else {
+            return
         }
         LinearProbing.remove(at: i, in: &buckets, mask: mask)
         used -= 1
-    }
-
-    private mutating func place(_ bucket: Bucket) { LinearProbing.place(bucket, in: &buckets, mask: mask) }
-
-    private mutating func grow() {
-        buckets = LinearProbing.grown(buckets)
-        mask = buckets.count - 1
     }
 }

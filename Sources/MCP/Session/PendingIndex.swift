@@ -48,8 +48,9 @@ struct PendingIndex {
             i = (i + 1) & mask
         }
         if (count + 1) * 2 > buckets.count {
-            grow()
-            place(Bucket(hash: hash, slot: slot))
+            buckets = LinearProbing.grown(buckets)
+            mask = buckets.count - 1
+            LinearProbing.place(Bucket(hash: hash, slot: slot), in: &buckets, mask: mask)
         } else {
             buckets[i] = Bucket(hash: hash, slot: slot)
         }
@@ -59,20 +60,10 @@ struct PendingIndex {
 
     /// Removes the entry of `slot` under this hash, if there is one.
     mutating func remove(_ hash: UInt64, slot: Int) {
-        var i = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            guard buckets[i].slot >= 0 else { return }
-            if buckets[i].slot == slot && buckets[i].hash == hash { break }
-            i = (i + 1) & mask
+        guard let i = LinearProbing.index(of: hash, in: buckets, mask: mask, where: { $0.slot == slot && $0.hash == hash }) else {
+            return
         }
         LinearProbing.remove(at: i, in: &buckets, mask: mask)
         count -= 1
-    }
-
-    private mutating func place(_ bucket: Bucket) { LinearProbing.place(bucket, in: &buckets, mask: mask) }
-
-    private mutating func grow() {
-        buckets = LinearProbing.grown(buckets)
-        mask = buckets.count - 1
     }
 }
