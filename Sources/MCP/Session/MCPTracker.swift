@@ -495,44 +495,22 @@ public final class MCPTracker {
     /// the bytes and compared in full (a collision only costs the hashing); a `Dictionary` keyed
     /// by the bytes hashed the whole definition with SipHash on every lookup.
     private func toolHashes(_ t: JSONRef, in doc: JSONDocument) -> (sha256: String, members: [String: String]) {
-        let range = doc.range(t)
-        let key: (hash: UInt64, slot: Int)? = doc.bytes.withUnsafeBytes { all in
-            let bytes = UnsafeRawBufferPointer(rebasing: all[range])
-            guard bytes.count <= MCPTracker.maxCachedToolBytes else { return nil }
-            let hash = ByteHash.mix(0x5851_F42D_4C95_7F2D, bytes)
-            return (hash, Int(truncatingIfNeeded: hash) & (MCPTracker.toolHashSlotCount - 1))
-        }
-        if let key, let e = toolHashSlots[key.slot], e.hash == key.hash, e.bytes.count == range.count,
-           e.bytes.withUnsafeBytes({ b in doc.bytes.withUnsafeBytes { ByteHash.same(b, UnsafeRawBufferPointer(rebasing: $0[range])) } }) {
-            return (e.sha256, e.members)
-        }
-        var members: [String: String] = [:]
-        doc.forEachMember(t) { k, v in
-            if let key = doc.string(k) { members[key] = MCPTracker.sha256Hex(ArraySlice(doc.canonicalUTF8(v))) }
-            return true
-        }
-        let sha256 = MCPTracker.sha256Hex(ArraySlice(doc.canonicalUTF8(t)))
-        if let key {
-            toolHashSlots[key.slot] = ToolHashes(hash: key.hash, bytes: Array(doc.raw(t)), sha256: sha256, members: members)
-        }
-        return (sha256, members)
-    }
-
-    /// One tool definition's hashes, held with its bytes.
-    private final class ToolHashes {
-        let hash: UInt64
-        let bytes: [UInt8]
-        let sha256: String
-        let members: [String: String]
-        init(hash: UInt64, bytes: [UInt8], sha256: String, members: [String: String]) {
-            self.hash = hash; self.bytes = bytes; self.sha256 = sha256; self.members = members
+        doc.bytes.withUnsafeBytes { all in
+            toolHashCache.value(for: UnsafeRawBufferPointer(rebasing: all[doc.range(t)])) {
+                var members: [String: String] = [:]
+                doc.forEachMember(t) { k, v in
+                    if let key = doc.string(k) { members[key] = MCPTracker.sha256Hex(ArraySlice(doc.canonicalUTF8(v))) }
+                    return true
+                }
+                return (MCPTracker.sha256Hex(ArraySlice(doc.canonicalUTF8(t))), members)
+            }
         }
     }
 
-    // Unchecked: each access is one read or store of a slot, running no code of the tracker.
-    @exclusivity(unchecked) private var toolHashSlots = [ToolHashes?](repeating: nil, count: MCPTracker.toolHashSlotCount)
-    /// At most `toolHashSlotCount` × `maxCachedToolBytes` bytes of definitions are kept; larger
-    /// definitions are hashed each time.
+    /// At most `toolHashSlotCount` definitions of at most `maxCachedToolBytes` bytes are kept;
+    /// larger definitions are hashed each time.
+    private let toolHashCache = BytesCache<(sha256: String, members: [String: String])>(
+        slotCount: MCPTracker.toolHashSlotCount, maxBytes: MCPTracker.maxCachedToolBytes, seed: 0x5851_F42D_4C95_7F2D)
     static let toolHashSlotCount = 512
     static let maxCachedToolBytes = 8 << 10
 
