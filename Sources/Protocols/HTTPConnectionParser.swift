@@ -496,11 +496,12 @@ public final class HTTPConnectionParser {
 
         // The bytes after an Upgrade or CONNECT request are not HTTP if the server agrees:
         // hold them until its answer.
-        h.holdAfterMessage = head.method == "CONNECT" || headers.contains("upgrade")
+        let fields = BodyFields(headers)
+        h.holdAfterMessage = head.method == "CONNECT" || fields.upgrade
         h.holdIndex = ctx.exchangeIndex
 
-        guard let framing = framing(h, headers, isRequest: true, emit) else { return }
-        startBody(h, framing, ctx, headers, emit)
+        guard let framing = framing(h, headers, fields, isRequest: true, emit) else { return }
+        startBody(h, framing, ctx, headers, fields, emit)
     }
 
     private func responseHead(_ h: Half, _ head: HTTPResponseHead,
@@ -546,8 +547,11 @@ public final class HTTPConnectionParser {
         let noBody = req?.head.method == "HEAD" || status == 204 || status == 304
         if noBody {
             finishMessage(h, emit)
-        } else if let framing = framing(h, headers, isRequest: false, emit) {
-            startBody(h, framing, ctx, headers, emit)
+        } else {
+            let fields = BodyFields(headers)
+            if let framing = framing(h, headers, fields, isRequest: false, emit) {
+                startBody(h, framing, ctx, headers, fields, emit)
+            }
         }
         // The server said no to the upgrade: what the client sent meanwhile is HTTP again.
         if index >= requestSide.holdIndex { releaseHold(requestSide, emit) }
@@ -555,17 +559,64 @@ public final class HTTPConnectionParser {
 
     private enum Framing { case noBody, length(Int), chunked, untilClose }
 
+    /// What framing, the body's sink and an upgrade read of a head, found in one walk over its
+    /// fields instead of one walk per question (six a head).
+    private struct BodyFields {
+        var transferEncodings = 0
+        var contentLengths = 0
+        /// The first Transfer-Encoding is exactly `chunked`.
+        var chunked = false
+        /// The first Content-Length when it is 1 to 18 ASCII digits.
+        var length: Int?
+        var contentType: String?
+        var contentEncoding = false
+        var upgrade = false
+
+        init(_ headers: HTTPHeaders) {
+            headers.forEachField { name, value in
+                switch name.count {
+                case 7:
+                    if HTTPConnectionParser.nameIs(name, "upgrade") { upgrade = true }
+                case 12:
+                    if contentType == nil, HTTPConnectionParser.nameIs(name, "content-type") { contentType = HTTPHeaders.text(value) }
+                case 14:
+                    if HTTPConnectionParser.nameIs(name, "content-length") {
+                        if contentLengths == 0 { length = HTTPConnectionParser.plainDigits(value) }
+                        contentLengths += 1
+                    }
+                case 16:
+                    if HTTPConnectionParser.nameIs(name, "content-encoding") { contentEncoding = true }
+                case 17:
+                    if HTTPConnectionParser.nameIs(name, "transfer-encoding") {
+                        if transferEncodings == 0 { chunked = value.elementsEqual("chunked".utf8) }
+                        transferEncodings += 1
+                    }
+                default:
+                    break
+                }
+            }
+        }
+    }
+
+    /// Whether a field name is `lower` (given in lowercase) in any ASCII case.
+    private static func nameIs(_ name: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
+        guard name.count == lower.utf8CodeUnitCount else { return false }
+        let l = lower.utf8Start
+        for i in 0..<name.count where lowerASCII(name[i]) != l[i] { return false }
+        return true
+    }
+
     /// Works out how the body is delimited; nil when it cannot be (the parser resyncs).
-    private func framing(_ h: Half, _ headers: HTTPHeaders, isRequest: Bool, _ emit: (HTTPOutput) -> Void) -> Framing? {
+    private func framing(_ h: Half, _ headers: HTTPHeaders, _ fields: BodyFields, isRequest: Bool,
+                         _ emit: (HTTPOutput) -> Void) -> Framing? {
         // The common heads, decided without splitting or an array of values: one Content-Length
         // of plain digits, or `Transfer-Encoding: chunked` alone. Anything else takes the
         // general path below.
-        let teCount = headers.count("transfer-encoding"), clCount = headers.count("content-length")
-        if teCount == 0, clCount == 1, let v = headers["content-length"], let length = Self.plainDigits(v) {
+        if fields.transferEncodings == 0, fields.contentLengths == 1, let length = fields.length {
             return .length(length)
         }
-        if teCount == 1, headers["transfer-encoding"] == "chunked" {
-            if clCount > 0 { anomaly(h.direction, "http.te_and_cl", emit) }
+        if fields.transferEncodings == 1, fields.chunked {
+            if fields.contentLengths > 0 { anomaly(h.direction, "http.te_and_cl", emit) }
             return .chunked
         }
         let te = headers.values("transfer-encoding")
@@ -618,6 +669,16 @@ public final class HTTPConnectionParser {
     }
 
     /// The value of 1 to 18 ASCII digits, else nil.
+    private static func plainDigits(_ b: UnsafeRawBufferPointer) -> Int? {
+        guard !b.isEmpty, b.count <= 18 else { return nil }
+        var v = 0
+        for x in b {
+            guard x >= 48 && x <= 57 else { return nil }
+            v = v * 10 + Int(x - 48)
+        }
+        return v
+    }
+
     private static func plainDigits(_ s: some StringProtocol) -> Int? {
         let utf8 = s.utf8
         guard !utf8.isEmpty, utf8.count <= 18 else { return nil }
@@ -632,7 +693,7 @@ public final class HTTPConnectionParser {
     // MARK: - Bodies
 
     private func startBody(_ h: Half, _ framing: Framing, _ ctx: HTTPMessageContext, _ headers: HTTPHeaders,
-                           _ emit: (HTTPOutput) -> Void) {
+                           _ fields: BodyFields, _ emit: (HTTPOutput) -> Void) {
         h.context = ctx
         h.damaged = false
         h.body = []
@@ -646,7 +707,7 @@ public final class HTTPConnectionParser {
         }
         h.state = .body
 
-        let contentType = headers["content-type"]
+        let contentType = fields.contentType
         if let ct = contentType {
             if h.direction == .toClient && asciiContainsLowercased(ct, "text/event-stream") {
                 h.sink = .sse
@@ -660,7 +721,7 @@ public final class HTTPConnectionParser {
             h.sink = .sniff
         }
         if h.transferCoded { h.sink = .skip }
-        if h.sink == .skip { return }
+        if h.sink == .skip || !fields.contentEncoding { return }
 
         let codings = headers.values("content-encoding").flatMap { $0.split(separator: ",") }
             .map { $0.trimmingSpaces().lowercased() }
