@@ -256,6 +256,23 @@ struct HTTPParserTests {
         #expect(r.counters["http.te_and_cl"] == 1)
     }
 
+    /// `chunked` twice (two fields) is not chunked framing: a request is refused, a response is
+    /// read until the close, each with an anomaly.
+    @Test func chunkedTwiceInTwoFieldsIsRefused() {
+        let request = runAllSplits([up("POST /mcp HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                       + "2\r\n{}\r\n0\r\n\r\n")])
+        #expect(request.counters["http.bad_transfer_encoding"] == 1)
+        #expect(!summarize(request.outputs).contains(.body(.toServer, 0, "{}")))
+        let response = runAllSplits([
+            up("GET /sse HTTP/1.1\r\nHost: x\r\n\r\n"),
+            down("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+                 + "Transfer-Encoding: chunked\r\n\r\n{\"a\":1}"),
+            .end(.toClient),
+        ])
+        #expect(response.counters["http.bad_transfer_encoding"] == 1)
+        #expect(summarize(response.outputs).contains(.body(.toClient, 0, #"{"a":1}"#)))
+    }
+
     @Test func contentLengthPolicies() {
         // Equal duplicates: accepted with an anomaly.
         let dup = runAllSplits([up("POST /a HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}"
