@@ -680,14 +680,7 @@ public final class HTTPConnectionParser {
     }
 
     private static func plainDigits(_ s: some StringProtocol) -> Int? {
-        let utf8 = s.utf8
-        guard !utf8.isEmpty, utf8.count <= 18 else { return nil }
-        var v = 0
-        for b in utf8 {
-            guard b >= 48 && b <= 57 else { return nil }
-            v = v * 10 + Int(b - 48)
-        }
-        return v
+        String(s).withUTF8Bytes { plainDigits(UnsafeRawBufferPointer($0)) }
     }
 
     // MARK: - Bodies
