@@ -84,57 +84,41 @@ public struct HTTPHeaders: Sendable, Equatable {
     }
 
     /// The value of the first field called `name` (any case), or nil.
-    public subscript(_ name: String) -> String? {
-        bytes.withUnsafeBytes { b in
-            name.withUTF8Bytes { n in
-                for s in spans where s.nameCount == n.count && Self.sameFolded(b, s, n) {
-                    return Self.text(UnsafeRawBufferPointer(rebasing: b[Int(s.valueStart)..<Int(s.valueEnd)]))
-                }
-                return nil
-            }
-        }
-    }
+    public subscript(_ name: String) -> String? { withValue(name) { Self.text($0) } }
 
     /// Whether a field is called `name` (any case).
-    public func contains(_ name: String) -> Bool { count(name, upTo: 1) > 0 }
+    public func contains(_ name: String) -> Bool { withValue(name) { _ in true } ?? false }
 
     /// How many fields are called `name` (any case).
-    public func count(_ name: String) -> Int { count(name, upTo: .max) }
-
-    private func count(_ name: String, upTo limit: Int) -> Int {
-        bytes.withUnsafeBytes { b in
-            name.withUTF8Bytes { n in
-                var k = 0
-                for s in spans where s.nameCount == n.count && Self.sameFolded(b, s, n) {
-                    k += 1
-                    if k == limit { break }
-                }
-                return k
-            }
-        }
+    public func count(_ name: String) -> Int {
+        var k = 0
+        forEachValue(named: name) { _ in k += 1; return true }
+        return k
     }
 
     /// Every value of the fields called `name` (any case), in the order sent.
     public func values(_ name: String) -> [String] {
-        bytes.withUnsafeBytes { b in
-            name.withUTF8Bytes { n in
-                var out: [String] = []
-                for s in spans where s.nameCount == n.count && Self.sameFolded(b, s, n) {
-                    out.append(Self.text(UnsafeRawBufferPointer(rebasing: b[Int(s.valueStart)..<Int(s.valueEnd)])))
-                }
-                return out
-            }
-        }
+        var out: [String] = []
+        forEachValue(named: name) { out.append(Self.text($0)); return true }
+        return out
     }
 
     /// Calls `body` with the bytes of the first field called `name` (any case); nil when none is.
     public func withValue<R>(_ name: String, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        var result: R?
+        forEachValue(named: name) { result = body($0); return false }
+        return result
+    }
+
+    /// Calls `body` with the value of each field called `name` (any case), in the order sent,
+    /// until it returns false. Names are compared by length first: most differ in it.
+    @inline(__always)
+    private func forEachValue(named name: String, _ body: (UnsafeRawBufferPointer) -> Bool) {
         bytes.withUnsafeBytes { b in
             name.withUTF8Bytes { n in
                 for s in spans where s.nameCount == n.count && Self.sameFolded(b, s, n) {
-                    return body(UnsafeRawBufferPointer(rebasing: b[Int(s.valueStart)..<Int(s.valueEnd)]))
+                    if !body(UnsafeRawBufferPointer(rebasing: b[Int(s.valueStart)..<Int(s.valueEnd)])) { return }
                 }
-                return nil
             }
         }
     }
