@@ -506,7 +506,13 @@ final class SerialStage: @unchecked Sendable {
                 let out = batch[best]
                 let group = out.groups[cursors[best].group]
                 session.worker = best
-                for i in cursors[best].op..<group.end { run(out.ops[i]) }
+                for i in cursors[best].op..<group.end {
+                    // Taken out, not copied: a copy retained each of the payload's references
+                    // here and released them again with the batch. Each op runs once.
+                    var op = SessionOp.carriesMCP(0)
+                    swap(&op, &out.ops[i])
+                    run(op)
+                }
                 cursors[best] = (cursors[best].group + 1, group.end)
             }
             switch plan.command {
@@ -531,8 +537,8 @@ final class SerialStage: @unchecked Sendable {
         }
     }
 
-    private func run(_ op: SessionOp) {
-        switch op {
+    private func run(_ op: consuming SessionOp) {
+        switch consume op {
         case .flowStarted(let id): session.flowStarted(id)
         case .payload(let payload, let headers, let prepared): session.mcpPayload(payload, headers: headers, prepared: prepared)
         case .carriesMCP(let id): session.carriesMCP(id)
