@@ -447,9 +447,10 @@ public final class HTTPConnectionParser {
                     }
                     continue
                 }
+                // The name: token characters up to the colon, read in one pass.
                 var colon = lineStart
-                while colon < e && buf[colon] != 58 { colon += 1 }
-                if colon == e || colon == lineStart || !buf[lineStart..<colon].allSatisfy(isTokenChar) {
+                while colon < e, isTokenChar(buf[colon]) { colon += 1 }
+                if colon == e || colon == lineStart || buf[colon] != 58 {
                     badLines += 1
                     continue
                 }

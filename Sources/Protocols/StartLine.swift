@@ -106,12 +106,11 @@ struct StartLineValidator {
     }
 }
 
-/// RFC 9110 tchar.
+/// RFC 9110 tchar: digits, letters and ``!#$%&'*+-.^_`|~``, as a bit per byte value (a header
+/// line's name is checked byte by byte; the switch this replaced cost several branches a byte).
+/// `tokenCharsAgreeWithRFC9110` checks the bits against the list.
 @inline(__always)
 func isTokenChar(_ b: UInt8) -> Bool {
-    switch b {
-    case 48...57, 65...90, 97...122: return true
-    case 33, 35, 36, 37, 38, 39, 42, 43, 45, 46, 94, 95, 96, 124, 126: return true
-    default: return false
-    }
+    let bits: UInt64 = b < 64 ? 0x03FF_6CFA_0000_0000 : (b < 128 ? 0x57FF_FFFF_C7FF_FFFE : 0)
+    return (bits >> UInt64(b & 63)) & 1 != 0
 }

@@ -74,3 +74,35 @@ private func requestHead(_ text: [UInt8]) -> HTTPRequestHead? {
     let alone = try #require(requestHead(small))
     #expect(alone.headers.storageCapacity < 2048)
 }
+
+/// The bits of `isTokenChar` are RFC 9110's tchar: DIGIT, ALPHA and ``!#$%&'*+-.^_`|~``, no other
+/// byte value.
+@Test func tokenCharsAgreeWithRFC9110() {
+    let tchar = Set(Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!#$%&'*+-.^_`|~".utf8))
+    for b in 0...255 {
+        #expect(isTokenChar(UInt8(b)) == tchar.contains(UInt8(b)), "byte \(b)")
+    }
+}
+
+/// A field name is the token characters before the colon: every tchar is accepted, and a line
+/// whose name is empty, holds any other byte, or has no colon is a bad line and no field.
+@Test func fieldNamesAreTokensUpToTheColon() throws {
+    var text = Array("GET / HTTP/1.1\r\n!#$%&'*+-.^_`|~09azAZ: ok\r\n: empty\r\nX(y): paren\r\nX y: space\r\n".utf8)
+    text += Array("X".utf8) + [0xC3, 0xA9] + Array(": utf8\r\nNoColon\r\nX-Last:v:w\r\n\r\n".utf8)
+    let parser = HTTPConnectionParser()
+    var head: HTTPRequestHead?
+    var anomalies = 0
+    text.withUnsafeBytes { bytes in
+        parser.feed(bytes, direction: .toServer) { output in
+            switch output {
+            case .requestHead(let c): head = c.request
+            case .anomaly(_, let name) where name == "http.bad_header_line": anomalies += 1
+            default: break
+            }
+        }
+    }
+    let h = try #require(head).headers
+    #expect(h.entries.map(\.name) == ["!#$%&'*+-.^_`|~09azAZ", "X-Last"])
+    #expect(h["x-last"] == "v:w")
+    #expect(anomalies == 5)
+}
