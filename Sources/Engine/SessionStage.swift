@@ -15,6 +15,9 @@ final class SessionStage: SessionPort {
     let tracker: MCPTracker
     let detector: DetectionEngine?
     private let sink: EventSink
+    /// Every event but stats is encoded here and handed to the sink in place: a writer made per
+    /// event allocated its buffer, and its bytes were copied into an Array, for each line.
+    private var writer = JSONWriter()
     /// Tool inventory changes the tracker saw in the message being processed.
     private var toolObservations: [ToolObservation] = []
     // Unchecked exclusivity on the tables below (touched a few times per message): each access
@@ -110,7 +113,11 @@ final class SessionStage: SessionPort {
         r.flowId = id
         if let d = detector { r.dnsName = d.egress.dnsNames(r.server.address, client: r.client.address, at: r.start)?.first }
         r.alerted = notes[id]?.alerted ?? false
-        if flowEvents { write(EventEncoder.encodeFlow(r), type: .flow) }
+        if flowEvents {
+            writer.reset()
+            EventEncoder.writeFlow(r, into: &writer)
+            writeLine(.flow)
+        }
         notes[id] = nil
         flowIds[worker][record.flowId] = nil
         let slot = Int(truncatingIfNeeded: record.flowId) & (Self.rememberedFlows - 1)
@@ -179,7 +186,9 @@ final class SessionStage: SessionPort {
         let (parsed, rejection) = prepared.map { ($0.parsed, $0.rejection) } ?? tracker.parse(payload)
         guard let detector else {
             tracker.process(payload, parsed: parsed, rejection: rejection) { event, _ in
-                write(EventEncoder.encode(event), type: .mcp)
+                self.writer.reset()
+                EventEncoder.write(event, into: &self.writer)
+                self.writeLine(.mcp)
             }
             return
         }
@@ -195,7 +204,9 @@ final class SessionStage: SessionPort {
             toolObservations.removeAll()
             // Copied only to be redacted: most messages carry no secret.
             func report(_ e: MCPEvent) {
-                write(EventEncoder.encode(e), type: .mcp)
+                writer.reset()
+                EventEncoder.write(e, into: &writer)
+                writeLine(.mcp)
                 for f in findings {
                     raise(Alert(timestamp: e.timestamp, flowId: e.flowId, source: e.source, destination: e.destination,
                                 appProto: e.appProto, finding: f, mcp: e))
@@ -268,7 +279,9 @@ final class SessionStage: SessionPort {
             notes[id]?.alerted = true
             alertCapture?.alert(flowId: id)
         }
-        write(EventEncoder.encode(alert), type: .alert)
+        writer.reset()
+        EventEncoder.write(alert, into: &writer)
+        writeLine(.alert)
     }
 
     // MARK: - output
@@ -305,6 +318,13 @@ final class SessionStage: SessionPort {
         eventCounts[type.index] += 1
         eventsWritten += 1
         sink.write(line: line, type: type.rawValue)
+    }
+
+    /// Writes the line in `writer` (events are encoded into it, one at a time).
+    private func writeLine(_ type: EventType) {
+        eventCounts[type.index] += 1
+        eventsWritten += 1
+        writer.withBytes { sink.write(bytes: $0, type: type.rawValue) }
     }
 }
 

@@ -24,6 +24,12 @@ public enum EventEncoder {
 
     public static func encode(_ e: MCPEvent) -> [UInt8] {
         var w = JSONWriter()
+        write(e, into: &w)
+        return w.bytes
+    }
+
+    /// The `mcp` event's line, written into `w` (a writer its user keeps and resets).
+    public static func write(_ e: MCPEvent, into w: inout JSONWriter) {
         header(&w, time: e.timestamp, type: "mcp", flowId: e.flowId, source: e.source,
                destination: e.destination, proto: .tcp, appProto: e.appProto)
         w.key("mcp")
@@ -38,7 +44,6 @@ public enum EventEncoder {
             w.endObject()
         }
         w.endObject()
-        return w.bytes
     }
 
     /// The `mcp` object, shared by `mcp` events and the alerts that refer to a message.
@@ -80,6 +85,12 @@ extension EventEncoder {
     /// `mcp` fields, `evidence` (never a secret in clear) and, for egress, `egress`.
     public static func encode(_ a: Alert) -> [UInt8] {
         var w = JSONWriter()
+        write(a, into: &w)
+        return w.bytes
+    }
+
+    /// The alert's line, written into `w`.
+    public static func write(_ a: Alert, into w: inout JSONWriter) {
         header(&w, time: a.timestamp, type: "alert", flowId: a.flowId, source: a.source,
                destination: a.destination, proto: a.transport, appProto: a.appProto)
         let f = a.finding
@@ -112,7 +123,6 @@ extension EventEncoder {
             w.endObject()
         }
         w.endObject()
-        return w.bytes
     }
 }
 

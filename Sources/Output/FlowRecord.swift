@@ -31,6 +31,12 @@ public struct FlowRecord: Sendable {
 extension EventEncoder {
     public static func encodeFlow(_ f: FlowRecord) -> [UInt8] {
         var w = JSONWriter()
+        writeFlow(f, into: &w)
+        return w.bytes
+    }
+
+    /// The `flow` event's line, written into `w`.
+    public static func writeFlow(_ f: FlowRecord, into w: inout JSONWriter) {
         header(&w, time: f.end, type: "flow", flowId: f.flowId, source: f.client, destination: f.server,
                proto: f.transport, appProto: f.appProto)
         w.key("flow")
@@ -54,6 +60,5 @@ extension EventEncoder {
             w.endObject()
         }
         w.endObject()
-        return w.bytes
     }
 }

@@ -31,6 +31,29 @@ public struct JSONWriter: ~Copyable {
     /// What was written so far.
     public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
 
+    /// Bytes reserved (tests: a buffer grown by one large line is given back on `reset`).
+    var reservedBytes: Int { capacity }
+
+    /// Calls `body` with what was written so far, in place.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    /// Empty again, for the next line: a writer kept by its user costs no allocation a line. A
+    /// buffer grown past `keepingAtMost` bytes by one large line is given back.
+    public mutating func reset(keepingAtMost limit: Int = 1 << 16) {
+        count = 0
+        hasValue = 0
+        depth = 0
+        deeper.removeAll()
+        afterKey = false
+        if capacity > max(limit, 64) {
+            base.deallocate()
+            capacity = max(limit, 64)
+            base = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        }
+    }
+
     public mutating func beginObject() { separate(); put(UInt8(ascii: "{")); push() }
     public mutating func endObject() { put(UInt8(ascii: "}")); pop() }
     public mutating func beginArray() { separate(); put(UInt8(ascii: "[")); push() }

@@ -16,6 +16,10 @@ public protocol EventSink: AnyObject {
     /// The same, when the caller knows the line's `event_type` (the syslog sink uses it as MSGID
     /// and to choose the severity, without looking into the line).
     func write(line: [UInt8], type: String)
+    /// The same, for a line the caller holds in a buffer of its own (the session stage writes
+    /// every event into one writer it keeps): a sink that copies lines into a buffer of its own
+    /// takes them from there, without an Array made for each.
+    func write(bytes: UnsafeRawBufferPointer, type: String)
     /// Pushes out whatever the sink holds, within its send timeout.
     func flush()
     func close()
@@ -30,6 +34,7 @@ public protocol EventSink: AnyObject {
 
 extension EventSink {
     public func write(line: [UInt8], type: String) { write(line: line) }
+    public func write(bytes: UnsafeRawBufferPointer, type: String) { write(line: Array(bytes), type: type) }
     public func reopen() {}
     public var counters: SinkCounters { SinkCounters() }
     public var lastError: String? { nil }
@@ -116,7 +121,11 @@ public final class FileSink: EventSink {
     }
 
     public func write(line: [UInt8]) {
-        buffer.append(contentsOf: line)
+        line.withUnsafeBytes { write(bytes: $0, type: "") }
+    }
+
+    public func write(bytes: UnsafeRawBufferPointer, type: String) {
+        buffer.append(contentsOf: bytes)
         buffer.append(0x0A)
         pendingLines += 1
         if buffer.count >= flushThreshold { flush() }

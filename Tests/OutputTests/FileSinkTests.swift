@@ -70,3 +70,29 @@ private func readFile(_ path: String) -> String? {
     #expect(sink.counters == SinkCounters())
     #expect(sink.lastError == nil)
 }
+
+/// Lines handed in place (`write(bytes:type:)`) are written and counted as lines handed as
+/// arrays; a sink that implements only `write(line:type:)` gets them as arrays, with their type.
+@Test func linesHandedInPlaceAreWrittenAsArraysAre() throws {
+    let dir = Net.tempDir()
+    defer { Net.removeTree(dir) }
+    let path = dir + "/eve.json"
+    let sink = try FileSink(path: path)
+    bytes(#"{"n":1}"#).withUnsafeBytes { sink.write(bytes: $0, type: "mcp") }
+    sink.write(line: bytes(#"{"n":2}"#))
+    bytes(#"{"n":3}"#).withUnsafeBytes { sink.write(bytes: $0, type: "alert") }
+    sink.close()
+    #expect(readFile(path) == "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n")
+    #expect(sink.counters.written == 3)
+
+    final class LinesOnly: EventSink {
+        var got: [(String, String)] = []
+        func write(line: [UInt8]) { got.append((text(line), "")) }
+        func write(line: [UInt8], type: String) { got.append((text(line), type)) }
+        func flush() {}
+        func close() {}
+    }
+    let lines = LinesOnly()
+    bytes(#"{"n":4}"#).withUnsafeBytes { lines.write(bytes: $0, type: "flow") }
+    #expect(lines.got.map(\.0) == [#"{"n":4}"#] && lines.got.map(\.1) == ["flow"])
+}

@@ -149,3 +149,34 @@ private func referenceQuoted(_ s: String) -> String {
         #expect(Timestamp(seconds: seconds, microseconds: micros).iso8601 == expected)
     }
 }
+
+/// A writer reset mid-way (inside a container, after a key, past 64 levels) writes the next line
+/// as a fresh writer would, and gives back a buffer one large line grew.
+@Test func aResetWriterWritesAsAFreshOne() {
+    func second(_ w: inout JSONWriter) {
+        w.beginObject(); w.field("c", 3); w.key("d"); w.beginArray(); w.string("e"); w.endArray(); w.endObject()
+    }
+    // Twice: a second top-level value shows whether the writer still thinks it is nested.
+    var fresh = JSONWriter()
+    second(&fresh)
+    second(&fresh)
+    let expected = fresh.bytes
+    #expect(String(decoding: expected, as: UTF8.self) == #"{"c":3,"d":["e"]}{"c":3,"d":["e"]}"#)
+
+    var w = JSONWriter(capacity: 64)
+    w.beginObject(); w.field("a", 1); w.key("b")      // inside an object, right after a key
+    for _ in 0..<70 { w.beginArray(); w.int(1) }      // deeper than the 64 levels held in one word
+    w.string(String(repeating: "x", count: 5000))     // grows the buffer
+    #expect(w.reservedBytes > 4096)
+    w.reset(keepingAtMost: 1024)
+    #expect(w.reservedBytes == 1024)
+    #expect(w.withBytes { $0.count } == 0)
+    second(&w)
+    second(&w)
+    #expect(w.bytes == expected)
+    #expect(w.withBytes { Array($0) } == expected)
+    w.reset()
+    second(&w)
+    second(&w)
+    #expect(w.bytes == expected)
+}
