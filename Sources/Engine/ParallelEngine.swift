@@ -203,12 +203,13 @@ public final class ParallelEngine: PacketPipeline {
             inputs[w].put(WorkerBatch(firstSeq: batchFirstSeq, timeline: shared, items: items[w], payload: payloads[w],
                                       command: command))
             // Handed over: fresh arrays (emptying the shared ones in place would copy them),
-            // sized as this batch was.
+            // sized as this batch was, the payload with half as much again: sized exactly, the
+            // next batch's payload (a few hundred KiB) was nearly always copied once as it grew.
             let (itemCount, payloadCount) = (items[w].count, payloads[w].count)
             items[w] = []
             items[w].reserveCapacity(itemCount)
             payloads[w] = []
-            payloads[w].reserveCapacity(payloadCount)
+            payloads[w].reserveCapacity(min(payloadCount + payloadCount / 2, batchBytes + (64 << 10)))
         }
         batchFirstSeq = seq &+ 1
         timeline = []
