@@ -14,12 +14,18 @@ public enum MCPTransport: String, Sendable {
 
 /// HTTP context of a message carried over HTTP (Suricata's `http` field names).
 public struct HTTPContext: Sendable, Equatable {
-    public var method: String?
-    public var url: String?
-    public var host: String?
-    public var status: Int?
+    // `status` first and constants: the implicit memberwise initializer (`status:method:url:host:`,
+    // no defaults) then has another signature than the public one, which delegates to it (see
+    // `MCPPayload`).
+    public let status: Int?
+    public let method: String?
+    public let url: String?
+    public let host: String?
+}
+
+extension HTTPContext {
     public init(method: String? = nil, url: String? = nil, host: String? = nil, status: Int? = nil) {
-        self.method = method; self.url = url; self.host = host; self.status = status
+        self.init(status: status, method: method, url: url, host: host)
     }
 }
 
@@ -67,6 +73,12 @@ public struct MCPEvent: Sendable {
 /// A JSON payload as the application layer delivers it: an HTTP body, an SSE event's data,
 /// a WebSocket text message. The tracker finds the JSON-RPC messages in it.
 public struct MCPPayload {
+    // `bytes` first, so the implicit memberwise initializer (`bytes:time:...`) differs from the
+    // public one below, which delegates to it: an initializer that assigns each field
+    // (`self.time = time; ...`) built the payload in a temporary and then copied it whole, a
+    // retain and a release of each of its dozen references for every payload (the optimiser
+    // does not turn that copy into a move; the memberwise initializer builds the value in place).
+    public var bytes: [UInt8]
     public var time: Timestamp
     public var flowId: UInt64
     public var client: Endpoint
@@ -85,16 +97,17 @@ public struct MCPPayload {
     /// 2026-07-28 request headers that restate the body: `Mcp-Method` and `Mcp-Name`.
     public var methodHeader: String?
     public var nameHeader: String?
-    public var bytes: [UInt8]
+}
 
+extension MCPPayload {
     public init(time: Timestamp, flowId: UInt64, client: Endpoint, server: Endpoint, direction: Direction,
                 transport: MCPTransport, appProto: String, exchange: Int? = nil, sessionId: String? = nil,
                 protocolVersionHeader: String? = nil, http: HTTPContext? = nil,
                 methodHeader: String? = nil, nameHeader: String? = nil, bytes: [UInt8]) {
-        self.time = time; self.flowId = flowId; self.client = client; self.server = server
-        self.direction = direction; self.transport = transport; self.appProto = appProto
-        self.exchange = exchange; self.sessionId = sessionId; self.protocolVersionHeader = protocolVersionHeader
-        self.http = http; self.methodHeader = methodHeader; self.nameHeader = nameHeader; self.bytes = bytes
+        self.init(bytes: bytes, time: time, flowId: flowId, client: client, server: server, direction: direction,
+                  transport: transport, appProto: appProto, exchange: exchange, sessionId: sessionId,
+                  protocolVersionHeader: protocolVersionHeader, http: http, methodHeader: methodHeader,
+                  nameHeader: nameHeader)
     }
 }
 
