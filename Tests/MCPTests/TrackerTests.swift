@@ -257,3 +257,18 @@ private final class Harness {
         }
     }
 }
+
+/// The public initializers hand each argument to the field of its name (they delegate to the
+/// memberwise ones, whose parameters come in another order).
+@Test func payloadAndContextInitializersFillEachField() {
+    let c = HTTPContext(method: "POST", url: "/mcp", host: "h:1", status: 202)
+    #expect(c.method == "POST" && c.url == "/mcp" && c.host == "h:1" && c.status == 202)
+    let client = Endpoint(address: .v4(1), port: 2), server = Endpoint(address: .v4(3), port: 4)
+    let p = MCPPayload(time: Timestamp(microseconds: 5), flowId: 6, client: client, server: server, direction: .toClient,
+                       transport: .websocket, appProto: "ap", exchange: 7, sessionId: "sid", protocolVersionHeader: "pv",
+                       http: c, methodHeader: "mh", nameHeader: "nh", bytes: [8, 9])
+    #expect(p.time == Timestamp(microseconds: 5) && p.flowId == 6 && p.client == client && p.server == server)
+    #expect(p.direction == .toClient && p.transport == .websocket && p.appProto == "ap" && p.exchange == 7)
+    #expect(p.sessionId == "sid" && p.protocolVersionHeader == "pv" && p.http == c)
+    #expect(p.methodHeader == "mh" && p.nameHeader == "nh" && p.bytes == [8, 9])
+}
