@@ -33,7 +33,7 @@ public final class MCPTracker {
 
     /// Where a request can be answered from. A request is filed under every scope that applies;
     /// a response is looked up from the narrowest scope to the widest.
-    private enum Scope: Hashable {
+    fileprivate enum Scope: Hashable {
         /// The same HTTP exchange (a POST and its response, JSON or SSE).
         case exchange(flow: UInt64, index: Int)
         /// The same MCP session id, on any connection.
@@ -44,7 +44,7 @@ public final class MCPTracker {
         case peers(IPAddress, Endpoint)
     }
 
-    private struct PendingKey: Equatable {
+    fileprivate struct PendingKey: Equatable {
         let scope: Scope
         /// Who sent the request.
         let requester: Direction
@@ -52,17 +52,6 @@ public final class MCPTracker {
         /// Hashed once when made (seeded: crafted ids cannot collide on purpose), for
         /// `PendingIndex`.
         let hash: UInt64
-
-        init(scope: Scope, requester: Direction, id: JSONRPCID) {
-            self.scope = scope
-            self.requester = requester
-            self.id = id
-            var h = Hasher()
-            h.combine(scope)
-            h.combine(requester)
-            h.combine(id)
-            hash = UInt64(truncatingIfNeeded: h.finalize())
-        }
 
         static func == (a: PendingKey, b: PendingKey) -> Bool {
             a.hash == b.hash && a.requester == b.requester && a.id == b.id && a.scope == b.scope
@@ -594,5 +583,17 @@ public final class MCPTracker {
     private static let hexPairs: [UInt16] = (0..<256).map { b in
         let digits = Array("0123456789abcdef".utf8)
         return UInt16(digits[b >> 4]) | UInt16(digits[b & 0xF]) << 8
+    }
+}
+
+extension MCPTracker.PendingKey {
+    /// Through the memberwise initializer: one assigning each field built the key in a temporary
+    /// and copied it (see `MCPPayload`).
+    init(scope: MCPTracker.Scope, requester: Direction, id: JSONRPCID) {
+        var h = Hasher()
+        h.combine(scope)
+        h.combine(requester)
+        h.combine(id)
+        self.init(scope: scope, requester: requester, id: id, hash: UInt64(truncatingIfNeeded: h.finalize()))
     }
 }
