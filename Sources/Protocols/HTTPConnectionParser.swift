@@ -562,7 +562,7 @@ public final class HTTPConnectionParser {
 
     /// What framing, the body's sink and an upgrade read of a head, found in one walk over its
     /// fields instead of one walk per question (six a head).
-    private struct BodyFields {
+    fileprivate struct BodyFields {
         var transferEncodings = 0
         var contentLengths = 0
         /// The first Transfer-Encoding is exactly `chunked`.
@@ -572,31 +572,6 @@ public final class HTTPConnectionParser {
         var contentType: String?
         var contentEncoding = false
         var upgrade = false
-
-        init(_ headers: HTTPHeaders) {
-            headers.forEachField { name, value in
-                switch name.count {
-                case 7:
-                    if HTTPConnectionParser.nameIs(name, "upgrade") { upgrade = true }
-                case 12:
-                    if contentType == nil, HTTPConnectionParser.nameIs(name, "content-type") { contentType = HTTPHeaders.text(value) }
-                case 14:
-                    if HTTPConnectionParser.nameIs(name, "content-length") {
-                        if contentLengths == 0 { length = HTTPConnectionParser.plainDigits(value) }
-                        contentLengths += 1
-                    }
-                case 16:
-                    if HTTPConnectionParser.nameIs(name, "content-encoding") { contentEncoding = true }
-                case 17:
-                    if HTTPConnectionParser.nameIs(name, "transfer-encoding") {
-                        if transferEncodings == 0 { chunked = value.elementsEqual("chunked".utf8) }
-                        transferEncodings += 1
-                    }
-                default:
-                    break
-                }
-            }
-        }
     }
 
     /// Whether a field name is `lower` (given in lowercase) in any ASCII case.
@@ -1161,5 +1136,38 @@ extension StringProtocol {
         while s < e && (u[s] == 32 || u[s] == 9) { s += 1 }
         while e > s && (u[e - 1] == 32 || u[e - 1] == 9) { e -= 1 }
         return String(decoding: u[s..<e], as: UTF8.self)
+    }
+}
+
+extension HTTPConnectionParser.BodyFields {
+    /// Read into locals, then made by the memberwise initializer: assigning each field of
+    /// `self` built the value in a temporary and copied it (see `MCPPayload`).
+    init(_ headers: HTTPHeaders) {
+        var transferEncodings = 0, contentLengths = 0, chunked = false, length: Int? = nil
+        var contentType: String? = nil, contentEncoding = false, upgrade = false
+        headers.forEachField { name, value in
+            switch name.count {
+            case 7:
+                if HTTPConnectionParser.nameIs(name, "upgrade") { upgrade = true }
+            case 12:
+                if contentType == nil, HTTPConnectionParser.nameIs(name, "content-type") { contentType = HTTPHeaders.text(value) }
+            case 14:
+                if HTTPConnectionParser.nameIs(name, "content-length") {
+                    if contentLengths == 0 { length = HTTPConnectionParser.plainDigits(value) }
+                    contentLengths += 1
+                }
+            case 16:
+                if HTTPConnectionParser.nameIs(name, "content-encoding") { contentEncoding = true }
+            case 17:
+                if HTTPConnectionParser.nameIs(name, "transfer-encoding") {
+                    if transferEncodings == 0 { chunked = value.elementsEqual("chunked".utf8) }
+                    transferEncodings += 1
+                }
+            default:
+                break
+            }
+        }
+        self.init(transferEncodings: transferEncodings, contentLengths: contentLengths, chunked: chunked,
+                  length: length, contentType: contentType, contentEncoding: contentEncoding, upgrade: upgrade)
     }
 }

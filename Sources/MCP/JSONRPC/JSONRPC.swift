@@ -14,14 +14,17 @@ public enum JSONRPCID: Hashable, Sendable {
 
 /// One classified message, pointing into the `JSONDocument` it came from.
 public struct JSONRPCMessage: Sendable {
+    // `node` first, so the implicit memberwise initializer (`node:kind:...`) differs from the
+    // public one, which delegates to it (see `MCPPayload`: assigning each field copied the
+    // message once more as it was made).
+    /// The message object in the document.
+    public var node: JSONRef
     public var kind: JSONRPCKind
     /// Absent for notifications, and for error responses whose id is null or missing
     /// (allowed from MCP 2025-11-25).
     public var id: JSONRPCID?
     /// Requests and notifications.
     public var method: String?
-    /// The message object in the document.
-    public var node: JSONRef
     /// Requests and notifications, when present (any JSON kind, as sent).
     public var params: JSONRef?
     /// Responses.
@@ -32,19 +35,14 @@ public struct JSONRPCMessage: Sendable {
     public var errorCode: Int?
     /// `error.message` when it is a string.
     public var errorMessage: String?
+}
 
+extension JSONRPCMessage {
     public init(kind: JSONRPCKind, id: JSONRPCID? = nil, method: String? = nil, node: JSONRef,
                 params: JSONRef? = nil, result: JSONRef? = nil, error: JSONRef? = nil,
                 errorCode: Int? = nil, errorMessage: String? = nil) {
-        self.kind = kind
-        self.id = id
-        self.method = method
-        self.node = node
-        self.params = params
-        self.result = result
-        self.error = error
-        self.errorCode = errorCode
-        self.errorMessage = errorMessage
+        self.init(node: node, kind: kind, id: id, method: method, params: params, result: result, error: error,
+                  errorCode: errorCode, errorMessage: errorMessage)
     }
 }
 
