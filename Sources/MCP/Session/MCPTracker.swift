@@ -183,8 +183,9 @@ public final class MCPTracker {
 
     /// The event of one message, handed to `emit` with the message's view. Handed, not returned:
     /// returned, the optimiser copied the whole event (its twenty-odd references retained) and
-    /// destroyed the original.
-    private func event(for m: JSONRPCMessage, in doc: JSONDocument, payload: MCPPayload,
+    /// destroyed the original. `m` is consumed into the view: borrowed, it was copied once to be
+    /// passed and once more into the view.
+    private func event(for m: consuming JSONRPCMessage, in doc: JSONDocument, payload: MCPPayload,
                        emit: (MCPEvent, MCPMessageView) -> Void) {
         let source = payload.direction == .toServer ? payload.client : payload.server
         let destination = payload.direction == .toServer ? payload.server : payload.client
@@ -283,7 +284,7 @@ public final class MCPTracker {
         e.serverName = state.info.serverName
         e.serverVersion = state.info.serverVersion
         if config.includePayloads { e.message = doc.compactText(m.node) }
-        emit(e, MCPMessageView(document: doc, message: m))
+        emit(e, MCPMessageView(document: doc, message: consume m))
     }
 
     /// 2026-07-28: `Mcp-Method` must equal the body's method, and `Mcp-Name` the `params.name`
