@@ -46,22 +46,27 @@ public struct Finding: Sendable, Equatable {
 
 /// The contract's `event_type: "alert"`.
 public struct Alert: Sendable {
+    // `finding` first: the memberwise initializer (`finding:timestamp:...`) then differs from the
+    // public one, which delegates to it (assigning each field copied the alert, its message's
+    // references included, as it was made; see `MCPPayload`).
+    public var finding: Finding
     public var timestamp: Timestamp
     public var flowId: UInt64?
     public var source: Endpoint?
     public var destination: Endpoint?
     public var transport: TransportProtocol
     public var appProto: String?
-    public var finding: Finding
     /// The message concerned, when there is one.
     public var mcp: MCPEvent?
     /// For egress alerts: the destination's best name and how it was learnt.
     public var egressHost: String?
     public var egressVia: String?
+}
 
+extension Alert {
     public init(timestamp: Timestamp, flowId: UInt64?, source: Endpoint?, destination: Endpoint?,
                 transport: TransportProtocol = .tcp, appProto: String?, finding: Finding, mcp: MCPEvent? = nil) {
-        self.timestamp = timestamp; self.flowId = flowId; self.source = source; self.destination = destination
-        self.transport = transport; self.appProto = appProto; self.finding = finding; self.mcp = mcp
+        self.init(finding: finding, timestamp: timestamp, flowId: flowId, source: source, destination: destination,
+                  transport: transport, appProto: appProto, mcp: mcp, egressHost: nil, egressVia: nil)
     }
 }

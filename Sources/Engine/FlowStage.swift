@@ -88,7 +88,7 @@ protocol SessionPort: AnyObject {
     /// A DNS answer seen by `client`.
     func dnsAnswer(_ message: DNSMessage, client: IPAddress, time: Timestamp)
     /// A flow left the table; `record` lacks what only the session stage knows (DNS name, alerted).
-    func flowEnded(_ record: FlowRecord)
+    func flowEnded(_ record: consuming FlowRecord)
 }
 
 /// A sensor or transport anomaly of one flow, as the flow stage saw it.

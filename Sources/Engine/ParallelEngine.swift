@@ -390,7 +390,7 @@ final class OpRecorder: SessionPort {
     func pressure(_ note: PressureNote) { add(.pressure(note)) }
     func egress(_ connection: OutboundConnection) { add(.egress(connection)) }
     func dnsAnswer(_ message: DNSMessage, client: IPAddress, time: Timestamp) { add(.dns(message, client, time)) }
-    func flowEnded(_ record: FlowRecord) { add(.flowEnded(record)) }
+    func flowEnded(_ record: consuming FlowRecord) { add(.flowEnded(record)) }
 }
 
 /// One worker thread: a flow stage over its share of the flows.

@@ -107,9 +107,10 @@ final class SessionStage: SessionPort {
         openFlow(flowId).notes?.carriesMCP = true
     }
 
-    func flowEnded(_ record: FlowRecord) {
+    func flowEnded(_ record: consuming FlowRecord) {
+        let local = record.flowId
         var r = record
-        let id = publicId(record.flowId)
+        let id = publicId(local)
         r.flowId = id
         if let d = detector { r.dnsName = d.egress.dnsNames(r.server.address, client: r.client.address, at: r.start)?.first }
         r.alerted = notes[id]?.alerted ?? false
@@ -119,9 +120,9 @@ final class SessionStage: SessionPort {
             writeLine(.flow)
         }
         notes[id] = nil
-        flowIds[worker][record.flowId] = nil
-        let slot = Int(truncatingIfNeeded: record.flowId) & (Self.rememberedFlows - 1)
-        if remembered[slot].local == record.flowId && remembered[slot].worker == worker { remembered[slot] = RememberedFlow() }
+        flowIds[worker][local] = nil
+        let slot = Int(truncatingIfNeeded: local) & (Self.rememberedFlows - 1)
+        if remembered[slot].local == local && remembered[slot].worker == worker { remembered[slot] = RememberedFlow() }
     }
 
     func egress(_ connection: OutboundConnection) {

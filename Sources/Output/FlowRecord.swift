@@ -3,6 +3,9 @@ import SonarCore
 /// The contract's `event_type: "flow"`, written when a connection (or UDP pair) ends: so a SIEM
 /// sees the whole egress picture, not only its alerts. Field names follow Suricata's flow event.
 public struct FlowRecord: Sendable {
+    // `alerted` first: the memberwise initializer then differs from the public one, which
+    // delegates to it (see `MCPPayload`).
+    public var alerted: Bool
     public var flowId: UInt64
     public var client: Endpoint
     public var server: Endpoint
@@ -17,14 +20,15 @@ public struct FlowRecord: Sendable {
     public var sni: String?
     public var httpHost: String?
     public var dnsName: String?
-    public var alerted: Bool
+}
 
+extension FlowRecord {
     public init(flowId: UInt64, client: Endpoint, server: Endpoint, transport: TransportProtocol, appProto: String?,
                 start: Timestamp, end: Timestamp, packets: (UInt64, UInt64), bytes: (UInt64, UInt64), reason: String,
                 sni: String?, httpHost: String?, dnsName: String?, alerted: Bool) {
-        self.flowId = flowId; self.client = client; self.server = server; self.transport = transport
-        self.appProto = appProto; self.start = start; self.end = end; self.packets = packets; self.bytes = bytes
-        self.reason = reason; self.sni = sni; self.httpHost = httpHost; self.dnsName = dnsName; self.alerted = alerted
+        self.init(alerted: alerted, flowId: flowId, client: client, server: server, transport: transport,
+                  appProto: appProto, start: start, end: end, packets: packets, bytes: bytes, reason: reason,
+                  sni: sni, httpHost: httpHost, dnsName: dnsName)
     }
 }
 
