@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SonarCore
 @testable import SonarOutput
+import SonarDetect
 
 @Test func timestampsAreISO8601WithMicroseconds() {
     #expect(Timestamp(microseconds: 0).iso8601 == "1970-01-01T00:00:00.000000+0000")
@@ -179,4 +180,23 @@ private func referenceQuoted(_ s: String) -> String {
     second(&w)
     second(&w)
     #expect(w.bytes == expected)
+}
+
+/// The public initializers of flow records and alerts hand each argument to the field of its
+/// name (they delegate to the memberwise ones, whose parameters come in another order).
+@Test func flowRecordAndAlertInitializersFillEachField() {
+    let a = Endpoint(address: .v4(1), port: 2), b = Endpoint(address: .v4(3), port: 4)
+    let r = FlowRecord(flowId: 5, client: a, server: b, transport: .udp, appProto: "ap", start: Timestamp(microseconds: 6),
+                       end: Timestamp(microseconds: 7), packets: (8, 9), bytes: (10, 11), reason: "why", sni: "sni",
+                       httpHost: "host", dnsName: "dns", alerted: true)
+    #expect(r.flowId == 5 && r.client == a && r.server == b && r.transport == .udp && r.appProto == "ap")
+    #expect(r.start == Timestamp(microseconds: 6) && r.end == Timestamp(microseconds: 7))
+    #expect(r.packets == (8, 9) && r.bytes == (10, 11) && r.reason == "why")
+    #expect(r.sni == "sni" && r.httpHost == "host" && r.dnsName == "dns" && r.alerted)
+    let f = Finding(rule: "r", signatureId: 12, signature: "s", category: .secret, severity: 2)
+    let alert = Alert(timestamp: Timestamp(microseconds: 13), flowId: 14, source: a, destination: b, transport: .udp,
+                      appProto: "ap2", finding: f)
+    #expect(alert.timestamp == Timestamp(microseconds: 13) && alert.flowId == 14 && alert.source == a)
+    #expect(alert.destination == b && alert.transport == .udp && alert.appProto == "ap2" && alert.finding == f)
+    #expect(alert.mcp == nil && alert.egressHost == nil && alert.egressVia == nil)
 }
