@@ -502,7 +502,7 @@ public final class HTTPConnectionParser {
         h.holdIndex = ctx.exchangeIndex
 
         guard let framing = framing(h, headers, fields, isRequest: true, emit) else { return }
-        startBody(h, framing, ctx, headers, fields, emit)
+        startBody(h, framing, consume ctx, headers, fields, emit)
     }
 
     private func responseHead(_ h: Half, _ head: HTTPResponseHead,
@@ -551,7 +551,7 @@ public final class HTTPConnectionParser {
         } else {
             let fields = BodyFields(headers)
             if let framing = framing(h, headers, fields, isRequest: false, emit) {
-                startBody(h, framing, ctx, headers, fields, emit)
+                startBody(h, framing, consume ctx, headers, fields, emit)
             }
         }
         // The server said no to the upgrade: what the client sent meanwhile is HTTP again.
@@ -661,9 +661,10 @@ public final class HTTPConnectionParser {
 
     // MARK: - Bodies
 
-    private func startBody(_ h: Half, _ framing: Framing, _ ctx: HTTPMessageContext, _ headers: HTTPHeaders,
+    /// `ctx` is consumed into the half (each head's context was copied once more there).
+    private func startBody(_ h: Half, _ framing: Framing, _ ctx: consuming HTTPMessageContext, _ headers: HTTPHeaders,
                            _ fields: BodyFields, _ emit: (HTTPOutput) -> Void) {
-        h.context = ctx
+        h.context = consume ctx
         h.damaged = false
         h.body = []
         switch framing {

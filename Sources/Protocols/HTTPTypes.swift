@@ -207,26 +207,33 @@ func asciiContainsLowercased(_ haystack: String, _ needle: String) -> Bool {
 
 /// The start line and header fields of a request.
 public struct HTTPRequestHead: Sendable, Equatable {
+    // `headers` first in this type and the two below: the memberwise initializers then differ
+    // from the public ones, which delegate to them. An initializer assigning each field built the
+    // value in a temporary and copied it (a retain and release of each reference) every head.
+    public var headers: HTTPHeaders
     public var method: String
     public var target: String
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     public var versionMinor: Int
-    public var headers: HTTPHeaders
+}
 
+extension HTTPRequestHead {
     public init(method: String, target: String, versionMinor: Int, headers: HTTPHeaders) {
-        self.method = method; self.target = target; self.versionMinor = versionMinor; self.headers = headers
+        self.init(headers: headers, method: method, target: target, versionMinor: versionMinor)
     }
 }
 
 /// The status line and header fields of a response.
 public struct HTTPResponseHead: Sendable, Equatable {
+    public var headers: HTTPHeaders
     public var status: Int
     public var reason: String
     public var versionMinor: Int
-    public var headers: HTTPHeaders
+}
 
+extension HTTPResponseHead {
     public init(status: Int, reason: String, versionMinor: Int, headers: HTTPHeaders) {
-        self.status = status; self.reason = reason; self.versionMinor = versionMinor; self.headers = headers
+        self.init(headers: headers, status: status, reason: reason, versionMinor: versionMinor)
     }
 }
 
@@ -248,14 +255,17 @@ public struct SSEEvent: Sendable, Equatable {
 
 /// What a body or event belongs to: the request, and (for to-client data) the response.
 public struct HTTPMessageContext: Sendable, Equatable {
+    // `request` first: see `HTTPRequestHead`.
+    public var request: HTTPRequestHead?
     /// 0, 1, 2… in request order on this connection. A response whose request was never seen
     /// (connection picked up mid-stream, request lost in a gap) gets the next unused index.
     public var exchangeIndex: Int
-    public var request: HTTPRequestHead?
     public var response: HTTPResponseHead?
+}
 
+extension HTTPMessageContext {
     public init(exchangeIndex: Int, request: HTTPRequestHead?, response: HTTPResponseHead?) {
-        self.exchangeIndex = exchangeIndex; self.request = request; self.response = response
+        self.init(request: request, exchangeIndex: exchangeIndex, response: response)
     }
 }
 
