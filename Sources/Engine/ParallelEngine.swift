@@ -354,20 +354,22 @@ final class OpRecorder: SessionPort {
     }
 
     private func add(_ op: consuming SessionOp) {
+        // `consume`: without it the op was copied into the array and the original destroyed.
         if let last = output.groups.last, last.seq == seq, last.key == key {
-            output.ops.append(op)
+            output.ops.append(consume op)
             output.groups[output.groups.count - 1].end = output.ops.count
         } else {
-            output.ops.append(op)
+            output.ops.append(consume op)
             output.groups.append((seq, key, output.ops.count))
         }
     }
 
     func flowStarted(_ flowId: UInt64) { add(.flowStarted(flowId)) }
     func mcpPayload(_ payload: consuming MCPPayload, headers: HTTPHeaders?) {
-        add(.payload(payload, headers, prepare(payload, headers: headers)))
+        let prepared = prepare(payload, headers: headers)
         // The bytes, and about as much again for their parse.
         output.payloadBytes += 2 * payload.bytes.count
+        add(.payload(consume payload, headers, prepared))
         if output.payloadBytes >= partBytes, let handOver {
             output.more = true
             handOver(output)
@@ -390,7 +392,7 @@ final class OpRecorder: SessionPort {
     func pressure(_ note: PressureNote) { add(.pressure(note)) }
     func egress(_ connection: OutboundConnection) { add(.egress(connection)) }
     func dnsAnswer(_ message: DNSMessage, client: IPAddress, time: Timestamp) { add(.dns(message, client, time)) }
-    func flowEnded(_ record: consuming FlowRecord) { add(.flowEnded(record)) }
+    func flowEnded(_ record: consuming FlowRecord) { add(.flowEnded(consume record)) }
 }
 
 /// One worker thread: a flow stage over its share of the flows.

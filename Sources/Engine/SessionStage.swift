@@ -109,7 +109,7 @@ final class SessionStage: SessionPort {
 
     func flowEnded(_ record: consuming FlowRecord) {
         let local = record.flowId
-        var r = record
+        var r = consume record
         let id = publicId(local)
         r.flowId = id
         if let d = detector { r.dnsName = d.egress.dnsNames(r.server.address, client: r.client.address, at: r.start)?.first }
@@ -165,14 +165,14 @@ final class SessionStage: SessionPort {
     }
 
     func mcpPayload(_ payload: consuming MCPPayload, headers: HTTPHeaders?) {
-        mcpPayload(payload, headers: headers, prepared: nil)
+        mcpPayload(consume payload, headers: headers, prepared: nil)
     }
 
     /// Every message of a payload: its `mcp` event, then the alerts it raises. `prepared`: the
     /// payload parsed, and its messages' secrets located, by a worker thread.
     func mcpPayload(_ original: consuming MCPPayload, headers: HTTPHeaders?, prepared: PreparedPayload?) {
         let flow = openFlow(original.flowId)
-        var payload = original
+        var payload = consume original
         payload.flowId = flow.id
         let before = tracker.messagesSeen
         defer {
