@@ -343,10 +343,11 @@ public final class MCPTracker {
         waiting[slot] = Waiting(serial: serial, request: PendingRequest(
             method: method, tool: tool, time: payload.time, protocolVersion: version, keys: keys, client: client, cursor: cursor))
         waitingCount += 1
-        for k in keys {
+        for i in keys.indices {
             // Filed and the old holder of the key found in one probe; forgetting the old request
-            // then leaves this key alone (it names the new one).
-            if let old = pending.file(k.hash, slot: slot, replacing: { $0 != slot && holds($0, k) }) {
+            // then leaves this key alone (it names the new one). By index: `for k in` copied each
+            // key (its strings retained).
+            if let old = pending.file(keys[i].hash, slot: slot, replacing: { $0 != slot && holds($0, keys[i]) }) {
                 if !duplicate { counters.add("mcp.duplicate_request_id") }
                 duplicate = true
                 forget(slot: old)
@@ -371,7 +372,11 @@ public final class MCPTracker {
 
     /// Whether the request in `slot` is filed under `key`.
     private func holds(_ slot: Int, _ key: PendingKey) -> Bool {
-        waiting[slot]?.request.keys.contains(key) == true
+        // Read in place: `waiting[slot]?.request.keys` copied the whole waiting request.
+        waiting.withUnsafeBufferPointer { w in
+            guard slot >= 0, slot < w.count, let entry = w[slot] else { return false }
+            return entry.request.keys.contains(key)
+        }
     }
 
     private func answer(id: JSONRPCID, payload: MCPPayload) -> PendingRequest? {
