@@ -239,17 +239,21 @@ extension HTTPResponseHead {
 
 /// One dispatched Server-Sent Event.
 public struct SSEEvent: Sendable, Equatable {
-    /// The `event:` field, or "message" when the event had none (or an empty one).
-    public var event: String
+    // `data` first: see `HTTPRequestHead` (made per event, the field-by-field initializer copied
+    // each one).
     /// The `data:` lines joined with LF (no trailing LF). Empty for an event without data.
     public var data: [UInt8]
+    /// The `event:` field, or "message" when the event had none (or an empty one).
+    public var event: String
     /// The `id:` field of this event (not the inherited last-event-ID); nil if it had none.
     public var id: String?
     /// The `retry:` field of this event when it was all ASCII digits.
     public var retry: Int?
+}
 
+extension SSEEvent {
     public init(event: String = "message", data: [UInt8], id: String? = nil, retry: Int? = nil) {
-        self.event = event; self.data = data; self.id = id; self.retry = retry
+        self.init(data: data, event: event, id: id, retry: retry)
     }
 }
 

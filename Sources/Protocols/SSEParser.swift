@@ -227,7 +227,7 @@ public struct SSEParser: Sendable {
         swap(&d, &data)
         if d.last == 10 { d.removeLast() }
         let type = (eventType?.isEmpty ?? true) ? "message" : (eventType ?? "message")
-        let ev = SSEEvent(event: type, data: d, id: eventID, retry: retry)
+        let ev = SSEEvent(event: type, data: consume d, id: eventID, retry: retry)
         resetEvent()
         onEvent(ev)
     }
