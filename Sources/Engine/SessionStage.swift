@@ -15,8 +15,8 @@ final class SessionStage: SessionPort {
     let tracker: MCPTracker
     let detector: DetectionEngine?
     private let sink: EventSink
-    /// Every event but stats is encoded here and handed to the sink in place: a writer made per
-    /// event allocated its buffer, and its bytes were copied into an Array, for each line.
+    /// Every event is encoded here and handed to the sink in place: a writer made per event
+    /// allocated its buffer, and its bytes were copied into an Array, for each line.
     private var writer = JSONWriter()
     /// Tool inventory changes the tracker saw in the message being processed.
     private var toolObservations: [ToolObservation] = []
@@ -115,9 +115,7 @@ final class SessionStage: SessionPort {
         if let d = detector { r.dnsName = d.egress.dnsNames(r.server.address, client: r.client.address, at: r.start)?.first }
         r.alerted = notes[id]?.alerted ?? false
         if flowEvents {
-            writer.reset()
-            EventEncoder.writeFlow(r, into: &writer)
-            writeLine(.flow)
+            writeEvent(.flow) { EventEncoder.writeFlow(r, into: &$0) }
         }
         notes[id] = nil
         flowIds[worker][local] = nil
@@ -187,9 +185,7 @@ final class SessionStage: SessionPort {
         let (parsed, rejection) = prepared.map { ($0.parsed, $0.rejection) } ?? tracker.parse(payload)
         guard let detector else {
             tracker.process(payload, parsed: parsed, rejection: rejection) { event, _ in
-                self.writer.reset()
-                EventEncoder.write(event, into: &self.writer)
-                self.writeLine(.mcp)
+                self.writeEvent(.mcp) { EventEncoder.write(event, into: &$0) }
             }
             return
         }
@@ -205,9 +201,7 @@ final class SessionStage: SessionPort {
             toolObservations.removeAll()
             // Copied only to be redacted: most messages carry no secret.
             func report(_ e: MCPEvent) {
-                writer.reset()
-                EventEncoder.write(e, into: &writer)
-                writeLine(.mcp)
+                writeEvent(.mcp) { EventEncoder.write(e, into: &$0) }
                 for f in findings {
                     raise(Alert(timestamp: e.timestamp, flowId: e.flowId, source: e.source, destination: e.destination,
                                 appProto: e.appProto, finding: f, mcp: e))
@@ -280,9 +274,7 @@ final class SessionStage: SessionPort {
             notes[id]?.alerted = true
             alertCapture?.alert(flowId: id)
         }
-        writer.reset()
-        EventEncoder.write(alert, into: &writer)
-        writeLine(.alert)
+        writeEvent(.alert) { EventEncoder.write(alert, into: &$0) }
     }
 
     // MARK: - output
@@ -308,21 +300,18 @@ final class SessionStage: SessionPort {
         all.merge(tracker.counters)
         s.counters = all
         s.output = outputStats
-        write(EventEncoder.encode(s), type: .stats)
+        writeEvent(.stats) { EventEncoder.write(s, into: &$0) }
     }
 
     func flush() { sink.flush() }
 
     func reopenOutputs() { sink.reopen() }
 
-    private func write(_ line: [UInt8], type: EventType) {
-        eventCounts[type.index] += 1
-        eventsWritten += 1
-        sink.write(line: line, type: type.rawValue)
-    }
-
-    /// Writes the line in `writer` (events are encoded into it, one at a time).
-    private func writeLine(_ type: EventType) {
+    /// Every event goes out through here: `encode` writes its line into the stage's writer, which
+    /// the sink reads in place.
+    private func writeEvent(_ type: EventType, _ encode: (inout JSONWriter) -> Void) {
+        writer.reset()
+        encode(&writer)
         eventCounts[type.index] += 1
         eventsWritten += 1
         writer.withBytes { sink.write(bytes: $0, type: type.rawValue) }

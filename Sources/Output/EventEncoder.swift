@@ -155,6 +155,12 @@ public struct StatsSnapshot: Sendable {
 extension EventEncoder {
     public static func encode(_ s: StatsSnapshot) -> [UInt8] {
         var w = JSONWriter()
+        write(s, into: &w)
+        return w.bytes
+    }
+
+    /// The stats event's line, written into `w`.
+    public static func write(_ s: StatsSnapshot, into w: inout JSONWriter) {
         header(&w, time: s.time, type: "stats", flowId: nil, source: nil, destination: nil, proto: nil, appProto: nil)
         w.key("stats")
         w.beginObject()
@@ -228,6 +234,5 @@ extension EventEncoder {
         w.endObject()
         w.endObject()
         w.endObject()
-        return w.bytes
     }
 }

@@ -561,7 +561,8 @@ public final class HTTPConnectionParser {
     private enum Framing { case noBody, length(Int), chunked, untilClose }
 
     /// What framing, the body's sink and an upgrade read of a head, found in one walk over its
-    /// fields instead of one walk per question (six a head).
+    /// fields instead of one walk per question (six a head). Made by `init(_ headers:)`, in the
+    /// extension at the end of this file (so that the memberwise initializer exists).
     fileprivate struct BodyFields {
         var transferEncodings = 0
         var contentLengths = 0

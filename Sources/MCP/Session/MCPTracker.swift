@@ -44,6 +44,8 @@ public final class MCPTracker {
         case peers(IPAddress, Endpoint)
     }
 
+    /// Made by `init(scope:requester:id:)`, in the extension at the end of this file (so that the
+    /// memberwise initializer exists).
     fileprivate struct PendingKey: Equatable {
         let scope: Scope
         /// Who sent the request.
