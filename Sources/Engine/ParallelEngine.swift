@@ -540,10 +540,23 @@ final class SerialStage: @unchecked Sendable {
         }
     }
 
+    /// A payload op, in a function of its own: bound in the `switch` below, the whole op was
+    /// copied (every reference of the payload and its parse retained, then released) before
+    /// the session stage read it; bound here, it is taken apart in place.
+    @inline(never)
+    private func runPayload(_ op: consuming SessionOp) {
+        guard case .payload(let payload, let headers, let prepared) = consume op else { return }
+        session.mcpPayload(payload, headers: headers, prepared: prepared)
+    }
+
     private func run(_ op: consuming SessionOp) {
+        if case .payload = op {
+            runPayload(consume op)
+            return
+        }
         switch consume op {
         case .flowStarted(let id): session.flowStarted(id)
-        case .payload(let payload, let headers, let prepared): session.mcpPayload(payload, headers: headers, prepared: prepared)
+        case .payload: break
         case .carriesMCP(let id): session.carriesMCP(id)
         case .sensorAnomaly(let a): session.sensorAnomaly(a)
         case .transportAnomaly(let a, let once): session.transportAnomaly(a, oncePerFlow: once)
