@@ -17,9 +17,13 @@ final class SessionStage: SessionPort {
     private let sink: EventSink
     /// Every event is encoded here and handed to the sink in place: a writer made per event
     /// allocated its buffer, and its bytes were copied into an Array, for each line.
-    private var writer = JSONWriter()
-    /// Tool inventory changes the tracker saw in the message being processed.
-    private var toolObservations: [ToolObservation] = []
+    /// Unchecked exclusivity (three accesses a line): only `writeEvent` touches it, and what
+    /// runs during its accesses (the encoder, the sink's write) never reaches this stage.
+    @exclusivity(unchecked) private var writer = JSONWriter()
+    /// Tool inventory changes the tracker saw in the message being processed. Unchecked: each
+    /// access is an append (from the tracker's hook), a copy for a loop, or an emptying, none
+    /// held across a call.
+    @exclusivity(unchecked) private var toolObservations: [ToolObservation] = []
     // Unchecked exclusivity on the tables below (touched a few times per message): each access
     // is one lookup, insertion or removal of the standard library's over integers, strings or
     // endpoints, running no code of this stage, so no two can overlap.

@@ -94,9 +94,12 @@ public final class FileSink: EventSink {
     private var fd: Int32
     /// Nil for standard output.
     private let path: String?
-    private var buffer: [UInt8] = []
+    // Unchecked exclusivity on the buffer and its line count (touched for every line): each
+    // access is an append, a count or a store, or `flush`'s read of the bytes around write(2),
+    // none of which runs code of this sink, so no two can overlap.
+    @exclusivity(unchecked) private var buffer: [UInt8] = []
     /// Lines in `buffer`.
-    private var pendingLines = 0
+    @exclusivity(unchecked) private var pendingLines = 0
     private let flushThreshold = 64 << 10
     public private(set) var counters = SinkCounters()
     public private(set) var lastError: String?

@@ -26,10 +26,13 @@ public struct MCPConfig: Sendable {
 /// requests, and knows each session's id and protocol version. Turns every message into an event.
 public final class MCPTracker {
     public let config: MCPConfig
-    public private(set) var counters = Counters()
-    public private(set) var messagesSeen = 0
+    // Unchecked exclusivity on the three fields below (each touched for every payload or
+    // message): every access is one load, store or `Counters.add`, which runs no code of the
+    // tracker, so no two can overlap.
+    @exclusivity(unchecked) public private(set) var counters = Counters()
+    @exclusivity(unchecked) public private(set) var messagesSeen = 0
     /// Why the last payload given to `process` was not JSON (a limit, or invalid); nil when it was.
-    public private(set) var lastRejection: JSONError?
+    @exclusivity(unchecked) public private(set) var lastRejection: JSONError?
 
     /// Where a request can be answered from. A request is filed under every scope that applies;
     /// a response is looked up from the narrowest scope to the widest.
@@ -100,7 +103,11 @@ public final class MCPTracker {
     /// value, its nine strings were copied (retained and released) out of the table and back
     /// on every message.
     private final class SessionState {
-        var info: MCPSessionInfo
+        /// Unchecked (a dozen accesses a message): each is a load or store, or an `inout` pass
+        /// to `learnFromRequest`/`learnFromResult`, which read the message and write this info
+        /// only; the one hook they reach (`observeTools`) is the session stage's, which appends
+        /// to its own list and never reads a session.
+        @exclusivity(unchecked) var info: MCPSessionInfo
         init(key: String) { info = MCPSessionInfo(key: key) }
     }
     @exclusivity(unchecked) private var sessions: [String: SessionState] = [:]
