@@ -22,12 +22,15 @@ public struct OutboundConnection: Sendable {
 /// allow-list does not cover — raised once per server and destination, with the server's closest
 /// preceding tool call.
 public final class EgressMonitor {
-    public private(set) var policy: EgressPolicy
+    // Unchecked exclusivity on the four fields below (touched for every message): each access is
+    // a read, an assignment (`reconfigure` runs between messages) or one set or dictionary
+    // operation, none of which runs code of this class.
+    @exclusivity(unchecked) public private(set) var policy: EgressPolicy
     /// Hosts seen serving MCP, and configured ones.
-    public private(set) var serverHosts: Set<IPAddress> = []
+    @exclusivity(unchecked) public private(set) var serverHosts: Set<IPAddress> = []
     /// The host `noteMCP` added last (the set only grows, so it is still there).
-    private var lastServerHost: IPAddress?
-    private var lastToolCall: [IPAddress: MCPEvent] = [:]
+    @exclusivity(unchecked) private var lastServerHost: IPAddress?
+    @exclusivity(unchecked) private var lastToolCall: [IPAddress: MCPEvent] = [:]
     /// (Client that received the answer, answered address) → (names, expiry), bounded. Keyed by
     /// client so that one host's DNS answers never name another host's destinations.
     private struct NameKey: Hashable { var client: IPAddress; var address: IPAddress }

@@ -4,14 +4,17 @@ import SonarMCP
 /// The checks that follow from the protocol and the operator's policy rather than from content:
 /// method catalogue, protocol anomalies, budgets. Stateful (budget windows), one per engine.
 public final class PolicyDetectors {
-    public private(set) var catalogue: MethodCatalogue
-    public private(set) var policy: Policy
+    // Unchecked exclusivity on the four fields below (read for every message): each access is a
+    // read of a value, an assignment by `reconfigure` between messages, or one dictionary
+    // operation with a `RateWindow` update inside; none runs code of this class.
+    @exclusivity(unchecked) public private(set) var catalogue: MethodCatalogue
+    @exclusivity(unchecked) public private(set) var policy: Policy
     /// Whether a server listed a tool (nil: no complete listing seen).
     public var toolListed: (_ server: String, _ tool: String) -> Bool? = { _, _ in nil }
 
     /// Recent tools/call times per client host and per server+tool, for the per-minute budgets.
-    private var clientCalls: [IPAddress: RateWindow] = [:]
-    private var toolCalls: [String: RateWindow] = [:]
+    @exclusivity(unchecked) private var clientCalls: [IPAddress: RateWindow] = [:]
+    @exclusivity(unchecked) private var toolCalls: [String: RateWindow] = [:]
     private let maxTrackedKeys = 100_000
 
     public init(catalogue: MethodCatalogue, policy: Policy) {
