@@ -556,7 +556,7 @@ final class SerialStage: @unchecked Sendable {
         }
         switch consume op {
         case .flowStarted(let id): session.flowStarted(id)
-        case .payload: break
+        case .payload: break // taken apart above, by `runPayload`
         case .carriesMCP(let id): session.carriesMCP(id)
         case .sensorAnomaly(let a): session.sensorAnomaly(a)
         case .transportAnomaly(let a, let once): session.transportAnomaly(a, oncePerFlow: once)
