@@ -165,6 +165,28 @@ struct HTTPRobustnessTests {
         #expect(r.counters["http.too_many_headers"] == 1)
     }
 
+    /// A head that arrives whole is copied at once (`wholeHead`), one that arrives in pieces
+    /// line by line: both must stop at the same byte. Exactly at each limit passes, one over
+    /// does not, however the bytes are cut.
+    @Test func wholeHeadsStopAtTheLimitsLineByLineHeadsDo() {
+        var limits = HTTPLimits()
+        limits.maxHeaderBytes = 96 // the POST's head below is 82 bytes with its three fields
+        limits.maxHeaders = 3
+        // A start line of 16 bytes, one field line of `n + 5` and the blank line: `n + 23` bytes.
+        func head(_ n: Int) -> String { "GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: n) + "\r\n\r\n" }
+        func fields(_ n: Int) -> String { "GET / HTTP/1.1\r\n" + String(repeating: "A: b\r\n", count: n) + "\r\n" }
+        let passed: [Out] = [.req(0, "GET", "/"), .req(1, "POST", "/mcp"), .body(.toServer, 1, "{}")]
+        #expect(summarize(runAllSplits([up(head(73) + post("{}"))], limits: limits).outputs) == passed)
+        #expect(summarize(runAllSplits([up(head(74) + post("{}"))], limits: limits).outputs) == [
+            .anomaly(.toServer, "http.header_too_large"), .req(0, "POST", "/mcp"), .body(.toServer, 0, "{}"),
+        ])
+        #expect(summarize(runAllSplits([up(fields(3) + post("{}"))], limits: limits).outputs) == passed)
+        let r = runAllSplits([up(fields(4) + post("{}"))], limits: limits)
+        #expect(summarize(r.outputs) == [
+            .anomaly(.toServer, "http.too_many_headers"), .req(0, "POST", "/mcp"), .body(.toServer, 0, "{}"),
+        ])
+    }
+
     @Test func jsonBodyTooLargeIsNotBuffered() {
         var limits = HTTPLimits()
         limits.maxBodyBytes = 100
