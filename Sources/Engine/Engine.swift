@@ -14,6 +14,11 @@ public protocol PacketPipeline: AnyObject {
     var eventsWritten: Int { get }
     var outputStats: (() -> OutputStats)? { get set }
     func process(_ packet: CapturedPacket, linkType: Int32)
+    /// Whether reading ahead pays: the runner then reads capture files a few packets ahead and
+    /// hands each frame to `prefetchBucket`, then its hash to `prefetchFlow`, before `process`.
+    var readsAhead: Bool { get }
+    func prefetchBucket(frame: UnsafeRawBufferPointer, linkType: Int32) -> UInt64?
+    func prefetchFlow(hash: UInt64)
     func advanceClock(to time: Timestamp)
     func writeStats(captureStats: CaptureStats?, time: Timestamp?)
     func finishFlows()
@@ -34,6 +39,10 @@ public func makePipeline(config: EngineConfig, sink: EventSink, workers: Int) ->
 }
 
 extension PacketPipeline {
+    // Several workers take packets in batches, copied already: nothing is read ahead for them.
+    public var readsAhead: Bool { false }
+    public func prefetchBucket(frame: UnsafeRawBufferPointer, linkType: Int32) -> UInt64? { nil }
+    public func prefetchFlow(hash: UInt64) {}
     public func writeStats(captureStats: CaptureStats?) { writeStats(captureStats: captureStats, time: nil) }
 }
 
@@ -80,6 +89,14 @@ public final class Engine: PacketPipeline {
     public func process(_ packet: CapturedPacket, linkType: Int32) {
         flowStage.process(packet, linkType: linkType)
     }
+
+    /// One worker reads capture files ahead: a packet's flow is fetched into cache while the
+    /// packets before it are worked on (docs/performance.md, "Ninth round").
+    public var readsAhead: Bool { true }
+    public func prefetchBucket(frame: UnsafeRawBufferPointer, linkType: Int32) -> UInt64? {
+        flowStage.flows.prefetchBucket(frame: frame, linkType: linkType)
+    }
+    public func prefetchFlow(hash: UInt64) { flowStage.flows.prefetchFlow(hash: hash) }
 
     /// End of input: finish every flow, then write the `stats` event.
     public func finish() {

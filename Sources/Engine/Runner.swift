@@ -72,30 +72,40 @@ public struct Runner {
                 continue
             }
             let linkType = source.linkType
+            /// One packet through the pipeline, then what follows each: interval stats, the
+            /// progress line, signals. True when a stop was asked for.
+            func process(_ p: CapturedPacket) -> Bool {
+                engine.process(p, linkType: linkType)
+                if let interval {
+                    if nextStats == nil { nextStats = Timestamp(microseconds: engine.now.microseconds &+ interval) }
+                    if let due = nextStats, engine.now >= due {
+                        engine.writeStats(captureStats: nil)
+                        nextStats = Timestamp(microseconds: engine.now.microseconds &+ interval)
+                    }
+                }
+                if let progress = control.progress {
+                    sinceProgress += 1
+                    if sinceProgress >= 2048 {
+                        sinceProgress = 0
+                        progress.update(bytesRead: doneBytes + (source.fileOffset ?? 0), events: engine.eventsWritten)
+                    }
+                }
+                guard pendingSignals.load(ordering: .relaxed) != 0 else { return false }
+                return handleSignals(control: control, captureStats: nil, statsTime: nil)
+            }
+            // Packets read ahead and not yet processed; on a stop they are dropped, as packets
+            // not yet read always were.
+            var ahead = ReadAhead()
             reading: while true {
                 switch source.next() {
                 case .packet(let p):
-                    engine.process(p, linkType: linkType)
-                    if let interval {
-                        if nextStats == nil { nextStats = Timestamp(microseconds: engine.now.microseconds &+ interval) }
-                        if let due = nextStats, engine.now >= due {
-                            engine.writeStats(captureStats: nil)
-                            nextStats = Timestamp(microseconds: engine.now.microseconds &+ interval)
-                        }
+                    guard engine.readsAhead else {
+                        if process(p) { interrupted = true; break files }
+                        continue reading
                     }
-                    if let progress = control.progress {
-                        sinceProgress += 1
-                        if sinceProgress >= 2048 {
-                            sinceProgress = 0
-                            progress.update(bytesRead: doneBytes + (source.fileOffset ?? 0), events: engine.eventsWritten)
-                        }
-                    }
-                    if pendingSignals.load(ordering: .relaxed) != 0 {
-                        if handleSignals(control: control, captureStats: nil, statsTime: nil) {
-                            interrupted = true
-                            break files
-                        }
-                    }
+                    ahead.add(p, hash: engine.prefetchBucket(frame: p.bytes, linkType: linkType))
+                    if let hash = ahead.hashBeforeNewest { engine.prefetchFlow(hash: hash) }
+                    if ahead.isFull, ahead.takeOldest(process) { interrupted = true; break files }
                 case .timeout: continue
                 case .end: break reading
                 case .error(let message):
@@ -104,6 +114,9 @@ public struct Runner {
                     damaged.append(source.name)
                     break reading
                 }
+            }
+            while ahead.count > 0 {
+                if ahead.takeOldest(process) { interrupted = true; break files }
             }
             doneBytes += source.fileSize ?? 0
         }
@@ -186,6 +199,43 @@ public struct Runner {
             engine.flush()
         }
         return bits & stopBit != 0
+    }
+}
+
+/// Packets read from a capture file ahead of their processing (one worker, `readsAhead`), each
+/// copied out of libpcap's buffer, which the next read overwrites. The newest packet's index
+/// bucket is fetched as it is read, its flow's lines a packet later, and it is processed a
+/// packet after that: each fetch has a packet's work to arrive in, instead of the lookup
+/// waiting on memory for the bucket and again for the flow (docs/performance.md, "Ninth round").
+struct ReadAhead {
+    static let depth = 3
+    // Each slot's bytes keep the capacity of the largest packet they held (at most libpcap's
+    // snapshot length): no allocation a packet.
+    private var frames = [[UInt8]](repeating: [], count: depth)
+    private var heads = [(time: Timestamp, wireLength: Int, hash: UInt64?)](repeating: (.zero, 0, nil), count: depth)
+    private var oldest = 0
+    private(set) var count = 0
+
+    var isFull: Bool { count == Self.depth }
+
+    mutating func add(_ packet: CapturedPacket, hash: UInt64?) {
+        let slot = (oldest + count) % Self.depth
+        frames[slot].removeAll(keepingCapacity: true)
+        frames[slot].append(contentsOf: packet.bytes)
+        heads[slot] = (packet.timestamp, packet.wireLength, hash)
+        count += 1
+    }
+
+    /// The flow hash of the packet read just before the newest (nil: none, or not read ahead).
+    var hashBeforeNewest: UInt64? { count >= 2 ? heads[(oldest + count - 2) % Self.depth].hash : nil }
+
+    /// Hands the oldest packet to `body`, its bytes valid for the call, and forgets it.
+    mutating func takeOldest<R>(_ body: (CapturedPacket) -> R) -> R {
+        let slot = oldest
+        oldest = (oldest + 1) % Self.depth
+        count -= 1
+        let head = heads[slot]
+        return frames[slot].withUnsafeBytes { body(CapturedPacket(timestamp: head.time, bytes: $0, wireLength: head.wireLength)) }
     }
 }
 
