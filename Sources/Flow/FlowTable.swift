@@ -222,7 +222,16 @@ public final class FlowTable {
     /// step, `prefetchFlow`; nil when the frame cannot be read ahead.
     public func prefetchBucket(frame: UnsafeRawBufferPointer, linkType: Int32) -> UInt64? {
         guard let ends = PacketDecoder.peekEnds(frame, linkType: linkType) else { return nil }
-        let hash = index.hash(FlowKey(ends.source, ends.destination, transport: ends.transport))
+        return prefetchBucket(FlowKey(ends.source, ends.destination, transport: ends.transport))
+    }
+
+    /// `prefetchBucket(frame:linkType:)` for a packet decoded already (a worker's batch).
+    public func prefetchBucket(for packet: DecodedPacket) -> UInt64 {
+        prefetchBucket(FlowKey(packet.source, packet.destination, transport: packet.transport))
+    }
+
+    private func prefetchBucket(_ key: FlowKey) -> UInt64 {
+        let hash = index.hash(key)
         index.prefetchBucket(hash)
         return hash
     }

@@ -139,7 +139,7 @@ extension SplitMix {
 }
 
 /// Reading ahead (`prefetchBucket`, then `prefetchFlow` a packet later): the hash read from a
-/// frame's bytes is the one the index files the packet's flow under, from either end, so the
+/// frame's bytes, or from a decoded packet, is the one the index files the packet's flow under, from either end, so the
 /// flow fetched is the packet's. A frame that cannot be read ahead gives nil; a hash nothing is
 /// filed under fetches nothing. The table is the same afterwards.
 @Test func readingAheadFetchesThePacketsFlow() throws {
@@ -155,6 +155,7 @@ extension SplitMix {
     let back = frame(0x0A00_0002, 53, 0x0A00_0001, 40_000).withUnsafeBytes { table.prefetchBucket(frame: $0, linkType: 12) }
     let hash = try #require(out)
     #expect(back == hash)
+    #expect(table.prefetchBucket(for: packet(40_000, at: 2)) == hash) // a worker's decoded packet
     #expect(table.index.candidate(hash)?.takeUnretainedValue() === flow)
     let other = frame(0x0A00_0001, 40_001, 0x0A00_0002, 53).withUnsafeBytes { table.prefetchBucket(frame: $0, linkType: 12) }
     #expect(other != nil && other != hash)
