@@ -14,11 +14,13 @@ public protocol PacketPipeline: AnyObject {
     var eventsWritten: Int { get }
     var outputStats: (() -> OutputStats)? { get set }
     func process(_ packet: CapturedPacket, linkType: Int32)
-    /// Whether reading ahead pays: the runner then reads capture files a few packets ahead and
-    /// hands each frame to `prefetchBucket`, then its hash to `prefetchFlow`, before `process`.
+    /// Whether reading ahead pays: the runner then reads capture files two packets ahead and
+    /// hands each frame to `readAhead` as it is read, before `process`.
     var readsAhead: Bool { get }
-    func prefetchBucket(frame: UnsafeRawBufferPointer, linkType: Int32) -> UInt64?
-    func prefetchFlow(hash: UInt64)
+    /// Fetches into cache the flow of the frame read before this one (`previous`: the hash this
+    /// call returned for it, its bucket fetched then) and the index bucket of this frame, whose
+    /// hash it returns (nil: the frame cannot be read ahead).
+    func readAhead(frame: UnsafeRawBufferPointer, linkType: Int32, previous: UInt64?) -> UInt64?
     func advanceClock(to time: Timestamp)
     func writeStats(captureStats: CaptureStats?, time: Timestamp?)
     func finishFlows()
@@ -41,8 +43,7 @@ public func makePipeline(config: EngineConfig, sink: EventSink, workers: Int) ->
 extension PacketPipeline {
     // Several workers take packets in batches, copied already: nothing is read ahead for them.
     public var readsAhead: Bool { false }
-    public func prefetchBucket(frame: UnsafeRawBufferPointer, linkType: Int32) -> UInt64? { nil }
-    public func prefetchFlow(hash: UInt64) {}
+    public func readAhead(frame: UnsafeRawBufferPointer, linkType: Int32, previous: UInt64?) -> UInt64? { nil }
     public func writeStats(captureStats: CaptureStats?) { writeStats(captureStats: captureStats, time: nil) }
 }
 
@@ -93,10 +94,11 @@ public final class Engine: PacketPipeline {
     /// One worker reads capture files ahead: a packet's flow is fetched into cache while the
     /// packets before it are worked on (docs/performance.md, "Ninth round").
     public var readsAhead: Bool { true }
-    public func prefetchBucket(frame: UnsafeRawBufferPointer, linkType: Int32) -> UInt64? {
-        flowStage.flows.prefetchBucket(frame: frame, linkType: linkType)
+    public func readAhead(frame: UnsafeRawBufferPointer, linkType: Int32, previous: UInt64?) -> UInt64? {
+        let flows = flowStage.flows
+        if let previous { flows.prefetchFlow(hash: previous) }
+        return flows.prefetchBucket(frame: frame, linkType: linkType)
     }
-    public func prefetchFlow(hash: UInt64) { flowStage.flows.prefetchFlow(hash: hash) }
 
     /// End of input: finish every flow, then write the `stats` event.
     public func finish() {

@@ -95,16 +95,16 @@ public struct Runner {
             }
             // Packets read ahead and not yet processed; on a stop they are dropped, as packets
             // not yet read always were.
-            var ahead = ReadAhead()
+            let ahead = ReadAhead()
+            let readsAhead = engine.readsAhead
             reading: while true {
                 switch source.next() {
                 case .packet(let p):
-                    guard engine.readsAhead else {
+                    guard readsAhead else {
                         if process(p) { interrupted = true; break files }
                         continue reading
                     }
-                    ahead.add(p, hash: engine.prefetchBucket(frame: p.bytes, linkType: linkType))
-                    if let hash = ahead.hashBeforeNewest { engine.prefetchFlow(hash: hash) }
+                    ahead.add(p, hash: engine.readAhead(frame: p.bytes, linkType: linkType, previous: ahead.newestHash))
                     if ahead.isFull, ahead.takeOldest(process) { interrupted = true; break files }
                 case .timeout: continue
                 case .end: break reading
@@ -207,35 +207,61 @@ public struct Runner {
 /// bucket is fetched as it is read, its flow's lines a packet later, and it is processed a
 /// packet after that: each fetch has a packet's work to arrive in, instead of the lookup
 /// waiting on memory for the bucket and again for the flow (docs/performance.md, "Ninth round").
-struct ReadAhead {
+/// The slots are raw memory, each grown to the largest packet it held (at most libpcap's
+/// snapshot length): as arrays, the copy and its bookkeeping cost about 500 instructions a packet.
+final class ReadAhead {
     static let depth = 3
-    // Each slot's bytes keep the capacity of the largest packet they held (at most libpcap's
-    // snapshot length): no allocation a packet.
-    private var frames = [[UInt8]](repeating: [], count: depth)
-    private var heads = [(time: Timestamp, wireLength: Int, hash: UInt64?)](repeating: (.zero, 0, nil), count: depth)
+    private struct Slot {
+        var bytes: UnsafeMutableRawPointer?
+        var capacity = 0
+        var count = 0
+        var time = Timestamp.zero
+        var wireLength = 0
+        var hash: UInt64?
+    }
+    private let slots: UnsafeMutablePointer<Slot>
     private var oldest = 0
     private(set) var count = 0
 
+    init() {
+        slots = .allocate(capacity: Self.depth)
+        slots.initialize(repeating: Slot(), count: Self.depth)
+    }
+
+    deinit {
+        for i in 0..<Self.depth { slots[i].bytes?.deallocate() }
+        slots.deinitialize(count: Self.depth)
+        slots.deallocate()
+    }
+
     var isFull: Bool { count == Self.depth }
 
-    mutating func add(_ packet: CapturedPacket, hash: UInt64?) {
-        let slot = (oldest + count) % Self.depth
-        frames[slot].removeAll(keepingCapacity: true)
-        frames[slot].append(contentsOf: packet.bytes)
-        heads[slot] = (packet.timestamp, packet.wireLength, hash)
+    func add(_ packet: CapturedPacket, hash: UInt64?) {
+        let i = (oldest + count) % Self.depth
+        let n = packet.bytes.count
+        if n > slots[i].capacity {
+            slots[i].bytes?.deallocate()
+            slots[i].capacity = max(n, 2048)
+            slots[i].bytes = .allocate(byteCount: slots[i].capacity, alignment: 16)
+        }
+        if let source = packet.bytes.baseAddress, let target = slots[i].bytes { target.copyMemory(from: source, byteCount: n) }
+        slots[i].count = n
+        slots[i].time = packet.timestamp
+        slots[i].wireLength = packet.wireLength
+        slots[i].hash = hash
         count += 1
     }
 
-    /// The flow hash of the packet read just before the newest (nil: none, or not read ahead).
-    var hashBeforeNewest: UInt64? { count >= 2 ? heads[(oldest + count - 2) % Self.depth].hash : nil }
+    /// The flow hash of the packet read last (nil: none held, or it was not read ahead).
+    var newestHash: UInt64? { count > 0 ? slots[(oldest + count - 1) % Self.depth].hash : nil }
 
     /// Hands the oldest packet to `body`, its bytes valid for the call, and forgets it.
-    mutating func takeOldest<R>(_ body: (CapturedPacket) -> R) -> R {
-        let slot = oldest
+    func takeOldest<R>(_ body: (CapturedPacket) -> R) -> R {
+        let slot = slots[oldest]
         oldest = (oldest + 1) % Self.depth
         count -= 1
-        let head = heads[slot]
-        return frames[slot].withUnsafeBytes { body(CapturedPacket(timestamp: head.time, bytes: $0, wireLength: head.wireLength)) }
+        return body(CapturedPacket(timestamp: slot.time, bytes: UnsafeRawBufferPointer(start: slot.bytes, count: slot.count),
+                                   wireLength: slot.wireLength))
     }
 }
 

@@ -10,7 +10,7 @@ import Testing
 /// buffer, processed in the order read, and nothing in the output depends on it.
 @Suite struct ReadAheadTests {
     @Test func packetsComeOutInOrderWithTheirOwnBytes() {
-        var ahead = ReadAhead()
+        let ahead = ReadAhead()
         var source: [UInt8] = [1, 2, 3]
         func add(_ time: Int64, _ hash: UInt64?) {
             source.withUnsafeBytes {
@@ -20,23 +20,31 @@ import Testing
             // The next read overwrites libpcap's buffer: what was added must not change with it.
             source = source.map { $0 &+ 10 } + [UInt8(time)]
         }
-        #expect(ahead.hashBeforeNewest == nil)
+        #expect(ahead.newestHash == nil && ahead.count == 0)
         add(1, 11)
-        #expect(ahead.hashBeforeNewest == nil)
+        #expect(ahead.newestHash == 11)
         add(2, nil)
-        #expect(ahead.hashBeforeNewest == 11)
+        #expect(ahead.newestHash == nil)
         add(3, 33)
-        #expect(ahead.hashBeforeNewest == nil)
+        #expect(ahead.newestHash == 33)
         #expect(ahead.isFull && ahead.count == ReadAhead.depth)
         var seen: [(Int64, Int, [UInt8])] = []
         func take() { ahead.takeOldest { seen.append(($0.timestamp.microseconds / 1_000_000, $0.wireLength, Array($0.bytes))) } }
         take()
         add(4, 44)
-        #expect(ahead.hashBeforeNewest == 33)
+        #expect(ahead.newestHash == 44)
         while ahead.count > 0 { take() }
         #expect(seen.map(\.0) == [1, 2, 3, 4])
         #expect(seen.map(\.1) == [101, 102, 103, 104])
         #expect(seen.map(\.2) == [[1, 2, 3], [11, 12, 13, 1], [21, 22, 23, 11, 2], [31, 32, 33, 21, 12, 3]])
+        // A slot grows for a packet larger than it held, and an empty packet is empty.
+        let large = (0..<70_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        for bytes in [large, [], large.reversed()] {
+            bytes.withUnsafeBytes { ahead.add(CapturedPacket(timestamp: .zero, bytes: $0, wireLength: bytes.count), hash: nil) }
+        }
+        seen.removeAll()
+        while ahead.count > 0 { take() }
+        #expect(seen.map(\.2) == [large, [], large.reversed()])
     }
 
     /// The engine, minus reading ahead: the runner hands it each packet as read.
