@@ -29,9 +29,7 @@ let package = Package(
                        providers: [.apt(["libpcap-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
-        // One inline C function: a cache-line prefetch (`prefetchLine`), which Swift cannot spell.
-        .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
-        .target(name: "SonarCore", dependencies: ["CPrefetch"], path: "Sources/Core", swiftSettings: release),
+        .target(name: "SonarCore", path: "Sources/Core", swiftSettings: release),
         .target(name: "SonarCapture", dependencies: ["SonarCore", "CPcap"], path: "Sources/Capture", swiftSettings: release),
         .target(name: "SonarDecode", dependencies: ["SonarCore"], path: "Sources/Decode", swiftSettings: release),
         .target(name: "SonarFlow", dependencies: ["SonarCore", "SonarDecode"], path: "Sources/Flow", swiftSettings: release),

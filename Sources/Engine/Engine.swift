@@ -14,13 +14,6 @@ public protocol PacketPipeline: AnyObject {
     var eventsWritten: Int { get }
     var outputStats: (() -> OutputStats)? { get set }
     func process(_ packet: CapturedPacket, linkType: Int32)
-    /// Whether reading ahead pays: the runner then reads capture files two packets ahead and
-    /// hands each frame to `readAhead` as it is read, before `process`.
-    var readsAhead: Bool { get }
-    /// Fetches into cache the flow of the frame read before this one (`previous`: the hash this
-    /// call returned for it, its bucket fetched then) and the index bucket of this frame, whose
-    /// hash it returns (nil: the frame cannot be read ahead).
-    func readAhead(frame: UnsafeRawBufferPointer, linkType: Int32, previous: UInt64?) -> UInt64?
     func advanceClock(to time: Timestamp)
     func writeStats(captureStats: CaptureStats?, time: Timestamp?)
     func finishFlows()
@@ -41,9 +34,6 @@ public func makePipeline(config: EngineConfig, sink: EventSink, workers: Int) ->
 }
 
 extension PacketPipeline {
-    // Several workers take packets in batches, copied already: nothing is read ahead for them.
-    public var readsAhead: Bool { false }
-    public func readAhead(frame: UnsafeRawBufferPointer, linkType: Int32, previous: UInt64?) -> UInt64? { nil }
     public func writeStats(captureStats: CaptureStats?) { writeStats(captureStats: captureStats, time: nil) }
 }
 
@@ -89,15 +79,6 @@ public final class Engine: PacketPipeline {
     /// One packet from any source.
     public func process(_ packet: CapturedPacket, linkType: Int32) {
         flowStage.process(packet, linkType: linkType)
-    }
-
-    /// One worker reads capture files ahead: a packet's flow is fetched into cache while the
-    /// packets before it are worked on (docs/performance.md, "Ninth round").
-    public var readsAhead: Bool { true }
-    public func readAhead(frame: UnsafeRawBufferPointer, linkType: Int32, previous: UInt64?) -> UInt64? {
-        let flows = flowStage.flows
-        if let previous { flows.prefetchFlow(hash: previous) }
-        return flows.prefetchBucket(frame: frame, linkType: linkType)
     }
 
     /// End of input: finish every flow, then write the `stats` event.

@@ -423,10 +423,6 @@ final class Worker: @unchecked Sendable {
         while let batch = input.take() {
             recorder.output = recorder.freshOutput()
             var next = 0
-            // Reading ahead, as the runner does for one worker: at each packet the bucket of
-            // the packet two ahead is fetched, and the flow of the next, whose bucket came a
-            // packet ago. `hashAhead`: the next packet's, its bucket fetched.
-            var hashAhead: UInt64?
             batch.payload.withUnsafeBytes { buffer in
                 for (i, time) in batch.timeline.enumerated() {
                     let position = batch.firstSeq &+ UInt64(i)
@@ -434,8 +430,6 @@ final class Worker: @unchecked Sendable {
                     stage.advance(to: time, seq: position)
                     guard next < batch.items.count, batch.items[next].index == i else { continue }
                     let item = batch.items[next]
-                    if let hash = hashAhead { stage.flows.prefetchFlow(hash: hash) }
-                    hashAhead = next + 2 < batch.items.count ? stage.flows.prefetchBucket(for: batch.items[next + 2].packet) : nil
                     next += 1
                     var p = item.packet
                     p.payload = UnsafeRawBufferPointer(rebasing: buffer[item.payloadStart..<(item.payloadStart + item.payloadCount)])

@@ -72,40 +72,30 @@ public struct Runner {
                 continue
             }
             let linkType = source.linkType
-            /// One packet through the pipeline, then what follows each: interval stats, the
-            /// progress line, signals. True when a stop was asked for.
-            func process(_ p: CapturedPacket) -> Bool {
-                engine.process(p, linkType: linkType)
-                if let interval {
-                    if nextStats == nil { nextStats = Timestamp(microseconds: engine.now.microseconds &+ interval) }
-                    if let due = nextStats, engine.now >= due {
-                        engine.writeStats(captureStats: nil)
-                        nextStats = Timestamp(microseconds: engine.now.microseconds &+ interval)
-                    }
-                }
-                if let progress = control.progress {
-                    sinceProgress += 1
-                    if sinceProgress >= 2048 {
-                        sinceProgress = 0
-                        progress.update(bytesRead: doneBytes + (source.fileOffset ?? 0), events: engine.eventsWritten)
-                    }
-                }
-                guard pendingSignals.load(ordering: .relaxed) != 0 else { return false }
-                return handleSignals(control: control, captureStats: nil, statsTime: nil)
-            }
-            // Packets read ahead and not yet processed; on a stop they are dropped, as packets
-            // not yet read always were.
-            let ahead = ReadAhead()
-            let readsAhead = engine.readsAhead
             reading: while true {
                 switch source.next() {
                 case .packet(let p):
-                    guard readsAhead else {
-                        if process(p) { interrupted = true; break files }
-                        continue reading
+                    engine.process(p, linkType: linkType)
+                    if let interval {
+                        if nextStats == nil { nextStats = Timestamp(microseconds: engine.now.microseconds &+ interval) }
+                        if let due = nextStats, engine.now >= due {
+                            engine.writeStats(captureStats: nil)
+                            nextStats = Timestamp(microseconds: engine.now.microseconds &+ interval)
+                        }
                     }
-                    ahead.add(p, hash: engine.readAhead(frame: p.bytes, linkType: linkType, previous: ahead.newestHash))
-                    if ahead.isFull, ahead.takeOldest(process) { interrupted = true; break files }
+                    if let progress = control.progress {
+                        sinceProgress += 1
+                        if sinceProgress >= 2048 {
+                            sinceProgress = 0
+                            progress.update(bytesRead: doneBytes + (source.fileOffset ?? 0), events: engine.eventsWritten)
+                        }
+                    }
+                    if pendingSignals.load(ordering: .relaxed) != 0 {
+                        if handleSignals(control: control, captureStats: nil, statsTime: nil) {
+                            interrupted = true
+                            break files
+                        }
+                    }
                 case .timeout: continue
                 case .end: break reading
                 case .error(let message):
@@ -114,9 +104,6 @@ public struct Runner {
                     damaged.append(source.name)
                     break reading
                 }
-            }
-            while ahead.count > 0 {
-                if ahead.takeOldest(process) { interrupted = true; break files }
             }
             doneBytes += source.fileSize ?? 0
         }
@@ -199,69 +186,6 @@ public struct Runner {
             engine.flush()
         }
         return bits & stopBit != 0
-    }
-}
-
-/// Packets read from a capture file ahead of their processing (one worker, `readsAhead`), each
-/// copied out of libpcap's buffer, which the next read overwrites. The newest packet's index
-/// bucket is fetched as it is read, its flow's lines a packet later, and it is processed a
-/// packet after that: each fetch has a packet's work to arrive in, instead of the lookup
-/// waiting on memory for the bucket and again for the flow (docs/performance.md, "Ninth round").
-/// The slots are raw memory, each grown to the largest packet it held (at most libpcap's
-/// snapshot length): as arrays, the copy and its bookkeeping cost about 500 instructions a packet.
-final class ReadAhead {
-    static let depth = 3
-    private struct Slot {
-        var bytes: UnsafeMutableRawPointer?
-        var capacity = 0
-        var count = 0
-        var time = Timestamp.zero
-        var wireLength = 0
-        var hash: UInt64?
-    }
-    private let slots: UnsafeMutablePointer<Slot>
-    private var oldest = 0
-    private(set) var count = 0
-
-    init() {
-        slots = .allocate(capacity: Self.depth)
-        slots.initialize(repeating: Slot(), count: Self.depth)
-    }
-
-    deinit {
-        for i in 0..<Self.depth { slots[i].bytes?.deallocate() }
-        slots.deinitialize(count: Self.depth)
-        slots.deallocate()
-    }
-
-    var isFull: Bool { count == Self.depth }
-
-    func add(_ packet: CapturedPacket, hash: UInt64?) {
-        let i = (oldest + count) % Self.depth
-        let n = packet.bytes.count
-        if n > slots[i].capacity {
-            slots[i].bytes?.deallocate()
-            slots[i].capacity = max(n, 2048)
-            slots[i].bytes = .allocate(byteCount: slots[i].capacity, alignment: 16)
-        }
-        if let source = packet.bytes.baseAddress, let target = slots[i].bytes { target.copyMemory(from: source, byteCount: n) }
-        slots[i].count = n
-        slots[i].time = packet.timestamp
-        slots[i].wireLength = packet.wireLength
-        slots[i].hash = hash
-        count += 1
-    }
-
-    /// The flow hash of the packet read last (nil: none held, or it was not read ahead).
-    var newestHash: UInt64? { count > 0 ? slots[(oldest + count - 1) % Self.depth].hash : nil }
-
-    /// Hands the oldest packet to `body`, its bytes valid for the call, and forgets it.
-    func takeOldest<R>(_ body: (CapturedPacket) -> R) -> R {
-        let slot = slots[oldest]
-        oldest = (oldest + 1) % Self.depth
-        count -= 1
-        return body(CapturedPacket(timestamp: slot.time, bytes: UnsafeRawBufferPointer(start: slot.bytes, count: slot.count),
-                                   wireLength: slot.wireLength))
     }
 }
 

@@ -110,10 +110,6 @@ public final class Flow {
     /// One reassembler per direction, indexed by `Direction.index`.
     public var streams: InlineArray<2, TCPReassembler> = [TCPReassembler(), TCPReassembler()]
 
-    /// The cache lines a flow's object spans (about 420 bytes: the key and per-packet state in
-    /// the first two, the reassemblers in the last four), fetched by `FlowTable.prefetchFlow`.
-    static let cacheLines = 7
-
     public var transport: TransportProtocol { key.transport }
     public internal(set) var lastSeen: Timestamp { get { storedLastSeen } set { storedLastSeen = newValue } }
     // Inline, not arrays: three heap allocations less per flow (a SYN flood fills the table).
@@ -177,7 +173,7 @@ public final class FlowTable {
     // Each access below is one load, store, append or removal on an array, or a lookup in the
     // index, whose only code of ours compares a flow's key; none runs while another lasts, so
     // the run-time exclusivity check (about 200 instructions each) is turned off.
-    @exclusivity(unchecked) private(set) var index: FlowIndex
+    @exclusivity(unchecked) private var index: FlowIndex
     @exclusivity(unchecked) private var flows: [Flow?] = []
     @exclusivity(unchecked) private var links: [Link] = []
     @exclusivity(unchecked) private var freeSlots: [Int32] = []
@@ -216,34 +212,6 @@ public final class FlowTable {
     }
 
     public var count: Int { live }
-
-    /// Reading ahead, first step: the index bucket of the packet in `frame` is fetched into
-    /// cache (its ends read by `PacketDecoder.peekEnds`). Returns the key's hash for the next
-    /// step, `prefetchFlow`; nil when the frame cannot be read ahead.
-    public func prefetchBucket(frame: UnsafeRawBufferPointer, linkType: Int32) -> UInt64? {
-        guard let ends = PacketDecoder.peekEnds(frame, linkType: linkType) else { return nil }
-        return prefetchBucket(FlowKey(ends.source, ends.destination, transport: ends.transport))
-    }
-
-    /// `prefetchBucket(frame:linkType:)` for a packet decoded already (a worker's batch).
-    public func prefetchBucket(for packet: DecodedPacket) -> UInt64 {
-        prefetchBucket(FlowKey(packet.source, packet.destination, transport: packet.transport))
-    }
-
-    private func prefetchBucket(_ key: FlowKey) -> UInt64 {
-        let hash = index.hash(key)
-        index.prefetchBucket(hash)
-        return hash
-    }
-
-    /// Reading ahead, second step, a packet later (the bucket has arrived): the lines of the
-    /// flow found under `hash` are fetched. Its key is not compared (that would wait for the
-    /// flow's first line) and the flow is not touched: a stale guess fetches lines for nothing.
-    public func prefetchFlow(hash: UInt64) {
-        guard let flow = index.candidate(hash) else { return }
-        let start = UnsafeRawPointer(flow.toOpaque())
-        for line in 0..<Flow.cacheLines { prefetchLine(start + 64 * line) }
-    }
 
     /// The flow of a decoded packet, created on first sight, and the packet's direction in it.
     public func flow(for packet: DecodedPacket) -> (Flow, Direction) {
@@ -425,24 +393,6 @@ struct FlowIndex {
                 let f = flow.takeUnretainedValue()
                 if matches(f) { return f }
             }
-            i = (i + 1) & mask
-        }
-        return nil
-    }
-
-    /// Fetches the bucket where a probe for `hash` starts.
-    func prefetchBucket(_ hash: UInt64) {
-        buckets.withUnsafeBufferPointer { b in
-            guard let base = b.baseAddress else { return }
-            prefetchLine(UnsafeRawPointer(base + (Int(truncatingIfNeeded: hash) & mask)))
-        }
-    }
-
-    /// The first flow filed under `hash`, by the hash alone, not retained: for `prefetchFlow`.
-    func candidate(_ hash: UInt64) -> Unmanaged<Flow>? {
-        var i = Int(truncatingIfNeeded: hash) & mask
-        while let flow = buckets[i].flow {
-            if buckets[i].hash == hash { return flow }
             i = (i + 1) & mask
         }
         return nil

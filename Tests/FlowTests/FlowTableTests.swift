@@ -137,31 +137,3 @@ extension SplitMix {
         }
     }
 }
-
-/// Reading ahead (`prefetchBucket`, then `prefetchFlow` a packet later): the hash read from a
-/// frame's bytes, or from a decoded packet, is the one the index files the packet's flow under, from either end, so the
-/// flow fetched is the packet's. A frame that cannot be read ahead gives nil; a hash nothing is
-/// filed under fetches nothing. The table is the same afterwards.
-@Test func readingAheadFetchesThePacketsFlow() throws {
-    let table = FlowTable()
-    /// Raw IPv4 and UDP headers, nothing after them.
-    func frame(_ src: UInt32, _ srcPort: UInt16, _ dst: UInt32, _ dstPort: UInt16) -> [UInt8] {
-        func be(_ v: UInt32, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * UInt32(n - 1 - $0))) } }
-        return [0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0] + be(src, 4) + be(dst, 4)
-            + be(UInt32(srcPort), 2) + be(UInt32(dstPort), 2) + [0, 8, 0, 0]
-    }
-    let flow = table.flow(for: packet(40_000, at: 1)).0
-    let out = frame(0x0A00_0001, 40_000, 0x0A00_0002, 53).withUnsafeBytes { table.prefetchBucket(frame: $0, linkType: 12) }
-    let back = frame(0x0A00_0002, 53, 0x0A00_0001, 40_000).withUnsafeBytes { table.prefetchBucket(frame: $0, linkType: 12) }
-    let hash = try #require(out)
-    #expect(back == hash)
-    #expect(table.prefetchBucket(for: packet(40_000, at: 2)) == hash) // a worker's decoded packet
-    #expect(table.index.candidate(hash)?.takeUnretainedValue() === flow)
-    let other = frame(0x0A00_0001, 40_001, 0x0A00_0002, 53).withUnsafeBytes { table.prefetchBucket(frame: $0, linkType: 12) }
-    #expect(other != nil && other != hash)
-    #expect([UInt8]([0x45, 0]).withUnsafeBytes { table.prefetchBucket(frame: $0, linkType: 12) } == nil)
-    table.prefetchFlow(hash: hash)
-    table.prefetchFlow(hash: hash &+ 1)
-    #expect(table.count == 1)
-    #expect(table.flow(for: packet(40_000, at: 2)).0 === flow)
-}
