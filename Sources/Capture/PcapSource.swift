@@ -90,13 +90,10 @@ public final class PcapSource {
     public static func openFile(_ path: String) throws(CaptureError) -> PcapSource {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         let precision = UInt32(PCAP_TSTAMP_PRECISION_MICRO)
-        // The file through a stdio stream of our own with a 256 KiB buffer: libpcap reads each
+        // The file through a stdio stream of our own with a 1 MiB buffer: libpcap reads each
         // record with `fread`, and the default 4 KiB buffer made a read(2) every 4 KiB (73 820
-        // for the 300 MB benchmark corpus, about 3 % of a run). Not larger: a 1 MiB buffer no
-        // longer stayed in the core's cache while the pipeline ran, and the kernel's copy into
-        // it took 7.3 % of a one-worker run (1.0 % at 256 KiB; docs/performance.md, "Ninth
-        // round"). Standard input ("-"), and any file fopen refuses, go through libpcap's own
-        // opening (and its error message).
+        // for the 300 MB benchmark corpus, about 3 % of a run). Standard input ("-"), and any
+        // file fopen refuses, go through libpcap's own opening (and its error message).
         if path != "-", let file = fopen(path, "rb") {
             // glibc ignores the size when it is to allocate the buffer itself: give it one.
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: PcapSource.fileBufferBytes, alignment: 16)
@@ -115,7 +112,7 @@ public final class PcapSource {
     }
 
     /// The stdio buffer of a capture file: the unit of read(2) on it.
-    static let fileBufferBytes = 256 << 10
+    static let fileBufferBytes = 1 << 20
 
     /// Opens a live interface (`lo`, `any`, `eth0`, ...) and applies an optional BPF filter.
     public static func openLive(_ interface: String, options: LiveCaptureOptions, filter: String?) throws(CaptureError) -> PcapSource {
