@@ -88,17 +88,22 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+// Inlinable, and each a single load: the decoder reads every header field through these (an
+// out-of-line call from another module cost about 17 instructions each, four a packet for the
+// addresses alone; byte by byte, a 32-bit field took a dozen). Callers check the bounds first,
+// as they did for the bytes one at a time (the buffer's subscript checks them only in debug
+// builds, as `loadUnaligned` does).
 extension UnsafeRawBufferPointer {
-    @inline(__always) public func readBE16(at offset: Int) -> UInt16 {
-        UInt16(self[offset]) << 8 | UInt16(self[offset + 1])
+    @inlinable @inline(__always) public func readBE16(at offset: Int) -> UInt16 {
+        UInt16(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt16.self))
     }
-    @inline(__always) public func readBE32(at offset: Int) -> UInt32 {
-        UInt32(self[offset]) << 24 | UInt32(self[offset + 1]) << 16 | UInt32(self[offset + 2]) << 8 | UInt32(self[offset + 3])
+    @inlinable @inline(__always) public func readBE32(at offset: Int) -> UInt32 {
+        UInt32(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
-    @inline(__always) public func readBE64(at offset: Int) -> UInt64 {
-        UInt64(readBE32(at: offset)) << 32 | UInt64(readBE32(at: offset + 4))
+    @inlinable @inline(__always) public func readBE64(at offset: Int) -> UInt64 {
+        UInt64(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
-    @inline(__always) public func readLE32(at offset: Int) -> UInt32 {
-        UInt32(self[offset]) | UInt32(self[offset + 1]) << 8 | UInt32(self[offset + 2]) << 16 | UInt32(self[offset + 3]) << 24
+    @inlinable @inline(__always) public func readLE32(at offset: Int) -> UInt32 {
+        UInt32(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
 }
