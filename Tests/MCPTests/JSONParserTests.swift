@@ -65,6 +65,28 @@ struct JSONConformanceTests {
         #expect(parseError([0x5B, 0x31, 0x5D, 0x80]) == .invalid(offset: 3, reason: "trailing data after the value"))
     }
 
+    /// A key compared with a literal (`keyEquals(_:literal:)`) answers as the String comparison
+    /// does: exact bytes, escapes unescaped first, nothing else matching.
+    @Test func keysComparedWithLiteralsAsWithStrings() throws {
+        let d = try parseJSON(#"{"id":1,"\u0069d":2,"idx":3,"ie":4,"":5,"m\u00e9thode":6,"jsonrpc":"2.0"}"#)
+        var keys: [JSONRef] = []
+        d.forEachMember(d.root) { k, _ in keys.append(k); return true }
+        #expect(keys.count == 7)
+        let literals: [StaticString] = ["id", "idx", "ie", "", "méthode", "jsonrpc", "i"]
+        for k in keys {
+            for literal in literals {
+                #expect(d.keyEquals(k, literal: literal) == d.keyEquals(k, literal.description), "\(d.string(k) ?? "?") vs \(literal)")
+            }
+        }
+        #expect(d.keyEquals(keys[0], literal: "id") && d.keyEquals(keys[1], literal: "id"))
+        #expect(!d.keyEquals(keys[2], literal: "id") && !d.keyEquals(keys[3], literal: "id"))
+        #expect(d.keyEquals(keys[5], literal: "méthode"))
+        // Not a string: never a key.
+        #expect(!d.keyEquals(d.root, literal: "id"))
+        let two = try #require(d.member(d.root, "jsonrpc"))
+        #expect(d.keyEquals(two, literal: "2.0") && !d.keyEquals(two, literal: "2.1"))
+    }
+
     @Test func emptyInput() {
         #expect(parseError([]) == .empty)
         #expect(parseError("   \n\t\r ") == .empty)

@@ -180,13 +180,13 @@ public struct SecretDetector: Sendable {
     static func place(of key: JSONRef, in doc: JSONDocument) -> String {
         guard !doc.hasEscapes(key) else { return places.first { doc.keyEquals(key, $0) } ?? "message" }
         switch doc.range(key).count - 2 { // the quotes
-        case 2: if doc.keyEquals(key, "id") { return "id" }
-        case 5: if doc.keyEquals(key, "error") { return "error" }
+        case 2: if doc.keyEquals(key, literal: "id") { return "id" }
+        case 5: if doc.keyEquals(key, literal: "error") { return "error" }
         case 6:
-            if doc.keyEquals(key, "params") { return "params" }
-            if doc.keyEquals(key, "result") { return "result" }
-            if doc.keyEquals(key, "method") { return "method" }
-        case 7: if doc.keyEquals(key, "jsonrpc") { return "jsonrpc" }
+            if doc.keyEquals(key, literal: "params") { return "params" }
+            if doc.keyEquals(key, literal: "result") { return "result" }
+            if doc.keyEquals(key, literal: "method") { return "method" }
+        case 7: if doc.keyEquals(key, literal: "jsonrpc") { return "jsonrpc" }
         default: break
         }
         return "message"

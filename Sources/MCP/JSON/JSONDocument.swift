@@ -168,6 +168,25 @@ public struct JSONDocument: Sendable {
         return nd.flags & (JSONNode.escaped | JSONNode.repaired) != 0
     }
 
+    /// `keyEquals` for a name written in the code: a key sent without escapes is compared byte
+    /// for byte with the literal's UTF-8, without a String on the way (about 70 instructions a
+    /// comparison through the String's view, asked five times a message to classify it).
+    public func keyEquals(_ r: JSONRef, literal key: StaticString) -> Bool {
+        guard let nd = node(r), nd.kind == .string else { return false }
+        guard nd.flags & (JSONNode.escaped | JSONNode.repaired) == 0 else { return keyEquals(r, key.description) }
+        let lo = Int(nd.start) &+ 1, n = key.utf8CodeUnitCount
+        guard Int(nd.end) &- 1 &- lo == n else { return false }
+        return bytes.withUnsafeBufferPointer { b in
+            let k = key.utf8Start
+            var i = 0
+            while i < n {
+                if b[lo &+ i] != k[i] { return false }
+                i &+= 1
+            }
+            return true
+        }
+    }
+
     /// True if the string node `r` unescapes to exactly the UTF-8 of `key`.
     public func keyEquals(_ r: JSONRef, _ key: String) -> Bool {
         guard let nd = node(r), nd.kind == .string else { return false }

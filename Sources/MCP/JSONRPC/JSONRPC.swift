@@ -172,20 +172,20 @@ public enum JSONRPC {
             }
             // The raw length (with quotes) says which of the names it could be.
             switch d.range(k).count {
-            case 4: if d.keyEquals(k, "id") { take(&id, v) }
-            case 7: if d.keyEquals(k, "error") { take(&error, v) }
+            case 4: if d.keyEquals(k, literal: "id") { take(&id, v) }
+            case 7: if d.keyEquals(k, literal: "error") { take(&error, v) }
             case 8:
-                if d.keyEquals(k, "method") { take(&method, v) }
-                else if d.keyEquals(k, "params") { take(&params, v) }
-                else if d.keyEquals(k, "result") { take(&result, v) }
-            case 9: if d.keyEquals(k, "jsonrpc") { take(&version, v) }
+                if d.keyEquals(k, literal: "method") { take(&method, v) }
+                else if d.keyEquals(k, literal: "params") { take(&params, v) }
+                else if d.keyEquals(k, literal: "result") { take(&result, v) }
+            case 9: if d.keyEquals(k, literal: "jsonrpc") { take(&version, v) }
             default: break
             }
             return true
         }
         if duplicate { tally.duplicateKey += 1 }
 
-        guard let version, d.keyEquals(version, "2.0") else {
+        guard let version, d.keyEquals(version, literal: "2.0") else {
             tally.notJSONRPC += 1
             return nil
         }
