@@ -359,18 +359,23 @@ public final class HTTPConnectionParser {
     /// line-by-line path below then reads the same bytes and reaches the same verdicts.
     private func wholeHead(_ h: Half, _ bytes: UnsafeRawBufferPointer, from start: Int,
                            _ emit: (HTTPOutput) -> Void) -> Int? {
-        guard let firstLF = findByte(10, bytes, from: start) else { return nil }
+        // Looked for within the head's limit only: on a delivery of long lines without a blank
+        // one, every resync would otherwise scan the rest of it again.
+        let room = bytes.count - start
+        let limit = limits.maxHeaderBytes < room ? start + max(0, limits.maxHeaderBytes) : bytes.count
+        let window = UnsafeRawBufferPointer(rebasing: bytes[..<limit])
+        guard let firstLF = findByte(10, window, from: start) else { return nil }
         var fields = 0
         var lineStart = firstLF + 1
         var end: Int?
-        while let lf = findByte(10, bytes, from: lineStart) {
+        while let lf = findByte(10, window, from: lineStart) {
             let length = lf - lineStart
             if length == 0 || (length == 1 && bytes[lineStart] == 13) { end = lf + 1; break }
             fields += 1
             if fields > limits.maxHeaders { return nil }
             lineStart = lf + 1
         }
-        guard let end, end - start <= limits.maxHeaderBytes else { return nil }
+        guard let end else { return nil }
         var validator = h.validator
         guard validator.feed(UnsafeRawBufferPointer(rebasing: bytes[start..<firstLF])) == nil,
               validator.finish() else { return nil }
