@@ -4,6 +4,28 @@ import SonarMCP
 @testable import SonarDetect
 
 @Suite struct ContentPathTests {
+    /// Which argument names say "path", against the shipped `path_keys`: a key in any case, or a
+    /// name ending in one after `_`, `-` or at an uppercase letter; names in ASCII take the byte
+    /// comparison, others the String one, with the same rules.
+    @Test func pathNamedArguments() throws {
+        let d = ContentDetectors(config: try shippedContentConfig())
+        let expected: [(String?, Bool)] = [
+            ("path", true), ("PATH", true), ("Paths", true), ("file_path", true), ("file-path", true),
+            ("filePath", true), ("targetDir", true), ("myURL", true), ("outputDirectory", true), ("src", true),
+            ("subdir", false), ("curl", false), ("xpaths", false), ("pathname", false), ("pat", false),
+            ("", false), (nil, false), ("_path", true), ("-", false), ("résumé_path", true), ("résuméPath", true),
+            ("répertoire", false), ("fichier", false),
+        ]
+        for (name, answer) in expected {
+            #expect(d.isPathKey(name) == answer, "\(name ?? "nil")")
+        }
+        // The byte comparison leaves names that are not ASCII to the String one.
+        #expect("résumé_path".withUTF8Bytes { ContentDetectors.isASCIIPathKey($0, keys: [Array("path".utf8)]) } == nil)
+        #expect("a-path".withUTF8Bytes { ContentDetectors.isASCIIPathKey($0, keys: [Array("path".utf8)]) } == true)
+        #expect("".withUTF8Bytes { ContentDetectors.isASCIIPathKey($0, keys: [[], Array("path".utf8)]) } == true)
+        #expect("x".withUTF8Bytes { ContentDetectors.isASCIIPathKey($0, keys: [[]]) } == false)
+    }
+
     @Test func plainTraversalAndSystemFile() throws {
         let h = try ContentHarness()
         let f = h.call(#"{"path":"../../etc/passwd"}"#)

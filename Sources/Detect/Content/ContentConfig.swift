@@ -45,6 +45,8 @@ public struct ContentConfig: Sendable {
     var credentialFileSet = NeedleSet()
     var systemFileSet = NeedleSet()
     var pathKeySet: Set<String> = []
+    /// `pathKeySet`'s names as bytes, for names sent in ASCII (`ContentDetectors.isPathKey`).
+    var pathKeyBytes: [[UInt8]] = []
     var shellKeySet: Set<String> = []
     var commandWordSet = WordSet()
     var fetcherSet = WordSet()
@@ -92,6 +94,7 @@ public struct ContentConfig: Sendable {
                     case "enabled": c.pathsEnabled = try reader.bool(v2)
                     case "path_keys": c.pathKeys = try reader.strings(v2)
                         c.pathKeySet = Set(c.pathKeys.map { $0.lowercased() })
+                        c.pathKeyBytes = c.pathKeySet.sorted().map { Array($0.utf8) }
                     case "credential_files": c.credentialFiles = try reader.strings(v2)
                         c.credentialFileSet = try reader.needles(v2, c.credentialFiles)
                     case "system_files": c.systemFiles = try reader.strings(v2)
