@@ -174,40 +174,34 @@ public struct JSONDocument: Sendable {
     public func keyEquals(_ r: JSONRef, literal key: StaticString) -> Bool {
         guard let nd = node(r), nd.kind == .string else { return false }
         guard nd.flags & (JSONNode.escaped | JSONNode.repaired) == 0 else { return keyEquals(r, key.description) }
-        let lo = Int(nd.start) &+ 1, n = key.utf8CodeUnitCount
-        guard Int(nd.end) &- 1 &- lo == n else { return false }
-        return bytes.withUnsafeBufferPointer { b in
-            let k = key.utf8Start
-            var i = 0
-            while i < n {
-                if b[lo &+ i] != k[i] { return false }
-                i &+= 1
-            }
-            return true
-        }
+        return rawEquals(nd, UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
     }
 
     /// True if the string node `r` unescapes to exactly the UTF-8 of `key`.
     public func keyEquals(_ r: JSONRef, _ key: String) -> Bool {
         guard let nd = node(r), nd.kind == .string else { return false }
-        let lo = Int(nd.start) &+ 1, hi = Int(nd.end) &- 1
         if nd.flags & (JSONNode.escaped | JSONNode.repaired) == 0 {
             // Fast path: the raw bytes are the key. Lengths first (O(1) for native strings).
             let utf8 = key.utf8
-            guard utf8.count == hi &- lo else { return false }
-            let equal: Bool? = utf8.withContiguousStorageIfAvailable { k in
-                bytes.withUnsafeBufferPointer { b in
-                    var i = 0
-                    while i < k.count {
-                        if k[i] != b[lo &+ i] { return false }
-                        i &+= 1
-                    }
-                    return true
-                }
-            }
-            return equal ?? utf8.elementsEqual(bytes[lo..<hi])
+            guard utf8.count == Int(nd.end) &- Int(nd.start) &- 2 else { return false }
+            return utf8.withContiguousStorageIfAvailable { rawEquals(nd, $0) }
+                ?? utf8.elementsEqual(bytes[(Int(nd.start) &+ 1)..<(Int(nd.end) &- 1)])
         }
         return key.utf8.elementsEqual(decodedUTF8(nd))
+    }
+
+    /// Whether a string node without escapes is exactly `key`'s bytes between its quotes.
+    private func rawEquals(_ nd: JSONNode, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        let lo = Int(nd.start) &+ 1
+        guard Int(nd.end) &- 1 &- lo == key.count else { return false }
+        return bytes.withUnsafeBufferPointer { b in
+            var i = 0
+            while i < key.count {
+                if b[lo &+ i] != key[i] { return false }
+                i &+= 1
+            }
+            return true
+        }
     }
 
     /// The unescaped string; nil if `r` is not a string.
