@@ -223,16 +223,24 @@ final class FlowStage {
         advance(to: time, seq: position)
     }
 
+    /// The flow of a packet, and its direction in it.
+    private func flowOf(_ p: DecodedPacket) -> (Flow, Direction) {
+        let (flow, direction) = flows.flow(for: p)
+        guard flow.closed, p.transport == .tcp, p.tcp.flags.contains(.syn), !p.tcp.flags.contains(.ack) else {
+            return (flow, direction)
+        }
+        // A new connection reusing the 5-tuple of one that closed: end the old flow, start anew.
+        flows.end(flow)
+        finishEndedFlows(outsideOwnPacket: false)
+        return flows.flow(for: p)
+    }
+
     /// A decoded packet at the current timeline position (`advance` was called for it).
     func process(decoded p: DecodedPacket, wireLength: Int, packet: CapturedPacket?, linkType: Int32) {
         willProcessPacket?()
-        var (flow, direction) = flows.flow(for: p)
-        if flow.closed, p.transport == .tcp, p.tcp.flags.contains(.syn), !p.tcp.flags.contains(.ack) {
-            // A new connection reusing the 5-tuple of one that closed: end the old flow, start anew.
-            flows.end(flow)
-            finishEndedFlows(outsideOwnPacket: false)
-            (flow, direction) = flows.flow(for: p)
-        }
+        // Constants, not variables: the reassemblers' callbacks capture them, and a captured
+        // variable is checked for exclusive access at run time on every call.
+        let (flow, direction) = flowOf(p)
         flows.count(packet: wireLength, flow: flow, direction: direction)
         flow.lastSeq = seq
         if let packet { alertCapture?.packet(packet, linkType: linkType, flowId: flow.id) }
@@ -263,11 +271,10 @@ final class FlowStage {
         let flags = p.tcp.flags
         let other = direction.reversed
         // The segment, then the acknowledgment it carries for the other direction, under one
-        // access to the flow's reassemblers and one to the reassembly context (each access is
-        // checked at run time, about 120 instructions: two per packet instead of four). The
-        // callbacks reach neither, as before; notices are raised between the two calls, so a
-        // segment that left notices ends the accesses before the acknowledgment is taken.
-        func reassemble(_ streams: inout InlineArray<2, TCPReassembler>, _ context: inout ReassemblyContext) -> (segment: Bool, ack: Bool?) {
+        // access to the flow's reassemblers and one to the reassembly context, both unchecked
+        // (`withStreams`: the callbacks reach neither). Notices are raised between the two
+        // calls, so a segment that left notices ends the accesses before the acknowledgment.
+        let noticed = flows.withStreams(of: flow) { streams, context -> (segment: Bool, ack: Bool?) in
             let noticed = streams[direction.index].segment(seq: p.tcp.seq, flags: flags, payload: p.payload,
                                                            urgentPointer: p.tcp.urgentPointer, context: &context) { event in
                 deliver(event, flow: flow, direction: direction, time: time)
@@ -277,7 +284,6 @@ final class FlowStage {
                 deliver(event, flow: flow, direction: other, time: time)
             })
         }
-        let noticed = reassemble(&flow.streams, &flows.reassembly)
         if noticed.segment {
             reassemblyNotices(flow: flow, direction: direction, time: time)
             if flags.contains(.ack) {

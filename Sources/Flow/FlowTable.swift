@@ -74,7 +74,8 @@ public struct FlowConfig: Sendable {
 /// two can overlap and Swift's run-time check (150-200 instructions each, about ten a packet)
 /// can never fire. The accessors are there because the attribute is honoured only inside the
 /// module that declares the field: the engine, in another module, would check a public stored
-/// field on every access. `streams`, held across the reassembler's callbacks, keeps the check.
+/// field on every access. `streams`, held across the reassembler's callbacks, is unchecked only
+/// through `FlowTable.withStreams(of:_:)` (see there); elsewhere it keeps the check.
 public final class Flow {
     // Layout: what every packet reads comes first, in two cache lines: the key (the lookup
     // compares it) alone in the object's first line, then the per-packet state in the second
@@ -107,8 +108,10 @@ public final class Flow {
     public let firstSeen: Timestamp
     @exclusivity(unchecked) private var storedClosedAt: Timestamp?
     @exclusivity(unchecked) private var storedFirstSeq: UInt64 = 0
-    /// One reassembler per direction, indexed by `Direction.index`.
-    public var streams: InlineArray<2, TCPReassembler> = [TCPReassembler(), TCPReassembler()]
+    /// One reassembler per direction, indexed by `Direction.index`. Unchecked in this module:
+    /// for `FlowTable.withStreams(of:_:)` (see there) and the table's reads of `finished`;
+    /// accesses from other modules keep the run-time check.
+    @exclusivity(unchecked) public var streams: InlineArray<2, TCPReassembler> = [TCPReassembler(), TCPReassembler()]
 
     public var transport: TransportProtocol { key.transport }
     public internal(set) var lastSeen: Timestamp { get { storedLastSeen } set { storedLastSeen = newValue } }
@@ -199,7 +202,9 @@ public final class FlowTable {
         ended.removeAll()
         return out
     }
-    public var reassembly: ReassemblyContext
+    /// What all reassemblers of the table share (limits, totals, counters, notices). Unchecked
+    /// in this module, for `withStreams(of:_:)`; accesses from other modules keep the check.
+    @exclusivity(unchecked) public var reassembly: ReassemblyContext
     @exclusivity(unchecked) private var lastSweep: Timestamp?
     /// The latest time the table was given (`expire`): what activity is stamped with.
     @exclusivity(unchecked) private var clock = Timestamp.zero
@@ -212,6 +217,18 @@ public final class FlowTable {
     }
 
     public var count: Int { live }
+
+    /// `body` with `flow`'s two reassemblers and the table's reassembly context: the segment and
+    /// the acknowledgment of one TCP packet, every packet. The two accesses skip Swift's run-time
+    /// exclusivity check (about 65 instructions each, a thread-local set of open accesses), which
+    /// is sound because nothing `body` reaches opens them again: the reassemblers' callbacks
+    /// deliver bytes to the application parsers and the session stage, which know neither the
+    /// flow's reassemblers nor this table; the engine reads the context's notices only after
+    /// `body` returns. A new caller must keep that true.
+    public func withStreams<Result>(of flow: Flow,
+                                    _ body: (inout InlineArray<2, TCPReassembler>, inout ReassemblyContext) -> Result) -> Result {
+        body(&flow.streams, &reassembly)
+    }
 
     /// The flow of a decoded packet, created on first sight, and the packet's direction in it.
     public func flow(for packet: DecodedPacket) -> (Flow, Direction) {
