@@ -66,8 +66,9 @@ public final class HTTPConnectionParser {
     // ever sends one way (a stalled client, one of a million idle ones) costs one.
     private var toServerHalf: Half?
     private var toClientHalf: Half?
-    /// Requests awaiting their final response, oldest first.
-    private var pending: [(index: Int, head: HTTPRequestHead)] = []
+    /// Requests awaiting their final response, oldest first. Unchecked: every access is one
+    /// standard-library operation (append, removeFirst, first, count).
+    @exclusivity(unchecked) private var pending: [(index: Int, head: HTTPRequestHead)] = []
     private var nextExchangeIndex = 0
     private var undecidedBytes = 0
     private var afterUpgradeToServer: [UInt8] = []
@@ -1105,7 +1106,8 @@ private final class Half {
     @exclusivity(unchecked) var headBuf: [UInt8] = []
     var headLines = 0
     var lineStart = 0
-    var validator: StartLineValidator
+    /// Unchecked: its accesses are calls of its own methods, which call nothing else.
+    @exclusivity(unchecked) var validator: StartLineValidator
     /// Looking for where a start line could begin (after an error or a gap).
     var scanning = false
     /// While scanning: the byte before the next one (LF at a line start).
@@ -1116,10 +1118,13 @@ private final class Half {
     // Body being read.
     var mode = Mode.untilClose
     var sink = Sink.skip
-    var context = HTTPMessageContext(exchangeIndex: 0, request: nil, response: nil)
+    // Unchecked, like the buffers: `context` is assigned and copied, `inflater` is a reference
+    // assigned and loaded, and `sse` is reset, told of gaps and ends, and fed; feeding calls back
+    // with each event, which the engine hands to the session stage, never to this parser.
+    @exclusivity(unchecked) var context = HTTPMessageContext(exchangeIndex: 0, request: nil, response: nil)
     @exclusivity(unchecked) var body: [UInt8] = []
-    var sse: SSEParser
-    var inflater: Inflater?
+    @exclusivity(unchecked) var sse: SSEParser
+    @exclusivity(unchecked) var inflater: Inflater?
     var damaged = false
     var transferCoded = false
     @exclusivity(unchecked) var lineBuf: [UInt8] = []

@@ -28,11 +28,14 @@ public final class MCPTracker {
     public let config: MCPConfig
     // Unchecked exclusivity on the three fields below (each touched for every payload or
     // message): every access is one load, store or `Counters.add`, which runs no code of the
-    // tracker, so no two can overlap.
+    // tracker, so no two can overlap. The attribute holds only in this module: the session
+    // stage reads the last two after every payload through accessors, not the stored fields.
     @exclusivity(unchecked) public private(set) var counters = Counters()
-    @exclusivity(unchecked) public private(set) var messagesSeen = 0
+    public var messagesSeen: Int { storedMessagesSeen }
+    @exclusivity(unchecked) private var storedMessagesSeen = 0
     /// Why the last payload given to `process` was not JSON (a limit, or invalid); nil when it was.
-    @exclusivity(unchecked) public private(set) var lastRejection: JSONError?
+    public var lastRejection: JSONError? { storedLastRejection }
+    @exclusivity(unchecked) private var storedLastRejection: JSONError?
 
     /// Where a request can be answered from. A request is filed under every scope that applies;
     /// a response is looked up from the narrowest scope to the widest.
@@ -176,14 +179,14 @@ public final class MCPTracker {
     /// `JSONRPC.parse` and this tracker's `config.json` limits, its counters kept there).
     public func process(_ payload: MCPPayload, parsed: JSONRPCParseResult?, rejection: JSONError?,
                         emit: (MCPEvent, MCPMessageView) -> Void) {
-        lastRejection = rejection
+        storedLastRejection = rejection
         guard let parsed else {
             counters.add("mcp.payload_not_json")
             return
         }
         let doc = parsed.document
         for message in parsed.messages {
-            messagesSeen += 1
+            storedMessagesSeen += 1
             event(for: message, in: doc, payload: payload, emit: emit)
         }
     }

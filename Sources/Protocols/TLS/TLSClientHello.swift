@@ -36,14 +36,16 @@ public final class TLSClientHelloParser {
     public static let maxRecordLength = 1 << 14
 
     public let limit: Int
-    public private(set) var state: State = .needMore
-    public private(set) var counters = Counters()
+    // Unchecked exclusivity (the first bytes of every TCP client are offered here): the parser
+    // calls nothing outside itself, so no two accesses to its fields can overlap.
+    @exclusivity(unchecked) public private(set) var state: State = .needMore
+    @exclusivity(unchecked) public private(set) var counters = Counters()
 
-    private var header: [UInt8] = []
-    private var recordLeft = 0
-    private var message: [UInt8] = []
+    @exclusivity(unchecked) private var header: [UInt8] = []
+    @exclusivity(unchecked) private var recordLeft = 0
+    @exclusivity(unchecked) private var message: [UInt8] = []
     /// 4 + the declared handshake length, once known.
-    private var messageSize = 0
+    @exclusivity(unchecked) private var messageSize = 0
 
     public init(limit: Int = 16384) { self.limit = max(0, limit) }
 
