@@ -297,6 +297,30 @@ public struct JSONWriter: ~Copyable {
                 i += 8
                 out += 8
             }
+            // The last few bytes (fewer than eight, when no byte stopped the loop) as one word
+            // too, not byte by byte: the string's last eight bytes (or, shorter than eight, its
+            // first and last four), overlapping what was copied already with the same bytes.
+            // Any byte that may need escaping sends the rest through the checks below.
+            let left = n &- i
+            if left > 0 && left < 8 {
+                if n >= 8 {
+                    let word = from.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+                    if !JSONWriter.mayNeedEscape(word) {
+                        to.storeBytes(of: word, toByteOffset: out &+ left &- 8, as: UInt64.self)
+                        i = n
+                        out &+= left
+                    }
+                } else if n >= 4 {
+                    let head = from.loadUnaligned(as: UInt32.self)
+                    let tail = from.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)
+                    if !JSONWriter.mayNeedEscape(UInt64(head) << 32 | UInt64(tail)) {
+                        to.storeBytes(of: head, toByteOffset: out, as: UInt32.self)
+                        to.storeBytes(of: tail, toByteOffset: out &+ n &- 4, as: UInt32.self)
+                        i = n
+                        out &+= n
+                    }
+                }
+            }
             while i < n {
                 let b = src[i]
                 guard b >= 0x20 && b != 0x22 && b != 0x5C && b != 0xE2 else {

@@ -106,6 +106,31 @@ private func referenceQuoted(_ s: String) -> String {
     }
 }
 
+/// Every length up to 24 bytes, plain and with each special at each position: the last bytes of
+/// a string are read as one word (its last eight, or its first and last four below eight), so
+/// each length meets that path with the special inside, outside and across the overlap.
+@Test func writerEscapesEveryShortLength() {
+    let specials: [String] = ["\"", "\\", "\n", "\u{00}", "\u{1F}", "\u{2028}", "\u{7F}", "é"]
+    for length in 0...24 {
+        var cases = [String(repeating: "x", count: length)]
+        for special in specials where special.utf8.count <= length {
+            for at in 0...(length - special.utf8.count) {
+                cases.append(String(repeating: "a", count: at) + special
+                             + String(repeating: "z", count: length - at - special.utf8.count))
+            }
+        }
+        for s in cases {
+            var w = JSONWriter(capacity: 1)
+            w.beginArray()
+            w.string(s)
+            w.string(s)
+            w.endArray()
+            let quoted = referenceQuoted(s)
+            #expect(String(decoding: w.bytes, as: UTF8.self) == "[" + quoted + "," + quoted + "]", "\(s.debugDescription)")
+        }
+    }
+}
+
 /// Strings copied while they are scanned, into room reserved once: from a writer that starts with
 /// one byte (so it grows inside a string, in the copying and in the escaping part), any mix of
 /// plain and special characters, short (stored inline) and long, comes out as the oracle says.
