@@ -316,7 +316,8 @@ final class WorkerOutput: @unchecked Sendable {
 }
 
 /// Records what a flow stage hands on, for the session stage thread. Payloads are made ready
-/// here, in the worker: parsed, and their secrets located (see `PreparedPayload`).
+/// here, in the worker: parsed, their messages' digests computed and their secrets located (see
+/// `PreparedPayload`).
 final class OpRecorder: SessionPort {
     // The worker's thread only; unchecked as `WorkerOutput` is.
     @exclusivity(unchecked) var output = WorkerOutput()
@@ -343,6 +344,11 @@ final class OpRecorder: SessionPort {
         var rejection: JSONError?
         let parsed = JSONRPC.parse(payload.bytes, limits: jsonLimits, counters: &counters, rejection: &rejection)
         var secrets: [SecretLocations] = []
+        var digests: [String?] = []
+        if let parsed {
+            digests.reserveCapacity(parsed.messages.count)
+            for m in parsed.messages { digests.append(MCPTracker.bodyDigest(of: m, in: parsed.document)) }
+        }
         if let parsed, let secretDetector {
             secrets.reserveCapacity(parsed.messages.count)
             for m in parsed.messages {
@@ -350,7 +356,7 @@ final class OpRecorder: SessionPort {
                                                       cache: scanCache))
             }
         }
-        return PreparedPayload(parsed: parsed, rejection: rejection, secrets: secrets)
+        return PreparedPayload(parsed: parsed, rejection: rejection, secrets: secrets, digests: digests)
     }
 
     private func add(_ op: consuming SessionOp) {

@@ -171,7 +171,7 @@ final class SessionStage: SessionPort {
     }
 
     /// Every message of a payload: its `mcp` event, then the alerts it raises. `prepared`: the
-    /// payload parsed, and its messages' secrets located, by a worker thread.
+    /// payload parsed, and its messages' digests and secrets found, by a worker thread.
     func mcpPayload(_ original: consuming MCPPayload, headers: HTTPHeaders?, prepared: PreparedPayload?) {
         let flow = openFlow(original.flowId)
         var payload = consume original
@@ -188,7 +188,7 @@ final class SessionStage: SessionPort {
         // A worker parsed it already, or the tracker parses it now.
         let (parsed, rejection) = prepared.map { ($0.parsed, $0.rejection) } ?? tracker.parse(payload)
         guard let detector else {
-            tracker.process(payload, parsed: parsed, rejection: rejection) { event, _ in
+            tracker.process(payload, parsed: parsed, rejection: rejection, digests: prepared?.digests ?? []) { event, _ in
                 self.writeEvent(.mcp) { EventEncoder.write(event, into: &$0) }
             }
             return
@@ -197,7 +197,7 @@ final class SessionStage: SessionPort {
         var index = 0
         // A closure literal passed straight to the tracker: a nested function passed as the
         // closure put its captured counter in a heap box, an allocation a payload.
-        tracker.process(payload, parsed: parsed, rejection: rejection) { event, view in
+        tracker.process(payload, parsed: parsed, rejection: rejection, digests: prepared?.digests ?? []) { event, view in
             let located = prepared.flatMap { index < $0.secrets.count ? $0.secrets[index] : nil }
             index += 1
             var (findings, secrets) = detector.inspect(event, view: view, headers: headers, secretLocations: located)
@@ -336,13 +336,16 @@ enum EventType: String, CaseIterable {
     }
 }
 
-/// A payload made ready by a worker thread: the parse the tracker would do, and where each
-/// message's secrets are (the stateless part of detection).
+/// A payload made ready by a worker thread: the parse the tracker would do, each message's
+/// `params_sha256`, and where each message's secrets are (the stateless part of detection).
+/// Done there, the work is off the session stage's thread, which every message goes through.
 struct PreparedPayload {
     var parsed: JSONRPCParseResult?
     var rejection: JSONError?
     /// One per message of `parsed`, in order; empty when detection is off.
     var secrets: [SecretLocations]
+    /// `MCPTracker.bodyDigest` of each message of `parsed`, in order.
+    var digests: [String?]
 }
 
 /// What the session stage decides about one open flow.

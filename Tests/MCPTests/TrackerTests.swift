@@ -91,6 +91,31 @@ private final class Harness {
     #expect(res[0].method == "tools/call")
 }
 
+/// The digest of each message (params, or result or error) is what a worker thread computes
+/// ahead with `bodyDigest`; given one per message, the tracker uses them as they are; given
+/// a count that does not match the messages, it computes its own.
+@Test func digestsComputedAheadAreTheTrackersOwn() throws {
+    let batch = #"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a"}},{"jsonrpc":"2.0","method":"notifications/x"},{"jsonrpc":"2.0","id":2,"error":{"code":-1,"message":"m"}}]"#
+    var counters = Counters()
+    var rejection: JSONError?
+    let parsed = try #require(JSONRPC.parse(Array(batch.utf8), limits: .init(), counters: &counters, rejection: &rejection))
+    let ahead = parsed.messages.map { MCPTracker.bodyDigest(of: $0, in: parsed.document) }
+    #expect(ahead == [MCPTracker.sha256Hex(ArraySlice(#"{"name":"a"}"#.utf8)), nil,
+                      MCPTracker.sha256Hex(ArraySlice(#"{"code":-1,"message":"m"}"#.utf8))])
+    let payload = MCPPayload(time: Timestamp(microseconds: 1), flowId: 1, client: Endpoint(address: .v4(1), port: 40000),
+                             server: Endpoint(address: .v4(2), port: 80), direction: .toServer, transport: .http,
+                             appProto: "http", bytes: Array(batch.utf8))
+    func digests(_ given: [String?]) -> [String?] {
+        var out: [String?] = []
+        MCPTracker().process(payload, parsed: parsed, rejection: nil, digests: given) { e, _ in out.append(e.paramsSHA256) }
+        return out
+    }
+    #expect(digests(ahead) == ahead)
+    #expect(digests(["x", nil, "z"]) == ["x", nil, "z"])
+    #expect(digests(["x"]) == ahead)
+    #expect(digests([]) == ahead)
+}
+
 @Test func batchesGiveOneEventPerElement() {
     let h = Harness()
     let out = h.send(#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/initialized"},{"not":"jsonrpc"}]"#, .toServer)

@@ -177,18 +177,33 @@ public final class MCPTracker {
 
     /// As `process(_:emit:)` for a payload parsed already (by a worker thread, with
     /// `JSONRPC.parse` and this tracker's `config.json` limits, its counters kept there).
+    /// `digests`: each message's `bodyDigest`, when that thread computed them too (one per
+    /// message, in order; otherwise they are computed here).
     public func process(_ payload: MCPPayload, parsed: JSONRPCParseResult?, rejection: JSONError?,
-                        emit: (MCPEvent, MCPMessageView) -> Void) {
+                        digests: [String?] = [], emit: (MCPEvent, MCPMessageView) -> Void) {
         storedLastRejection = rejection
         guard let parsed else {
             counters.add("mcp.payload_not_json")
             return
         }
         let doc = parsed.document
+        let given = digests.count == parsed.messages.count
+        var i = 0
         for message in parsed.messages {
             storedMessagesSeen += 1
-            event(for: message, in: doc, payload: payload, emit: emit)
+            let digest = given ? digests[i] : MCPTracker.bodyDigest(of: message, in: doc)
+            i += 1
+            event(for: message, in: doc, payload: payload, digest: digest, emit: emit)
         }
+    }
+
+    /// A message's `params_sha256`: the SHA-256 of its params (request, notification) or of its
+    /// result or error (response), as sent. It depends on the message alone, so a worker thread
+    /// computes it ahead of the session stage, whose thread does everything else of a message.
+    public static func bodyDigest(of m: JSONRPCMessage, in doc: JSONDocument) -> String? {
+        let body = m.kind == .request || m.kind == .notification ? m.params : m.result ?? m.error
+        guard let body else { return nil }
+        return sha256Hex(doc.raw(body))
     }
 
     // MARK: - one message
@@ -198,7 +213,7 @@ public final class MCPTracker {
     /// destroyed the original. `m` is consumed into the view: borrowed, it was copied once to be
     /// passed and once more into the view.
     private func event(for m: consuming JSONRPCMessage, in doc: JSONDocument, payload: MCPPayload,
-                       emit: (MCPEvent, MCPMessageView) -> Void) {
+                       digest: String?, emit: (MCPEvent, MCPMessageView) -> Void) {
         let source = payload.direction == .toServer ? payload.client : payload.server
         let destination = payload.direction == .toServer ? payload.server : payload.client
         let slot = Int(truncatingIfNeeded: payload.flowId) & (flowKeys.count - 1)
@@ -207,7 +222,7 @@ public final class MCPTracker {
         var e = MCPEvent(timestamp: payload.time, flowId: payload.flowId, source: source, destination: destination,
                          appProto: payload.appProto, transport: payload.transport, kind: m.kind, id: m.id,
                          method: m.method, tool: nil, sessionId: payload.sessionId, protocolVersion: nil,
-                         paramsSHA256: nil, size: doc.range(m.node).count, latencyMicroseconds: nil,
+                         paramsSHA256: digest, size: doc.range(m.node).count, latencyMicroseconds: nil,
                          errorCode: m.errorCode, http: payload.http, message: nil)
         e.direction = payload.direction
         e.serverKey = memo?.serverKey ?? MCPTracker.serverKey(payload)
@@ -217,13 +232,11 @@ public final class MCPTracker {
         switch m.kind {
         case .request, .notification:
             if let params = m.params {
-                e.paramsSHA256 = MCPTracker.sha256Hex(doc.raw(params))
                 if m.method == "tools/call", let name = doc.member(params, "name") { e.tool = doc.string(name) }
                 if m.method == "initialize", let v = doc.member(params, "protocolVersion") { declared = doc.string(v) }
                 if let v = doc.path(params, "_meta", "io.modelcontextprotocol/protocolVersion") { declared = doc.string(v) }
             }
         case .response, .error:
-            if let body = m.result ?? m.error { e.paramsSHA256 = MCPTracker.sha256Hex(doc.raw(body)) }
             if let r = m.result, let t = doc.member(r, "resultType") { e.resultType = doc.string(t) }
         }
 
