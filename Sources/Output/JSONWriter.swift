@@ -61,7 +61,9 @@ public struct JSONWriter: ~Copyable {
 
     /// Writes `"name":` — the value follows with one of the value calls. Names written in the
     /// code are plain ASCII and copied as they are; names from data go through `key(dynamic:)`.
-    public mutating func key(_ name: StaticString) {
+    /// Inlined: each call site's name is a literal, so its length is a constant there and the
+    /// copy a few fixed stores (an event writes some forty keys; out of line, 64 instructions each).
+    @inline(__always) public mutating func key(_ name: StaticString) {
         // A string literal passed as a StaticString always has its UTF-8 bytes (pointer
         // representation), so `utf8Start` is valid; keys are literals of this code, never data.
         let n = name.utf8CodeUnitCount
