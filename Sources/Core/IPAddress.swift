@@ -25,17 +25,33 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
     public var isV6: Bool { if case .v6 = self { return true } else { return false } }
 
     /// Writes `a` as a dotted quad at the start of `b` (room for 15 bytes); returns the length.
+    /// Two digits at a time from a table (every event writes two addresses): digit by digit,
+    /// with a division for each, it took about 270 instructions an address.
     public static func writeDottedQuad(_ a: UInt32, into b: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        guard let out = b.baseAddress, b.count >= 15 else { return 0 }
+        let pairs = DecimalDigits.pairs.utf8Start
         var n = 0
         var shift: UInt32 = 24
         while true {
-            let octet = (a >> shift) & 0xFF
-            if octet >= 100 { b[n] = UInt8(48 + octet / 100); n += 1 }
-            if octet >= 10 { b[n] = UInt8(48 + octet / 10 % 10); n += 1 }
-            b[n] = UInt8(48 + octet % 10); n += 1
+            let octet = Int((a >> shift) & 0xFF)
+            if octet >= 100 {
+                let low = octet &- (octet >= 200 ? 200 : 100)
+                out[n] = octet >= 200 ? 50 : 49
+                out[n &+ 1] = pairs[2 &* low]
+                out[n &+ 2] = pairs[2 &* low &+ 1]
+                n &+= 3
+            } else if octet >= 10 {
+                out[n] = pairs[2 &* octet]
+                out[n &+ 1] = pairs[2 &* octet &+ 1]
+                n &+= 2
+            } else {
+                out[n] = UInt8(truncatingIfNeeded: 48 &+ octet)
+                n &+= 1
+            }
             if shift == 0 { break }
-            b[n] = 46; n += 1
-            shift -= 8
+            out[n] = 46
+            n &+= 1
+            shift &-= 8
         }
         return n
     }
@@ -106,4 +122,14 @@ extension UnsafeRawBufferPointer {
     @inlinable @inline(__always) public func readLE32(at offset: Int) -> UInt32 {
         UInt32(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
+}
+
+/// Decimal text two digits at a time.
+public enum DecimalDigits {
+    /// "00" to "99", the tens digit first: the two digits of `v` (0-99) are at `2 * v`.
+    public static let pairs: StaticString = """
+        00010203040506070809101112131415161718192021222324252627282930313233343536373839\
+        40414243444546474849505152535455565758596061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899
+        """
 }

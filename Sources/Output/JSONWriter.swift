@@ -116,18 +116,36 @@ public struct JSONWriter: ~Copyable {
         }
     }
 
+    /// Counted by multiplying (no division), written from the last digit two at a time from a
+    /// table: digit by digit, with two divisions each, a port took about 130 instructions.
     private mutating func appendDecimal(_ v: UInt64) {
-        var digits = 1, n = v
-        while n >= 10 { n /= 10; digits += 1 }
+        var digits = 1
+        var limit: UInt64 = 10
+        while digits < 20 && v >= limit {
+            digits &+= 1
+            limit = limit &* 10
+        }
         reserve(digits)
-        var i = count + digits
-        n = v
-        repeat {
-            i -= 1
-            base[i] = UInt8(truncatingIfNeeded: 48 + n % 10)
-            n /= 10
-        } while n > 0
-        count += digits
+        let pairs = DecimalDigits.pairs.utf8Start
+        let out = base
+        var i = count &+ digits
+        var n = v
+        while n >= 100 {
+            let q = n / 100
+            let r = Int(truncatingIfNeeded: n &- q &* 100)
+            i &-= 2
+            out[i] = pairs[2 &* r]
+            out[i &+ 1] = pairs[2 &* r &+ 1]
+            n = q
+        }
+        if n >= 10 {
+            let r = Int(truncatingIfNeeded: n)
+            out[i &- 2] = pairs[2 &* r]
+            out[i &- 1] = pairs[2 &* r &+ 1]
+        } else {
+            out[i &- 1] = UInt8(truncatingIfNeeded: 48 &+ n)
+        }
+        count &+= digits
     }
     public mutating func bool(_ v: Bool) { separate(); append(v ? "true" : "false") }
     public mutating func null() { separate(); append("null") }

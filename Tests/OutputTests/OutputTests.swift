@@ -60,6 +60,38 @@ import SonarDetect
     }
 }
 
+/// Addresses are written two digits at a time from a table: every octet value in every place
+/// of the quad reads as its decimal text.
+@Test func dottedQuadsOfEveryOctet() {
+    for v in UInt32(0)...255 {
+        #expect(IPAddress.v4(v << 24 | v << 16 | v << 8 | v).description == "\(v).\(v).\(v).\(v)")
+        let mixed = v << 24 | (255 - v) << 16 | (v / 2) << 8 | (v % 10)
+        #expect(IPAddress.v4(mixed).description == "\(v).\(255 - v).\(v / 2).\(v % 10)")
+    }
+    #expect(DecimalDigits.pairs.utf8CodeUnitCount == 200)
+}
+
+/// Numbers are counted and written two digits at a time: every count of digits, both sides of
+/// each power of ten, and the extremes of both integer types read as Swift's own text.
+@Test func numbersOfEveryLength() {
+    var values: [Int64] = [0, 1, -1, Int64.max, Int64.min, Int64.min + 1]
+    var p: Int64 = 1
+    for _ in 0..<18 {
+        p *= 10
+        values += [p - 1, p, p + 1, -p, -(p - 1), p + p / 2]
+    }
+    for v in values {
+        var w = JSONWriter(capacity: 1)
+        w.int(v)
+        #expect(String(decoding: w.bytes, as: UTF8.self) == String(v))
+    }
+    for v in [UInt64.max, UInt64.max - 1, UInt64(Int64.max) + 1, 10_000_000_000_000_000_000, 9_999_999_999_999_999_999] {
+        var w = JSONWriter(capacity: 1)
+        w.int(v)
+        #expect(String(decoding: w.bytes, as: UTF8.self) == String(v))
+    }
+}
+
 /// Containers nest past the 64 levels the writer keeps in one word: commas stay right.
 @Test func writerSeparatesAtAnyDepth() {
     var w = JSONWriter(capacity: 1)
