@@ -34,7 +34,7 @@ extension Timestamp {
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 31) { b in
             // Two digits at a time from a table (every event has a time, a `flow` event three):
             // digit by digit, with a division each, a time cost about 900 instructions.
-            let pairs = Timestamp.digitPairs.utf8Start
+            let pairs = DecimalDigits.pairs.utf8Start
             func two(_ v: Int, _ at: Int) {
                 b[at] = pairs[2 &* v]
                 b[at &+ 1] = pairs[2 &* v &+ 1]
@@ -48,9 +48,6 @@ extension Timestamp {
             return body(UnsafeBufferPointer(rebasing: b[0..<31]))
         }
     }
-
-    /// "00", "01", … "99", one after the other.
-    private static let digitPairs: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 
     /// Gregorian date of a day count since 1970-01-01 (H. Hinnant's civil-from-days algorithm).
     static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {
