@@ -47,8 +47,12 @@ final class FlowApp {
     /// After a 101 to a WebSocket upgrade: the frames, and the exchange that upgraded.
     @exclusivity(unchecked) var webSocket: WebSocketConnectionParser?
     @exclusivity(unchecked) var upgrade: HTTPMessageContext?
-    /// The first client bytes tried as a TLS ClientHello until it is read or ruled out.
-    @exclusivity(unchecked) var tls: TLSClientHelloParser? = TLSClientHelloParser()
+    /// The first client bytes are tried as a TLS ClientHello until it is read or ruled out
+    /// (`tlsOpen` until then). The parser is made only for a first byte that starts a handshake
+    /// record (22): any other is not TLS, known without it (an allocation, a feed and a counter
+    /// that went with the parser, on every plain connection).
+    @exclusivity(unchecked) var tlsOpen = true
+    @exclusivity(unchecked) var tls: TLSClientHelloParser?
     /// DNS over TCP (port 53): length-prefixed messages instead of HTTP.
     @exclusivity(unchecked) var dns: DNSStreamParser?
     /// What this flow's parsers held when last measured (part of the engine's total).
@@ -417,7 +421,7 @@ final class FlowStage {
             app = FlowApp(limits: config.http, lines: config.lines)
             if flow.server.port == 53 {
                 app.dns = DNSStreamParser()
-                app.tls = nil
+                app.tlsOpen = false
                 app.lines = nil
                 notes(flow)?.appProto = "dns"
             }
@@ -446,16 +450,21 @@ final class FlowStage {
             }
             return
         }
-        if case .data(let bytes) = event, direction == .toServer, let tls = app.tls {
-            switch tls.feed(bytes) {
-            case .done(let hello):
+        if case .data(let bytes) = event, direction == .toServer, app.tlsOpen, let first = bytes.first {
+            if app.tls == nil {
+                if first == 22 { app.tls = TLSClientHelloParser() } else { app.tlsOpen = false }
+            }
+            switch app.tls?.feed(bytes) {
+            case .done(let hello)?:
                 app.tls = nil
+                app.tlsOpen = false
                 notes(flow)?.appProto = "tls"
                 notes(flow)?.sni = hello.serverName
                 checkEgress(flow, time: time)
-            case .notTLS:
+            case .notTLS?:
                 app.tls = nil
-            case .needMore:
+                app.tlsOpen = false
+            case .needMore?, nil:
                 break
             }
         }
@@ -476,8 +485,11 @@ final class FlowStage {
             if app.http.isHTTP != false { app.http.end(direction: direction) { self.handle($0, flow: flow, time: time) } }
             app.lines?.end(direction: direction) { self.handle($0, flow: flow, time: time) }
         }
-        if app.http.isHTTP == true { app.tls = nil }
-        if app.webSocket == nil && app.http.isHTTP == false && (app.lines?.verdict ?? .other) == .other && app.tls == nil {
+        if app.http.isHTTP == true {
+            app.tls = nil
+            app.tlsOpen = false
+        }
+        if app.webSocket == nil && app.http.isHTTP == false && (app.lines?.verdict ?? .other) == .other && !app.tlsOpen {
             // Neither HTTP nor JSON-RPC lines: nothing here for the sensor; later packets cost
             // only the flow lookup. A WebSocket joined after its handshake cannot be read (the
             // negotiated extensions and any deflate history are unknown): say so rather than guess.
