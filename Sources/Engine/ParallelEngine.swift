@@ -85,11 +85,8 @@ public final class ParallelEngine: PacketPipeline {
         self.inputs = inputs
         self.outputs = outputs
         self.plans = plans
-        let spent = (0..<n).map { _ in SpentOutputs() }
-        self.workers = (0..<n).map {
-            Worker(config: share, input: inputs[$0], output: outputs[$0], spent: spent[$0], partBytes: partBytes)
-        }
-        self.serial = SerialStage(session: session, plans: plans, outputs: outputs, spent: spent)
+        self.workers = (0..<n).map { Worker(config: share, input: inputs[$0], output: outputs[$0], partBytes: partBytes) }
+        self.serial = SerialStage(session: session, plans: plans, outputs: outputs)
         for w in self.workers {
             guard let t = startThread(w.run) else { abandon(); return nil }
             threads.append(t)
@@ -410,17 +407,14 @@ final class Worker: @unchecked Sendable {
     private let recorder: OpRecorder
     private let input: HandOver<WorkerBatch>
     private let output: HandOver<WorkerOutput>
-    private let spent: SpentOutputs
 
-    init(config: EngineConfig, input: HandOver<WorkerBatch>, output: HandOver<WorkerOutput>, spent: SpentOutputs,
-         partBytes: Int) {
+    init(config: EngineConfig, input: HandOver<WorkerBatch>, output: HandOver<WorkerOutput>, partBytes: Int) {
         let recorder = OpRecorder(config: config)
         recorder.partBytes = max(1, partBytes)
         self.recorder = recorder
         self.stage = FlowStage(config: config, port: recorder)
         self.input = input
         self.output = output
-        self.spent = spent
         recorder.handOver = { [output] part in output.put(part) }
         stage.willEndFlow = { [recorder] key in recorder.key = key }
         stage.willProcessPacket = { [recorder] in recorder.key = .max }
@@ -433,7 +427,6 @@ final class Worker: @unchecked Sendable {
         // (On Linux the nice value is per thread: `who` 0 is this thread.)
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 5)
         while let batch = input.take() {
-            spent.empty()
             recorder.output = recorder.freshOutput()
             var next = 0
             batch.payload.withUnsafeBytes { buffer in
@@ -485,14 +478,10 @@ final class SerialStage: @unchecked Sendable {
     }
     let eventsWritten = Atomic<Int>(0)
 
-    /// Each worker's outputs once read, for the worker to free.
-    private let spent: [SpentOutputs]
-
-    init(session: SessionStage, plans: HandOver<BatchPlan>, outputs: [HandOver<WorkerOutput>], spent: [SpentOutputs]) {
+    init(session: SessionStage, plans: HandOver<BatchPlan>, outputs: [HandOver<WorkerOutput>]) {
         self.session = session
         self.plans = plans
         self.outputs = outputs
-        self.spent = spent
     }
 
     func run() {
@@ -510,9 +499,7 @@ final class SerialStage: @unchecked Sendable {
             while true {
                 for w in 0..<batch.count {
                     while cursors[w].group >= batch[w].groups.count && batch[w].more {
-                        var next = outputs[w].take() ?? WorkerOutput()
-                        swap(&next, &batch[w])
-                        spent[w].add(consume next)
+                        batch[w] = outputs[w].take() ?? WorkerOutput()
                         cursors[w] = (0, 0)
                         if let f = batch[w].figures { figures[w] = f }
                     }
@@ -530,25 +517,12 @@ final class SerialStage: @unchecked Sendable {
                 session.worker = best
                 for i in cursors[best].op..<group.end {
                     // Taken out, not copied: a copy retained each of the payload's references
-                    // here and released them again with the batch. Each op runs once; a payload
-                    // is put back, read, for its worker to free.
+                    // here and released them again with the batch. Each op runs once.
                     var op = SessionOp.carriesMCP(0)
                     swap(&op, &out.ops[i])
-                    if case .payload = op {
-                        runPayload(&op)
-                        swap(&op, &out.ops[i])
-                    } else {
-                        run(consume op)
-                    }
+                    run(op)
                 }
                 cursors[best] = (cursors[best].group + 1, group.end)
-            }
-            // Handed back, not kept: the last reference then goes with the worker's thread,
-            // which frees the payloads and their parses in the allocator's arena they came from.
-            for w in 0..<batch.count {
-                var done = WorkerOutput()
-                swap(&done, &batch[w])
-                spent[w].add(consume done)
             }
             switch plan.command {
             case .stats(let captureStats, let time):
@@ -572,22 +546,20 @@ final class SerialStage: @unchecked Sendable {
         }
     }
 
-    /// A payload op, in a function of its own: bound in the `switch` of `run`, the whole op was
+    /// A payload op, in a function of its own: bound in the `switch` below, the whole op was
     /// copied (every reference of the payload and its parse retained, then released) before
-    /// the session stage read it; here it is taken apart in place, and put back together once
-    /// read, to go back to its worker (`SpentOutputs`).
+    /// the session stage read it; bound here, it is taken apart in place.
     @inline(never)
-    private func runPayload(_ op: inout SessionOp) {
-        switch consume op {
-        case .payload(var payload, let headers, let prepared):
-            session.mcpPayload(&payload, headers: headers, prepared: prepared)
-            op = .payload(payload, headers, prepared)
-        case let other:
-            op = other
-        }
+    private func runPayload(_ op: consuming SessionOp) {
+        guard case .payload(let payload, let headers, let prepared) = consume op else { return }
+        session.mcpPayload(payload, headers: headers, prepared: prepared)
     }
 
     private func run(_ op: consuming SessionOp) {
+        if case .payload = op {
+            runPayload(consume op)
+            return
+        }
         switch consume op {
         case .flowStarted(let id): session.flowStarted(id)
         case .payload: break // taken apart above, by `runPayload`
@@ -599,30 +571,6 @@ final class SerialStage: @unchecked Sendable {
         case .dns(let m, let client, let time): session.dnsAnswer(m, client: client, time: time)
         case .flowEnded(let r): session.flowEnded(r)
         }
-    }
-}
-
-/// A worker's outputs that the session thread has read, on their way back to the worker. The
-/// session thread is the one all the work goes through (with two workers, it is the busiest):
-/// freeing a batch's payloads and parses there was about 7 % of its instructions, and each free
-/// went back to another thread's arena. The worker empties its bin at each batch it takes.
-final class SpentOutputs: @unchecked Sendable {
-    private let lock = Mutex(())
-    private nonisolated(unsafe) var outputs: [WorkerOutput] = []
-
-    /// Moved in: the caller keeps no reference, so the last one is the worker's.
-    func add(_ output: consuming WorkerOutput) {
-        var item: WorkerOutput? = consume output
-        lock.withLock { _ in
-            if let moved = item.take() { outputs.append(moved) }
-        }
-    }
-
-    /// Frees what the bin holds, in the calling thread: taken out under the lock, released after.
-    func empty() {
-        var taken: [WorkerOutput] = []
-        lock.withLock { _ in swap(&taken, &outputs) }
-        taken.removeAll()
     }
 }
 

@@ -167,16 +167,14 @@ final class SessionStage: SessionPort {
     }
 
     func mcpPayload(_ payload: consuming MCPPayload, headers: HTTPHeaders?) {
-        var payload = payload
-        mcpPayload(&payload, headers: headers, prepared: nil)
+        mcpPayload(consume payload, headers: headers, prepared: nil)
     }
 
     /// Every message of a payload: its `mcp` event, then the alerts it raises. `prepared`: the
-    /// payload parsed, and its messages' digests and secrets found, by a worker thread. The
-    /// payload is given its public flow id; it stays the caller's, and so does what came with it
-    /// (with workers, they go back to the thread that made them, to be freed there).
-    func mcpPayload(_ payload: inout MCPPayload, headers: HTTPHeaders?, prepared: PreparedPayload?) {
-        let flow = openFlow(payload.flowId)
+    /// payload parsed, and its messages' digests and secrets found, by a worker thread.
+    func mcpPayload(_ original: consuming MCPPayload, headers: HTTPHeaders?, prepared: PreparedPayload?) {
+        let flow = openFlow(original.flowId)
+        var payload = consume original
         payload.flowId = flow.id
         let before = tracker.messagesSeen
         defer {

@@ -224,20 +224,3 @@ func comparable(_ line: String) -> String {
         }
     }
 }
-
-/// Outputs the session thread has read go back to their worker whole, and are freed when the
-/// worker empties its bin, not before: the bin holds the last reference.
-@Test func spentOutputsAreHeldUntilTheWorkerEmptiesTheBin() {
-    let bin = SpentOutputs()
-    weak var held: WorkerOutput?
-    do {
-        let output = WorkerOutput()
-        output.payloadBytes = 42
-        held = output
-        bin.add(output)
-    }
-    #expect(held?.payloadBytes == 42)
-    bin.empty()
-    #expect(held == nil)
-    bin.empty()
-}
