@@ -94,6 +94,36 @@ struct JSONConformanceTests {
         #expect(parseError("\u{FEFF}  ") == .empty)
     }
 
+    /// Strings are scanned eight bytes at a time, and the word that stops the scan gives the
+    /// place of its first quote, backslash, control or non-ASCII byte: each of them, at every
+    /// place of strings up to 24 bytes (before, inside and after whole words, in a document
+    /// that ends right after the string and in one that goes on), reads as its text, and a
+    /// control byte is refused at its own offset.
+    @Test func stringsStopAtTheirFirstSpecialByteAnywhereInAWord() throws {
+        let specials: [(raw: String, text: String)] = [("\\\"", "\""), ("\\\\", "\\"), ("\\n", "\n"),
+                                                      ("é", "é"), ("\u{7F}", "\u{7F}"), ("😀", "😀")]
+        for length in 0...24 {
+            for (raw, text) in specials {
+                for at in 0...length {
+                    let before = String(repeating: "a", count: at), after = String(repeating: "z", count: length - at)
+                    let alone = try parseJSON("\"" + before + raw + after + "\"")
+                    #expect(alone.string(alone.root) == before + text + after, "\(at) \(raw)")
+                    let inArray = try parseJSON("[\"" + before + raw + after + "\",1]")
+                    let first = try #require(inArray.elements(inArray.root).first)
+                    #expect(inArray.string(first) == before + text + after, "\(at) \(raw)")
+                }
+            }
+            for at in 0...length {
+                let json = "\"" + String(repeating: "a", count: at) + "\u{01}" + String(repeating: "z", count: length - at) + "\""
+                guard case .invalid(let offset, _)? = parseError(json) else {
+                    Issue.record("accepted \(json.debugDescription)")
+                    continue
+                }
+                #expect(offset == 1 + at, "\(json.debugDescription)")
+            }
+        }
+    }
+
     @Test func invalidUTF8IsRepairedByDefault() throws {
         let cases: [([UInt8], String)] = [
             ([0x22, 0x61, 0xFF, 0x62, 0x22], "a\u{FFFD}b"),

@@ -156,7 +156,8 @@ struct JSONParser {
     }
 
     /// Skips bytes that need no attention inside a string: printable ASCII other than `"` and `\`.
-    /// Eight bytes at a time with the usual SWAR tests, then byte by byte.
+    /// Eight bytes at a time with the usual SWAR tests; the word that stops the scan gives the
+    /// place of its first such byte at once (every string ends this way, at its closing quote).
     @inline(__always)
     func scanPlain(_ from: Int) -> Int {
         var i = from
@@ -164,13 +165,16 @@ struct JSONParser {
         let highs: UInt64 = 0x8080_8080_8080_8080
         let raw = UnsafeRawPointer(p)
         while i &+ 8 <= n {
-            let x = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            // Little-endian, so that the first byte in memory is the lowest lane.
+            let x = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self).littleEndian
             let q = x ^ (ones &* 0x22)
             let b = x ^ (ones &* 0x5C)
             // High bit of a lane is set if the byte is >= 0x80 (x), below 0x20 (x - 0x20.. with no
-            // high bytes present borrows only from such a byte), or equal to '"' or '\'.
-            let t = x | (x &- ones &* 0x20) | ((q &- ones) & ~q) | ((b &- ones) & ~b)
-            if t & highs != 0 { break }
+            // high bytes present borrows only from such a byte), or equal to '"' or '\'. A borrow
+            // only ever marks lanes above the byte that caused it, so the lowest marked lane is
+            // exactly the first byte that needs attention.
+            let t = (x | (x &- ones &* 0x20) | ((q &- ones) & ~q) | ((b &- ones) & ~b)) & highs
+            if t != 0 { return i &+ (t.trailingZeroBitCount &>> 3) }
             i &+= 8
         }
         while i < n {
