@@ -59,6 +59,32 @@ struct SSEParserTests {
         #expect(events == [ev(#"{"a":1}"#, id: "42"), ev(#"{"b":2}"#, id: "43")])
     }
 
+    /// Line ends are found eight bytes at a time: a CR, LF or CRLF at every place of lines up
+    /// to 24 bytes, with bytes either side that are neither (tab, CR+1, LF+1, high bytes), ends
+    /// the line there, whole or split anywhere.
+    @Test func lineEndsFoundAtEveryPlaceOfAWord() {
+        for length in 0...24 {
+            for end in ["\n", "\r", "\r\n"] {
+                for filler in ["x", "\t", "\u{0B}", "\u{0E}", "é"] {
+                    let value = String(repeating: filler, count: length)
+                    let (events, anomalies) = sse("data:" + value + end + end + "data:z" + end + end)
+                    #expect(events == [ev(value), ev("z")], "\(length) \(end.debugDescription) \(filler.debugDescription)")
+                    #expect(anomalies.isEmpty)
+                }
+            }
+        }
+        var scratch = Array("0123456789abcdefghijklmn".utf8)
+        for at in 0..<scratch.count {
+            for b: UInt8 in [10, 13] {
+                let saved = scratch[at]
+                scratch[at] = b
+                scratch.withUnsafeBytes { #expect(SSEParser.lineEnd($0, from: 0) == at) }
+                scratch[at] = saved
+            }
+        }
+        scratch.withUnsafeBytes { #expect(SSEParser.lineEnd($0, from: 3) == scratch.count) }
+    }
+
     @Test func crOnlyLineEndsAndMixedEnds() {
         let (events, _) = sse("data: a\rdata: b\r\rdata: c\r\n\ndata: d\n\r")
         #expect(events == [ev("a\nb"), ev("c"), ev("d")])
