@@ -578,7 +578,7 @@ final class FlowStage {
     /// upgrades (h2c, CONNECT tunnels) carry nothing the sensor reads.
     private func startWebSocket(_ context: HTTPMessageContext, flow: Flow, time: Timestamp) {
         guard let app = flow.app as? FlowApp, let response = context.response, response.status == 101,
-              context.request?.headers["upgrade"]?.lowercased().contains("websocket") == true else {
+              let upgrade = context.request?.headers["upgrade"], asciiContainsLowercased(upgrade, "websocket") else {
             counters.add("app.upgrade_not_websocket")
             bypass(flow)
             return
@@ -589,7 +589,9 @@ final class FlowStage {
         app.webSocket = ws
         app.upgrade = context
         notes(flow)?.appProto = "websocket"
-        if handshake.subprotocol?.lowercased().contains("mcp") == true, notes(flow) != nil { port.carriesMCP(flow.id) }
+        if let subprotocol = handshake.subprotocol, asciiContainsLowercased(subprotocol, "mcp"), notes(flow) != nil {
+            port.carriesMCP(flow.id)
+        }
         app.lines = nil
         // Frames that travelled with the handshake: the client's may precede the 101 (sent
         // optimistically), the server's follow it in the same segment.

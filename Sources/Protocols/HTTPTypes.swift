@@ -190,8 +190,9 @@ public struct HTTPHeaders: Sendable, Equatable {
 
 /// True if `haystack` contains `needle` (given in lowercase ASCII), ignoring ASCII case.
 /// Asked of every body's Content-Type: the bytes are read where they are (a native String's
-/// UTF-8 is contiguous), not copied into two arrays first.
-func asciiContainsLowercased(_ haystack: String, _ needle: String) -> Bool {
+/// UTF-8 is contiguous), not copied into two arrays first. For protocol tokens (media types,
+/// `Upgrade`, WebSocket subprotocols), which are ASCII: no Unicode case mapping applies.
+public func asciiContainsLowercased(_ haystack: String, _ needle: String) -> Bool {
     haystack.withUTF8Bytes { h in
         needle.withUTF8Bytes { n in
             if n.isEmpty { return true }

@@ -101,3 +101,43 @@ import Testing
     #expect(order == ["004 request ping", "006 notification notifications/initialized",
                       "006 alert protocol.tcp-urgent-data", "006 response ping"])
 }
+
+/// The `Upgrade` token and the WebSocket subprotocol are compared as ASCII without regard to
+/// case (RFC 9110 tokens): `WebSocket` hands the connection to the WebSocket parser, whose text
+/// frame is then an MCP message; `h2c` is an upgrade the sensor does not read.
+@Test func upgradeTokensAreComparedAsASCIIWithoutCase() throws {
+    func run(upgrade: String) -> (transports: [String], counters: [String: Any]) {
+        let sink = MemorySink()
+        let engine = Engine(config: EngineConfig(), sink: sink)
+        var build = PacketBuilder()
+        let client = Host(address: 0x7F00_0001, port: 40000)
+        let server = Host(address: 0x7F00_0001, port: 8000)
+        var time: Int64 = 1_795_000_000_000_000
+        func send(_ frame: [UInt8]) {
+            time += 1000
+            frame.withUnsafeBytes { raw in
+                engine.process(CapturedPacket(timestamp: Timestamp(microseconds: time), bytes: raw, wireLength: raw.count),
+                               linkType: LinkType.ethernet)
+            }
+        }
+        let request = Array("GET /mcp HTTP/1.1\r\nHost: x\r\nUpgrade: \(upgrade)\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: MCP\r\n\r\n".utf8)
+        let message = Array(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.utf8)
+        let response = Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: \(upgrade)\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: MCP\r\n\r\n".utf8)
+            + [0x81, UInt8(message.count)] + message
+        send(build.tcp(from: client, to: server, seq: 100, ack: 0, flags: [.syn], payload: []))
+        send(build.tcp(from: server, to: client, seq: 500, ack: 101, flags: [.syn, .ack], payload: []))
+        send(build.tcp(from: client, to: server, seq: 101, ack: 501, flags: [.ack, .psh], payload: request))
+        send(build.tcp(from: server, to: client, seq: 501, ack: UInt32(101 + request.count), flags: [.ack, .psh], payload: response))
+        send(build.tcp(from: client, to: server, seq: UInt32(101 + request.count), ack: UInt32(501 + response.count), flags: [.ack], payload: []))
+        engine.finish()
+        let objects = sink.lines.map(jsonObject)
+        let transports = objects.compactMap { ($0["mcp"] as? [String: Any])?["transport"] as? String }
+        let stats = objects.last { $0["event_type"] as? String == "stats" }?["stats"] as? [String: Any]
+        return (transports, stats?["counters"] as? [String: Any] ?? [:])
+    }
+    #expect(run(upgrade: "WebSocket").transports == ["websocket"])
+    #expect(run(upgrade: "websocket").transports == ["websocket"])
+    let h2c = run(upgrade: "h2c")
+    #expect(h2c.transports.isEmpty)
+    #expect((h2c.counters["app"] as? [String: Any])?["upgrade_not_websocket"] as? Int == 1)
+}
