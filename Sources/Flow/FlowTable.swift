@@ -14,8 +14,9 @@ public struct FlowKey: Equatable, Sendable {
 
     /// The flow index's hash: the addresses and ports as a few words, each mixed in by a
     /// multiply, then MurmurHash3's 64-bit finaliser. `seed` is the table's random key: without
-    /// it nobody outside can choose tuples that collide. Equal keys give equal hashes.
-    func hashed(seed: UInt64) -> UInt64 {
+    /// it nobody outside can choose tuples that collide. Equal keys give equal hashes. (The
+    /// parallel engine shards flows among its workers by it too, under a key of its own.)
+    public func hashed(seed: UInt64) -> UInt64 {
         var h = seed
         func add(_ word: UInt64) {
             h = (h ^ word) &* 0x9E37_79B9_7F4A_7C15
