@@ -332,14 +332,16 @@ final class OpRecorder: SessionPort {
         var secrets: [SecretLocations] = []
         var digests: [String?] = []
         if let parsed {
-            digests.reserveCapacity(parsed.messages.count)
-            for m in parsed.messages { digests.append(MCPTracker.bodyDigest(of: m, in: parsed.document)) }
-        }
-        if let parsed, let secretDetector {
-            secrets.reserveCapacity(parsed.messages.count)
-            for m in parsed.messages {
-                secrets.append(secretDetector.locate(MCPMessageView(document: parsed.document, message: m), headers: headers,
-                                                      cache: scanCache))
+            // One pass, each message read where it is (a `for` over the array copied each one).
+            let count = parsed.messages.count
+            digests.reserveCapacity(count)
+            if secretDetector != nil { secrets.reserveCapacity(count) }
+            for i in 0..<count {
+                digests.append(MCPTracker.bodyDigest(of: parsed.messages[i], in: parsed.document))
+                if let secretDetector {
+                    secrets.append(secretDetector.locate(MCPMessageView(document: parsed.document, message: parsed.messages[i]),
+                                                          headers: headers, cache: scanCache))
+                }
             }
         }
         return PreparedPayload(parsed: parsed, rejection: rejection, secrets: secrets, digests: digests)
