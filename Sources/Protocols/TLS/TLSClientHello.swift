@@ -36,8 +36,8 @@ public final class TLSClientHelloParser {
     public static let maxRecordLength = 1 << 14
 
     public let limit: Int
-    // Unchecked exclusivity (the first bytes of every TCP client are offered here): the parser
-    // calls nothing outside itself, so no two accesses to its fields can overlap.
+    // Unchecked exclusivity (fed the first bytes of every client that starts like TLS): the
+    // parser calls nothing outside itself, so no two accesses to its fields can overlap.
     @exclusivity(unchecked) public private(set) var state: State = .needMore
     @exclusivity(unchecked) public private(set) var counters = Counters()
 
