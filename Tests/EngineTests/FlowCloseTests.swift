@@ -12,31 +12,22 @@ import Testing
 /// closes the flow. Without either FIN the flow stays open to the end of input.
 @Test func aFlowClosesWhenTheDataBeforeAnEarlyFINArrives() throws {
     func run(serverFIN: Bool) -> String? {
-        let sink = MemorySink()
-        let engine = Engine(config: EngineConfig(), sink: sink)
-        var build = PacketBuilder()
-        let client = Host(address: 0x7F00_0001, port: 40000)
-        let server = Host(address: 0x7F00_0001, port: 8000)
-        var time: Int64 = 1_795_000_000_000_000
-        func send(_ frame: [UInt8]) {
-            time += 1000
-            frame.withUnsafeBytes { raw in
-                engine.process(CapturedPacket(timestamp: Timestamp(microseconds: time), bytes: raw, wireLength: raw.count),
-                               linkType: LinkType.ethernet)
-            }
-        }
         let data = Array("hello".utf8)
-        send(build.tcp(from: client, to: server, seq: 100, ack: 0, flags: [.syn], payload: []))
-        send(build.tcp(from: server, to: client, seq: 500, ack: 101, flags: [.syn, .ack], payload: []))
-        send(build.tcp(from: client, to: server, seq: 101, ack: 501, flags: [.ack], payload: []))
-        send(build.tcp(from: client, to: server, seq: 101, ack: 501, flags: [.ack, .psh], payload: data))
-        // The server's FIN, after five bytes the capture has not seen yet.
-        send(build.tcp(from: server, to: client, seq: 506, ack: 106, flags: serverFIN ? [.fin, .ack] : [.ack], payload: []))
-        send(build.tcp(from: client, to: server, seq: 106, ack: 501, flags: [.fin, .ack], payload: []))
-        // The missing bytes, without FIN: they complete the server's direction.
-        send(build.tcp(from: server, to: client, seq: 501, ack: 107, flags: [.ack, .psh], payload: data))
-        engine.finish()
-        let flows = sink.lines.filter { $0.contains(#""event_type":"flow""#) }
+        let serverFlags: TCPFlags = serverFIN ? [.fin, .ack] : [.ack]
+        let lines = runConnection { build, client, server -> [[UInt8]] in
+            var frames: [[UInt8]] = []
+            frames.append(build.tcp(from: client, to: server, seq: 100, ack: 0, flags: [.syn], payload: []))
+            frames.append(build.tcp(from: server, to: client, seq: 500, ack: 101, flags: [.syn, .ack], payload: []))
+            frames.append(build.tcp(from: client, to: server, seq: 101, ack: 501, flags: [.ack], payload: []))
+            frames.append(build.tcp(from: client, to: server, seq: 101, ack: 501, flags: [.ack, .psh], payload: data))
+            // The server's FIN, after five bytes the capture has not seen yet.
+            frames.append(build.tcp(from: server, to: client, seq: 506, ack: 106, flags: serverFlags, payload: []))
+            frames.append(build.tcp(from: client, to: server, seq: 106, ack: 501, flags: [.fin, .ack], payload: []))
+            // The missing bytes, without FIN: they complete the server's direction.
+            frames.append(build.tcp(from: server, to: client, seq: 501, ack: 107, flags: [.ack, .psh], payload: data))
+            return frames
+        }
+        let flows = lines.filter { $0.contains(#""event_type":"flow""#) }
         guard flows.count == 1, let o = try? JSONSerialization.jsonObject(with: Data(flows[0].utf8)) as? [String: Any] else { return nil }
         return (o["flow"] as? [String: Any])?["reason"] as? String
     }
@@ -107,30 +98,21 @@ import Testing
 /// frame is then an MCP message; `h2c` is an upgrade the sensor does not read.
 @Test func upgradeTokensAreComparedAsASCIIWithoutCase() throws {
     func run(upgrade: String) -> (transports: [String], counters: [String: Any]) {
-        let sink = MemorySink()
-        let engine = Engine(config: EngineConfig(), sink: sink)
-        var build = PacketBuilder()
-        let client = Host(address: 0x7F00_0001, port: 40000)
-        let server = Host(address: 0x7F00_0001, port: 8000)
-        var time: Int64 = 1_795_000_000_000_000
-        func send(_ frame: [UInt8]) {
-            time += 1000
-            frame.withUnsafeBytes { raw in
-                engine.process(CapturedPacket(timestamp: Timestamp(microseconds: time), bytes: raw, wireLength: raw.count),
-                               linkType: LinkType.ethernet)
-            }
-        }
         let request = Array("GET /mcp HTTP/1.1\r\nHost: x\r\nUpgrade: \(upgrade)\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: MCP\r\n\r\n".utf8)
         let message = Array(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.utf8)
         let response = Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: \(upgrade)\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: MCP\r\n\r\n".utf8)
             + [0x81, UInt8(message.count)] + message
-        send(build.tcp(from: client, to: server, seq: 100, ack: 0, flags: [.syn], payload: []))
-        send(build.tcp(from: server, to: client, seq: 500, ack: 101, flags: [.syn, .ack], payload: []))
-        send(build.tcp(from: client, to: server, seq: 101, ack: 501, flags: [.ack, .psh], payload: request))
-        send(build.tcp(from: server, to: client, seq: 501, ack: UInt32(101 + request.count), flags: [.ack, .psh], payload: response))
-        send(build.tcp(from: client, to: server, seq: UInt32(101 + request.count), ack: UInt32(501 + response.count), flags: [.ack], payload: []))
-        engine.finish()
-        let objects = sink.lines.map(jsonObject)
+        let afterRequest = UInt32(101 + request.count), afterResponse = UInt32(501 + response.count)
+        let lines = runConnection { build, client, server -> [[UInt8]] in
+            var frames: [[UInt8]] = []
+            frames.append(build.tcp(from: client, to: server, seq: 100, ack: 0, flags: [.syn], payload: []))
+            frames.append(build.tcp(from: server, to: client, seq: 500, ack: 101, flags: [.syn, .ack], payload: []))
+            frames.append(build.tcp(from: client, to: server, seq: 101, ack: 501, flags: [.ack, .psh], payload: request))
+            frames.append(build.tcp(from: server, to: client, seq: 501, ack: afterRequest, flags: [.ack, .psh], payload: response))
+            frames.append(build.tcp(from: client, to: server, seq: afterRequest, ack: afterResponse, flags: [.ack], payload: []))
+            return frames
+        }
+        let objects = lines.map(jsonObject)
         let transports = objects.compactMap { ($0["mcp"] as? [String: Any])?["transport"] as? String }
         let stats = objects.last { $0["event_type"] as? String == "stats" }?["stats"] as? [String: Any]
         return (transports, stats?["counters"] as? [String: Any] ?? [:])
@@ -140,4 +122,24 @@ import Testing
     let h2c = run(upgrade: "h2c")
     #expect(h2c.transports.isEmpty)
     #expect((h2c.counters["app"] as? [String: Any])?["upgrade_not_websocket"] as? Int == 1)
+}
+
+/// One loopback connection (client 127.0.0.1:40000, server 127.0.0.1:8000) through an engine with
+/// the default configuration, a frame a millisecond, as `frames` builds them: the lines written.
+private func runConnection(_ frames: (inout PacketBuilder, SonarEngine.Host, SonarEngine.Host) -> [[UInt8]]) -> [String] {
+    let sink = MemorySink()
+    let engine = Engine(config: EngineConfig(), sink: sink)
+    var build = PacketBuilder()
+    let client = SonarEngine.Host(address: 0x7F00_0001, port: 40000)
+    let server = SonarEngine.Host(address: 0x7F00_0001, port: 8000)
+    var time: Int64 = 1_795_000_000_000_000
+    for frame in frames(&build, client, server) {
+        time += 1000
+        frame.withUnsafeBytes { raw in
+            engine.process(CapturedPacket(timestamp: Timestamp(microseconds: time), bytes: raw, wireLength: raw.count),
+                           linkType: LinkType.ethernet)
+        }
+    }
+    engine.finish()
+    return sink.lines
 }
