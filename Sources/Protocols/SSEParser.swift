@@ -42,7 +42,6 @@ public struct SSEParser: Sendable {
         self.maxEventBytes = maxEventBytes
     }
 
-    /// Parses `bytes`, calling `onEvent` for each dispatched event and `onAnomaly` for breaches.
     /// The first CR or LF at or after `from`, or the end of `bytes`. Eight bytes at a time: a
     /// `data:` line is a whole JSON-RPC message (hundreds of bytes), scanned byte by byte it was
     /// most of this parser's time. The lowest marked lane of the stopping word is exactly the
@@ -72,6 +71,7 @@ public struct SSEParser: Sendable {
         return j
     }
 
+    /// Parses `bytes`, calling `onEvent` for each dispatched event and `onAnomaly` for breaches.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer,
                               onEvent: (SSEEvent) -> Void,
                               onAnomaly: (String) -> Void) {
@@ -174,20 +174,17 @@ public struct SSEParser: Sendable {
         var i = start
         let n = bytes.count
         while i < n {
-            let b = bytes[i]
-            if b == 10 || b == 13 {
-                let next = consumeLineEnd(bytes, at: i)
-                if skipAtLineStart {
-                    skipping = false
-                    skipAtLineStart = false
-                    return next
-                }
-                skipAtLineStart = true
-                i = next
-            } else {
+            let end = SSEParser.lineEnd(bytes, from: i)
+            if end > i { skipAtLineStart = false } // the line has content: not a blank one
+            if end == n { return n }
+            let next = consumeLineEnd(bytes, at: end)
+            if skipAtLineStart {
+                skipping = false
                 skipAtLineStart = false
-                i += 1
+                return next
             }
+            skipAtLineStart = true
+            i = next
         }
         return i
     }
