@@ -280,15 +280,11 @@ public struct JSONWriter: ~Copyable {
 
     private static let hex: StaticString = "0123456789abcdef"
 
-    private static let ones: UInt64 = 0x0101_0101_0101_0101
-    private static let highs: UInt64 = 0x8080_8080_8080_8080
-
     /// Whether some byte of `word` is a control character, a quote, a backslash or 0xE2 (which
     /// may start U+2028/U+2029). May say yes wrongly (borrows across bytes), never no wrongly.
     @inline(__always) private static func mayNeedEscape(_ word: UInt64) -> Bool {
-        func hasZero(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
-        let control = (word &- ones &* 0x20) & ~word & highs
-        return control | hasZero(word ^ (ones &* 0x22)) | hasZero(word ^ (ones &* 0x5C)) | hasZero(word ^ (ones &* 0xE2)) != 0
+        ByteLanes.below(word, 0x20) | ByteLanes.equal(word, 0x22) | ByteLanes.equal(word, 0x5C)
+            | ByteLanes.equal(word, 0xE2) != 0
     }
 
     private mutating func appendQuoted(_ s: String) {

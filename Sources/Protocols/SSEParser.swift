@@ -1,3 +1,5 @@
+import SonarCore
+
 // Server-Sent Events: the "event stream interpretation" of the HTML Living Standard (9.2.6),
 // as a push parser that can be cut at any byte.
 
@@ -44,22 +46,17 @@ public struct SSEParser: Sendable {
 
     /// The first CR or LF at or after `from`, or the end of `bytes`. Eight bytes at a time: a
     /// `data:` line is a whole JSON-RPC message (hundreds of bytes), scanned byte by byte it was
-    /// most of this parser's time. The lowest marked lane of the stopping word is exactly the
-    /// first line end (a borrow only marks lanes above the byte that caused it).
+    /// most of this parser's time. The first marked byte of the stopping word is exactly the
+    /// first line end (`ByteLanes`).
     @inline(__always)
     static func lineEnd(_ bytes: UnsafeRawBufferPointer, from: Int) -> Int {
         let n = bytes.count
         var j = from
         if let base = bytes.baseAddress {
-            let ones: UInt64 = 0x0101_0101_0101_0101
-            let highs: UInt64 = 0x8080_8080_8080_8080
             while j &+ 8 <= n {
-                // Little-endian, so that the first byte in memory is the lowest lane.
-                let x = base.loadUnaligned(fromByteOffset: j, as: UInt64.self).littleEndian
-                let lf = x ^ (ones &* 0x0A)
-                let cr = x ^ (ones &* 0x0D)
-                let t = (((lf &- ones) & ~lf) | ((cr &- ones) & ~cr)) & highs
-                if t != 0 { return j &+ (t.trailingZeroBitCount &>> 3) }
+                let x = ByteLanes.load(base, j)
+                let t = ByteLanes.equal(x, 0x0A) | ByteLanes.equal(x, 0x0D)
+                if t != 0 { return j &+ ByteLanes.first(t) }
                 j &+= 8
             }
         }

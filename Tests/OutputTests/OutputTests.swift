@@ -257,3 +257,29 @@ private func referenceQuoted(_ s: String) -> String {
     #expect(alert.destination == b && alert.transport == .udp && alert.appProto == "ap2" && alert.finding == f)
     #expect(alert.mcp == nil && alert.egressHost == nil && alert.egressVia == nil)
 }
+
+/// `ByteLanes`, which the JSON parser and writer and the SSE parser scan with: for every byte
+/// value at every place of a word, with every filler before and after, the first marked byte is
+/// the first byte that is the value sought (or below the bound, or not ASCII), and a word
+/// without one is not marked at all.
+@Test func byteLanesMarkTheFirstMatchingByteExactly() {
+    for value in 0...255 {
+        for filler in [0x00, 0x01, 0x1F, 0x20, 0x41, 0x7F, 0x80, 0xFF] where filler != value {
+            var bytes = [UInt8](repeating: UInt8(filler), count: 8)
+            let word = { bytes.withUnsafeBytes { ByteLanes.load($0.baseAddress!, 0) } }
+            #expect(ByteLanes.equal(word(), UInt8(value)) == 0)
+            for at in 0..<8 {
+                bytes = [UInt8](repeating: UInt8(filler), count: 8)
+                bytes[at] = UInt8(value)
+                let x = word()
+                let equal = ByteLanes.equal(x, UInt8(value))
+                #expect(equal != 0 && ByteLanes.first(equal) == at, "\(value) \(filler) \(at)")
+                let below = ByteLanes.below(x, 0x20)
+                let expectBelow = bytes.firstIndex { $0 < 0x20 }
+                #expect((below == 0 ? nil : ByteLanes.first(below)) == expectBelow, "\(value) \(filler) \(at)")
+                let high = ByteLanes.high(x)
+                #expect((high == 0 ? nil : ByteLanes.first(high)) == bytes.firstIndex { $0 >= 0x80 })
+            }
+        }
+    }
+}

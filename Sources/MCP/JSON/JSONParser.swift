@@ -1,3 +1,5 @@
+import SonarCore
+
 // The tape builder: one forward pass, an explicit stack of open containers, no recursion, and
 // no allocation besides the tape. Strings are validated here but decoded lazily.
 //
@@ -161,20 +163,13 @@ struct JSONParser {
     @inline(__always)
     func scanPlain(_ from: Int) -> Int {
         var i = from
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
         let raw = UnsafeRawPointer(p)
         while i &+ 8 <= n {
-            // Little-endian, so that the first byte in memory is the lowest lane.
-            let x = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self).littleEndian
-            let q = x ^ (ones &* 0x22)
-            let b = x ^ (ones &* 0x5C)
-            // High bit of a lane is set if the byte is >= 0x80 (x), below 0x20 (x - 0x20.. with no
-            // high bytes present borrows only from such a byte), or equal to '"' or '\'. A borrow
-            // only ever marks lanes above the byte that caused it, so the lowest marked lane is
-            // exactly the first byte that needs attention.
-            let t = (x | (x &- ones &* 0x20) | ((q &- ones) & ~q) | ((b &- ones) & ~b)) & highs
-            if t != 0 { return i &+ (t.trailingZeroBitCount &>> 3) }
+            // Not ASCII, a control character, '"' or '\': the first marked byte is exactly the
+            // first that needs attention (`ByteLanes`).
+            let x = ByteLanes.load(raw, i)
+            let t = ByteLanes.high(x) | ByteLanes.below(x, 0x20) | ByteLanes.equal(x, 0x22) | ByteLanes.equal(x, 0x5C)
+            if t != 0 { return i &+ ByteLanes.first(t) }
             i &+= 8
         }
         while i < n {
