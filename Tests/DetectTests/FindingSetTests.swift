@@ -1,0 +1,70 @@
+import Testing
+import SonarCore
+import SonarMCP
+@testable import SonarDetect
+
+/// Through the engine: a token twice in one value is one finding, two tokens in one value are
+/// two (another digest), and a message with more findings than the set compares one by one
+/// keeps each, in order.
+@Test func aMessageRaisesEachFindingOnce() throws {
+    let engine = DetectionEngine(config: try DetectionConfig.load(root: SecretRules.root + "/rules"))
+    let tracker = MCPTracker()
+    var id = 0
+    func findings(_ arguments: [String]) -> [Finding] {
+        id += 1
+        let args = arguments.enumerated().map { #""a\#($0.offset)":"\#($0.element)""# }.joined(separator: ",")
+        let json = #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"t","arguments":{\#(args)}}}"#
+        let p = MCPPayload(time: Timestamp(microseconds: Int64(id) * 1000), flowId: 1,
+                           client: Endpoint(address: .v4(0x7F00_0001), port: 40000),
+                           server: Endpoint(address: .v4(0x7F00_0001), port: 8000), direction: .toServer,
+                           transport: .http, appProto: "http", exchange: id,
+                           http: HTTPContext(method: "POST", url: "/mcp"), bytes: Array(json.utf8))
+        var out: [Finding] = []
+        tracker.process(p) { (event: MCPEvent, view: MCPMessageView) in
+            out += engine.inspect(event, view: view, headers: nil).findings
+        }
+        return out
+    }
+    func secretPaths(_ f: [Finding]) -> [String] {
+        f.filter { $0.category == .secret }.compactMap { $0.evidence?.path }
+    }
+    let tokens = (0..<24).map { Fake.github("ghp_", seed: UInt64($0) + 1) }
+    // One token: one finding; the same token twice in one value: still one.
+    #expect(secretPaths(findings([tokens[0]])) == ["/params/arguments/a0"])
+    #expect(secretPaths(findings(["\(tokens[0]) and \(tokens[0])"])) == ["/params/arguments/a0"])
+    // Two different tokens in one value: two findings (another digest).
+    #expect(secretPaths(findings(["\(tokens[0]) and \(tokens[1])"])).count == 2)
+    // Twenty-four values, each with its token twice: one finding each, in order.
+    let many = findings(tokens.map { "\($0) then \($0)" })
+    #expect(secretPaths(many) == (0..<24).map { "/params/arguments/a\($0)" })
+    let identities = many.map { "\($0.rule)|\($0.evidence?.path ?? "")|\($0.evidence?.sha256 ?? "")" }
+    #expect(Set(identities).count == identities.count)
+}
+
+/// The set itself: a finding with the rule, evidence path and digest of one held is dropped,
+/// one differing in any of them is kept, no evidence counts as empty text, and the same holds
+/// past the count where it stops comparing findings one by one.
+@Test func findingSetKeepsEachIdentityOnce() {
+    func finding(_ rule: String, _ path: String?, _ sha: String = "d") -> Finding {
+        Finding(rule: rule, signatureId: 1, signature: "s", category: .secret, severity: 2,
+                evidence: path.map { Evidence(redacted: "r", sha256: sha, path: $0) })
+    }
+    var set = FindingSet()
+    set.add(finding("a", "/x"))
+    set.add(finding("a", "/x"))
+    set.add(finding("a", "/y"))
+    set.add(finding("b", "/x"))
+    set.add(finding("a", "/x", "e"))
+    set.add(finding("c", nil))
+    set.add(finding("c", "", ""))
+    #expect(set.findings.map { "\($0.rule)\($0.evidence?.path ?? "-")\($0.evidence?.sha256 ?? "-")" }
+            == ["a/xd", "a/yd", "b/xd", "a/xe", "c--"])
+    for i in 0..<40 {
+        set.add(finding("r", "/p\(i % 20)"))
+        set.add(finding("r", "/p\(i % 20)", "other"))
+    }
+    set.add(finding("c", "", ""))
+    set.add(finding("a", "/x"))
+    #expect(set.findings.count == 5 + 40)
+    #expect(Set(set.findings.map { "\($0.rule)|\($0.evidence?.path ?? "")|\($0.evidence?.sha256 ?? "")" }).count == 45)
+}
