@@ -193,3 +193,28 @@ private func findings(_ d: PolicyDetectors, _ e: MCPEvent) -> [String] {
     #expect(send(flow: 5, client: 0x0A00_0003).isEmpty)
     #expect(send(flow: 6, client: 0x0A00_0000 | twin).isEmpty)
 }
+
+/// Every host seen serving MCP is an MCP server host, however the messages of many servers
+/// interleave: the table of recent hosts (fewer slots than servers here) never hides a new one.
+@Test func everyServerHostIsLearntWhateverTheOrder() {
+    let monitor = EgressMonitor(policy: EgressPolicy())
+    let client = Endpoint(address: .v4(0x0A00_0001), port: 40000)
+    let servers: [IPAddress] = (0..<300).map { .v4(0xC0A8_0000 + UInt32($0)) }
+        + (0..<300).map { .v6(0x2001_0DB8_0000_0000, UInt64($0)) }
+    for round in 0..<2 {
+        for (i, s) in servers.enumerated() {
+            let toServer = (i + round) % 2 == 0
+            let server = Endpoint(address: s, port: 8000)
+            var e = MCPEvent(timestamp: Timestamp(microseconds: 0), flowId: UInt64(i), source: toServer ? client : server,
+                             destination: toServer ? server : client, appProto: "http", transport: .http,
+                             kind: .notification, id: nil, method: "notifications/progress", tool: nil, sessionId: nil,
+                             protocolVersion: nil, paramsSHA256: nil, size: 10, latencyMicroseconds: nil,
+                             errorCode: nil, http: nil, message: nil)
+            e.direction = toServer ? .toServer : .toClient
+            monitor.noteMCP(e)
+        }
+    }
+    // As counts: a failure printing both sets of 600 addresses would be unreadable.
+    #expect(Set(servers).subtracting(monitor.serverHosts).count == 0)
+    #expect(monitor.serverHosts.count == servers.count)
+}
