@@ -377,10 +377,15 @@ public final class HTTPConnectionParser {
             lineStart = lf + 1
         }
         guard let end else { return nil }
-        var validator = h.validator
-        guard validator.feed(UnsafeRawBufferPointer(rebasing: bytes[start..<firstLF])) == nil,
-              validator.finish() else { return nil }
-        h.validator = validator
+        let line = UnsafeRawBufferPointer(rebasing: bytes[start..<firstLF])
+        if h.validator.isFresh {
+            // Left as it is: the head's reset follows.
+            guard h.validator.acceptsWhole(line) else { return nil }
+        } else {
+            var validator = h.validator
+            guard validator.feed(line) == nil, validator.finish() else { return nil }
+            h.validator = validator
+        }
         if isHTTP == nil { isHTTP = true }
         if h.resyncing { counters.add("http.resynced") }
         h.headBuf.reserveCapacity(end - start)

@@ -106,3 +106,47 @@ private func requestHead(_ text: [UInt8]) -> HTTPRequestHead? {
     #expect(h["x-last"] == "v:w")
     #expect(anomalies == 5)
 }
+
+/// A start line read whole (`acceptsWhole`) gets the verdict of the same bytes fed to the
+/// byte-by-byte validator and finished: valid request and status lines, every byte value at
+/// every place of them, each cut short at every length and run on with a byte, for requests
+/// with and without the known-method requirement.
+@Test func wholeLineAgreesWithFeed() {
+    let requests = ["GET /mcp HTTP/1.1", "POST /mcp HTTP/1.1\r", "M-SEARCH * HTTP/1.0", "PATCH /a?b=c&d HTTP/1.9\r",
+                    "CONNECT example.net:443 HTTP/1.1", "GETTOOLONGMETHODNAMEXXXXXXXXXXXX / HTTP/1.1",
+                    "GETTOOLONGMETHODNAMEXXXXXXXXXXXXY / HTTP/1.1", "OPTIONS * HTTP/1.1"]
+    let statuses = ["HTTP/1.1 200 OK", "HTTP/1.1 200 OK\r", "HTTP/1.0 404", "HTTP/1.1 101\r", "HTTP/1.1 500 Internal Error\r",
+                    "HTTP/1.1 204 ", "HTTP/1.1 200 a\rb"]
+    var lines: [(Bool, [UInt8])] = []
+    for (isRequest, texts) in [(true, requests), (false, statuses)] {
+        for text in texts {
+            let base = Array(text.utf8)
+            lines.append((isRequest, base))
+            for place in 0..<base.count {
+                lines.append((isRequest, Array(base[..<place])))
+                for value in 0...255 {
+                    var changed = base
+                    changed[place] = UInt8(value)
+                    lines.append((isRequest, changed))
+                }
+            }
+            for value in [0, 9, 13, 32, 48, 65, 127, 200] { lines.append((isRequest, base + [UInt8(value)])) }
+        }
+    }
+    var accepted = 0, compared = 0
+    for (isRequest, line) in lines {
+        for knownOnly in isRequest ? [false, true] : [false] {
+            var fed = StartLineValidator(direction: isRequest ? .toServer : .toClient)
+            fed.requireKnownMethod = knownOnly
+            let whole = fed
+            #expect(whole.isFresh)
+            let expected = line.withUnsafeBytes { fed.feed($0) == nil } && fed.finish()
+            let got = line.withUnsafeBytes { whole.acceptsWhole($0) }
+            #expect(got == expected, "\(isRequest ? "request" : "status") \(knownOnly) \(line)")
+            if expected { accepted += 1 }
+            compared += 1
+        }
+    }
+    // Both verdicts are well represented.
+    #expect(accepted > 1000 && compared - accepted > 10_000)
+}
