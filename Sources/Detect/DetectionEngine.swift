@@ -65,9 +65,26 @@ public final class DetectionEngine {
     private var toolScans = ToolScanCache()
     public let egress: EgressMonitor
     public let exposure: ExposureMonitor
+    /// The rules whose gates admit a method and kind, kept for the messages after (a message's
+    /// methods are few): a small direct-mapped table by a hash of the method, each slot holding
+    /// its texts (methods up to `maxGateMethodBytes`; longer ones are gated each time). Finding
+    /// them cost about 550 instructions a message. The slot is the method's and the kind's: a
+    /// response carries its request's method.
+    private struct GateEntry {
+        var method: String?
+        var kind: JSONRPCKind
+        var candidates: [Int]
+    }
+    private var gateEntries: [GateEntry?]
+    static let maxGateMethodBytes = 64
 
-    public init(config: DetectionConfig) {
+    public convenience init(config: DetectionConfig) { self.init(config: config, gateSlots: 64) }
+
+    /// `gateSlots`: the size of `gateEntries` (a power of two; tests make it 1, so that every
+    /// method and kind share a slot).
+    init(config: DetectionConfig, gateSlots: Int) {
         self.config = config
+        gateEntries = [GateEntry?](repeating: nil, count: gateSlots)
         self.policy = PolicyDetectors(catalogue: config.catalogue, policy: config.policy)
         self.toolChange = ToolChangeDetector(policy: config.policy, pins: config.pins)
         self.secretDetector = SecretDetector(scanner: config.secrets)
@@ -86,6 +103,7 @@ public final class DetectionEngine {
         secretDetector = SecretDetector(scanner: new.secrets)
         content = ContentDetectors(config: new.content)
         toolScans = ToolScanCache()
+        gateEntries = [GateEntry?](repeating: nil, count: gateEntries.count)
         egress.reconfigure(policy: new.egress, servers: new.mcpServers)
         exposure.reconfigure(policy: new.egress)
     }
@@ -111,9 +129,9 @@ public final class DetectionEngine {
         policy.inspect(event) { found.add($0) }
         // The field box (a copy of the event) is made only for a rule that passes its gates,
         // and again for the evidence of one that matched.
-        let matched = config.rules.evaluate(method: event.method, kind: event.kind.rawValue) {
-            MessageFields(event: event, view: view, requestHeaders: headers)
-        }
+        let candidates = gateCandidates(method: event.method, kind: event.kind)
+        let matched = candidates.isEmpty ? []
+            : config.rules.run(candidates, MessageFields(event: event, view: view, requestHeaders: headers))
         let fields = matched.isEmpty ? nil : MessageFields(event: event, view: view, requestHeaders: headers)
         for rule in matched {
             guard let fields else { break }
@@ -139,11 +157,42 @@ public final class DetectionEngine {
         return (findings, secrets)
     }
 
+    /// `config.rules.candidates(method:kind:)`, from `gateEntries` when the slot holds the same texts.
+    private func gateCandidates(method: String?, kind: JSONRPCKind) -> [Int] {
+        let slot: Int
+        if let method {
+            guard method.utf8.count <= Self.maxGateMethodBytes else {
+                return config.rules.candidates(method: method, kind: kind.rawValue)
+            }
+            // Unkeyed, which is safe here: a collision only gates the message again.
+            let h = method.withUTF8Bytes { ByteHash.mix(kind.gateSeed, UnsafeRawBufferPointer($0)) }
+            slot = Int(truncatingIfNeeded: h) & (gateEntries.count - 1)
+        } else {
+            slot = 0
+        }
+        if let e = gateEntries[slot], e.kind == kind, e.method == method { return e.candidates }
+        let candidates = config.rules.candidates(method: method, kind: kind.rawValue)
+        gateEntries[slot] = GateEntry(method: method, kind: kind, candidates: candidates)
+        return candidates
+    }
+
     /// A change in a server's tools, seen in a tools/list result.
     public func observe(_ o: ToolObservation, serverName: String?) -> [Finding] {
         var out: [Finding] = []
         toolChange.observe(o, serverName: serverName) { out.append($0) }
         return out
+    }
+}
+
+extension JSONRPCKind {
+    /// A seed per kind for `gateEntries`' hash.
+    fileprivate var gateSeed: UInt64 {
+        switch self {
+        case .request: 1
+        case .notification: 2
+        case .response: 3
+        case .error: 4
+        }
     }
 }
 

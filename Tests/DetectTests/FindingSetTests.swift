@@ -68,3 +68,47 @@ import SonarMCP
     #expect(set.findings.count == 5 + 40)
     #expect(Set(set.findings.map { "\($0.rule)|\($0.evidence?.path ?? "")|\($0.evidence?.sha256 ?? "")" }).count == 45)
 }
+
+/// The rules a method and kind pass the gates of are kept per method (`gateEntries`): a message
+/// gets its rules' verdicts whatever came before it — the same method with another kind, more
+/// methods than the table has slots, a method too long to keep, and rules reloaded. With the
+/// default table, and with one slot that every method and kind share.
+@Test(arguments: [64, 1]) func keptRuleGatesGiveEachMessageItsRules(slots: Int) throws {
+    let engine = DetectionEngine(config: try DetectionConfig.load(root: SecretRules.root + "/rules"), gateSlots: slots)
+    let tracker = MCPTracker()
+    var id = 0
+    func signatureIds(_ method: String, request: Bool = true, tool: String = "bash") -> [Int] {
+        id += 1
+        let json = request
+            ? #"{"jsonrpc":"2.0","id":\#(id),"method":"\#(method)","params":{"name":"\#(tool)","arguments":{}}}"#
+            : #"{"jsonrpc":"2.0","method":"\#(method)","params":{"name":"\#(tool)","arguments":{}}}"#
+        let p = MCPPayload(time: Timestamp(microseconds: Int64(id) * 1000), flowId: 1,
+                           client: Endpoint(address: .v4(0x7F00_0001), port: 40000),
+                           server: Endpoint(address: .v4(0x7F00_0001), port: 8000), direction: .toServer,
+                           transport: .http, appProto: "http", exchange: id,
+                           http: HTTPContext(method: "POST", url: "/mcp"), bytes: Array(json.utf8))
+        var out: [Int] = []
+        tracker.process(p) { (event: MCPEvent, view: MCPMessageView) in
+            out += engine.inspect(event, view: view, headers: nil).findings.map(\.signatureId)
+        }
+        return out
+    }
+    let shell = 200003 // rules/sigma/mcp_tools_call_shell.yml: a tools/call request of a shell tool
+    // More methods than slots first, so that every slot holds another method's rules (none)
+    // when tools/call comes; again, then tools/call as a notification (not a request: no alert)
+    // followed by a request.
+    for i in 0..<300 { #expect(!signatureIds("x/\(i)").contains(shell)) }
+    #expect(signatureIds("tools/call").contains(shell))
+    for i in 0..<300 { #expect(!signatureIds("x/\(i)").contains(shell)) }
+    #expect(!signatureIds("tools/call", request: false).contains(shell))
+    #expect(signatureIds("tools/call").contains(shell))
+    #expect(!signatureIds("tools/call", tool: "add").contains(shell))
+    #expect(signatureIds("tools/call").contains(shell))
+    let long = String(repeating: "t", count: DetectionEngine.maxGateMethodBytes + 1)
+    #expect(!signatureIds(long).contains(shell))
+    #expect(signatureIds("tools/call").contains(shell))
+    // Reloaded without the shell rule: its kept gates go with the old rules.
+    engine.reload(try DetectionConfig.load(root: SecretRules.root + "/rules",
+                                           sigma: SecretRules.root + "/rules/sigma/mcp_url_elicitation_required.yml"))
+    #expect(!signatureIds("tools/call").contains(shell))
+}

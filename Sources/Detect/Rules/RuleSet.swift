@@ -150,14 +150,22 @@ public struct RuleSet: Sendable {
     /// `evaluate` for one message with its method and kind at hand: `fields` is made only if a
     /// rule passes its gates (most messages pass none, and skip building the field box).
     public func evaluate(method: String?, kind: String, fields: () -> any FieldSource) -> [SigmaRule] {
-        let candidates = table.candidates { isMethod, value in
-            guard let text = isMethod ? method : kind else { return false }
-            return WildcardPattern.equalsFolded(text, value)
-        }
+        let candidates = candidates(method: method, kind: kind)
         return candidates.isEmpty ? [] : run(candidates, fields())
     }
 
-    private func run(_ candidates: [Int], _ fields: any FieldSource) -> [SigmaRule] {
+    /// The rules (by index) whose gates admit a message's method and kind: the rules
+    /// `evaluate(method:kind:fields:)` runs. They depend on those two texts alone, so a caller
+    /// may keep them for the next message with the same ones.
+    public func candidates(method: String?, kind: String) -> [Int] {
+        table.candidates { isMethod, value in
+            guard let text = isMethod ? method : kind else { return false }
+            return WildcardPattern.equalsFolded(text, value)
+        }
+    }
+
+    /// The rules among `candidates` (from `candidates(method:kind:)`) whose condition holds.
+    public func run(_ candidates: [Int], _ fields: any FieldSource) -> [SigmaRule] {
         var out: [SigmaRule] = []
         for i in candidates {
             let detection = rules[i].detection
