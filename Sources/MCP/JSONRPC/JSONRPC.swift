@@ -225,8 +225,8 @@ public enum JSONRPC {
             guard d.kind(error) == .object, !idIsBad else { return invalid() }
             _ = idIsNull // null and absent ids both map to nil here
             var message = JSONRPCMessage(kind: .error, id: parsedID, node: obj, error: error)
-            if let code = d.member(error, "code") { message.errorCode = d.int(code) }
-            if let text = d.member(error, "message") { message.errorMessage = d.string(text) }
+            if let code = d.member(error, literal: "code") { message.errorCode = d.int(code) }
+            if let text = d.member(error, literal: "message") { message.errorMessage = d.string(text) }
             return message
         default:
             return invalid()

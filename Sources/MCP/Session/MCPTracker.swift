@@ -232,12 +232,12 @@ public final class MCPTracker {
         switch m.kind {
         case .request, .notification:
             if let params = m.params {
-                if m.method == "tools/call", let name = doc.member(params, "name") { e.tool = doc.string(name) }
-                if m.method == "initialize", let v = doc.member(params, "protocolVersion") { declared = doc.string(v) }
-                if let v = doc.path(params, "_meta", "io.modelcontextprotocol/protocolVersion") { declared = doc.string(v) }
+                if m.method == "tools/call", let name = doc.member(params, literal: "name") { e.tool = doc.string(name) }
+                if m.method == "initialize", let v = doc.member(params, literal: "protocolVersion") { declared = doc.string(v) }
+                if let v = doc.path(params, literal: "_meta", "io.modelcontextprotocol/protocolVersion") { declared = doc.string(v) }
             }
         case .response, .error:
-            if let r = m.result, let t = doc.member(r, "resultType") { e.resultType = doc.string(t) }
+            if let r = m.result, let t = doc.member(r, literal: "resultType") { e.resultType = doc.string(t) }
         }
 
         if m.kind == .request || m.kind == .notification {
@@ -255,13 +255,13 @@ public final class MCPTracker {
         if m.kind == .request, let id = m.id, let method = m.method {
             var client: (String?, String?, String?)? = nil
             if method == "initialize", let params = m.params {
-                let info = doc.member(params, "clientInfo")
-                client = (info.flatMap { doc.member($0, "name") }.flatMap { doc.string($0) }.map(stored),
-                          info.flatMap { doc.member($0, "version") }.flatMap { doc.string($0) }.map(stored),
-                          doc.member(params, "capabilities").map { stored(String(decoding: doc.canonicalUTF8($0), as: UTF8.self)) })
+                let info = doc.member(params, literal: "clientInfo")
+                client = (info.flatMap { doc.member($0, literal: "name") }.flatMap { doc.string($0) }.map(stored),
+                          info.flatMap { doc.member($0, literal: "version") }.flatMap { doc.string($0) }.map(stored),
+                          doc.member(params, literal: "capabilities").map { stored(String(decoding: doc.canonicalUTF8($0), as: UTF8.self)) })
             }
             initializingClient = client
-            let cursor = method == "tools/list" && m.params.flatMap { doc.member($0, "cursor") } != nil
+            let cursor = method == "tools/list" && m.params.flatMap { doc.member($0, literal: "cursor") } != nil
             e.duplicateRequestId = file(id: id, method: method, tool: e.tool, version: version, payload: payload,
                                         client: client, cursor: cursor)
         } else if m.kind == .response || m.kind == .error, let id = m.id {
@@ -273,7 +273,7 @@ public final class MCPTracker {
                 if let r = m.result {
                     learnFromResult(r, of: request, in: doc, payload: payload, session: &state.info)
                     // The negotiated version is in the initialize result.
-                    if request.method == "initialize", let v = doc.member(r, "protocolVersion"), let s = doc.string(v) {
+                    if request.method == "initialize", let v = doc.member(r, literal: "protocolVersion"), let s = doc.string(v) {
                         version = s
                         state.info.protocolVersion = s
                     }
@@ -321,8 +321,8 @@ public final class MCPTracker {
         }
         if let header = payload.nameHeader {
             let params = m.params
-            let name = params.flatMap { doc.member($0, "name") }.flatMap { doc.string($0) }
-                ?? params.flatMap { doc.member($0, "uri") }.flatMap { doc.string($0) }
+            let name = params.flatMap { doc.member($0, literal: "name") }.flatMap { doc.string($0) }
+                ?? params.flatMap { doc.member($0, literal: "uri") }.flatMap { doc.string($0) }
             if header != name {
                 e.headerMismatch.append("mcp-name")
                 counters.add("mcp.header_name_mismatch")
@@ -472,12 +472,12 @@ public final class MCPTracker {
 
     /// 2026-07-28 requests say who the client is in every request's `_meta`.
     private func learnFromRequest(_ m: JSONRPCMessage, in doc: JSONDocument, session: inout MCPSessionInfo) {
-        guard let params = m.params, let meta = doc.member(params, "_meta") else { return }
-        if let info = doc.member(meta, "io.modelcontextprotocol/clientInfo") {
-            session.clientName = doc.member(info, "name").flatMap { doc.string($0) }.map(stored) ?? session.clientName
-            session.clientVersion = doc.member(info, "version").flatMap { doc.string($0) }.map(stored) ?? session.clientVersion
+        guard let params = m.params, let meta = doc.member(params, literal: "_meta") else { return }
+        if let info = doc.member(meta, literal: "io.modelcontextprotocol/clientInfo") {
+            session.clientName = doc.member(info, literal: "name").flatMap { doc.string($0) }.map(stored) ?? session.clientName
+            session.clientVersion = doc.member(info, literal: "version").flatMap { doc.string($0) }.map(stored) ?? session.clientVersion
         }
-        if let caps = doc.member(meta, "io.modelcontextprotocol/clientCapabilities") {
+        if let caps = doc.member(meta, literal: "io.modelcontextprotocol/clientCapabilities") {
             session.clientCapabilities = stored(String(decoding: doc.canonicalUTF8(caps), as: UTF8.self))
         }
     }
@@ -489,22 +489,22 @@ public final class MCPTracker {
             session.clientVersion = client.version ?? session.clientVersion
             session.clientCapabilities = client.capabilities ?? session.clientCapabilities
         }
-        let info = doc.member(r, "serverInfo") ?? doc.path(r, "_meta", "io.modelcontextprotocol/serverInfo")
+        let info = doc.member(r, literal: "serverInfo") ?? doc.path(r, literal: "_meta", "io.modelcontextprotocol/serverInfo")
         if let info {
-            session.serverName = doc.member(info, "name").flatMap { doc.string($0) }.map(stored) ?? session.serverName
+            session.serverName = doc.member(info, literal: "name").flatMap { doc.string($0) }.map(stored) ?? session.serverName
             if let name = session.serverName, serverNames.count < config.maxServers || serverNames[MCPTracker.serverKey(payload)] != nil {
                 serverNames[MCPTracker.serverKey(payload)] = name
             }
-            session.serverVersion = doc.member(info, "version").flatMap { doc.string($0) }.map(stored) ?? session.serverVersion
+            session.serverVersion = doc.member(info, literal: "version").flatMap { doc.string($0) }.map(stored) ?? session.serverVersion
         }
         if request.method == "initialize" || request.method == "server/discover" {
-            if let caps = doc.member(r, "capabilities") {
+            if let caps = doc.member(r, literal: "capabilities") {
                 session.serverCapabilities = stored(String(decoding: doc.canonicalUTF8(caps), as: UTF8.self))
             }
-            if let text = doc.member(r, "instructions").flatMap({ doc.string($0) }) { session.instructions = stored(text) }
+            if let text = doc.member(r, literal: "instructions").flatMap({ doc.string($0) }) { session.instructions = stored(text) }
         }
-        if request.method == "tools/list", let tools = doc.member(r, "tools"), doc.kind(tools) == .array {
-            takeToolsPage(tools, more: doc.member(r, "nextCursor").map { !doc.isNull($0) } ?? false,
+        if request.method == "tools/list", let tools = doc.member(r, literal: "tools"), doc.kind(tools) == .array {
+            takeToolsPage(tools, more: doc.member(r, literal: "nextCursor").map { !doc.isNull($0) } ?? false,
                           continuation: request.cursor, in: doc, payload: payload)
         }
     }
@@ -542,13 +542,13 @@ public final class MCPTracker {
                 counters.add("mcp.tools_page_limit")
                 return false
             }
-            guard let name = doc.member(t, "name").flatMap({ doc.string($0) }) else {
+            guard let name = doc.member(t, literal: "name").flatMap({ doc.string($0) }) else {
                 counters.add("mcp.tool_without_name")
                 return true
             }
             let hashes = toolHashes(t, in: doc)
             page.append(ToolDefinition(name: name, sha256: hashes.sha256,
-                                       description: doc.member(t, "description").flatMap { doc.string($0) },
+                                       description: doc.member(t, literal: "description").flatMap { doc.string($0) },
                                        firstSeen: payload.time, lastSeen: payload.time, index: page.count,
                                        memberSHA256: hashes.members))
             return true
