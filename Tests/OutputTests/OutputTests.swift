@@ -283,3 +283,24 @@ private func referenceQuoted(_ s: String) -> String {
         }
     }
 }
+
+/// `ByteLanes.simpleTokenChars` (HTTP field names, eight bytes at a time) marks exactly the
+/// letters, digits and '-' of a word — every lane, not only up to the first — for every byte
+/// value at every place among fillers that are and are not such characters (a '-' before a
+/// byte one above it is where a borrowing test marks the wrong byte).
+@Test func simpleTokenCharsMarkExactlyLettersDigitsAndDash() {
+    func simple(_ b: UInt8) -> Bool {
+        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2D
+    }
+    for value in 0...255 {
+        for filler in [0x00, 0x2C, 0x2D, 0x2E, 0x2F, 0x3A, 0x40, 0x5B, 0x60, 0x7B, 0x41, 0x7A, 0x30, 0x39, 0xC1, 0xFF] {
+            for at in 0..<8 {
+                var bytes = [UInt8](repeating: UInt8(filler), count: 8)
+                bytes[at] = UInt8(value)
+                let marks = bytes.withUnsafeBytes { ByteLanes.simpleTokenChars(ByteLanes.load($0.baseAddress!, 0)) }
+                let expected = bytes.enumerated().reduce(UInt64(0)) { $0 | (simple($1.element) ? UInt64(0x80) << (8 * $1.offset) : 0) }
+                #expect(marks == expected, "\(value) \(filler) \(at)")
+            }
+        }
+    }
+}

@@ -107,6 +107,37 @@ private func requestHead(_ text: [UInt8]) -> HTTPRequestHead? {
     #expect(anomalies == 5)
 }
 
+/// Names long enough to be read eight bytes at a time get the verdict of the byte-by-byte
+/// reading: a name of letters, digits and '-' with one other byte at each of its first 24
+/// places (and a '-' before it) is a field when that byte is a tchar, else a bad line.
+@Test func longFieldNamesAreTokensWhereverTheOddByteIs() throws {
+    let tchar = Set(Array("!#$%&'*+-.^_`|~".utf8))
+    for odd in Array(",.-_!~(){}\"/ \t@;=?[]".utf8) + [0x00, 0x7F, 0x80, 0xC3] {
+        for place in 0..<24 {
+            var name = Array("Mcp-Protocol-Version-Xy-9".utf8)
+            name[place] = odd
+            if place > 0 { name[place - 1] = UInt8(ascii: "-") }
+            let text = Array("GET / HTTP/1.1\r\n".utf8) + name + Array(": v\r\nHost: h\r\n\r\n".utf8)
+            let parser = HTTPConnectionParser()
+            var head: HTTPRequestHead?
+            var anomalies = 0
+            text.withUnsafeBytes { bytes in
+                parser.feed(bytes, direction: .toServer) { output in
+                    switch output {
+                    case .requestHead(let c): head = c.request
+                    case .anomaly(_, let name) where name == "http.bad_header_line": anomalies += 1
+                    default: break
+                    }
+                }
+            }
+            let isToken = tchar.contains(odd) || (odd >= 0x30 && odd <= 0x39) || ((odd | 0x20) >= 0x61 && (odd | 0x20) <= 0x7A)
+            let fields = try #require(head, "\(odd) \(place)").headers.entries.map(\.name)
+            #expect(fields == (isToken ? [String(decoding: name, as: UTF8.self), "Host"] : ["Host"]), "\(odd) \(place)")
+            #expect(anomalies == (isToken ? 0 : 1), "\(odd) \(place)")
+        }
+    }
+}
+
 /// A start line read whole (`acceptsWhole`) gets the verdict of the same bytes fed to the
 /// byte-by-byte validator and finished: valid request and status lines, every byte value at
 /// every place of them, each cut short at every length and run on with a byte, for requests
