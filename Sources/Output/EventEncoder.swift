@@ -6,19 +6,23 @@ import SonarMCP
 /// same input always gives the same bytes.
 public enum EventEncoder {
     /// The fields every event starts with: time, flow, type and the 5-tuple.
-    static func header(_ w: inout JSONWriter, time: Timestamp, type: String, flowId: UInt64?,
+    static func header(_ w: inout JSONWriter, time: Timestamp, type: StaticString, flowId: UInt64?,
                        source: Endpoint?, destination: Endpoint?, proto: TransportProtocol?, appProto: String?) {
         w.beginObject()
         w.field("timestamp", time: time)
         w.field("flow_id", flowId)
-        w.field("event_type", type)
+        w.field("event_type", literal: type)
         if let source, let destination {
             w.field("src_ip", address: source.address)
             w.field("src_port", Int(source.port))
             w.field("dest_ip", address: destination.address)
             w.field("dest_port", Int(destination.port))
         }
-        w.field("proto", proto?.name)
+        switch proto {
+        case .tcp?: w.field("proto", literal: "TCP")
+        case .udp?: w.field("proto", literal: "UDP")
+        case nil: break
+        }
         w.field("app_proto", appProto)
     }
 
@@ -49,8 +53,19 @@ public enum EventEncoder {
     /// The `mcp` object, shared by `mcp` events and the alerts that refer to a message.
     public static func writeMCP(_ w: inout JSONWriter, _ e: MCPEvent) {
         w.beginObject()
-        w.field("transport", e.transport.rawValue)
-        w.field("kind", e.kind.rawValue)
+        // Each name as its raw value (`encodedEnumNamesAreTheirRawValues` checks them).
+        switch e.transport {
+        case .http: w.field("transport", literal: "http")
+        case .sse: w.field("transport", literal: "sse")
+        case .websocket: w.field("transport", literal: "websocket")
+        case .tcp: w.field("transport", literal: "tcp")
+        }
+        switch e.kind {
+        case .request: w.field("kind", literal: "request")
+        case .notification: w.field("kind", literal: "notification")
+        case .response: w.field("kind", literal: "response")
+        case .error: w.field("kind", literal: "error")
+        }
         switch e.id {
         case .number(let text)?: w.key("id"); w.raw(text)
         case .string(let s)?: w.field("id", s)

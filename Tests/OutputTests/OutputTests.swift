@@ -3,6 +3,7 @@ import Testing
 import SonarCore
 @testable import SonarOutput
 import SonarDetect
+@testable import SonarMCP
 
 @Test func timestampsAreISO8601WithMicroseconds() {
     #expect(Timestamp(microseconds: 0).iso8601 == "1970-01-01T00:00:00.000000+0000")
@@ -302,5 +303,31 @@ private func referenceQuoted(_ s: String) -> String {
                 #expect(marks == expected, "\(value) \(filler) \(at)")
             }
         }
+    }
+}
+
+/// The names the encoder writes as literals for the transport, the kind, the event type and the
+/// protocol are the contract's: each enum case's raw value, in a line that parses as JSON.
+@Test func encodedEnumNamesAreTheirRawValues() throws {
+    let c = Endpoint(address: .v4(0x0A00_0001), port: 40000), s = Endpoint(address: .v4(0x7F00_0001), port: 8000)
+    for transport in [MCPTransport.http, .sse, .websocket, .tcp] {
+        for kind in [JSONRPCKind.request, .notification, .response, .error] {
+            let e = MCPEvent(timestamp: Timestamp(microseconds: 0), flowId: 1, source: c, destination: s, appProto: "http",
+                             transport: transport, kind: kind, id: .number("1"), method: "m", tool: nil, sessionId: nil,
+                             protocolVersion: nil, paramsSHA256: nil, size: 1, latencyMicroseconds: nil, errorCode: nil,
+                             http: nil, message: nil)
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(EventEncoder.encode(e))) as? [String: Any])
+            let mcp = try #require(json["mcp"] as? [String: Any])
+            #expect(mcp["transport"] as? String == transport.rawValue)
+            #expect(mcp["kind"] as? String == kind.rawValue)
+            #expect(mcp["id"] as? Int == 1 && mcp["method"] as? String == "m")
+            #expect(json["event_type"] as? String == "mcp" && json["proto"] as? String == TransportProtocol.tcp.name)
+        }
+    }
+    for transport in [TransportProtocol.tcp, .udp] {
+        let a = Alert(timestamp: Timestamp(microseconds: 0), flowId: 2, source: c, destination: s, transport: transport,
+                      appProto: nil, finding: Finding(rule: "r", signatureId: 1, signature: "s", category: .method, severity: 2))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(EventEncoder.encode(a))) as? [String: Any])
+        #expect(json["event_type"] as? String == "alert" && json["proto"] as? String == transport.name)
     }
 }
