@@ -111,7 +111,7 @@ extension EventEncoder {
         let f = a.finding
         w.key("alert")
         w.beginObject()
-        w.field("action", "allowed")
+        w.field("action", literal: "allowed")
         w.field("signature_id", f.signatureId)
         w.field("rule", f.rule)
         w.field("signature", f.signature)
