@@ -75,7 +75,9 @@ public final class DetectionEngine {
         var kind: JSONRPCKind
         var candidates: [Int]
     }
-    private var gateEntries: [GateEntry?]
+    /// Unchecked exclusivity: each access is one read or store of an element (the rules are
+    /// asked before the store, not during it), running no code of this engine.
+    @exclusivity(unchecked) private var gateEntries: [GateEntry?]
     static let maxGateMethodBytes = 64
 
     public convenience init(config: DetectionConfig) { self.init(config: config, gateSlots: 64) }

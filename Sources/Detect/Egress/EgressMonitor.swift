@@ -22,8 +22,8 @@ public struct OutboundConnection: Sendable {
 /// allow-list does not cover — raised once per server and destination, with the server's closest
 /// preceding tool call.
 public final class EgressMonitor {
-    // Unchecked exclusivity on the four fields below (touched for every message): each access is
-    // a read, an assignment (`reconfigure` runs between messages) or one set or dictionary
+    // Unchecked exclusivity on the five fields below (touched for every message): each access is
+    // a read, an assignment (`reconfigure` runs between messages) or one set, dictionary or array
     // operation, none of which runs code of this class.
     @exclusivity(unchecked) public private(set) var policy: EgressPolicy
     /// Hosts seen serving MCP, and configured ones.
