@@ -22,18 +22,28 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     public var port: UInt16
     public init(address: IPAddress, port: UInt16) { self.address = address; self.port = port }
     public var description: String {
-        guard case .v4(let a) = address else { return "[\(address)]:\(port)" }
+        guard case .v4 = address else { return "[\(address)]:\(port)" }
         // Servers are named by this text on every MCP message (`MCPTracker.serverKey`): an IPv4
         // endpoint is written into a stack buffer (at most 21 bytes: a small, inline String).
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 21) { b in
-            var n = IPAddress.writeDottedQuad(a, into: b)
-            b[n] = UInt8(ascii: ":"); n += 1
-            var digits = 1, p = Int(port)
-            while p >= 10 { p /= 10; digits += 1 }
-            p = Int(port)
-            for i in stride(from: n + digits - 1, through: n, by: -1) { b[i] = UInt8(48 + p % 10); p /= 10 }
-            n += digits
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Endpoint.maxIPv4TextBytes) { b in
+            let n = writeIPv4Text(into: b)
             return String(decoding: UnsafeBufferPointer(rebasing: b[..<n]), as: UTF8.self)
         }
+    }
+
+    /// The longest IPv4 endpoint's text, `255.255.255.255:65535`.
+    public static let maxIPv4TextBytes = 21
+
+    /// Writes an IPv4 endpoint's `description` into `b` (`maxIPv4TextBytes` at least) and returns
+    /// its length; 0 for an IPv6 endpoint or a buffer too small.
+    public func writeIPv4Text(into b: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        guard case .v4(let a) = address, b.count >= Endpoint.maxIPv4TextBytes else { return 0 }
+        var n = IPAddress.writeDottedQuad(a, into: b)
+        b[n] = UInt8(ascii: ":"); n += 1
+        var digits = 1, p = Int(port)
+        while p >= 10 { p /= 10; digits += 1 }
+        p = Int(port)
+        for i in stride(from: n + digits - 1, through: n, by: -1) { b[i] = UInt8(48 + p % 10); p /= 10 }
+        return n + digits
     }
 }

@@ -297,3 +297,25 @@ private final class Harness {
     #expect(p.sessionId == "sid" && p.protocolVersionHeader == "pv" && p.http == c)
     #expect(p.methodHeader == "mh" && p.nameHeader == "nh" && p.bytes == [8, 9])
 }
+
+/// A server's key is its endpoint's text and its URL's path, without the query: written in one
+/// buffer for IPv4, interpolated for IPv6, the same text either way as the plain formula gives.
+@Test func serverKeysAreTheEndpointAndThePath() {
+    let urls: [String?] = [nil, "", "/mcp", "/mcp?session_id=1", "?x", "/a/b/c?d?e", "/caf\u{E9}/\u{1F600}?q",
+                           "/" + String(repeating: "p", count: 300), "/x#frag"]
+    let servers = [Endpoint(address: .v4(0), port: 0), Endpoint(address: .v4(0xFFFF_FFFF), port: 65535),
+                   Endpoint(address: .v4(0x7F00_0001), port: 8000), Endpoint(address: .v6(0x2001_0DB8_0000_0000, 1), port: 443)]
+    for url in urls {
+        for server in servers {
+            let p = MCPPayload(time: Timestamp(microseconds: 0), flowId: 1, client: Endpoint(address: .v4(1), port: 1),
+                               server: server, direction: .toServer, transport: .http, appProto: "http",
+                               http: url.map { HTTPContext(method: "POST", url: $0) }, bytes: [])
+            let path = (url ?? "").split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            #expect(MCPTracker.serverKey(p) == "\(server)\(path)", "\(server) \(url ?? "nil")")
+        }
+    }
+    #expect(MCPTracker.serverKey(MCPPayload(time: Timestamp(microseconds: 0), flowId: 1, client: Endpoint(address: .v4(1), port: 1),
+                                            server: Endpoint(address: .v4(0xC0A8_C805), port: 37661), direction: .toServer,
+                                            transport: .http, appProto: "http", http: HTTPContext(url: "/mcp?x=1"), bytes: []))
+            == "192.168.200.5:37661/mcp")
+}
