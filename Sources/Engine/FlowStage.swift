@@ -64,7 +64,7 @@ final class FlowApp {
     }
 
     init(limits: HTTPLimits, lines lineLimits: LineJSONLimits) {
-        http = HTTPConnectionParser(limits: limits)
+        http = HTTPConnectionParser(limits: limits, emitsResponseHeads: false)
         lines = LineJSONParser(limits: lineLimits)
     }
 }
@@ -569,7 +569,7 @@ final class FlowStage {
         case .anomaly(let direction, let name):
             raiseSensorAnomaly(name, flow: flow, direction: direction, time: time, appProto: "http")
         case .responseHead:
-            break
+            break // not handed out to this stage (`emitsResponseHeads`)
         }
     }
 

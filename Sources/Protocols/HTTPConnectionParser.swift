@@ -83,8 +83,14 @@ public final class HTTPConnectionParser {
     @exclusivity(unchecked) private var measuredToClient = 0
     @exclusivity(unchecked) private var touchedHalves: UInt8 = 0
 
-    public init(limits: HTTPLimits = .init()) {
+    /// Whether a response's head is handed out (`HTTPOutput.responseHead`). The engine reads
+    /// responses through their bodies and upgrades and turns this off: building and handing out
+    /// a head nobody reads (its context copied and released) cost about 950 instructions.
+    public let emitsResponseHeads: Bool
+
+    public init(limits: HTTPLimits = .init(), emitsResponseHeads: Bool = true) {
         self.limits = limits
+        self.emitsResponseHeads = emitsResponseHeads
     }
 
     private func half(_ direction: Direction) -> Half {
@@ -564,6 +570,7 @@ public final class HTTPConnectionParser {
         let status = head.status, headers = head.headers
         if status >= 100 && status < 200 && status != 101 {
             // Interim: the request still waits for its final response.
+            guard emitsResponseHeads else { return }
             let ctx = HTTPMessageContext(exchangeIndex: pending.first?.index ?? nextExchangeIndex,
                                          request: pending.first?.head, response: head)
             emit(.responseHead(ctx))
@@ -583,7 +590,7 @@ public final class HTTPConnectionParser {
             nextExchangeIndex += 1
         }
         let ctx = HTTPMessageContext(exchangeIndex: index, request: req?.head, response: head)
-        emit(.responseHead(ctx))
+        if emitsResponseHeads { emit(.responseHead(ctx)) }
 
         let requestSide = half(.toServer)
         touched(.toServer) // the answer may release or drop what the request side held

@@ -377,3 +377,35 @@ struct HTTPParserTests {
     #expect(asciiContainsLowercased(String(tail.dropFirst(3)), "application/json"))
     #expect(asciiContainsLowercased("é application/json", "application/json"))
 }
+
+/// A parser told not to hand out response heads (the engine's) gives every other output of one
+/// that does, in the same order, with the same counters and upgrade bytes: final, interim (100,
+/// 103), HEAD, 204, chunked, SSE and upgraded exchanges, an unanswered request, a response
+/// without a request.
+@Test func withoutResponseHeadsEverythingElseIsTheSame() {
+    let post = { (body: String) in "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)" }
+    let scenarios: [[Step]] = [
+        [up(post(#"{"a":1}"#)), down("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")],
+        [up(post("{}")), down("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")],
+        [up("HEAD /mcp HTTP/1.1\r\nHost: x\r\n\r\n" + post("{}")), down("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n")],
+        [up(post("{}")), down("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\n\r\n")],
+        [up(post("{}")), down("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\nevent: message\ndata: {\"x\":1}\n\n"), .end(.toClient)],
+        [up("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"),
+         down("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\u{81}\u{02}hi")],
+        [up(post("{}")), .end(.toServer)],
+        [down("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")],
+    ]
+    var heads = 0
+    for (k, steps) in scenarios.enumerated() {
+        for split in [Split.whole, .bytes, .random(UInt64(k) + 7)] {
+            let all = run(steps, split: split)
+            let quiet = run(steps, split: split, emitsResponseHeads: false)
+            let others = all.outputs.filter { if case .responseHead = $0 { return false } else { return true } }
+            heads += all.outputs.count - others.count
+            #expect(summarize(quiet.outputs) == summarize(others), "scenario \(k) \(split)")
+            #expect(quiet.outputs == others && quiet.counters == all.counters && quiet.afterUpgrade == all.afterUpgrade,
+                    "scenario \(k) \(split)")
+        }
+    }
+    #expect(heads >= 3 * 10)
+}

@@ -50,8 +50,8 @@ struct RunResult: Equatable {
     var afterUpgrade: [[UInt8]]
 }
 
-func run(_ steps: [Step], limits: HTTPLimits = .init(), split: Split) -> RunResult {
-    let p = HTTPConnectionParser(limits: limits)
+func run(_ steps: [Step], limits: HTTPLimits = .init(), split: Split, emitsResponseHeads: Bool = true) -> RunResult {
+    let p = HTTPConnectionParser(limits: limits, emitsResponseHeads: emitsResponseHeads)
     var out: [HTTPOutput] = []
     var rng = SplitMix64(seed: { if case .random(let s) = split { return s } else { return 0 } }())
     // Like the integrator: after `.upgrade`, the remainder of that feed plus every later byte
