@@ -30,7 +30,7 @@ public final class EgressMonitor {
     @exclusivity(unchecked) public private(set) var serverHosts: Set<IPAddress> = []
     /// Hosts `noteMCP` added lately, in a small direct-mapped table by a hash of the address:
     /// the set only grows, so a host found here is in it, and a message of a known server skips
-    /// the set's SipHash (about 600 instructions a message when servers alternate).
+    /// the set's SipHash (about 270 instructions a message when servers alternate).
     @exclusivity(unchecked) private var recentHosts = [IPAddress?](repeating: nil, count: 256)
     @exclusivity(unchecked) private var lastToolCall: [IPAddress: MCPEvent] = [:]
     /// (Client that received the answer, answered address) → (names, expiry), bounded. Keyed by
