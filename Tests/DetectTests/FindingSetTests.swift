@@ -3,27 +3,38 @@ import SonarCore
 import SonarMCP
 @testable import SonarDetect
 
-/// Through the engine: a token twice in one value is one finding, two tokens in one value are
-/// two (another digest), and a message with more findings than the set compares one by one
-/// keeps each, in order.
-@Test func aMessageRaisesEachFindingOnce() throws {
-    let engine = DetectionEngine(config: try DetectionConfig.load(root: SecretRules.root + "/rules"))
+/// Sends a client's messages to a server through a tracker to `engine`, each in an exchange of
+/// its own, and gives their findings.
+private final class ClientToEngine {
+    let engine: DetectionEngine
     let tracker = MCPTracker()
-    var id = 0
-    func findings(_ arguments: [String]) -> [Finding] {
+    private var id = 0
+    init(_ engine: DetectionEngine) { self.engine = engine }
+
+    /// The findings of the message `json` writes with the next id.
+    func findings(_ json: (Int) -> String) -> [Finding] {
         id += 1
-        let args = arguments.enumerated().map { #""a\#($0.offset)":"\#($0.element)""# }.joined(separator: ",")
-        let json = #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"t","arguments":{\#(args)}}}"#
         let p = MCPPayload(time: Timestamp(microseconds: Int64(id) * 1000), flowId: 1,
                            client: Endpoint(address: .v4(0x7F00_0001), port: 40000),
                            server: Endpoint(address: .v4(0x7F00_0001), port: 8000), direction: .toServer,
                            transport: .http, appProto: "http", exchange: id,
-                           http: HTTPContext(method: "POST", url: "/mcp"), bytes: Array(json.utf8))
+                           http: HTTPContext(method: "POST", url: "/mcp"), bytes: Array(json(id).utf8))
         var out: [Finding] = []
         tracker.process(p) { (event: MCPEvent, view: MCPMessageView) in
             out += engine.inspect(event, view: view, headers: nil).findings
         }
         return out
+    }
+}
+
+/// Through the engine: a token twice in one value is one finding, two tokens in one value are
+/// two (another digest), and a message with more findings than the set compares one by one
+/// keeps each, in order.
+@Test func aMessageRaisesEachFindingOnce() throws {
+    let client = ClientToEngine(DetectionEngine(config: try DetectionConfig.load(root: SecretRules.root + "/rules")))
+    func findings(_ arguments: [String]) -> [Finding] {
+        let args = arguments.enumerated().map { #""a\#($0.offset)":"\#($0.element)""# }.joined(separator: ",")
+        return client.findings { id in #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"t","arguments":{\#(args)}}}"# }
     }
     func secretPaths(_ f: [Finding]) -> [String] {
         f.filter { $0.category == .secret }.compactMap { $0.evidence?.path }
@@ -75,23 +86,13 @@ import SonarMCP
 /// default table, and with one slot that every method and kind share.
 @Test(arguments: [64, 1]) func keptRuleGatesGiveEachMessageItsRules(slots: Int) throws {
     let engine = DetectionEngine(config: try DetectionConfig.load(root: SecretRules.root + "/rules"), gateSlots: slots)
-    let tracker = MCPTracker()
-    var id = 0
+    let client = ClientToEngine(engine)
     func signatureIds(_ method: String, request: Bool = true, tool: String = "bash") -> [Int] {
-        id += 1
-        let json = request
-            ? #"{"jsonrpc":"2.0","id":\#(id),"method":"\#(method)","params":{"name":"\#(tool)","arguments":{}}}"#
-            : #"{"jsonrpc":"2.0","method":"\#(method)","params":{"name":"\#(tool)","arguments":{}}}"#
-        let p = MCPPayload(time: Timestamp(microseconds: Int64(id) * 1000), flowId: 1,
-                           client: Endpoint(address: .v4(0x7F00_0001), port: 40000),
-                           server: Endpoint(address: .v4(0x7F00_0001), port: 8000), direction: .toServer,
-                           transport: .http, appProto: "http", exchange: id,
-                           http: HTTPContext(method: "POST", url: "/mcp"), bytes: Array(json.utf8))
-        var out: [Int] = []
-        tracker.process(p) { (event: MCPEvent, view: MCPMessageView) in
-            out += engine.inspect(event, view: view, headers: nil).findings.map(\.signatureId)
-        }
-        return out
+        client.findings { id in
+            request
+                ? #"{"jsonrpc":"2.0","id":\#(id),"method":"\#(method)","params":{"name":"\#(tool)","arguments":{}}}"#
+                : #"{"jsonrpc":"2.0","method":"\#(method)","params":{"name":"\#(tool)","arguments":{}}}"#
+        }.map(\.signatureId)
     }
     let shell = 200003 // rules/sigma/mcp_tools_call_shell.yml: a tools/call request of a shell tool
     // More methods than slots first, so that every slot holds another method's rules (none)
