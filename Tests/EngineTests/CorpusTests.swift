@@ -95,3 +95,21 @@ import Testing
         #expect((capped.final["flows"] as? [String: Any])?["evicted"] as? Int == 5_339)
     }
 }
+
+/// `mcpsonar bench` counts what it reads: the floor's packets and bytes are the passes' (not
+/// the untimed read before them, which puts the files in the page cache for both measurements),
+/// and the pipeline's events are the passes' events.
+@Test func benchmarkCountsItsPassesOnly() throws {
+    let file = Repo.fixture("mcp1-streamable.pcap")
+    let once = try Benchmark.readAll([file])
+    #expect(once.packets > 0 && once.bytes > once.packets)
+    let sink = MemorySink()
+    _ = try Runner(engine: Engine(config: EngineConfig(), sink: sink)).replay(files: [file], diagnostics: { _ in })
+    for passes in [1, 3] {
+        let report = try Benchmark.run(files: [file], passes: passes, config: EngineConfig())
+        #expect(report.packets == once.packets * UInt64(passes))
+        #expect(report.bytes == once.bytes * UInt64(passes))
+        #expect(report.events == sink.lines.count * passes)
+        #expect(report.floorSeconds > 0 && report.pipelineSeconds > 0)
+    }
+}
