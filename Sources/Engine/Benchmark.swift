@@ -52,9 +52,6 @@ final class CountingSink: EventSink {
 }
 
 public enum Benchmark {
-    /// Reads `files` once untimed, then `passes` times with libpcap alone (the floor), then `passes`
-    /// times through the whole pipeline, each pass with a fresh engine so repeated captures do not
-    /// meet closed flows.
     /// Reads `files` once with libpcap alone: their packets and captured bytes.
     public static func readAll(_ files: [String]) throws(CaptureError) -> (packets: UInt64, bytes: UInt64) {
         var packets: UInt64 = 0, bytes: UInt64 = 0
@@ -73,6 +70,9 @@ public enum Benchmark {
         return (packets, bytes)
     }
 
+    /// Reads `files` once untimed, then `passes` times with libpcap alone (the floor), then `passes`
+    /// times through the whole pipeline, each pass with a fresh engine so repeated captures do not
+    /// meet closed flows.
     public static func run(files: [String], passes: Int, config: EngineConfig, workers: Int = 1) throws(CaptureError) -> BenchmarkReport {
         // One untimed read first: the floor and the pipeline then both read files from the page
         // cache. Read cold, the floor was the disk's (610-780 MB/s instead of 2 500-4 200), and

@@ -65,16 +65,11 @@ public final class EgressMonitor {
         }
     }
 
-    /// The slot of an address in `recentHosts`: an unkeyed hash, which is safe here (a collision
-    /// only sends the message to the set, as a miss does).
+    /// The slot of an address in `recentHosts` (`SlotHash`).
     static func slot(_ a: IPAddress, count: Int) -> Int {
-        var h: UInt64
-        switch a {
-        case .v4(let v): h = UInt64(v)
-        case .v6(let hi, let lo): h = (hi &* 0x9E37_79B9_7F4A_7C15) ^ lo
-        }
-        h = (h ^ (h >> 29)) &* 0xBF58_476D_1CE4_E5B9
-        return Int(truncatingIfNeeded: h >> 32) & (count - 1)
+        var h = SlotHash()
+        h.add(a)
+        return h.slot(count: count)
     }
 
     /// A DNS response received by `client`: remembers each answered address's names (the

@@ -96,24 +96,13 @@ public final class ExposureMonitor {
         }
     }
 
-    /// The slot of a pair: an unkeyed hash, which is safe here (a collision only sends a message
-    /// to the set, as a miss does).
+    /// The slot of a pair (`SlotHash`).
     static func slot(_ client: IPAddress, _ server: Endpoint, count: Int) -> Int {
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15
-        func add(_ w: UInt64) {
-            h = (h ^ w) &* 0xBF58_476D_1CE4_E5B9
-            h ^= h >> 31
-        }
-        func add(_ a: IPAddress) {
-            switch a {
-            case .v4(let v): add(UInt64(v))
-            case .v6(let hi, let lo): add(hi); add(lo)
-            }
-        }
-        add(client)
-        add(server.address)
-        add(UInt64(server.port))
-        return Int(truncatingIfNeeded: h) & (count - 1)
+        var h = SlotHash()
+        h.add(client)
+        h.add(server.address)
+        h.add(UInt64(server.port))
+        return h.slot(count: count)
     }
 
     /// Whether `key` is reported for the first time; either way it is settled for the last pair.
