@@ -66,27 +66,21 @@ public final class DetectionEngine {
     public let egress: EgressMonitor
     public let exposure: ExposureMonitor
     /// The rules whose gates admit a method and kind, kept for the messages after (a message's
-    /// methods are few): a small direct-mapped table by a hash of the method, each slot holding
-    /// its texts (methods up to `maxGateMethodBytes`; longer ones are gated each time). Finding
-    /// them cost about 550 instructions a message. The slot is the method's and the kind's: a
-    /// response carries its request's method.
-    private struct GateEntry {
-        var method: String?
-        var kind: JSONRPCKind
-        var candidates: [Int]
-    }
-    /// Unchecked exclusivity: each access is one read or store of an element (the rules are
-    /// asked before the store, not during it), running no code of this engine.
-    @exclusivity(unchecked) private var gateEntries: [GateEntry?]
+    /// methods are few; finding them cost about 550 instructions a message): one `BytesCache`
+    /// per kind, by the method's bytes (methods up to `maxGateMethodBytes`; longer ones, and
+    /// messages without a method, are gated each time).
+    private var gateCaches: [BytesCache<[Int]>]
+    private let gateSlots: Int
     static let maxGateMethodBytes = 64
 
     public convenience init(config: DetectionConfig) { self.init(config: config, gateSlots: 64) }
 
-    /// `gateSlots`: the size of `gateEntries` (a power of two; tests make it 1, so that every
-    /// method and kind share a slot).
+    /// `gateSlots`: the slots of each kind's gate cache (a power of two; tests make it 1, so that
+    /// every method shares one).
     init(config: DetectionConfig, gateSlots: Int) {
         self.config = config
-        gateEntries = [GateEntry?](repeating: nil, count: gateSlots)
+        self.gateSlots = gateSlots
+        gateCaches = DetectionEngine.gateCaches(slots: gateSlots)
         self.policy = PolicyDetectors(catalogue: config.catalogue, policy: config.policy)
         self.toolChange = ToolChangeDetector(policy: config.policy, pins: config.pins)
         self.secretDetector = SecretDetector(scanner: config.secrets)
@@ -105,7 +99,7 @@ public final class DetectionEngine {
         secretDetector = SecretDetector(scanner: new.secrets)
         content = ContentDetectors(config: new.content)
         toolScans = ToolScanCache()
-        gateEntries = [GateEntry?](repeating: nil, count: gateEntries.count)
+        gateCaches = DetectionEngine.gateCaches(slots: gateSlots)
         egress.reconfigure(policy: new.egress, servers: new.mcpServers)
         exposure.reconfigure(policy: new.egress)
     }
@@ -159,23 +153,18 @@ public final class DetectionEngine {
         return (findings, secrets)
     }
 
-    /// `config.rules.candidates(method:kind:)`, from `gateEntries` when the slot holds the same texts.
+    /// `config.rules.candidates(method:kind:)`, kept in the kind's gate cache.
     private func gateCandidates(method: String?, kind: JSONRPCKind) -> [Int] {
-        let slot: Int
-        if let method {
-            guard method.utf8.count <= Self.maxGateMethodBytes else {
-                return config.rules.candidates(method: method, kind: kind.rawValue)
+        guard let method else { return config.rules.candidates(method: nil, kind: kind.rawValue) }
+        return method.withUTF8Bytes { bytes in
+            gateCaches[kind.gateCache].value(for: UnsafeRawBufferPointer(bytes)) {
+                config.rules.candidates(method: method, kind: kind.rawValue)
             }
-            // Unkeyed, which is safe here: a collision only gates the message again.
-            let h = method.withUTF8Bytes { ByteHash.mix(kind.gateSeed, UnsafeRawBufferPointer($0)) }
-            slot = Int(truncatingIfNeeded: h) & (gateEntries.count - 1)
-        } else {
-            slot = 0
         }
-        if let e = gateEntries[slot], e.kind == kind, e.method == method { return e.candidates }
-        let candidates = config.rules.candidates(method: method, kind: kind.rawValue)
-        gateEntries[slot] = GateEntry(method: method, kind: kind, candidates: candidates)
-        return candidates
+    }
+
+    private static func gateCaches(slots: Int) -> [BytesCache<[Int]>] {
+        (0..<4).map { k in BytesCache(slotCount: slots, maxBytes: maxGateMethodBytes, seed: 0x2545_F491_4F6C_DD1D &+ UInt64(k)) }
     }
 
     /// A change in a server's tools, seen in a tools/list result.
@@ -187,13 +176,13 @@ public final class DetectionEngine {
 }
 
 extension JSONRPCKind {
-    /// A seed per kind for `gateEntries`' hash.
-    fileprivate var gateSeed: UInt64 {
+    /// This kind's gate cache.
+    fileprivate var gateCache: Int {
         switch self {
-        case .request: 1
-        case .notification: 2
-        case .response: 3
-        case .error: 4
+        case .request: 0
+        case .notification: 1
+        case .response: 2
+        case .error: 3
         }
     }
 }

@@ -80,10 +80,10 @@ private final class ClientToEngine {
     #expect(Set(set.findings.map { "\($0.rule)|\($0.evidence?.path ?? "")|\($0.evidence?.sha256 ?? "")" }).count == 45)
 }
 
-/// The rules a method and kind pass the gates of are kept per method (`gateEntries`): a message
+/// The rules a method and kind pass the gates of are kept per method and kind: a message
 /// gets its rules' verdicts whatever came before it — the same method with another kind, more
 /// methods than the table has slots, a method too long to keep, and rules reloaded. With the
-/// default table, and with one slot that every method and kind share.
+/// default caches, and with one slot per kind that every method shares.
 @Test(arguments: [64, 1]) func keptRuleGatesGiveEachMessageItsRules(slots: Int) throws {
     let engine = DetectionEngine(config: try DetectionConfig.load(root: SecretRules.root + "/rules"), gateSlots: slots)
     let client = ClientToEngine(engine)
