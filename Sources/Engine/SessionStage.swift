@@ -55,6 +55,7 @@ final class SessionStage: SessionPort {
         self.detector = config.detection.map { DetectionEngine(config: $0) }
         self.sink = sink
         self.flowIds = Array(repeating: [:], count: max(1, workers))
+        self.remembered = Array(repeating: RememberedFlow(), count: Self.rememberedFlows(workers: workers))
         if let detector {
             tracker.observeTools = { [unowned self] in self.toolObservations.append($0) }
             detector.policy.toolListed = { [unowned self] server, tool in self.tracker.isToolListed(server: server, tool: tool) }
@@ -76,7 +77,7 @@ final class SessionStage: SessionPort {
     /// entry is made with the flow (`flowStarted`) or on a lookup that finds it open, and
     /// dropped when the flow ends, so it always agrees with the tables.
     private func openFlow(_ local: UInt64) -> (id: UInt64, notes: SessionNotes?) {
-        let slot = Int(truncatingIfNeeded: local) & (Self.rememberedFlows - 1)
+        let slot = rememberedSlot(local)
         let m = remembered[slot]
         if m.local == local && m.worker == worker, let n = m.notes { return (m.id, n) }
         let id = flowIds[worker][local] ?? local
@@ -91,9 +92,20 @@ final class SessionStage: SessionPort {
         var id: UInt64 = 0
         var notes: SessionNotes?
     }
-    private static let rememberedFlows = 1024
+    /// 1024 slots a worker (the workers' count rounded up to a power of two).
+    private static func rememberedFlows(workers: Int) -> Int {
+        var n = 1
+        while n < workers && n < 1 << 16 { n <<= 1 }
+        return 1024 * n
+    }
+    /// The slot of a flow stage id of the current worker. Each worker numbers its flows from 1,
+    /// so by the id alone the flows of two workers with the same number took the same slot
+    /// and pushed each other out: the worker's number is in the slot too.
+    private func rememberedSlot(_ local: UInt64) -> Int {
+        (Int(truncatingIfNeeded: local) &* flowIds.count &+ worker) & (remembered.count - 1)
+    }
     // Unchecked like the tables: each access is one read or store of an element.
-    @exclusivity(unchecked) private var remembered = [RememberedFlow](repeating: RememberedFlow(), count: rememberedFlows)
+    @exclusivity(unchecked) private var remembered: [RememberedFlow]
 
     // MARK: - SessionPort
 
@@ -103,8 +115,7 @@ final class SessionStage: SessionPort {
         flowIds[worker][flowId] = id
         let n = SessionNotes()
         notes[id] = n
-        remembered[Int(truncatingIfNeeded: flowId) & (Self.rememberedFlows - 1)] =
-            RememberedFlow(local: flowId, worker: worker, id: id, notes: n)
+        remembered[rememberedSlot(flowId)] = RememberedFlow(local: flowId, worker: worker, id: id, notes: n)
     }
 
     func carriesMCP(_ flowId: UInt64) {
@@ -123,7 +134,7 @@ final class SessionStage: SessionPort {
         }
         notes[id] = nil
         flowIds[worker][local] = nil
-        let slot = Int(truncatingIfNeeded: local) & (Self.rememberedFlows - 1)
+        let slot = rememberedSlot(local)
         if remembered[slot].local == local && remembered[slot].worker == worker { remembered[slot] = RememberedFlow() }
     }
 
