@@ -194,6 +194,36 @@ private func findings(_ d: PolicyDetectors, _ e: MCPEvent) -> [String] {
     #expect(send(flow: 6, client: 0x0A00_0000 | twin).isEmpty)
 }
 
+/// A server beyond loopback answering `initialize` is flagged only when the remote client sent
+/// no Authorization: the header is looked up lazily, and only the request without it is held
+/// for its answer (one finding per server).
+@Test func unauthenticatedAnswerOnlyForRequestsWithoutAuthorization() {
+    let monitor = ExposureMonitor(policy: EgressPolicy())
+    let server = Endpoint(address: .v4(0xC0A8_C804), port: 8000)
+    let client = Endpoint(address: .v4(0x0A00_0001), port: 40000)
+    func exchange(flow: UInt64, auth: Bool) -> [String] {
+        func event(_ kind: JSONRPCKind, _ direction: Direction) -> MCPEvent {
+            var e = MCPEvent(timestamp: Timestamp(microseconds: 0), flowId: flow,
+                             source: direction == .toServer ? client : server, destination: direction == .toServer ? server : client,
+                             appProto: "http", transport: .http, kind: kind, id: .number("1"), method: "initialize",
+                             tool: nil, sessionId: nil, protocolVersion: nil, paramsSHA256: nil, size: 10,
+                             latencyMicroseconds: nil, errorCode: nil, http: nil, message: nil)
+            e.direction = direction
+            return e
+        }
+        var out: [String] = []
+        let headers = HTTPHeaders(auth ? [(name: "Authorization", value: "Bearer x")] : [])
+        monitor.inspect(event(.request, .toServer), headers: headers, carriesSecret: false) { out.append($0.rule) }
+        monitor.inspect(event(.response, .toClient), headers: nil, carriesSecret: false) { out.append($0.rule) }
+        return out
+    }
+    // With Authorization: no finding about it, and its answer is not held against the server.
+    #expect(exchange(flow: 1, auth: true) == ["exposure.served-beyond-loopback", "exposure.cleartext-session",
+                                              "exposure.cleartext-credentials"])
+    #expect(exchange(flow: 2, auth: false) == ["exposure.no-authorization", "exposure.unauthenticated-answer"])
+    #expect(exchange(flow: 3, auth: false).isEmpty)
+}
+
 /// Every host seen serving MCP is an MCP server host, however the messages of many servers
 /// interleave: the table of recent hosts (fewer slots than servers here) never hides a new one.
 @Test func everyServerHostIsLearntWhateverTheOrder() {

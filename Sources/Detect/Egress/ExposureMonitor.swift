@@ -57,7 +57,10 @@ public final class ExposureMonitor {
         guard !server.address.isLoopback || !client.address.isLoopback else { return }
         // One cleartext session per client host and server: initialize has no session id yet.
         var session: String { "\(client.address)>\(server)" }
-        let hasAuth = headers?["authorization"] != nil
+        // Looked up only when a finding not yet settled depends on it: most messages of a pair
+        // need it for nothing, and the head, written by another thread with several workers, is
+        // then not read here at all.
+        lazy var hasAuth = headers?.contains("authorization") ?? false
         let slot = Self.slot(client.address, server, count: settledSlots.count)
         if let s = settledSlots[slot], s.client == client.address, s.server == server {
             settled = s.settled
@@ -75,16 +78,16 @@ public final class ExposureMonitor {
            once(.cleartext(client.address, server), .cleartext) {
             report(finding("exposure.cleartext-session", 200952, "MCP session in cleartext between \(client.address) and \(server)", sev, session))
         }
-        if client.address != server.address, !settled.contains(.credentials), (hasAuth && e.direction == .toServer) || carriesSecret,
+        if client.address != server.address, !settled.contains(.credentials), carriesSecret || (e.direction == .toServer && hasAuth),
            let sev = policy.cleartextCredentials, once(.credentials(client.address, server), .credentials) {
             let what = hasAuth && e.direction == .toServer ? "an Authorization header" : "a secret"
             report(finding("exposure.cleartext-credentials", 200953, "cleartext MCP session between \(client.address) and \(server) carries \(what)", sev, session))
         }
-        if e.direction == .toServer, e.transport == .http || e.transport == .sse, !server.address.isLoopback, !hasAuth {
-            if !settled.contains(.noAuthorization), let sev = policy.noAuthorization, once(.noAuthorization(server), .noAuthorization) {
+        if e.direction == .toServer, e.transport == .http || e.transport == .sse, !server.address.isLoopback {
+            if !settled.contains(.noAuthorization), !hasAuth, let sev = policy.noAuthorization, once(.noAuthorization(server), .noAuthorization) {
                 report(finding("exposure.no-authorization", 200954, "Streamable HTTP requests to \(server) carry no Authorization", sev, server.description))
             }
-            if !client.address.isLoopback, e.kind == .request, e.method == "initialize" || e.method == "tools/list", let id = e.id {
+            if !client.address.isLoopback, e.kind == .request, e.method == "initialize" || e.method == "tools/list", let id = e.id, !hasAuth {
                 if unauthenticated.count >= maxEntries { unauthenticated.removeAll() }
                 unauthenticated.insert(PendingRequest(flowId: e.flowId, id: id))
             }
