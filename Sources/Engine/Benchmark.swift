@@ -24,6 +24,11 @@ public struct BenchmarkReport: Sendable {
     /// CPU time of every thread of the process during the pipeline phase (workers included).
     public var pipelineProcessCPUSeconds = 0.0
     public var workers = 1
+    /// With workers: the CPU time of each worker's thread and of the session thread over the
+    /// pipeline passes (the reading thread's is `pipelineCPUSeconds`). Where the two-worker time
+    /// goes: a thread near the wall time is the one the others wait for.
+    public var workerCPUSeconds: [Double] = []
+    public var sessionCPUSeconds = 0.0
     public var pipelineCPUMBps: Double { Double(bytes) / 1e6 / max(pipelineCPUSeconds, 1e-9) }
     public var floorCPUMBps: Double { Double(bytes) / 1e6 / max(floorCPUSeconds, 1e-9) }
 
@@ -89,6 +94,7 @@ public enum Benchmark {
         let floorSeconds = monotonicSeconds() - floorStart
         let floorCPU = threadCPUSeconds() - floorCPUStart
         var events = 0, mcp = 0, alerts = 0
+        var workerCPU: [Double] = [], sessionCPU = 0.0
         let start = monotonicSeconds()
         let cpuStart = threadCPUSeconds()
         let processCPUStart = processCPUSeconds()
@@ -96,6 +102,13 @@ public enum Benchmark {
             let sink = CountingSink()
             let engine = makePipeline(config: config, sink: sink, workers: workers)
             _ = try Runner(engine: engine).replay(files: files, diagnostics: { _ in })
+            if let parallel = engine as? ParallelEngine {
+                // Replay finished it: its threads have ended.
+                let (w, session) = parallel.threadCPUSeconds
+                if workerCPU.isEmpty { workerCPU = Array(repeating: 0, count: w.count) }
+                for i in w.indices where i < workerCPU.count { workerCPU[i] += w[i] }
+                sessionCPU += session
+            }
             events += sink.lines
             mcp += sink.mcp
             alerts += sink.alerts
@@ -110,6 +123,8 @@ public enum Benchmark {
         report.pipelineCPUSeconds = cpu
         report.pipelineProcessCPUSeconds = processCPU
         report.workers = workers
+        report.workerCPUSeconds = workerCPU
+        report.sessionCPUSeconds = sessionCPU
         return report
     }
 }
@@ -122,8 +137,4 @@ func processCPUSeconds() -> Double {
 }
 
 /// CPU time used by the calling thread so far.
-func threadCPUSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
+func threadCPUSeconds() -> Double { Double(threadCPUNanoseconds()) / 1e9 }

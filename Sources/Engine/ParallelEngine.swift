@@ -178,6 +178,14 @@ public final class ParallelEngine: PacketPipeline {
         return true
     }
 
+    /// CPU time each thread used, once `close` (or `finish`) has waited for them: the workers'
+    /// in order, and the session thread's. The reading thread is the caller's. Zero before.
+    /// With the reader's, where a run's time went between the threads (`mcpsonar bench`).
+    public var threadCPUSeconds: (workers: [Double], session: Double) {
+        (workers.map { Double($0.cpuNanoseconds.load(ordering: .relaxed)) / 1e9 },
+         Double(serial.cpuNanoseconds.load(ordering: .relaxed)) / 1e9)
+    }
+
     /// Everything handed over is processed and written; the threads end. Idempotent.
     public func close() {
         guard !closed else { return }
@@ -391,6 +399,8 @@ final class OpRecorder: SessionPort {
 
 /// One worker thread: a flow stage over its share of the flows.
 final class Worker: @unchecked Sendable {
+    /// CPU time this worker's thread used, stored when it ends.
+    let cpuNanoseconds = Atomic<Int>(0)
     private let stage: FlowStage
     private let recorder: OpRecorder
     private let input: HandOver<WorkerBatch>
@@ -448,8 +458,9 @@ final class Worker: @unchecked Sendable {
                 break
             }
             output.put(recorder.output)
-            if stop { return }
+            if stop { break }
         }
+        cpuNanoseconds.store(threadCPUNanoseconds(), ordering: .relaxed)
     }
 }
 
@@ -465,6 +476,8 @@ final class SerialStage: @unchecked Sendable {
         set { outputStatsLock.withLock { _ in outputStatsSource = newValue } }
     }
     let eventsWritten = Atomic<Int>(0)
+    /// CPU time the session thread used, stored when it ends.
+    let cpuNanoseconds = Atomic<Int>(0)
 
     init(session: SessionStage, plans: HandOver<BatchPlan>, outputs: [HandOver<WorkerOutput>]) {
         self.session = session
@@ -526,6 +539,7 @@ final class SerialStage: @unchecked Sendable {
             case .close:
                 session.flush()
                 eventsWritten.store(session.eventsWritten, ordering: .relaxed)
+                cpuNanoseconds.store(threadCPUNanoseconds(), ordering: .relaxed)
                 return
             case .none, .finishFlows:
                 break
@@ -630,4 +644,11 @@ func blockHandledSignals() {
     sigemptyset(&set)
     for s in [SIGINT, SIGTERM, SIGHUP, SIGUSR1] { sigaddset(&set, s) }
     pthread_sigmask(SIG_BLOCK, &set, nil)
+}
+
+/// CPU time used by the calling thread so far, in nanoseconds.
+func threadCPUNanoseconds() -> Int {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Int(ts.tv_sec) &* 1_000_000_000 &+ Int(ts.tv_nsec)
 }

@@ -308,6 +308,10 @@ struct Bench: ParsableCommand {
             let scale = pow10(places)
             return String(Double((v * scale).rounded()) / scale)
         }
+        // With workers, each thread's share: the reader is this thread.
+        let threads = report.workerCPUSeconds.isEmpty ? "" : "CPU time by thread: reader \(f(report.pipelineCPUSeconds, 3)) s, "
+            + report.workerCPUSeconds.enumerated().map { "worker \($0.offset + 1) \(f($0.element, 3)) s" }.joined(separator: ", ")
+            + ", session \(f(report.sessionCPUSeconds, 3)) s\n"
         let text = """
             files: \(read.joined(separator: " ")) x \(report.passes) passes, \(workers) worker\(workers == 1 ? "" : "s"), detection \(config.detection == nil ? "off" : "on (\(config.detection?.rules.rules.count ?? 0) Sigma rules)")
             input: \(report.packets) packets, \(report.bytes) bytes
@@ -317,7 +321,7 @@ struct Bench: ParsableCommand {
             pipeline / floor:   \(f(100 * report.ratio))%
             CPU time (this thread): floor \(f(report.floorCPUSeconds, 3)) s, pipeline \(f(report.pipelineCPUSeconds, 3)) s = \(f(report.pipelineCPUMBps)) MB/s, \(f(100 * report.floorCPUSeconds / max(report.pipelineCPUSeconds, 1e-9)))% of the floor
             CPU time (all threads): pipeline \(f(report.pipelineProcessCPUSeconds, 3)) s
-            peak resident memory: \(f(Double(report.peakResidentBytes) / 1_048_576)) MiB
+            \(threads)peak resident memory: \(f(Double(report.peakResidentBytes) / 1_048_576)) MiB
 
             """
         var bytes = Array(text.utf8)

@@ -113,3 +113,18 @@ import Testing
         #expect(report.floorSeconds > 0 && report.pipelineSeconds > 0)
     }
 }
+
+/// With workers, `mcpsonar bench` says where the CPU time went: each worker's thread and the
+/// session thread report theirs once they end (the reader's is the benchmarking thread's), and
+/// together they are the process's time. With one worker there are no such threads.
+@Test func benchmarkSharesTheCPUTimeOutByThread() throws {
+    let file = Repo.fixture("mcp1-streamable.pcap")
+    let one = try Benchmark.run(files: [file], passes: 1, config: EngineConfig())
+    #expect(one.workerCPUSeconds.isEmpty && one.sessionCPUSeconds == 0)
+    let two = try Benchmark.run(files: [file], passes: 2, config: EngineConfig(), workers: 2)
+    #expect(two.workerCPUSeconds.count == 2)
+    #expect(two.workerCPUSeconds.allSatisfy { $0 > 0 } && two.sessionCPUSeconds > 0)
+    let threads = two.pipelineCPUSeconds + two.workerCPUSeconds.reduce(0, +) + two.sessionCPUSeconds
+    #expect(threads <= two.pipelineProcessCPUSeconds + 0.005)
+}
+
