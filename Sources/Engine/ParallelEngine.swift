@@ -61,10 +61,11 @@ public final class ParallelEngine: PacketPipeline {
     private var threads: [pthread_t] = []
 
     /// `workers`: at least 2 (one worker is `Engine`). `batchPackets`: timeline positions per
-    /// hand-over (fewer when `flush` is called, as live capture does). Nil when the system
-    /// refuses a thread.
+    /// hand-over (fewer when `flush` is called, as live capture does). `partBytes`: a worker hands
+    /// its work over early once it holds this much (messages and their parses). Nil when the
+    /// system refuses a thread.
     public init?(config: EngineConfig, sink: EventSink, workers: Int, batchPackets: Int = 1024,
-                 partBytes: Int = 8 << 20) {
+                 partBytes: Int = 2 << 20) {
         let n = max(2, workers)
         self.config = config
         self.workerCount = n
@@ -80,9 +81,12 @@ public final class ParallelEngine: PacketPipeline {
         share.flow.reassembly.maxRecentBytesTotal = max(1, config.flow.reassembly.maxRecentBytesTotal / n)
         share.maxAppBufferedBytesTotal = max(1, config.maxAppBufferedBytesTotal / n)
         let session = SessionStage(config: config, sink: sink, workers: n)
-        let inputs = (0..<n).map { _ in HandOver<WorkerBatch>(capacity: 4) }
-        let outputs = (0..<n).map { _ in HandOver<WorkerOutput>(capacity: 4) }
-        let plans = HandOver<BatchPlan>(capacity: 16)
+        // Sixteen deep each way, and room for the plans of all batches in flight: four deep, a
+        // worker ahead of the other waited on its full output queue while the session thread
+        // waited for the other's batch, and the cores sat idle (docs/performance.md).
+        let inputs = (0..<n).map { _ in HandOver<WorkerBatch>(capacity: 16) }
+        let outputs = (0..<n).map { _ in HandOver<WorkerOutput>(capacity: 16) }
+        let plans = HandOver<BatchPlan>(capacity: 64)
         self.inputs = inputs
         self.outputs = outputs
         self.plans = plans
@@ -322,7 +326,7 @@ final class OpRecorder: SessionPort {
     /// Past this many payload bytes the work so far is handed over at once, not at the end of the
     /// batch: a batch of small compressed packets can inflate to many large bodies, and a worker
     /// must not hold them all.
-    var partBytes = 8 << 20
+    var partBytes = 2 << 20
     var handOver: ((WorkerOutput) -> Void)?
     private let jsonLimits: JSONLimits
     var secretDetector: SecretDetector?

@@ -24,7 +24,7 @@ func comparable(_ line: String) -> String {
 @Suite struct ParallelEngineTests {
     /// The events of a replay with `workers` threads (1: `Engine`), handing over every `batch`
     /// timeline positions.
-    static func run(_ files: [String], workers: Int, batch: Int = 1024, partBytes: Int = 8 << 20, detection: Bool = true,
+    static func run(_ files: [String], workers: Int, batch: Int = 1024, partBytes: Int = 2 << 20, detection: Bool = true,
                     statsInterval: Double? = nil, adjust: (inout EngineConfig) -> Void = { _ in }) throws -> [String] {
         let sink = MemorySink()
         var config = EngineConfig()
