@@ -92,10 +92,11 @@ final class SessionStage: SessionPort {
         var id: UInt64 = 0
         var notes: SessionNotes?
     }
-    /// 1024 slots a worker (the workers' count rounded up to a power of two).
+    /// 1024 slots a worker (the workers' count rounded up to a power of two; the command line
+    /// allows 64 at most, and the table stops growing there: 2 MiB).
     private static func rememberedFlows(workers: Int) -> Int {
         var n = 1
-        while n < workers && n < 1 << 16 { n <<= 1 }
+        while n < workers && n < 64 { n <<= 1 }
         return 1024 * n
     }
     /// The slot of a flow stage id of the current worker. Each worker numbers its flows from 1,

@@ -127,4 +127,3 @@ import Testing
     let threads = two.pipelineCPUSeconds + two.workerCPUSeconds.reduce(0, +) + two.sessionCPUSeconds
     #expect(threads <= two.pipelineProcessCPUSeconds + 0.005)
 }
-
