@@ -105,8 +105,7 @@ public enum Benchmark {
             if let parallel = engine as? ParallelEngine {
                 // Replay finished it: its threads have ended.
                 let (w, session) = parallel.threadCPUSeconds
-                if workerCPU.isEmpty { workerCPU = Array(repeating: 0, count: w.count) }
-                for i in w.indices where i < workerCPU.count { workerCPU[i] += w[i] }
+                workerCPU = workerCPU.isEmpty ? w : zip(workerCPU, w).map(+)
                 sessionCPU += session
             }
             events += sink.lines
@@ -138,3 +137,11 @@ func processCPUSeconds() -> Double {
 
 /// CPU time used by the calling thread so far.
 func threadCPUSeconds() -> Double { Double(threadCPUNanoseconds()) / 1e9 }
+
+/// CPU time used by the calling thread so far, in nanoseconds (each worker and the session
+/// thread store theirs as they end).
+func threadCPUNanoseconds() -> Int {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Int(ts.tv_sec) &* 1_000_000_000 &+ Int(ts.tv_nsec)
+}

@@ -649,10 +649,3 @@ func blockHandledSignals() {
     for s in [SIGINT, SIGTERM, SIGHUP, SIGUSR1] { sigaddset(&set, s) }
     pthread_sigmask(SIG_BLOCK, &set, nil)
 }
-
-/// CPU time used by the calling thread so far, in nanoseconds.
-func threadCPUNanoseconds() -> Int {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return Int(ts.tv_sec) &* 1_000_000_000 &+ Int(ts.tv_nsec)
-}
