@@ -1,4 +1,5 @@
 import Crypto
+import SonarCore
 import SonarMCP
 
 /// Masking of secrets in everything the sensor writes.
@@ -20,7 +21,7 @@ public enum Redaction {
             h.update(bufferPointer: buffer)
             return h.finalize()
         }
-        return digest.withUnsafeBytes { MCPTracker.hex($0) }
+        return digest.withUnsafeBytes { Hex.string($0) }
     }
 
     public static func evidence(secret: String, path: String) -> Evidence {

@@ -342,7 +342,7 @@ final class OpRecorder: SessionPort {
         var rejection: JSONError?
         let parsed = JSONRPC.parse(payload.bytes, limits: jsonLimits, counters: &counters, rejection: &rejection)
         var secrets: [SecretLocations] = []
-        var digests: [String?] = []
+        var digests: [SHA256Value?] = []
         if let parsed {
             // One pass, each message read where it is (a `for` over the array copied each one).
             let count = parsed.messages.count

@@ -357,7 +357,7 @@ struct PreparedPayload {
     /// One per message of `parsed`, in order; empty when detection is off.
     var secrets: [SecretLocations]
     /// `MCPTracker.bodyDigest` of each message of `parsed`, in order.
-    var digests: [String?]
+    var digests: [SHA256Value?]
 }
 
 /// What the session stage decides about one open flow.

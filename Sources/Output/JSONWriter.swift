@@ -193,6 +193,18 @@ public struct JSONWriter: ~Copyable {
         count += n + 2
     }
 
+    /// A digest as its 64 hex digits, written straight into the bytes (nothing to escape).
+    public mutating func field(_ name: StaticString, _ value: SHA256Value?) {
+        guard let value else { return }
+        key(name)
+        separate()
+        reserve(66)
+        base[count] = UInt8(ascii: "\"")
+        value.withUnsafeBytes { Hex.write($0, to: UnsafeMutableRawPointer(base + count + 1)) }
+        base[count + 65] = UInt8(ascii: "\"")
+        count += 66
+    }
+
     /// A value written in the code (an event type, an enum's name): plain ASCII with nothing to
     /// escape, copied as the key is. Through a String it was escaped and copied as data, about
     /// 130 instructions more, four times an event.

@@ -84,7 +84,7 @@ private final class Harness {
     let req = h.send(#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params": {"name":"add","arguments":{"a":1,"b":2}}}"#, .toServer)
     #expect(req[0].tool == "add")
     // sha256 of exactly `{"name":"add","arguments":{"a":1,"b":2}}` (the bytes as sent)
-    #expect(req[0].paramsSHA256 == MCPTracker.sha256Hex(ArraySlice(#"{"name":"add","arguments":{"a":1,"b":2}}"#.utf8)))
+    #expect(req[0].paramsSHA256?.hex == MCPTracker.sha256Hex(ArraySlice(#"{"name":"add","arguments":{"a":1,"b":2}}"#.utf8)))
     #expect(req[0].size == 97)
     let res = h.send(#"{"jsonrpc":"2.0","id":3,"result":{"content":[{"type":"text","text":"3"}]}}"#, .toClient)
     #expect(res[0].tool == "add")
@@ -100,19 +100,22 @@ private final class Harness {
     var rejection: JSONError?
     let parsed = try #require(JSONRPC.parse(Array(batch.utf8), limits: .init(), counters: &counters, rejection: &rejection))
     let ahead = parsed.messages.map { MCPTracker.bodyDigest(of: $0, in: parsed.document) }
-    #expect(ahead == [MCPTracker.sha256Hex(ArraySlice(#"{"name":"a"}"#.utf8)), nil,
-                      MCPTracker.sha256Hex(ArraySlice(#"{"code":-1,"message":"m"}"#.utf8))])
+    #expect(ahead.map { $0?.hex } == [MCPTracker.sha256Hex(ArraySlice(#"{"name":"a"}"#.utf8)), nil,
+                                      MCPTracker.sha256Hex(ArraySlice(#"{"code":-1,"message":"m"}"#.utf8))])
     let payload = MCPPayload(time: Timestamp(microseconds: 1), flowId: 1, client: Endpoint(address: .v4(1), port: 40000),
                              server: Endpoint(address: .v4(2), port: 80), direction: .toServer, transport: .http,
                              appProto: "http", bytes: Array(batch.utf8))
-    func digests(_ given: [String?]) -> [String?] {
-        var out: [String?] = []
+    func digests(_ given: [SHA256Value?]) -> [SHA256Value?] {
+        var out: [SHA256Value?] = []
         MCPTracker().process(payload, parsed: parsed, rejection: nil, digests: given) { e, _ in out.append(e.paramsSHA256) }
         return out
     }
     #expect(digests(ahead) == ahead)
-    #expect(digests(["x", nil, "z"]) == ["x", nil, "z"])
-    #expect(digests(["x"]) == ahead)
+    // Digests given are used as given, not recomputed.
+    let x = [UInt8](repeating: 0x78, count: 32).withUnsafeBytes { SHA256Value($0) }
+    let z = [UInt8](repeating: 0x7A, count: 32).withUnsafeBytes { SHA256Value($0) }
+    #expect(digests([x, nil, z]) == [x, nil, z])
+    #expect(digests([x]) == ahead)
     #expect(digests([]) == ahead)
 }
 
@@ -238,9 +241,12 @@ private final class Harness {
     let all = (0..<256).map { UInt8($0) }
     let digits = Array("0123456789abcdef")
     let expected = String(all.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] })
-    #expect(all.withUnsafeBytes { MCPTracker.hex($0) } == expected)
-    #expect([UInt8]().withUnsafeBytes { MCPTracker.hex($0) } == "")
-    #expect([UInt8]([0xAB, 0x01]).withUnsafeBytes { MCPTracker.hex($0) } == "ab01")
+    #expect(all.withUnsafeBytes { Hex.string($0) } == expected)
+    #expect([UInt8]().withUnsafeBytes { Hex.string($0) } == "")
+    #expect([UInt8]([0xAB, 0x01]).withUnsafeBytes { Hex.string($0) } == "ab01")
+    // A digest kept as its bytes prints the same digits, in the order of the bytes.
+    #expect(all[0..<32].withUnsafeBytes { SHA256Value($0) }.hex == String(expected.prefix(64)))
+    #expect(all[224...].withUnsafeBytes { SHA256Value($0) }.hex == String(expected.suffix(64)))
     // The digest of the empty string, as every SHA-256 tool prints it.
     #expect(MCPTracker.sha256Hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
 }

@@ -46,7 +46,7 @@ public struct MCPEvent: Sendable {
     public var tool: String?
     public var sessionId: String?
     public var protocolVersion: String?
-    public var paramsSHA256: String?
+    public var paramsSHA256: SHA256Value?
     public var size: Int
     /// Request-to-response time, on responses and errors whose request was seen.
     public var latencyMicroseconds: Int64?

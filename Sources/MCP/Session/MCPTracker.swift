@@ -180,7 +180,7 @@ public final class MCPTracker {
     /// `digests`: each message's `bodyDigest`, when that thread computed them too (one per
     /// message, in order; otherwise they are computed here).
     public func process(_ payload: MCPPayload, parsed: JSONRPCParseResult?, rejection: JSONError?,
-                        digests: [String?] = [], emit: (MCPEvent, MCPMessageView) -> Void) {
+                        digests: [SHA256Value?] = [], emit: (MCPEvent, MCPMessageView) -> Void) {
         storedLastRejection = rejection
         guard let parsed else {
             counters.add("mcp.payload_not_json")
@@ -200,10 +200,10 @@ public final class MCPTracker {
     /// A message's `params_sha256`: the SHA-256 of its params (request, notification) or of its
     /// result or error (response), as sent. It depends on the message alone, so a worker thread
     /// computes it ahead of the session stage, whose thread does everything else of a message.
-    public static func bodyDigest(of m: JSONRPCMessage, in doc: JSONDocument) -> String? {
+    public static func bodyDigest(of m: JSONRPCMessage, in doc: JSONDocument) -> SHA256Value? {
         let body = m.kind == .request || m.kind == .notification ? m.params : m.result ?? m.error
         guard let body else { return nil }
-        return sha256Hex(doc.raw(body))
+        return doc.raw(body).withUnsafeBytes { sha256($0) }
     }
 
     // MARK: - one message
@@ -213,7 +213,7 @@ public final class MCPTracker {
     /// destroyed the original. `m` is consumed into the view: borrowed, it was copied once to be
     /// passed and once more into the view.
     private func event(for m: consuming JSONRPCMessage, in doc: JSONDocument, payload: MCPPayload,
-                       digest: String?, emit: (MCPEvent, MCPMessageView) -> Void) {
+                       digest: SHA256Value?, emit: (MCPEvent, MCPMessageView) -> Void) {
         let source = payload.direction == .toServer ? payload.client : payload.server
         let destination = payload.direction == .toServer ? payload.server : payload.client
         let slot = Int(truncatingIfNeeded: payload.flowId) & (flowKeys.count - 1)
@@ -600,36 +600,15 @@ public final class MCPTracker {
     /// What the sensor knows of a session (tests and the detection layer).
     public func session(_ key: String) -> MCPSessionInfo? { sessions[key]?.info }
 
+    /// SHA-256 of `bytes`.
+    public static func sha256(_ bytes: UnsafeRawBufferPointer) -> SHA256Value {
+        var h = SHA256()
+        h.update(bufferPointer: bytes)
+        return h.finalize().withUnsafeBytes { SHA256Value($0) }
+    }
+
     static func sha256Hex(_ bytes: ArraySlice<UInt8>) -> String {
-        let digest = bytes.withUnsafeBytes { buffer -> SHA256Digest in
-            var h = SHA256()
-            h.update(bufferPointer: buffer)
-            return h.finalize()
-        }
-        return digest.withUnsafeBytes { MCPTracker.hex($0) }
-    }
-
-    /// Lower-case hex of `bytes`, written straight into the String's storage, two digits a
-    /// store from a table (every message's digest: a byte at a time it cost about 870
-    /// instructions a digest).
-    public static func hex(_ bytes: UnsafeRawBufferPointer) -> String {
-        hexPairs.withUnsafeBufferPointer { pairs in
-            String(unsafeUninitializedCapacity: bytes.count * 2) { out in
-                guard let base = out.baseAddress else { return 0 }
-                let raw = UnsafeMutableRawPointer(base)
-                for (i, b) in bytes.enumerated() {
-                    raw.storeBytes(of: pairs[Int(b)].littleEndian, toByteOffset: 2 * i, as: UInt16.self)
-                }
-                return bytes.count * 2
-            }
-        }
-    }
-
-    /// The two hex digits of each byte value, the high digit in the low byte (stored little-endian,
-    /// it comes first).
-    private static let hexPairs: [UInt16] = (0..<256).map { b in
-        let digits = Array("0123456789abcdef".utf8)
-        return UInt16(digits[b >> 4]) | UInt16(digits[b & 0xF]) << 8
+        bytes.withUnsafeBytes { sha256($0) }.hex
     }
 }
 
