@@ -341,8 +341,8 @@ final class OpRecorder: SessionPort {
     private func prepare(_ payload: MCPPayload, headers: HTTPHeaders?) -> PreparedPayload {
         var rejection: JSONError?
         let parsed = JSONRPC.parse(payload.bytes, limits: jsonLimits, counters: &counters, rejection: &rejection)
-        var secrets: [SecretLocations] = []
-        var digests: [SHA256Value?] = []
+        var secrets = PerMessage<SecretLocations>()
+        var digests = PerMessage<SHA256Value?>()
         if let parsed {
             // One pass, each message read where it is (a `for` over the array copied each one).
             let count = parsed.messages.count

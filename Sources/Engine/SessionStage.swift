@@ -200,7 +200,7 @@ final class SessionStage: SessionPort {
         // A worker parsed it already, or the tracker parses it now.
         let (parsed, rejection) = prepared.map { ($0.parsed, $0.rejection) } ?? tracker.parse(payload)
         guard let detector else {
-            tracker.process(payload, parsed: parsed, rejection: rejection, digests: prepared?.digests ?? []) { event, _ in
+            tracker.process(payload, parsed: parsed, rejection: rejection, digests: prepared?.digests ?? PerMessage()) { event, _ in
                 self.writeEvent(.mcp) { EventEncoder.write(event, into: &$0) }
             }
             return
@@ -209,8 +209,8 @@ final class SessionStage: SessionPort {
         var index = 0
         // A closure literal passed straight to the tracker: a nested function passed as the
         // closure put its captured counter in a heap box, an allocation a payload.
-        tracker.process(payload, parsed: parsed, rejection: rejection, digests: prepared?.digests ?? []) { event, view in
-            let located = prepared.flatMap { index < $0.secrets.count ? $0.secrets[index] : nil }
+        tracker.process(payload, parsed: parsed, rejection: rejection, digests: prepared?.digests ?? PerMessage()) { event, view in
+            let located = prepared?.secrets.element(index)
             index += 1
             var (findings, secrets) = detector.inspect(event, view: view, headers: headers, secretLocations: located)
             for o in toolObservations { findings += detector.observe(o, serverName: event.serverName) }
@@ -355,9 +355,9 @@ struct PreparedPayload {
     var parsed: JSONRPCParseResult?
     var rejection: JSONError?
     /// One per message of `parsed`, in order; empty when detection is off.
-    var secrets: [SecretLocations]
+    var secrets: PerMessage<SecretLocations>
     /// `MCPTracker.bodyDigest` of each message of `parsed`, in order.
-    var digests: [SHA256Value?]
+    var digests: PerMessage<SHA256Value?>
 }
 
 /// What the session stage decides about one open flow.

@@ -107,7 +107,7 @@ private final class Harness {
                              appProto: "http", bytes: Array(batch.utf8))
     func digests(_ given: [SHA256Value?]) -> [SHA256Value?] {
         var out: [SHA256Value?] = []
-        MCPTracker().process(payload, parsed: parsed, rejection: nil, digests: given) { e, _ in out.append(e.paramsSHA256) }
+        MCPTracker().process(payload, parsed: parsed, rejection: nil, digests: PerMessage(given)) { e, _ in out.append(e.paramsSHA256) }
         return out
     }
     #expect(digests(ahead) == ahead)
@@ -324,4 +324,28 @@ private final class Harness {
                                             server: Endpoint(address: .v4(0xC0A8_C805), port: 37661), direction: .toServer,
                                             transport: .http, appProto: "http", http: HTTPContext(url: "/mcp?x=1"), bytes: []))
             == "192.168.200.5:37661/mcp")
+}
+
+/// What a worker works out ahead for each message of a payload: the first value inline, a
+/// batch's others after it, each read back by its message's index and nothing past the end.
+@Test func perMessageKeepsEachValueInOrder() {
+    var none = PerMessage<Int>()
+    #expect(none.count == 0)
+    #expect(none.element(0) == nil)
+    none.reserveCapacity(3)
+    #expect(none.count == 0)
+    var one = PerMessage<Int>()
+    one.append(7)
+    #expect(one.count == 1)
+    #expect(one.element(0) == 7)
+    #expect(one.element(1) == nil)
+    #expect(one.element(-1) == nil)
+    let batch = PerMessage([4, 5, 6])
+    #expect(batch.count == 3)
+    #expect((0..<4).map { batch.element($0) } == [4, 5, 6, nil])
+    // Optional values: a message without a digest is a nil element, not a missing one.
+    let digests = PerMessage<Int?>([nil, 2])
+    #expect(digests.count == 2)
+    #expect(digests.element(0) == .some(nil))
+    #expect(digests.element(1) == .some(2))
 }

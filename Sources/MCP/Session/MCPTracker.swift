@@ -180,7 +180,7 @@ public final class MCPTracker {
     /// `digests`: each message's `bodyDigest`, when that thread computed them too (one per
     /// message, in order; otherwise they are computed here).
     public func process(_ payload: MCPPayload, parsed: JSONRPCParseResult?, rejection: JSONError?,
-                        digests: [SHA256Value?] = [], emit: (MCPEvent, MCPMessageView) -> Void) {
+                        digests: PerMessage<SHA256Value?> = PerMessage(), emit: (MCPEvent, MCPMessageView) -> Void) {
         storedLastRejection = rejection
         guard let parsed else {
             counters.add("mcp.payload_not_json")
@@ -191,7 +191,7 @@ public final class MCPTracker {
         var i = 0
         for message in parsed.messages {
             storedMessagesSeen += 1
-            let digest = given ? digests[i] : MCPTracker.bodyDigest(of: message, in: doc)
+            let digest = given ? digests.element(i) ?? nil : MCPTracker.bodyDigest(of: message, in: doc)
             i += 1
             event(for: message, in: doc, payload: payload, digest: digest, emit: emit)
         }
