@@ -20,10 +20,10 @@ public enum Hex {
     }
 
     /// The two digits of each byte value, the first in the low byte.
-    private static let pairs: [UInt16] = (0..<256).map { b in
+    private static let pairs: [UInt16] = {
         let digits = Array("0123456789abcdef".utf8)
-        return UInt16(digits[b >> 4]) | UInt16(digits[b & 0xF]) << 8
-    }
+        return (0..<256).map { b in UInt16(digits[b >> 4]) | UInt16(digits[b & 0xF]) << 8 }
+    }()
 }
 
 /// A SHA-256 digest as its 32 bytes. A message's `params_sha256` is computed on a worker thread
