@@ -2,29 +2,31 @@
 /// (a batch is rare), so the first value is kept inline and only a batch's others in an array:
 /// what a worker thread works out ahead for the session thread (digests, secret locations) was
 /// an array a payload, allocated on the worker's core and freed on the session thread's.
+/// Inlinable: used across modules, the generic code ran unspecialised (metadata and witness
+/// calls, about 300 instructions a message).
 public struct PerMessage<Element> {
-    private var first: Element?
-    private var rest: [Element] = []
+    @usableFromInline var first: Element?
+    @usableFromInline var rest: [Element] = []
 
-    public init() {}
+    @inlinable public init() {}
 
-    public init(_ elements: [Element]) {
+    @inlinable public init(_ elements: [Element]) {
         for e in elements { append(e) }
     }
 
-    public var count: Int { first == nil ? 0 : 1 + rest.count }
+    @inlinable public var count: Int { first == nil ? 0 : 1 + rest.count }
 
-    public mutating func append(_ element: Element) {
+    @inlinable public mutating func append(_ element: Element) {
         if first == nil { first = element } else { rest.append(element) }
     }
 
     /// Room for `n` values (only a batch's second and later take any).
-    public mutating func reserveCapacity(_ n: Int) {
+    @inlinable public mutating func reserveCapacity(_ n: Int) {
         if n > 1 { rest.reserveCapacity(n - 1) }
     }
 
     /// The value of message `i`; nil when there is none.
-    public func element(_ i: Int) -> Element? {
+    @inlinable public func element(_ i: Int) -> Element? {
         if i == 0 { return first }
         return i > 0 && i <= rest.count ? rest[i - 1] : nil
     }

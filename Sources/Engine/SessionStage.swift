@@ -179,12 +179,24 @@ final class SessionStage: SessionPort {
     }
 
     func mcpPayload(_ payload: consuming MCPPayload, headers: HTTPHeaders?) {
-        mcpPayload(consume payload, headers: headers, prepared: nil)
+        let (parsed, rejection) = tracker.parse(payload)
+        mcpPayload(consume payload, headers: headers, parsed: parsed, rejection: rejection,
+                   digests: PerMessage(), secretLocations: nil)
     }
 
-    /// Every message of a payload: its `mcp` event, then the alerts it raises. `prepared`: the
-    /// payload parsed, and its messages' digests and secrets found, by a worker thread.
-    func mcpPayload(_ original: consuming MCPPayload, headers: HTTPHeaders?, prepared: PreparedPayload?) {
+    /// A payload made ready by a worker thread: parsed, its messages' digests and secrets found.
+    func mcpPayload(_ payload: consuming MCPPayload, headers: HTTPHeaders?, prepared: consuming PreparedPayload) {
+        mcpPayload(consume payload, headers: headers, parsed: prepared.parsed, rejection: prepared.rejection,
+                   digests: prepared.digests, secretLocations: prepared.secrets)
+    }
+
+    /// Every message of a payload: its `mcp` event, then the alerts it raises. `digests` and
+    /// `secretLocations`: worked out ahead by a worker thread, or empty and nil when not. The
+    /// parts are passed apart: a whole `PreparedPayload?`, nil with one worker, was copied
+    /// several times a payload (150 bytes each).
+    private func mcpPayload(_ original: consuming MCPPayload, headers: HTTPHeaders?, parsed: JSONRPCParseResult?,
+                            rejection: JSONError?, digests: PerMessage<SHA256Value?>,
+                            secretLocations: PerMessage<SecretLocations>?) {
         let flow = openFlow(original.flowId)
         var payload = consume original
         payload.flowId = flow.id
@@ -197,10 +209,8 @@ final class SessionStage: SessionPort {
                                    time: payload.time, appProto: payload.appProto, server: payload.server)
             }
         }
-        // A worker parsed it already, or the tracker parses it now.
-        let (parsed, rejection) = prepared.map { ($0.parsed, $0.rejection) } ?? tracker.parse(payload)
         guard let detector else {
-            tracker.process(payload, parsed: parsed, rejection: rejection, digests: prepared?.digests ?? PerMessage()) { event, _ in
+            tracker.process(payload, parsed: parsed, rejection: rejection, digests: digests) { event, _ in
                 self.writeEvent(.mcp) { EventEncoder.write(event, into: &$0) }
             }
             return
@@ -209,8 +219,8 @@ final class SessionStage: SessionPort {
         var index = 0
         // A closure literal passed straight to the tracker: a nested function passed as the
         // closure put its captured counter in a heap box, an allocation a payload.
-        tracker.process(payload, parsed: parsed, rejection: rejection, digests: prepared?.digests ?? PerMessage()) { event, view in
-            let located = prepared?.secrets.element(index)
+        tracker.process(payload, parsed: parsed, rejection: rejection, digests: digests) { event, view in
+            let located = secretLocations?.element(index)
             index += 1
             var (findings, secrets) = detector.inspect(event, view: view, headers: headers, secretLocations: located)
             for o in toolObservations { findings += detector.observe(o, serverName: event.serverName) }
