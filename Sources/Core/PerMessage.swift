@@ -2,8 +2,7 @@
 /// (a batch is rare), so the first value is kept inline and only a batch's others in an array:
 /// what a worker thread works out ahead for the session thread (digests, secret locations) was
 /// an array a payload, allocated on the worker's core and freed on the session thread's.
-/// Inlinable: used across modules, the generic code ran unspecialised (metadata and witness
-/// calls, about 300 instructions a message).
+/// Inlinable, so the modules that use it get it specialised for their element type.
 public struct PerMessage<Element> {
     @usableFromInline var first: Element?
     @usableFromInline var rest: [Element] = []

@@ -1,4 +1,3 @@
-import Crypto
 import SonarCore
 import SonarMCP
 
@@ -16,12 +15,7 @@ public enum Redaction {
 
     /// Hex SHA-256 of the exact matched bytes.
     public static func sha256Hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digest = Array(bytes).withUnsafeBytes { buffer -> SHA256Digest in
-            var h = SHA256()
-            h.update(bufferPointer: buffer)
-            return h.finalize()
-        }
-        return digest.withUnsafeBytes { Hex.string($0) }
+        Array(bytes).withUnsafeBytes { MCPTracker.sha256($0) }.hex
     }
 
     public static func evidence(secret: String, path: String) -> Evidence {
