@@ -28,6 +28,22 @@ import SonarDetect
     #expect(String(decoding: w.bytes, as: UTF8.self) == #"{"a":"x","n":3,"o":{"b":true,"arr":[1,"two",null]},"ms":1234.567,"ms0":0.005}"#)
 }
 
+/// A digest is written as its 64 hex digits in quotes, separated like any value; nil writes nothing.
+@Test func writerWritesDigestsAsHex() {
+    let bytes = (0..<32).map { UInt8($0 * 7 + 1) }
+    let digest = bytes.withUnsafeBytes { SHA256Value($0) }
+    var w = JSONWriter(capacity: 64) // grows for it: the digest alone is 66 bytes
+    w.beginObject()
+    w.field("a", 1)
+    w.field("params_sha256", digest)
+    w.field("none", nil as SHA256Value?)
+    w.field("b", 2)
+    w.endObject()
+    let hex = bytes.map { String(format: "%02x", $0) }.joined()
+    #expect(String(decoding: w.bytes, as: UTF8.self) == #"{"a":1,"params_sha256":""# + hex + #"","b":2}"#)
+    #expect(digest.hex == hex)
+}
+
 @Test func writerEscapesEverythingThatMustBe() {
     var w = JSONWriter()
     w.beginArray()
