@@ -44,6 +44,28 @@ import SonarDetect
     #expect(digest.hex == hex)
 }
 
+/// Times are written from a memo of the last two seconds' text: repeats, alternation and
+/// rotation among seconds, either side of 1970 and at the ends of a second, all give `iso8601`.
+@Test func writerTimesMatchTheirISO8601Text() {
+    let seconds: [Int64] = [-86_401, -1, 0, 1, 59, 60, 86_399, 86_400, 1_795_535_229, 1_795_535_230, 253_402_300_799]
+    var w = JSONWriter()
+    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+    var base = 0
+    for n in 0..<6_000 {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        if n % 97 == 0 { base = Int(state >> 40) % seconds.count }
+        // One of four seconds around `base`: the same again, the one before, or one not seen lately.
+        let s = seconds[(base + Int(state >> 62)) % seconds.count]
+        let micros: Int64 = switch (state >> 8) % 4 { case 0: 0; case 1: 999_999; default: Int64((state >> 12) % 1_000_000) }
+        let t = Timestamp(microseconds: s * 1_000_000 + micros)
+        w.reset()
+        w.beginObject()
+        w.field("t", time: t)
+        w.endObject()
+        #expect(String(decoding: w.bytes, as: UTF8.self) == #"{"t":""# + t.iso8601 + #""}"#)
+    }
+}
+
 @Test func writerEscapesEverythingThatMustBe() {
     var w = JSONWriter()
     w.beginArray()
