@@ -13,12 +13,17 @@ extension Timestamp {
         return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(rem / 3600, 2)):\(pad(rem % 3600 / 60, 2)):\(pad(rem % 60, 2)).\(pad(frac, 6))+0000"
     }
 
+    /// Whole seconds since 1970 (rounded down, before 1970 too) and the microseconds into the second.
+    var secondsAndMicros: (seconds: Int64, micros: Int64) {
+        var secs = microseconds / 1_000_000
+        var frac = microseconds % 1_000_000
+        if frac < 0 { frac += 1_000_000; secs -= 1 }
+        return (secs, frac)
+    }
+
     /// Year, month, day, seconds into the day and microseconds into the second, UTC.
     private var civilParts: (year: Int64, month: Int64, day: Int64, seconds: Int64, micros: Int64) {
-        let us = microseconds
-        var secs = us / 1_000_000
-        var frac = us % 1_000_000
-        if frac < 0 { frac += 1_000_000; secs -= 1 }
+        let (secs, frac) = secondsAndMicros
         var days = secs / 86_400
         var rem = secs % 86_400
         if rem < 0 { rem += 86_400; days -= 1 }
@@ -39,14 +44,25 @@ extension Timestamp {
                 b[at] = pairs[2 &* v]
                 b[at &+ 1] = pairs[2 &* v &+ 1]
             }
-            let year = Int(y), seconds = Int(rem), micros = Int(frac)
+            let year = Int(y), seconds = Int(rem)
             two(year / 100, 0); two(year % 100, 2); b[4] = 45
             two(Int(m), 5); b[7] = 45; two(Int(d), 8); b[10] = 84
             two(seconds / 3600, 11); b[13] = 58; two(seconds % 3600 / 60, 14); b[16] = 58; two(seconds % 60, 17)
-            b[19] = 46; two(micros / 10_000, 20); two(micros / 100 % 100, 22); two(micros % 100, 24)
-            b[26] = 43; b[27] = 48; b[28] = 48; b[29] = 48; b[30] = 48
+            if let tail = b.baseAddress { Timestamp.writeFraction(Int(frac), to: tail + 19) }
             return body(UnsafeBufferPointer(rebasing: b[0..<31]))
         }
+    }
+
+    /// The text after the seconds, `.123456+0000` (12 bytes at `b`): written here and by
+    /// `JSONWriter`, which keeps the text before it for the seconds it wrote last.
+    static func writeFraction(_ micros: Int, to b: UnsafeMutablePointer<UInt8>) {
+        let pairs = DecimalDigits.pairs.utf8Start
+        func two(_ v: Int, _ at: Int) {
+            b[at] = pairs[2 &* v]
+            b[at &+ 1] = pairs[2 &* v &+ 1]
+        }
+        b[0] = 46; two(micros / 10_000, 1); two(micros / 100 % 100, 3); two(micros % 100, 5)
+        b[7] = 43; b[8] = 48; b[9] = 48; b[10] = 48; b[11] = 48
     }
 
     /// Gregorian date of a day count since 1970-01-01 (H. Hinnant's civil-from-days algorithm).
