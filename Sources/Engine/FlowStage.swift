@@ -42,6 +42,8 @@ final class FlowApp {
     // a table entry; the parsers are called through local references, never while an access lasts.
     let http: HTTPConnectionParser
     @exclusivity(unchecked) var legacySessions: [Int: String] = [:]
+    /// The session id last read from a head of this connection (`sessionText`).
+    @exclusivity(unchecked) var lastSessionID: String?
     /// Newline-delimited JSON-RPC, tried beside HTTP until one of them recognises the stream.
     @exclusivity(unchecked) var lines: LineJSONParser?
     /// After a 101 to a WebSocket upgrade: the frames, and the exchange that upgraded.
@@ -67,6 +69,19 @@ final class FlowApp {
         http = HTTPConnectionParser(limits: limits, emitsResponseHeads: false)
         lines = LineJSONParser(limits: lineLimits)
     }
+}
+
+/// The text of a session id, or `memo`'s String when it is the same bytes: a session's every
+/// message carries its id, 36 bytes or more, a String allocated each time. (Same bytes are valid
+/// UTF-8 then: the text would be the same.)
+func sessionText(_ value: UnsafeRawBufferPointer, memo: FlowApp?) -> String {
+    if let memo, let last = memo.lastSessionID, last.utf8.count == value.count,
+       last.withUTF8Bytes({ ByteHash.same(UnsafeRawBufferPointer($0), value) }) {
+        return last
+    }
+    let text = HTTPHeaders.text(value)
+    memo?.lastSessionID = text
+    return text
 }
 
 /// What the flow stage hands to the session stage, in packet order. Flow ids are the flow
@@ -634,10 +649,12 @@ final class FlowStage {
     private func mcp(bytes: [UInt8], transport: MCPTransport, direction: Direction, context: HTTPMessageContext,
                      flow: Flow, time: Timestamp) {
         let request = context.request
-        let legacy = (flow.app as? FlowApp)?.legacySessions[context.exchangeIndex]
+        let app = flow.app as? FlowApp
+        let legacy = app?.legacySessions[context.exchangeIndex]
             ?? request.flatMap { LegacySSE.sessionID(inURL: $0.target) }
-        let requestSession = request?.headers["mcp-session-id"] ?? legacy
-        let session = direction == .toServer ? requestSession : (context.response?.headers["mcp-session-id"] ?? requestSession)
+        let requestSession = request?.headers.firstValue("mcp-session-id") { sessionText($0, memo: app) } ?? legacy
+        let session = direction == .toServer ? requestSession
+            : (context.response?.headers.firstValue("mcp-session-id") { sessionText($0, memo: app) } ?? requestSession)
         let http = HTTPContext(method: request?.method, url: request?.target, host: request?.headers["host"],
                                status: context.response?.status)
         // Made whole and handed over at once: the session stage takes it (`consuming`) without a copy.

@@ -103,6 +103,15 @@ public struct HTTPHeaders: Sendable, Equatable {
         return out
     }
 
+    /// The value of the first field called `name` (any case) as `text` makes it from the bytes,
+    /// or nil: for a caller that makes its own String (one it made before, say). Not generic:
+    /// `withValue` called from another module looked its result type up at run time each call.
+    public func firstValue(_ name: String, as text: (UnsafeRawBufferPointer) -> String) -> String? {
+        var result: String?
+        forEachValue(named: name) { result = text($0); return false }
+        return result
+    }
+
     /// Calls `body` with the bytes of the first field called `name` (any case); nil when none is.
     public func withValue<R>(_ name: String, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
         var result: R?
@@ -153,7 +162,7 @@ public struct HTTPHeaders: Sendable, Equatable {
     /// A name or value as a String. Up to 15 bytes a String holds its bytes itself; longer
     /// ones are allocated, unless they are one of the common texts below, given as literals (no
     /// allocation), as Go's `textproto` does for header names. Invalid UTF-8 is repaired.
-    static func text(_ bytes: UnsafeRawBufferPointer) -> String {
+    public static func text(_ bytes: UnsafeRawBufferPointer) -> String {
         if bytes.count > 15, bytes.count < commonTexts.count {
             for known in commonTexts[bytes.count] where same(known, bytes) { return known }
         }

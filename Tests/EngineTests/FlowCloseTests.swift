@@ -123,23 +123,3 @@ import Testing
     #expect(h2c.transports.isEmpty)
     #expect((h2c.counters["app"] as? [String: Any])?["upgrade_not_websocket"] as? Int == 1)
 }
-
-/// One loopback connection (client 127.0.0.1:40000, server 127.0.0.1:8000) through an engine with
-/// the default configuration, a frame a millisecond, as `frames` builds them: the lines written.
-private func runConnection(_ frames: (inout PacketBuilder, SonarEngine.Host, SonarEngine.Host) -> [[UInt8]]) -> [String] {
-    let sink = MemorySink()
-    let engine = Engine(config: EngineConfig(), sink: sink)
-    var build = PacketBuilder()
-    let client = SonarEngine.Host(address: 0x7F00_0001, port: 40000)
-    let server = SonarEngine.Host(address: 0x7F00_0001, port: 8000)
-    var time: Int64 = 1_795_000_000_000_000
-    for frame in frames(&build, client, server) {
-        time += 1000
-        frame.withUnsafeBytes { raw in
-            engine.process(CapturedPacket(timestamp: Timestamp(microseconds: time), bytes: raw, wireLength: raw.count),
-                           linkType: LinkType.ethernet)
-        }
-    }
-    engine.finish()
-    return sink.lines
-}

@@ -1,6 +1,9 @@
 import Foundation
+import SonarCapture
+import SonarCore
+import SonarDecode
 import SonarDetect
-import SonarEngine
+@testable import SonarEngine
 import SonarOutput
 
 /// Collects JSON lines in memory.
@@ -113,4 +116,24 @@ func runBinary(via executable: String, _ arguments: [String]) throws -> ProcessR
 func withoutMemory(_ line: String) -> String {
     guard let r = line.range(of: #""memory_bytes":[0-9]+"#, options: .regularExpression) else { return line }
     return line.replacingCharacters(in: r, with: #""memory_bytes":0"#)
+}
+
+/// One loopback connection (client 127.0.0.1:40000, server 127.0.0.1:8000) through an engine with
+/// the default configuration, a frame a millisecond, as `frames` builds them: the lines written.
+func runConnection(_ frames: (inout PacketBuilder, SonarEngine.Host, SonarEngine.Host) -> [[UInt8]]) -> [String] {
+    let sink = MemorySink()
+    let engine = Engine(config: EngineConfig(), sink: sink)
+    var build = PacketBuilder()
+    let client = SonarEngine.Host(address: 0x7F00_0001, port: 40000)
+    let server = SonarEngine.Host(address: 0x7F00_0001, port: 8000)
+    var time: Int64 = 1_795_000_000_000_000
+    for frame in frames(&build, client, server) {
+        time += 1000
+        frame.withUnsafeBytes { raw in
+            engine.process(CapturedPacket(timestamp: Timestamp(microseconds: time), bytes: raw, wireLength: raw.count),
+                           linkType: LinkType.ethernet)
+        }
+    }
+    engine.finish()
+    return sink.lines
 }
