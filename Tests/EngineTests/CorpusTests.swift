@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SonarDetect
 import SonarEngine
 import Testing
 
@@ -100,17 +101,29 @@ import Testing
 /// the untimed read before them, which puts the files in the page cache for both measurements),
 /// and the pipeline's events are the passes' events.
 @Test func benchmarkCountsItsPassesOnly() throws {
-    let file = Repo.fixture("mcp1-streamable.pcap")
-    let once = try Benchmark.readAll([file])
-    #expect(once.packets > 0 && once.bytes > once.packets)
-    let sink = MemorySink()
-    _ = try Runner(engine: Engine(config: EngineConfig(), sink: sink)).replay(files: [file], diagnostics: { _ in })
-    for passes in [1, 3] {
-        let report = try Benchmark.run(files: [file], passes: passes, config: EngineConfig())
-        #expect(report.packets == once.packets * UInt64(passes))
-        #expect(report.bytes == once.bytes * UInt64(passes))
-        #expect(report.events == sink.lines.count * passes)
-        #expect(report.floorSeconds > 0 && report.pipelineSeconds > 0)
+    // A plain session, and one whose messages raise alerts, with the repository's rules as
+    // `mcpsonar bench` loads them: the benchmark's sink counts both kinds from the lines the
+    // session stage writes, as a sink that keeps them would.
+    var config = EngineConfig()
+    config.detection = try DetectionConfig.load(root: Repo.root.appendingPathComponent("rules").path)
+    for (name, mcpLines, alertLines) in [("mcp1-streamable.pcap", 35, 2), ("detect/credential-leak.pcap", 15, 5)] {
+        let file = Repo.fixture(name)
+        let once = try Benchmark.readAll([file])
+        #expect(once.packets > 0 && once.bytes > once.packets)
+        let sink = MemorySink()
+        _ = try Runner(engine: Engine(config: config, sink: sink)).replay(files: [file], diagnostics: { _ in })
+        let mcp = sink.lines.filter { $0.contains("\"event_type\":\"mcp\"") }.count
+        let alerts = sink.lines.filter { $0.contains("\"event_type\":\"alert\"") }.count
+        #expect(mcp == mcpLines && alerts == alertLines, "\(name): \(mcp) mcp, \(alerts) alerts")
+        for passes in [1, 3] {
+            let report = try Benchmark.run(files: [file], passes: passes, config: config)
+            #expect(report.packets == once.packets * UInt64(passes))
+            #expect(report.bytes == once.bytes * UInt64(passes))
+            #expect(report.events == sink.lines.count * passes)
+            #expect(report.mcpEvents == mcp * passes)
+            #expect(report.alerts == alerts * passes)
+            #expect(report.floorSeconds > 0 && report.pipelineSeconds > 0)
+        }
     }
 }
 
