@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The secret scanner's literal prefilter against Vectorscan on the strings the detector sees
 # (docs/performance.md, "Secret scanning: Vectorscan against the hand-written prefilter").
-# Needs a release build (swift build -c release) and libvectorscan-dev (Debian: apt-get install
+# Needs a release build (swift build -c release --static-swift-stdlib) and libvectorscan-dev (Debian: apt-get install
 # libvectorscan-dev). Runs one thing at a time; outputs go to WORKDIR (default /tmp/vs), never
 # into the repository.
 # usage: scripts/bench/secret-scan/run.sh [WORKDIR]
@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 work=${1:-/tmp/vs}
 bin=$root/.build/release/mcpsonar
-[ -x "$bin" ] || { echo "no $bin: run swift build -c release first" >&2; exit 2; }
+[ -x "$bin" ] || { echo "no $bin: run swift build -c release --static-swift-stdlib first" >&2; exit 2; }
 mkdir -p "$work"
 
 cc -O2 -Wall -o "$work/vs_scan" "$here/vs_scan.c" -lhs
