@@ -81,7 +81,8 @@ public final class Flow {
     // Layout: what every packet reads comes first, in two cache lines: the key (the lookup
     // compares it) alone in the object's first line, then the per-packet state in the second
     // (slot, flags, TTLs, last activity, counts, timeline position). Declaration order is the
-    // layout; spread over five lines, each packet missed on several of them.
+    // layout; spread over five lines, each packet missed on several of them. The application's
+    // reference and the two reassemblers follow; what is read per message or per flow comes last.
     public let key: FlowKey
     /// Where the table keeps this flow (its LRU links and flow list); set by the table.
     /// Unchecked like the plain fields below: each access is one load or store.
@@ -101,6 +102,13 @@ public final class Flow {
     // The two objects: assigning one releases the old object, whose deinit never reaches back
     // to this flow, so these accesses cannot overlap either.
     @exclusivity(unchecked) private var storedApp: AnyObject?
+    /// One reassembler per direction, indexed by `Direction.index`. Unchecked in this module:
+    /// for `FlowTable.withStreams(of:_:)` (see there) and the table's reads of `finished`;
+    /// accesses from other modules keep the run-time check. Right after the application's
+    /// reference: a packet reads its own direction's reassembler and the head of the other's
+    /// (its acknowledgment), which then share lines with the per-packet state instead of
+    /// following the fields read only per message or per flow.
+    @exclusivity(unchecked) public var streams: InlineArray<2, TCPReassembler> = [TCPReassembler(), TCPReassembler()]
     @exclusivity(unchecked) private var storedNotes: AnyObject?
     public let id: UInt64
     /// The side that opened the connection (sent the SYN), or the one judged the client.
@@ -109,10 +117,6 @@ public final class Flow {
     public let firstSeen: Timestamp
     @exclusivity(unchecked) private var storedClosedAt: Timestamp?
     @exclusivity(unchecked) private var storedFirstSeq: UInt64 = 0
-    /// One reassembler per direction, indexed by `Direction.index`. Unchecked in this module:
-    /// for `FlowTable.withStreams(of:_:)` (see there) and the table's reads of `finished`;
-    /// accesses from other modules keep the run-time check.
-    @exclusivity(unchecked) public var streams: InlineArray<2, TCPReassembler> = [TCPReassembler(), TCPReassembler()]
 
     public var transport: TransportProtocol { key.transport }
     public internal(set) var lastSeen: Timestamp { get { storedLastSeen } set { storedLastSeen = newValue } }

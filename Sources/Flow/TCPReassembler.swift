@@ -91,28 +91,32 @@ public struct TCPReassembler {
         var end: UInt64 { offset + UInt64(bytes.count) }
     }
 
+    // Declaration order is the layout (88 bytes): what a packet's acknowledgment reads of the
+    // other direction when there is nothing to do (`started`, `isnSettled`, `finished`,
+    // `pendingBytes`) comes first, then what an in-order segment reads and writes; what only
+    // handshakes, FINs and urgent data need comes last.
     /// Whether the start of this direction is known (SYN seen, or first data taken as the start).
     public private(set) var started = false
     /// Whether `.end` has been emitted.
     public private(set) var finished = false
+    private var isnSettled = false
     /// Sequence number of the stream's offset 0.
     private var baseSeq: UInt32 = 0
+    public private(set) var pendingBytes = 0
     /// Next offset the application expects: everything before it was delivered or declared a gap.
     public private(set) var delivered: UInt64 = 0
-    private var finOffset: UInt64?
     private var pending: [Pending] = []
-    public private(set) var pendingBytes = 0
-    /// `baseSeq` of every SYN seen with a distinct ISN (at most 4), until an ACK settles which.
-    private var synBases: [UInt32] = []
-    private var isnSettled = false
-    /// Offset of the urgent byte still to be taken out of the stream.
-    private var urgentOffset: UInt64?
     /// The last bytes delivered (at most `recentBytesPerDirection`), for comparing retransmissions
     /// of delivered data; empty after a gap until data follows again. A ring once full: the byte
     /// at stream offset `k` is at `(k - recentOrigin) % recent.count` (while it fills, that is
     /// `k - recentOrigin`), so each delivered byte is copied once and nothing slides.
     private var recent: [UInt8] = []
     private var recentOrigin: UInt64 = 0
+    private var finOffset: UInt64?
+    /// `baseSeq` of every SYN seen with a distinct ISN (at most 4), until an ACK settles which.
+    private var synBases: [UInt32] = []
+    /// Offset of the urgent byte still to be taken out of the stream.
+    private var urgentOffset: UInt64?
 
     public init() {}
 
@@ -238,7 +242,9 @@ public struct TCPReassembler {
                 isnSettled = true
             }
         }
-        guard started, !finished, let first = pending.first, let ackOffset = offset(of: ack),
+        // `pendingBytes` first: with nothing held (nearly always) the array's storage, elsewhere
+        // in memory, is not read.
+        guard started, !finished, pendingBytes > 0, let first = pending.first, let ackOffset = offset(of: ack),
               ackOffset > first.offset else { return }
         var target = ackOffset
         if let fin = finOffset, target > fin { target = fin } // the FIN's own sequence number is no data
