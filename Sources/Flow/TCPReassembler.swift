@@ -91,10 +91,10 @@ public struct TCPReassembler {
         var end: UInt64 { offset + UInt64(bytes.count) }
     }
 
-    // Declaration order is the layout (81 bytes, 88 apart in a flow): what a packet's acknowledgment reads of the
-    // other direction when there is nothing to do (`started`, `isnSettled`, `finished`,
-    // `pendingBytes`) comes first, then what an in-order segment reads and writes; what only
-    // handshakes, FINs and urgent data need comes last.
+    // Declaration order is the layout (81 bytes, 88 apart in a flow): what a packet's
+    // acknowledgment reads of the other direction when there is nothing to do (`started`,
+    // `isnSettled`, `finished`, `pendingBytes`) comes first, then what an in-order segment reads
+    // and writes; what only handshakes, FINs and urgent data need comes last.
     /// Whether the start of this direction is known (SYN seen, or first data taken as the start).
     public private(set) var started = false
     /// Whether `.end` has been emitted.
