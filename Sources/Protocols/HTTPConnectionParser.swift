@@ -576,12 +576,9 @@ public final class HTTPConnectionParser {
             emit(.responseHead(ctx))
             return
         }
-        let req: (index: Int, head: HTTPRequestHead)?
-        if pending.isEmpty {
-            req = nil
-        } else {
-            req = pending.removeFirst()
-        }
+        // Nearly always the one request waiting: taken from the end, not shifted out of the
+        // front (a copy of the pair and a subrange replacement an exchange).
+        let req: (index: Int, head: HTTPRequestHead)? = pending.count <= 1 ? pending.popLast() : pending.removeFirst()
         let index: Int
         if let req {
             index = req.index
