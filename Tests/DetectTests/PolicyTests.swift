@@ -80,6 +80,43 @@ private func findings(_ d: PolicyDetectors, _ e: MCPEvent) -> [String] {
     #expect(findings(d, event("tools/call", kind: .response, direction: .toClient, size: 1000)).isEmpty)
 }
 
+@Test func toolBudgetsAreKeptPerServerAndTool() throws {
+    var p = Policy()
+    p.callsPerMinutePerTool = 2
+    let d = PolicyDetectors(catalogue: try MethodCatalogue.load(path: rulesRoot + "/methods.yml"), policy: p)
+    d.toolListed = { _, _ in true }
+    // Server "s a" with tool "b", server "s" with tool "a b": the same text joined with a space,
+    // two different tools, two windows (two calls each stay within the budget of two).
+    var all: [String] = []
+    for (server, tool) in [("s a", "b"), ("s", "a b"), ("s a", "b"), ("s", "a b")] {
+        var e = event("tools/call", tool: tool)
+        e.serverKey = server
+        all += findings(d, e)
+    }
+    #expect(all.isEmpty)
+    var third = event("tools/call", tool: "b")
+    third.serverKey = "s a"
+    #expect(findings(d, third) == ["budget.tool-call-rate 3"])
+}
+
+@Test func aNewCatalogueIsReadAfterReconfiguring() throws {
+    let shipped = try MethodCatalogue.load(path: rulesRoot + "/methods.yml")
+    let d = PolicyDetectors(catalogue: shipped, policy: Policy())
+    #expect(findings(d, event("fixture/custom", version: "2030-01-01")) == ["method.unknown 2"])
+    #expect(findings(d, event("tools/list", version: "2030-01-01")).isEmpty)
+    // The same method and version again, after a reload that knows them: what was looked up
+    // in the old catalogue is not kept.
+    let custom = try MethodCatalogue.load(yaml: """
+        versions: ["2025-11-25", "2030-01-01"]
+        methods:
+          fixture/custom: {kind: request, from: client, since: "2030-01-01"}
+          tools/list: {kind: request, from: client, since: "2025-11-25", until: "2025-11-25"}
+        """, file: "custom.yml")
+    d.reconfigure(catalogue: custom, policy: Policy())
+    #expect(findings(d, event("fixture/custom", version: "2030-01-01")).isEmpty)
+    #expect(findings(d, event("tools/list", version: "2030-01-01")) == ["method.wrong-version 3"])
+}
+
 @Test func policyErrorsNameFileLineAndReason() {
     #expect(throws: ConfigError(file: "p.yml", line: 2, column: 3, reason: "unknown key 'unknwn_method' in methods")) {
         try Policy.load(yaml: "methods:\n  unknwn_method: 2\n", file: "p.yml")

@@ -14,8 +14,15 @@ public final class PolicyDetectors {
 
     /// Recent tools/call times per client host and per server+tool, for the per-minute budgets.
     @exclusivity(unchecked) private var clientCalls: [IPAddress: RateWindow] = [:]
-    @exclusivity(unchecked) private var toolCalls: [String: RateWindow] = [:]
+    @exclusivity(unchecked) private var toolCalls: [ToolKey: RateWindow] = [:]
     private let maxTrackedKeys = 100_000
+
+    /// A server's tool, for its budget. Not the two names joined with a space: then server "a b"
+    /// with tool "c" and server "a" with tool "b c" shared one window (and each call made a String).
+    private struct ToolKey: Hashable {
+        var server: String
+        var tool: String
+    }
 
     public init(catalogue: MethodCatalogue, policy: Policy) {
         self.catalogue = catalogue
@@ -191,14 +198,15 @@ public final class PolicyDetectors {
         guard let sev = policy.budgetSeverity else { return }
         if e.kind == .request, e.method == "tools/call", e.direction == .toServer {
             let client = e.source.address
-            if clientCalls[client] == nil && clientCalls.count >= maxTrackedKeys { clientCalls.removeAll() }
+            // The table's size first: looked up twice a call only when it is full.
+            if clientCalls.count >= maxTrackedKeys && clientCalls[client] == nil { clientCalls.removeAll() }
             if clientCalls[client, default: RateWindow()].add(e.timestamp, limit: policy.callsPerMinutePerClient) {
                 report(Finding(rule: "budget.client-call-rate", signatureId: 200801,
                                signature: "client \(client) made more than \(policy.callsPerMinutePerClient) tool calls in a minute",
                                category: .method, severity: sev))
             }
-            let key = e.serverKey + " " + (e.tool ?? "")
-            if toolCalls[key] == nil && toolCalls.count >= maxTrackedKeys { toolCalls.removeAll() }
+            let key = ToolKey(server: e.serverKey, tool: e.tool ?? "")
+            if toolCalls.count >= maxTrackedKeys && toolCalls[key] == nil { toolCalls.removeAll() }
             if toolCalls[key, default: RateWindow()].add(e.timestamp, limit: policy.callsPerMinutePerTool) {
                 report(Finding(rule: "budget.tool-call-rate", signatureId: 200802,
                                signature: "tool '\(e.tool ?? "")' called more than \(policy.callsPerMinutePerTool) times in a minute",
