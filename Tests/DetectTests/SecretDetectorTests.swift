@@ -204,6 +204,25 @@ private func jsonObjectRanges(_ b: [UInt8]) -> [Range<Int>] {
     ])
 }
 
+/// Array elements are scanned by the name of the member holding the array (through arrays in
+/// arrays), objects in arrays by their own members' names; a name's own text is never keyed.
+@Test func arrayElementsTakeTheNearestMemberName() {
+    let json = #"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"arguments":{"db_password":[["\#(PatternCases.password)"]],"items":[{"note":"x","token":"\#(PatternCases.apiKey)"}],"plain":["\#(PatternCases.apiKey)"]}}}"#
+    #expect(findings(json) == [
+        finding("generic-password", 100034, "Password assignment in tools/call params", 2, PatternCases.password,
+                "/params/arguments/db_password/0/0"),
+        finding("generic-api-key", 100035, "API key or secret assignment in tools/call params", 2, PatternCases.apiKey,
+                "/params/arguments/items/0/token"),
+    ])
+    // The place is the top-level member's, whatever the depth.
+    let error = #"{"jsonrpc":"2.0","id":6,"error":{"code":-32000,"message":"m","data":[{"secret":"\#(PatternCases.apiKey)"},"\#(ghp)"]}}"#
+    #expect(findings(error, requestMethod: "tools/call") == [
+        finding("generic-api-key", 100035, "API key or secret assignment in tools/call error", 2, PatternCases.apiKey,
+                "/error/data/0/secret"),
+        finding("github-pat-classic", 100003, "GitHub personal access token in tools/call error", 1, ghp, "/error/data/1"),
+    ])
+}
+
 @Test func pemVariantsAreWholeBlocks() {
     let openssh = "-----BEGIN OPENSSH PRIVATE KEY-----\n" + Fake.pemBody + "\n-----END OPENSSH PRIVATE KEY-----"
     let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,0123456789ABCDEF0123456789ABCDEF\n\n"

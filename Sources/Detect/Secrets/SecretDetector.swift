@@ -94,15 +94,22 @@ public struct SecretDetector: Sendable {
         var found = LocatedSet()
         let doc = view.document
         let message = view.message.node
-        // Top-level member name → place for the signature.
-        doc.forEachMember(message) { key, value in
-            // Only the members JSON-RPC defines name a place: any other name could be a secret.
-            // Compared as unescaped bytes (no String per member): ASCII names have no other spelling.
-            let place = SecretDetector.place(of: key, in: doc)
-            // The member name itself, then its value, as below.
-            scanString(doc, key, key: nil, message: message, place: place, cache) { found.add($0, $1, $2) }
-            walk(doc, value, key: key, message: message, place: place, cache) { found.add($0, $1, $2) }
-            return true
+        // Every member name and string value at any depth (params, result, error), in document
+        // order: one loop over the message's tape that calls back only for strings long enough
+        // to hold something, in themselves or by their name (most names and values are
+        // shorter), or written with escapes. Where a string sits is worked out only for those.
+        if doc.kind(message) == .object {
+            doc.forEachString(below: message, atLeast: scanner.compiled.shortestAny) { node in
+                // The name a value sits under: the node before a member's value is its name;
+                // array elements take the nearest member's name above them.
+                let key: JSONRef? = doc.isKey(node) ? nil
+                    : doc.memberName(of: node) ?? doc.names(above: node, from: message).key
+                let matches = scanString(doc, node, key: key, cache)
+                guard !matches.isEmpty else { return }
+                let path = doc.pointer(to: node, from: message) ?? ""
+                let place = SecretDetector.place(of: doc.names(above: node, from: message).top, in: doc)
+                for m in matches { found.add(m, path, place) }
+            }
         }
         if let headers {
             headers.forEachField { name, value in
@@ -170,14 +177,13 @@ public struct SecretDetector: Sendable {
         return scanner.merge(text: scanner.scan(value), keyed: keyed)
     }
 
-    /// Depth is bounded by the JSON parser's limit, so recursion is safe here.
-    /// `key`: the member name the value sits under (the nearest one for array elements), as a
-    /// node: it becomes a String only when a context pattern applies to it.
+    /// The places a signature names: the top-level members JSON-RPC defines.
     private static let places = ["params", "result", "error", "id", "method", "jsonrpc"]
 
-    /// The member of `places` a top-level key names, or "message". A key as sent (no escapes)
+    /// The member of `places` a top-level key names, or "message" (also with no key). A key as sent (no escapes)
     /// is told by its length first, so most keys are compared with one name, not six.
-    static func place(of key: JSONRef, in doc: JSONDocument) -> String {
+    static func place(of key: JSONRef?, in doc: JSONDocument) -> String {
+        guard let key else { return "message" }
         guard !doc.hasEscapes(key) else { return places.first { doc.keyEquals(key, $0) } ?? "message" }
         switch doc.range(key).count - 2 { // the quotes
         case 2: if doc.keyEquals(key, literal: "id") { return "id" }
@@ -192,36 +198,11 @@ public struct SecretDetector: Sendable {
         return "message"
     }
 
-    private func walk(_ doc: JSONDocument, _ node: JSONRef, key: JSONRef?, message: JSONRef, place: String,
-                      _ cache: SecretScanCache?, _ add: (SecretMatch, String, String) -> Void) {
-        switch doc.kind(node) {
-        case .string:
-            scanString(doc, node, key: key, message: message, place: place, cache, add)
-        case .object:
-            doc.forEachMember(node) { k, v in
-                scanString(doc, k, key: nil, message: message, place: place, cache, add)
-                walk(doc, v, key: k, message: message, place: place, cache, add)
-                return true
-            }
-        case .array:
-            doc.forEachElement(node) { e in
-                walk(doc, e, key: key, message: message, place: place, cache, add)
-                return true
-            }
-        case .number, .bool, .null:
-            break
-        }
-    }
-
-    private func scanString(_ doc: JSONDocument, _ node: JSONRef, key keyNode: JSONRef?, message: JSONRef, place: String,
-                            _ cache: SecretScanCache?, _ add: (SecretMatch, String, String) -> Void) {
-        // Too short for any pattern, in its text or by its name: answered before the name is
-        // looked at (most member names and values). Only for strings written as they read, whose
-        // length is their text's (a repaired byte reads as three).
-        let length = doc.range(node).count - 2
-        if length < scanner.compiled.shortestAny && !doc.hasEscapes(node) {
-            return
-        }
+    /// The secrets of one string node, found in its text and by the member name `keyNode` it
+    /// sits under. The caller passes only strings long enough to hold one, or written with
+    /// escapes (`JSONDocument.forEachString(below:atLeast:)`).
+    private func scanString(_ doc: JSONDocument, _ node: JSONRef, key keyNode: JSONRef?,
+                            _ cache: SecretScanCache?) -> [SecretMatch] {
         // Escape-free strings are scanned in place; escaped ones are decoded first so that
         // `\u0067hp_…` cannot hide a token.
         var matches: [SecretMatch]
@@ -241,13 +222,13 @@ public struct SecretDetector: Sendable {
             }
         }
         if doc.hasEscapes(node) {
-            guard let text = doc.string(node) else { return }
+            guard let text = doc.string(node) else { return [] }
             matches = scanner.scan(text)
             if keyed, let key { matches = scanner.merge(text: matches, keyed: scanner.scan(value: text, key: key)) }
         } else {
             // In place in the document's bytes (no slice of them made per string).
             let r = doc.range(node)
-            guard r.count >= 2 else { return }
+            guard r.count >= 2 else { return [] }
             matches = doc.bytes.withUnsafeBufferPointer { all in
                 let text = UnsafeBufferPointer(rebasing: all[(r.lowerBound + 1)..<(r.upperBound - 1)])
                 return cache?.matches(utf8: text, scanner: scanner) ?? scanner.scan(utf8: text)
@@ -256,9 +237,7 @@ public struct SecretDetector: Sendable {
                 matches = scanner.merge(text: matches, keyed: scanner.scan(value: text, key: key))
             }
         }
-        guard !matches.isEmpty else { return }
-        let path = doc.pointer(to: node, from: message) ?? ""
-        for m in matches { add(m, path, place) }
+        return matches
     }
 }
 

@@ -141,6 +141,13 @@ public struct SecretScanner: Sendable {
     /// `hasContext(forKey:)` on the name's UTF-8 bytes.
     func hasContext(forKeyBytes k: UnsafeBufferPointer<UInt8>) -> Bool {
         guard !compiled.contextPatterns.isEmpty else { return false }
+        if let ends = compiled.contextKeyEnds {
+            // Most names end in two bytes no key ends in: one lookup, not a comparison per key.
+            let n = k.count
+            guard n >= compiled.shortestContextKey else { return false }
+            let pair = Int(Compiled.lower(k[n &- 2])) << 8 | Int(Compiled.lower(k[n &- 1]))
+            if ends[pair >> 6] & (1 << UInt64(pair & 63)) == 0 { return false }
+        }
         for c in compiled.contextKeyBytes where k.count >= c.count {
             var equal = true
             for (i, b) in c.enumerated() where Compiled.lower(k[k.count - c.count + i]) != b { equal = false; break }
@@ -227,6 +234,11 @@ extension SecretScanner {
         let contextPatterns: [Int]
         /// Every context key of every context pattern, as lowercase bytes (checked per member name).
         let contextKeyBytes: [[UInt8]]
+        /// One bit per pair of last two bytes (lowercase) a context key ends with, and the
+        /// shortest key: `hasContext(forKeyBytes:)` answers most names with one lookup. nil when
+        /// some key is shorter than two bytes (each is then compared).
+        let contextKeyEnds: [UInt64]?
+        let shortestContextKey: Int
         /// Literals: prefixes of token patterns and keys of context patterns.
         let literals: [Literal]
         /// Literal indices by first byte (both cases for case-insensitive ones), longest first.
@@ -266,6 +278,17 @@ extension SecretScanner {
             allow = patterns.map { Set($0.allow.map { Array($0.utf8) }) }
             contextPatterns = patterns.indices.filter { patterns[$0].kind == .context }
             contextKeyBytes = contextPatterns.flatMap { patterns[$0].contextKeys.map { Array($0.utf8) } }
+            shortestContextKey = contextKeyBytes.map(\.count).min() ?? 0
+            if shortestContextKey >= 2 {
+                var ends = [UInt64](repeating: 0, count: 1024)
+                for c in contextKeyBytes {
+                    let pair = Int(c[c.count - 2]) << 8 | Int(c[c.count - 1])
+                    ends[pair >> 6] |= 1 << UInt64(pair & 63)
+                }
+                contextKeyEnds = ends
+            } else {
+                contextKeyEnds = nil
+            }
             var literals: [Literal] = []
             for (i, p) in patterns.enumerated() {
                 switch p.kind {

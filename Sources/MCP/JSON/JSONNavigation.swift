@@ -20,6 +20,77 @@ extension JSONDocument {
         }
     }
 
+    /// Calls `body` for every string below `r` (object keys included, `r` itself not) written
+    /// with at least `minimumLength` bytes between its quotes, or with an escape or invalid
+    /// Unicode (its bytes as sent say nothing of its text's length): the strings a scanner must
+    /// read. The rest of the tape is passed over in one loop, without a call per node.
+    public func forEachString(below r: JSONRef, atLeast minimumLength: Int, _ body: (JSONRef) -> Void) {
+        guard let nd = node(r) else { return }
+        let end = Int(nd.next)
+        let special = JSONNode.escaped | JSONNode.repaired
+        var j = r.index &+ 1
+        while j < end {
+            let n = nodes[j]
+            if n.kind == .string && (Int(n.end) &- Int(n.start) &- 2 >= minimumLength || n.flags & special != 0) {
+                body(JSONRef(index: j))
+            }
+            j &+= 1
+        }
+    }
+
+    /// For a node below `base`: the member of `base` (an object) whose name or value holds it,
+    /// and the member name it sits under — its own member's for an object member's value, for
+    /// an array's elements (at any depth of arrays) the name of the member holding the array;
+    /// nil for a member name, or with no member between it and `base`. Both as the name's node.
+    /// O(depth x siblings): asked for the few strings a scan finds something in, or whose name
+    /// it needs and that are not a member's value.
+    public func names(above target: JSONRef, from base: JSONRef) -> (top: JSONRef?, key: JSONRef?) {
+        guard let baseNode = node(base), node(target) != nil,
+              target.index > base.index, target.index < Int(baseNode.next) else { return (nil, nil) }
+        var top: JSONRef?
+        var key: JSONRef?
+        var current = base.index
+        while current != target.index {
+            let nd = nodes[current]
+            var j = current &+ 1
+            var found = false
+            if nd.kind == .object {
+                while j &+ 1 < Int(nd.next) {
+                    let valueEnd = next(j &+ 1)
+                    if target.index >= j && target.index < valueEnd {
+                        if current == base.index { top = JSONRef(index: j) }
+                        if target.index == j { return (top, nil) }
+                        key = JSONRef(index: j)
+                        current = j &+ 1
+                        found = true
+                        break
+                    }
+                    j = valueEnd
+                }
+            } else if nd.kind == .array {
+                while j < Int(nd.next) {
+                    let elementEnd = next(j)
+                    if target.index >= j && target.index < elementEnd {
+                        current = j
+                        found = true
+                        break
+                    }
+                    j = elementEnd
+                }
+            }
+            if !found { return (nil, nil) }
+        }
+        return (top, key)
+    }
+
+    /// The member name of an object member's value, read off the tape in O(1): a name's node is
+    /// always followed by its value's. nil for anything else (array elements, names, the root).
+    public func memberName(of value: JSONRef) -> JSONRef? {
+        guard value.index > 0, let nd = node(JSONRef(index: value.index &- 1)),
+              nd.kind == .string, nd.flags & JSONNode.isKey != 0 else { return nil }
+        return JSONRef(index: value.index &- 1)
+    }
+
     /// The RFC 6901 JSON pointer from `base` (default: the root) to `target`, such as
     /// `/params/arguments/query` or `/result/tools/0/description`; nil if `target` is not inside
     /// `base`. For a member name, the pointer of its member. Costs O(depth x siblings), nothing
