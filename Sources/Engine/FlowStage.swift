@@ -42,8 +42,11 @@ final class FlowApp {
     // a table entry; the parsers are called through local references, never while an access lasts.
     let http: HTTPConnectionParser
     @exclusivity(unchecked) var legacySessions: [Int: String] = [:]
-    /// The session id last read from a head of this connection (`sessionText`).
+    /// The session id, host and protocol version last read from a head of this connection
+    /// (`headerText`): every message of a session repeats them.
     @exclusivity(unchecked) var lastSessionID: String?
+    @exclusivity(unchecked) var lastHost: String?
+    @exclusivity(unchecked) var lastProtocolVersion: String?
     /// Newline-delimited JSON-RPC, tried beside HTTP until one of them recognises the stream.
     @exclusivity(unchecked) var lines: LineJSONParser?
     /// After a 101 to a WebSocket upgrade: the frames, and the exchange that upgraded.
@@ -71,16 +74,31 @@ final class FlowApp {
     }
 }
 
-/// The text of a session id, or `memo`'s String when it is the same bytes: a session's every
-/// message carries its id, 36 bytes or more, a String allocated each time. (Same bytes are valid
-/// UTF-8 then: the text would be the same.)
-func sessionText(_ value: UnsafeRawBufferPointer, memo: FlowApp?) -> String {
-    if let memo, let last = memo.lastSessionID, last.utf8.count == value.count,
-       last.withUTF8Bytes({ ByteHash.same(UnsafeRawBufferPointer($0), value) }) {
-        return last
+/// The header fields whose text a connection's messages repeat, remembered per connection.
+enum RememberedField { case sessionID, host, protocolVersion }
+
+/// The text of a header value, or the String `memo` kept of that field when it is the same
+/// bytes: a session's every message carries its id (36 bytes or more), host and protocol
+/// version, each made into a String again otherwise. (Same bytes are valid UTF-8 then: the text
+/// would be the same.)
+func headerText(_ value: UnsafeRawBufferPointer, memo: FlowApp?, _ field: RememberedField) -> String {
+    if let memo {
+        let last: String?
+        switch field {
+        case .sessionID: last = memo.lastSessionID
+        case .host: last = memo.lastHost
+        case .protocolVersion: last = memo.lastProtocolVersion
+        }
+        if let last, last.utf8.count == value.count, last.withUTF8Bytes({ ByteHash.same(UnsafeRawBufferPointer($0), value) }) {
+            return last
+        }
     }
     let text = HTTPHeaders.text(value)
-    memo?.lastSessionID = text
+    switch field {
+    case .sessionID: memo?.lastSessionID = text
+    case .host: memo?.lastHost = text
+    case .protocolVersion: memo?.lastProtocolVersion = text
+    }
     return text
 }
 
@@ -623,7 +641,8 @@ final class FlowStage {
         switch output {
         case .message(let direction, .text, let bytes):
             let request = app.upgrade?.request
-            let http = HTTPContext(method: request?.method, url: request?.target, host: request?.headers["host"],
+            let http = HTTPContext(method: request?.method, url: request?.target,
+                                   host: request?.headers.firstValue("host") { headerText($0, memo: app, .host) },
                                    status: app.upgrade?.response?.status)
             let payload = MCPPayload(time: time, flowId: flow.id, client: flow.client, server: flow.server,
                                      direction: direction, transport: .websocket, appProto: "websocket",
@@ -652,17 +671,20 @@ final class FlowStage {
         let app = flow.app as? FlowApp
         let legacy = app?.legacySessions[context.exchangeIndex]
             ?? request.flatMap { LegacySSE.sessionID(inURL: $0.target) }
-        let requestSession = request?.headers.firstValue("mcp-session-id") { sessionText($0, memo: app) } ?? legacy
+        let requestSession = request?.headers.firstValue("mcp-session-id") { headerText($0, memo: app, .sessionID) } ?? legacy
         let session = direction == .toServer ? requestSession
-            : (context.response?.headers.firstValue("mcp-session-id") { sessionText($0, memo: app) } ?? requestSession)
-        let http = HTTPContext(method: request?.method, url: request?.target, host: request?.headers["host"],
+            : (context.response?.headers.firstValue("mcp-session-id") { headerText($0, memo: app, .sessionID) } ?? requestSession)
+        let http = HTTPContext(method: request?.method, url: request?.target,
+                               host: request?.headers.firstValue("host") { headerText($0, memo: app, .host) },
                                status: context.response?.status)
         // Made whole and handed over at once: the session stage takes it (`consuming`) without a copy.
         let toServer = direction == .toServer
         port.mcpPayload(MCPPayload(time: time, flowId: flow.id, client: flow.client, server: flow.server,
                                    direction: direction, transport: transport, appProto: "http",
                                    exchange: context.exchangeIndex, sessionId: session,
-                                   protocolVersionHeader: request?.headers["mcp-protocol-version"], http: http,
+                                   protocolVersionHeader: request?.headers.firstValue("mcp-protocol-version") {
+                                       headerText($0, memo: app, .protocolVersion)
+                                   }, http: http,
                                    methodHeader: toServer ? request?.headers["mcp-method"] : nil,
                                    nameHeader: toServer ? request?.headers["mcp-name"] : nil, bytes: bytes),
                         headers: toServer ? request?.headers : context.response?.headers)
