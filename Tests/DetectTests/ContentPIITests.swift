@@ -81,6 +81,19 @@ import SonarMCP
         #expect(h.toolsList(description: "Mail admin@example.org for help").isEmpty)
     }
 
+    /// The members `blob`, `data` and `_meta` are passed over whole, at any depth and whatever
+    /// they hold; every other string of the result is read, nested or not.
+    @Test func skippedMembersArePassedOverWhole() throws {
+        let h = try ContentHarness()
+        let result = #"{"content":[{"type":"text","text":"a@example.org"}],"_meta":{"note":"b@example.org"},"data":["c@example.org"],"structuredContent":{"data":{"mail":"d@example.org"},"rows":[["e@example.org"]],"other":"f@example.org"}}"#
+        let f = h.exchange("tools/call", params: #"{"name":"t","arguments":{}}"#, result: result).response
+        #expect(f.map { "\($0.rule) \($0.evidence?.path ?? "")" } == [
+            "pii.email /result/content/0/text",
+            "pii.email /result/structuredContent/rows/0/0",
+            "pii.email /result/structuredContent/other",
+        ])
+    }
+
     @Test func piiCanBeDisabledOrRaised() throws {
         let yaml = try #require(readShipped())
         let off = try ContentHarness(config: ContentConfig.load(yaml: yaml.replacingFirst("pii:\n  enabled: true", with: "pii:\n  enabled: false"), file: "t.yml"))

@@ -113,7 +113,7 @@ public final class ContentDetectors: Sendable {
         switch method {
         case "tools/call":
             each(doc, params, "arguments") { args in
-                forEachString(doc, args, key: nil) { r, key in
+                forEachString(doc, args) { r, key in
                     withText(doc, r) { b in
                         if config.pathsEnabled { scanPath(b, key: key, r, &scan) }
                         if config.injectionEnabled { scanInjection(b, key: key, r, &scan) }
@@ -128,7 +128,7 @@ public final class ContentDetectors: Sendable {
         case "prompts/get":
             guard config.pathsEnabled else { return }
             each(doc, params, "arguments") { args in
-                forEachString(doc, args, key: nil) { r, key in
+                forEachString(doc, args) { r, key in
                     withText(doc, r) { b in scanPath(b, key: key, r, &scan) }
                 }
             }
@@ -142,7 +142,7 @@ public final class ContentDetectors: Sendable {
     func inspectResult(method: String?, result: JSONRef, _ scan: inout Scan, tools cache: ToolScanCache? = nil) {
         guard let method else { return }
         let doc = scan.doc
-        let names = ["name", "title", "description"]
+        let names: [StaticString] = ["name", "title", "description"]
         if config.poisoningEnabled {
             switch method {
             case "tools/list":
@@ -186,7 +186,7 @@ public final class ContentDetectors: Sendable {
             }
         }
         if config.piiEnabled, method == "tools/call" || method == "resources/read" || method == "prompts/get" {
-            forEachString(doc, result, key: nil, names: false, skipping: ["blob", "data", "_meta"]) { r, _ in
+            forEachString(doc, result, names: false, skipping: ["blob", "data", "_meta"]) { r, _ in
                 withText(doc, r) { b in scanPII(b, r, &scan) }
             }
         }
@@ -196,9 +196,9 @@ public final class ContentDetectors: Sendable {
     /// order, every duplicate), `annotations.title`, and the schemas' descriptions and titles.
     func toolDefinition(_ tool: JSONRef, _ scan: inout Scan) {
         let doc = scan.doc
-        for name in ["name", "title", "description"] { each(doc, tool, name) { metadata($0, &scan) } }
+        for name: StaticString in ["name", "title", "description"] { each(doc, tool, name) { metadata($0, &scan) } }
         each(doc, tool, "annotations") { a in each(doc, a, "title") { metadata($0, &scan) } }
-        for schema in ["inputSchema", "outputSchema"] { each(doc, tool, schema) { schemaText($0, &scan) } }
+        for schema: StaticString in ["inputSchema", "outputSchema"] { each(doc, tool, schema) { schemaText($0, &scan) } }
     }
 
     /// Every string `description` and `title` at any depth of a JSON schema.
@@ -220,16 +220,17 @@ public final class ContentDetectors: Sendable {
 
 /// Calls `body` with the value of every member of `obj` named `name`. Duplicate keys are all
 /// read: the sender's parser may keep the first and the receiver's the last, and a detector that
-/// read only one would be blind to the other.
-func each(_ doc: JSONDocument, _ obj: JSONRef, _ name: String, _ body: (JSONRef) -> Void) {
+/// read only one would be blind to the other. Names are written in the code: compared as bytes,
+/// by length first (no String per member).
+func each(_ doc: JSONDocument, _ obj: JSONRef, _ name: StaticString, _ body: (JSONRef) -> Void) {
     doc.forEachMember(obj) { k, v in
-        if doc.keyEquals(k, name) { body(v) }
+        if doc.keyEquals(k, literal: name) { body(v) }
         return true
     }
 }
 
 /// Calls `body` for each object element of every array member of `obj` named `name`.
-func eachObject(_ doc: JSONDocument, _ obj: JSONRef, _ name: String, _ body: (JSONRef) -> Void) {
+func eachObject(_ doc: JSONDocument, _ obj: JSONRef, _ name: StaticString, _ body: (JSONRef) -> Void) {
     each(doc, obj, name) { array in
         doc.forEachElement(array) { e in
             if doc.kind(e) == .object { body(e) }
@@ -238,30 +239,18 @@ func eachObject(_ doc: JSONDocument, _ obj: JSONRef, _ name: String, _ body: (JS
     }
 }
 
-/// Calls `body(string, key)` for every string value under `r`, with the name of the member that
-/// holds it (array elements take their array's name) when `names` is true; members named in
-/// `skipping` are not entered. Depth is bounded by the JSON parser's.
-func forEachString(_ doc: JSONDocument, _ r: JSONRef, key: String?, names: Bool = true, skipping: [String] = [],
+/// Calls `body(string, key)` for every string value at or below `r`, with the name of the
+/// nearest member between `r` and it (array elements take their array's name) when `names` is
+/// true; the values of members named in `skipping` are not entered. One loop over the tape
+/// (`JSONDocument.forEachStringValue`); a name is made a String only for a string it names.
+func forEachString(_ doc: JSONDocument, _ r: JSONRef, names: Bool = true, skipping: [StaticString] = [],
                    _ body: (JSONRef, String?) -> Void) {
-    switch doc.kind(r) {
-    case .string:
-        body(r, key)
-    case .object:
-        doc.forEachMember(r) { k, v in
-            let kind = doc.kind(v)
-            guard kind == .string || kind == .object || kind == .array else { return true }
-            for s in skipping where doc.keyEquals(k, s) { return true }
-            // Decoding a key allocates: only when the caller reads names.
-            forEachString(doc, v, key: names ? doc.string(k) : nil, names: names, skipping: skipping, body)
-            return true
-        }
-    case .array:
-        doc.forEachElement(r) { e in
-            forEachString(doc, e, key: key, names: names, skipping: skipping, body)
-            return true
-        }
-    default:
-        return
+    // Names written in the code: compared as bytes, by length first (no String per name).
+    doc.forEachStringValue(in: r, skippingMembers: { k in skipping.contains { doc.keyEquals(k, literal: $0) } }) { s in
+        guard names, s != r else { return body(s, nil) }
+        // A member's value follows its name on the tape; an array element's name is found above it.
+        let name = doc.memberName(of: s) ?? doc.names(above: s, from: r).key
+        body(s, name.flatMap { doc.string($0) })
     }
 }
 
