@@ -99,6 +99,20 @@ import SonarMCP
             }
             return out
         }
+        // Tool arguments and results of many short strings in arrays: each string's name is
+        // read off the tape, not found by a walk from the message for each.
+        func arrays(_ n: Int) throws -> [(String, (MCPEvent, MCPMessageView))] {
+            let rows = (0..<n).map { #"["row \#($0)"]"# }.joined(separator: ",")
+            let call = try #require(c.message("tools/call", params: #"{"name":"t","arguments":{"paths":[\#(rows)]}}"#,
+                                              result: #"{"content":[{"type":"text","text":"ok"}],"structuredContent":{"rows":[\#(rows)]}}"#))
+            let request = try #require(c.pairs.last { $0.0.kind == .request })
+            return [("array request", request), ("array result", call)]
+        }
+        for ((name, small), (_, large)) in zip(try arrays(5_000), try arrays(20_000)) {
+            let base = max(measure("hostile \(name) 5 000", d, small, iterations: 2), 1_000_000)
+            let ns = measure("hostile \(name) 20 000", d, large, iterations: 2)
+            #expect(ns / base < 8, "\(name): 5 000 rows \(base / 1e6) ms, 20 000 rows \(ns / 1e6) ms")
+        }
         let small = try timings(64 << 10)
         let large = try timings(256 << 10)
         for (key, ns) in large.sorted(by: { $0.key < $1.key }) {

@@ -223,6 +223,42 @@ private func jsonObjectRanges(_ b: [UInt8]) -> [Range<Int>] {
     ])
 }
 
+/// Names through many levels of arrays (past the eight kept inline), and after inner arrays
+/// close: every element still takes the name of the member holding its arrays.
+@Test func arrayNamesHoldThroughDeepNestingAndAfterInnerArraysClose() {
+    let deep = String(repeating: "[", count: 12) + #""\#(PatternCases.password)""# + String(repeating: "]", count: 12)
+    // Nine arrays deep, an object names a further array: its elements take that name.
+    let named = String(repeating: "[", count: 9) + #"{"token":[["\#(PatternCases.apiKey)"]]}"# + String(repeating: "]", count: 9)
+    let json = #"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"arguments":{"db_password":\#(deep),"list":\#(named),"api_key":[["x"],{"n":1},"\#(PatternCases.apiKey)"],"note":["\#(PatternCases.password)"]}}}"#
+    #expect(findings(json) == [
+        finding("generic-password", 100034, "Password assignment in tools/call params", 2, PatternCases.password,
+                "/params/arguments/db_password" + String(repeating: "/0", count: 12)),
+        finding("generic-api-key", 100035, "API key or secret assignment in tools/call params", 2, PatternCases.apiKey,
+                "/params/arguments/list" + String(repeating: "/0", count: 9) + "/token/0/0"),
+        finding("generic-api-key", 100035, "API key or secret assignment in tools/call params", 2, PatternCases.apiKey,
+                "/params/arguments/api_key/2"),
+    ])
+}
+
+/// A message's strings are read in time linear in their number: arrays of long strings (each
+/// looked up) four times as large may cost at most eight times as much (a walk from the root
+/// for each element costs sixteen). A ratio, so a loaded machine does not fail it.
+@Test func longArraysAreScannedInLinearTime() throws {
+    let detector = SecretDetector(scanner: SecretRules.scanner)
+    func view(_ n: Int) throws -> MCPMessageView {
+        let items = (0..<n).map { #"["plain text value number \#($0) in a nested array"]"# }.joined(separator: ",")
+        return try #require(messageView(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"rows":[\#(items)]}}}"#))
+    }
+    func seconds(_ v: MCPMessageView) -> Double {
+        let elapsed = ContinuousClock().measure { _ = detector.secrets(in: v, headers: nil) }
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+    let small = try view(5_000), large = try view(20_000)
+    let base = max(seconds(small), 0.001)
+    let t = seconds(large)
+    #expect(t / base < 8, "5 000 rows \(base) s, 20 000 rows \(t) s")
+}
+
 @Test func pemVariantsAreWholeBlocks() {
     let openssh = "-----BEGIN OPENSSH PRIVATE KEY-----\n" + Fake.pemBody + "\n-----END OPENSSH PRIVATE KEY-----"
     let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,0123456789ABCDEF0123456789ABCDEF\n\n"

@@ -245,12 +245,8 @@ func eachObject(_ doc: JSONDocument, _ obj: JSONRef, _ name: StaticString, _ bod
 /// (`JSONDocument.forEachStringValue`); a name is made a String only for a string it names.
 func forEachString(_ doc: JSONDocument, _ r: JSONRef, names: Bool = true, skipping: [StaticString] = [],
                    _ body: (JSONRef, String?) -> Void) {
-    // Names written in the code: compared as bytes, by length first (no String per name).
-    doc.forEachStringValue(in: r, skippingMembers: { k in skipping.contains { doc.keyEquals(k, literal: $0) } }) { s in
-        guard names, s != r else { return body(s, nil) }
-        // A member's value follows its name on the tape; an array element's name is found above it.
-        let name = doc.memberName(of: s) ?? doc.names(above: s, from: r).key
-        body(s, name.flatMap { doc.string($0) })
+    doc.forEachStringValue(in: r, skippingMembers: skipping) { s, name in
+        body(s, names ? name.flatMap { doc.string($0) } : nil)
     }
 }
 

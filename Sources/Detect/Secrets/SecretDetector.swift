@@ -97,17 +97,14 @@ public struct SecretDetector: Sendable {
         // Every member name and string value at any depth (params, result, error), in document
         // order: one loop over the message's tape that calls back only for strings long enough
         // to hold something, in themselves or by their name (most names and values are
-        // shorter), or written with escapes. Where a string sits is worked out only for those.
+        // shorter), or written with escapes, with the name each sits under.
         if doc.kind(message) == .object {
-            doc.forEachString(below: message, atLeast: scanner.compiled.shortestAny) { node in
-                // The name a value sits under: the node before a member's value is its name;
-                // array elements take the nearest member's name above them.
-                let key: JSONRef? = doc.isKey(node) ? nil
-                    : doc.memberName(of: node) ?? doc.names(above: node, from: message).key
-                let matches = scanString(doc, node, key: key, cache)
+            // `name`: the member name the string sits under; `top`: the top-level member holding it.
+            doc.forEachString(in: message, atLeast: scanner.compiled.shortestAny) { node, name, top in
+                let matches = scanString(doc, node, key: name, cache)
                 guard !matches.isEmpty else { return }
                 let path = doc.pointer(to: node, from: message) ?? ""
-                let place = SecretDetector.place(of: doc.names(above: node, from: message).top, in: doc)
+                let place = SecretDetector.place(of: top, in: doc)
                 for m in matches { found.add(m, path, place) }
             }
         }
@@ -200,7 +197,7 @@ public struct SecretDetector: Sendable {
 
     /// The secrets of one string node, found in its text and by the member name `keyNode` it
     /// sits under. The caller passes only strings long enough to hold one, or written with
-    /// escapes (`JSONDocument.forEachString(below:atLeast:)`).
+    /// escapes (`JSONDocument.forEachString(in:atLeast:_:)`).
     private func scanString(_ doc: JSONDocument, _ node: JSONRef, key keyNode: JSONRef?,
                             _ cache: SecretScanCache?) -> [SecretMatch] {
         // Escape-free strings are scanned in place; escaped ones are decoded first so that

@@ -20,101 +20,85 @@ extension JSONDocument {
         }
     }
 
-    /// Calls `body` for every string below `r` (object keys included, `r` itself not) written
+    /// Calls `body(string, name, top)` for every string below `r`, member names included, written
     /// with at least `minimumLength` bytes between its quotes, or with an escape or invalid
     /// Unicode (its bytes as sent say nothing of its text's length): the strings a scanner must
-    /// read. The rest of the tape is passed over in one loop, without a call per node.
-    public func forEachString(below r: JSONRef, atLeast minimumLength: Int, _ body: (JSONRef) -> Void) {
-        guard let nd = node(r) else { return }
-        let end = Int(nd.next)
-        let special = JSONNode.escaped | JSONNode.repaired
-        var j = r.index &+ 1
-        while j < end {
-            let n = nodes[j]
-            if n.kind == .string && (Int(n.end) &- Int(n.start) &- 2 >= minimumLength || n.flags & special != 0) {
-                body(JSONRef(index: j))
-            }
-            j &+= 1
-        }
+    /// read, in document order, in one loop over the tape (no call per node, no recursion).
+    /// `name` is the member name the string sits under: its own member's for a member's value;
+    /// for an array's elements (through arrays in arrays) the name of the member holding the
+    /// array; nil for a member name, and with no member between `r` and the string. `top` is the
+    /// member name of `r` (an object) whose member holds the string. Both are read off the tape
+    /// as the loop goes (a value's name is the node before it; the open arrays' names are kept
+    /// on a stack), so a message of a million strings costs a million steps, not a walk from
+    /// the root for each.
+    public func forEachString(in r: JSONRef, atLeast minimumLength: Int,
+                              _ body: (_ string: JSONRef, _ name: JSONRef?, _ top: JSONRef?) -> Void) {
+        strings(in: r, atLeast: minimumLength, includingNames: true, skipping: [], body)
     }
 
-    /// Calls `body` for every string value at or below `r` (member names are not values), in
-    /// document order, passing over the whole value of each member whose name `skip` answers
-    /// true for. One loop over the tape, without a call per node.
-    public func forEachStringValue(in r: JSONRef, skippingMembers skip: (JSONRef) -> Bool, _ body: (JSONRef) -> Void) {
+    /// Calls `body(string, name)` for every string value at or below `r` (member names are not
+    /// values), as `forEachString(in:atLeast:_:)` does, passing over the whole value of each
+    /// member named one of `skipping` (names written in the code, compared as
+    /// `keyEquals(_:literal:)` does).
+    public func forEachStringValue(in r: JSONRef, skippingMembers skipping: [StaticString],
+                                   _ body: (_ string: JSONRef, _ name: JSONRef?) -> Void) {
+        strings(in: r, atLeast: 0, includingNames: false, skipping: skipping) { s, name, _ in body(s, name) }
+    }
+
+    /// The loop of both, inlined into each so that what they fix is decided at compile time.
+    @inline(__always)
+    private func strings(in r: JSONRef, atLeast minimumLength: Int, includingNames: Bool, skipping: [StaticString],
+                         _ body: (_ string: JSONRef, _ name: JSONRef?, _ top: JSONRef?) -> Void) {
         guard let nd = node(r) else { return }
+        let special = JSONNode.escaped | JSONNode.repaired
         if nd.kind == .string {
-            if nd.flags & JSONNode.isKey == 0 { body(r) }
+            if nd.flags & JSONNode.isKey == 0 { body(r, nil, nil) }
             return
         }
         let end = Int(nd.next)
-        var j = r.index &+ 1
+        let first = r.index &+ 1
+        var arrays = OpenArrays()
+        var top = -1
+        var nextTop = nd.kind == .object ? first : -1
+        var j = first
         while j < end {
             let n = nodes[j]
             if n.kind == .string {
-                if n.flags & JSONNode.isKey == 0 {
-                    body(JSONRef(index: j))
-                } else if skip(JSONRef(index: j)) {
-                    // The member's value, whatever it holds, is passed over whole.
-                    j = next(j &+ 1)
-                    continue
+                let isKey = n.flags & JSONNode.isKey != 0
+                if isKey {
+                    // A member name of `r` itself: the strings up to the next one are under it.
+                    if j == nextTop {
+                        top = j
+                        nextTop = next(j &+ 1)
+                    }
+                    if !skipping.isEmpty, skipping.contains(where: { keyEquals(JSONRef(index: j), literal: $0) }) {
+                        // The member's value, whatever it holds, is passed over whole.
+                        j = next(j &+ 1)
+                        continue
+                    }
                 }
+                if (includingNames || !isKey) && (Int(n.end) &- Int(n.start) &- 2 >= minimumLength || n.flags & special != 0) {
+                    var name = -1
+                    if !isKey {
+                        // A member's value follows its name on the tape; an array's element
+                        // takes the name the innermost open array gives its elements.
+                        if j > first, nodes[j &- 1].flags & JSONNode.isKey != 0, nodes[j &- 1].kind == .string {
+                            name = j &- 1
+                        } else {
+                            arrays.close(before: j)
+                            name = arrays.innermostName
+                        }
+                    }
+                    body(JSONRef(index: j), name >= 0 ? JSONRef(index: name) : nil, top >= 0 ? JSONRef(index: top) : nil)
+                }
+            } else if n.kind == .array {
+                arrays.close(before: j)
+                let name = j > first && nodes[j &- 1].flags & JSONNode.isKey != 0 && nodes[j &- 1].kind == .string
+                    ? j &- 1 : arrays.innermostName
+                arrays.open(end: Int(n.next), name: name)
             }
             j &+= 1
         }
-    }
-
-    /// For a node below `base`: the member of `base` (an object) whose name or value holds it,
-    /// and the member name it sits under — its own member's for an object member's value, for
-    /// an array's elements (at any depth of arrays) the name of the member holding the array;
-    /// nil for a member name, or with no member between it and `base`. Both as the name's node.
-    /// O(depth x siblings): asked for the few strings a scan finds something in, or whose name
-    /// it needs and that are not a member's value.
-    public func names(above target: JSONRef, from base: JSONRef) -> (top: JSONRef?, key: JSONRef?) {
-        guard let baseNode = node(base), node(target) != nil,
-              target.index > base.index, target.index < Int(baseNode.next) else { return (nil, nil) }
-        var top: JSONRef?
-        var key: JSONRef?
-        var current = base.index
-        while current != target.index {
-            let nd = nodes[current]
-            var j = current &+ 1
-            var found = false
-            if nd.kind == .object {
-                while j &+ 1 < Int(nd.next) {
-                    let valueEnd = next(j &+ 1)
-                    if target.index >= j && target.index < valueEnd {
-                        if current == base.index { top = JSONRef(index: j) }
-                        if target.index == j { return (top, nil) }
-                        key = JSONRef(index: j)
-                        current = j &+ 1
-                        found = true
-                        break
-                    }
-                    j = valueEnd
-                }
-            } else if nd.kind == .array {
-                while j < Int(nd.next) {
-                    let elementEnd = next(j)
-                    if target.index >= j && target.index < elementEnd {
-                        current = j
-                        found = true
-                        break
-                    }
-                    j = elementEnd
-                }
-            }
-            if !found { return (nil, nil) }
-        }
-        return (top, key)
-    }
-
-    /// The member name of an object member's value, read off the tape in O(1): a name's node is
-    /// always followed by its value's. nil for anything else (array elements, names, the root).
-    public func memberName(of value: JSONRef) -> JSONRef? {
-        guard value.index > 0, let nd = node(JSONRef(index: value.index &- 1)),
-              nd.kind == .string, nd.flags & JSONNode.isKey != 0 else { return nil }
-        return JSONRef(index: value.index &- 1)
     }
 
     /// The RFC 6901 JSON pointer from `base` (default: the root) to `target`, such as
@@ -174,5 +158,46 @@ extension JSONDocument {
             }
         }
         return out
+    }
+}
+
+/// The arrays open around a node of a loop over the tape, innermost last: where each ends and
+/// the name (a node index, -1 for none) its elements take, packed in one word (tape indices fit
+/// in 32 bits). Eight are kept inline, so a loop over a message costs no allocation; deeper
+/// nesting spills to the heap. Closed lazily: an array ended before `j` is dropped when the
+/// stack is next read (`close(before:)`).
+struct OpenArrays {
+    private var inlineEntries = InlineArray<8, UInt64>(repeating: 0)
+    private var inline = 0
+    private var spill: [UInt64]?
+
+    private static func end(_ e: UInt64) -> Int { Int(e >> 32) }
+    private static func name(_ e: UInt64) -> Int { Int(Int32(bitPattern: UInt32(truncatingIfNeeded: e))) }
+
+    /// Drops the arrays that end at or before `j` (inner arrays end no later than outer ones).
+    mutating func close(before j: Int) {
+        if spill != nil {
+            while let last = spill?.last, j >= Self.end(last) { spill?.removeLast() }
+            if spill?.isEmpty == false { return }
+            spill = nil
+        }
+        while inline > 0, j >= Self.end(inlineEntries[inline &- 1]) { inline &-= 1 }
+    }
+
+    /// The name the innermost open array's elements take (-1: none, or no array open).
+    var innermostName: Int {
+        if let last = spill?.last { return Self.name(last) }
+        return inline > 0 ? Self.name(inlineEntries[inline &- 1]) : -1
+    }
+
+    mutating func open(end: Int, name: Int) {
+        let entry = UInt64(UInt32(truncatingIfNeeded: end)) << 32 | UInt64(UInt32(bitPattern: Int32(truncatingIfNeeded: name)))
+        if inline < 8 && spill == nil {
+            inlineEntries[inline] = entry
+            inline &+= 1
+        } else {
+            if spill == nil { spill = [] }
+            spill?.append(entry)
+        }
     }
 }
