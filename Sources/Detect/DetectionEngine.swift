@@ -73,6 +73,17 @@ public final class DetectionEngine {
     private let gateSlots: Int
     static let maxGateMethodBytes = 64
 
+    /// Secret matches found past each message's reported ones (`SecretDetector
+    /// .maxReportedPerMessage`) since the last `takeSecretMatchesUnreported()`.
+    /// Unchecked: each access is one load or store of an integer, no code runs inside it.
+    @exclusivity(unchecked) private var secretMatchesUnreported = 0
+
+    /// The count above, emptied: the caller keeps the run's counters.
+    public func takeSecretMatchesUnreported() -> Int {
+        defer { secretMatchesUnreported = 0 }
+        return secretMatchesUnreported
+    }
+
     public convenience init(config: DetectionConfig) { self.init(config: config, gateSlots: 64) }
 
     /// `gateSlots`: the slots of each kind's gate cache (a power of two; tests make it 1, so that
@@ -114,8 +125,10 @@ public final class DetectionEngine {
         var found = FindingSet()
         // One walk gives both the findings and the secrets to mask (the request's method names
         // where a response's secret was found: "… in tools/call result").
-        let secrets = secretDetector.inspect(view, headers: headers, requestMethod: event.method,
-                                             located: secretLocations, cache: scanCache) { f in
+        let located = secretLocations ?? secretDetector.locate(view, headers: headers, cache: scanCache)
+        secretMatchesUnreported &+= located.unreported
+        let secrets = located.secrets
+        secretDetector.report(located, view, requestMethod: event.method) { f in
             // Credentials in authentication headers are how MCP authenticates: redacted from all
             // output, but no alert (exposure of cleartext tokens beyond loopback is its own check).
             if f.evidence?.path.hasPrefix("header:") == true { return }
@@ -144,9 +157,10 @@ public final class DetectionEngine {
         var findings = found.findings
         if !secrets.isEmpty {
             // Evidence that quotes message text (rules, paths, injection) must not carry a secret.
+            let mask = SecretMask(secrets)
             for i in findings.indices {
                 guard var e = findings[i].evidence else { continue }
-                for s in secrets where e.redacted.contains(s) { e.redacted = e.redacted.replacing(s, with: Redaction.mask(s)) }
+                e.redacted = mask.apply(e.redacted)
                 findings[i].evidence = e
             }
         }

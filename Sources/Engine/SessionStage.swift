@@ -41,6 +41,9 @@ final class SessionStage: SessionPort {
     /// of them is on an MCP connection even before its first message is read.
     @exclusivity(unchecked) private var mcpServers: Set<Endpoint> = []
     private let maxMCPServers = 10_000
+    /// This stage's own breaches: secret matches past a message's reported ones, payloads
+    /// withheld for the number of their secrets.
+    private var counters = Counters()
     /// Pressure on the sensor (flows evicted, connections shed): one alert per interval each.
     private var evictionGate = PressureGate()
     private var sheddingGate = PressureGate()
@@ -223,6 +226,8 @@ final class SessionStage: SessionPort {
             let located = secretLocations?.element(index)
             index += 1
             var (findings, secrets) = detector.inspect(event, view: view, headers: headers, secretLocations: located)
+            let unreported = detector.takeSecretMatchesUnreported()
+            if unreported > 0 { counters.add("secrets.unreported", unreported) }
             for o in toolObservations { findings += detector.observe(o, serverName: event.serverName) }
             toolObservations.removeAll()
             // Copied only to be redacted: most messages carry no secret.
@@ -280,13 +285,17 @@ final class SessionStage: SessionPort {
     /// messages, nor in fields copied from the message (tool name, ids, session id).
     private func redact(_ e: inout MCPEvent, view: MCPMessageView, secrets: Set<String>) {
         if config.mcp.includePayloads {
-            e.message = PayloadRedaction.compactText(view.document, view.message.node, secrets: secrets)
+            if secrets.count > SecretDetector.maxReportedPerMessage {
+                // Masking every string of the message against this many secrets costs their
+                // product: a message this full of secrets is not written out at all.
+                e.message = nil
+                counters.add("redaction.payload_withheld")
+            } else {
+                e.message = PayloadRedaction.compactText(view.document, view.message.node, secrets: secrets)
+            }
         }
-        func clean(_ s: String?) -> String? {
-            guard var s else { return nil }
-            for secret in secrets where s.contains(secret) { s = s.replacing(secret, with: Redaction.mask(secret)) }
-            return s
-        }
+        let mask = SecretMask(secrets)
+        func clean(_ s: String?) -> String? { s.map { mask.apply($0) } }
         e.tool = clean(e.tool)
         e.method = clean(e.method)
         e.sessionId = clean(e.sessionId)
@@ -324,6 +333,7 @@ final class SessionStage: SessionPort {
         for t in EventType.allCases where eventCounts[t.index] > 0 { s.events[t.rawValue] = eventCounts[t.index] }
         var all = flows.counters
         all.merge(tracker.counters)
+        all.merge(counters)
         s.counters = all
         s.output = outputStats
         writeEvent(.stats) { EventEncoder.write(s, into: &$0) }

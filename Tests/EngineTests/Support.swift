@@ -119,10 +119,11 @@ func withoutMemory(_ line: String) -> String {
 }
 
 /// One loopback connection (client 127.0.0.1:40000, server 127.0.0.1:8000) through an engine with
-/// the default configuration, a frame a millisecond, as `frames` builds them: the lines written.
-func runConnection(_ frames: (inout PacketBuilder, SonarEngine.Host, SonarEngine.Host) -> [[UInt8]]) -> [String] {
+/// `config` (the default: no detection), a frame a millisecond, as `frames` builds them: the lines written.
+func runConnection(config: EngineConfig = EngineConfig(),
+                   _ frames: (inout PacketBuilder, SonarEngine.Host, SonarEngine.Host) -> [[UInt8]]) -> [String] {
     let sink = MemorySink()
-    let engine = Engine(config: EngineConfig(), sink: sink)
+    let engine = Engine(config: config, sink: sink)
     var build = PacketBuilder()
     let client = SonarEngine.Host(address: 0x7F00_0001, port: 40000)
     let server = SonarEngine.Host(address: 0x7F00_0001, port: 8000)

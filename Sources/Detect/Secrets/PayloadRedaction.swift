@@ -8,9 +8,7 @@ public enum PayloadRedaction {
     /// one line. Longer secrets are replaced first, so a secret inside a longer one (a token
     /// inside the base64 text that carried it) is covered by the longer mask.
     public static func compactText(_ doc: JSONDocument, _ ref: JSONRef, secrets: Set<String>) -> String {
-        let needles = secrets.filter { !$0.isEmpty }
-            .sorted { ($0.utf8.count, $0) > ($1.utf8.count, $1) }
-            .map { (bytes: Array($0.utf8), mask: Array(Redaction.mask($0).utf8)) }
+        let needles = needles(secrets)
         var out: [UInt8] = []
         out.reserveCapacity(doc.range(ref).count)
         append(doc, ref, needles, &out)
@@ -18,6 +16,22 @@ public enum PayloadRedaction {
     }
 
     typealias Needle = (bytes: [UInt8], mask: [UInt8])
+
+    /// The replacements of `secrets`, longest first (`replace` takes the first that fits).
+    static func needles(_ secrets: Set<String>) -> [Needle] {
+        secrets.filter { !$0.isEmpty }
+            .sorted { ($0.utf8.count, $0) > ($1.utf8.count, $1) }
+            .map { (bytes: Array($0.utf8), mask: Array(Redaction.mask($0).utf8)) }
+    }
+
+    /// `text` with every occurrence of a needle masked (`replace`); `text` itself when none
+    /// occurs. Byte comparisons, first byte first: linear in the text for each needle.
+    static func masked(_ text: String, _ needles: [Needle]) -> String {
+        guard !needles.isEmpty, !text.isEmpty else { return text }
+        let bytes = Array(text.utf8)
+        guard needles.contains(where: { contains(bytes[...], $0.bytes) }) else { return text }
+        return String(decoding: replace(bytes, needles), as: UTF8.self)
+    }
 
     /// Depth is bounded by the parser's limit.
     private static func append(_ doc: JSONDocument, _ r: JSONRef, _ needles: [Needle], _ out: inout [UInt8]) {
@@ -92,4 +106,19 @@ public enum PayloadRedaction {
         }
         return out
     }
+}
+
+/// The secrets of one message, ready to mask the texts copied from it (fields of its event,
+/// evidence quoting it): built once, each occurrence masked as `PayloadRedaction.compactText`
+/// masks it (longest first), by comparing bytes, not with Foundation's string search once per
+/// secret and text.
+public struct SecretMask: Sendable {
+    let needles: [PayloadRedaction.Needle]
+
+    public init(_ secrets: Set<String>) { needles = PayloadRedaction.needles(secrets) }
+
+    public var isEmpty: Bool { needles.isEmpty }
+
+    /// `text` with every secret in it masked.
+    public func apply(_ text: String) -> String { PayloadRedaction.masked(text, needles) }
 }

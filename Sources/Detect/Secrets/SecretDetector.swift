@@ -16,9 +16,14 @@ public struct SecretDetector: Sendable {
     /// depends on nothing but the message, the headers and the patterns, so worker threads find
     /// it ahead of the session stage.
     public func locate(_ view: MCPMessageView, headers: HTTPHeaders?, cache: SecretScanCache? = nil) -> SecretLocations {
-        let (hits, needles) = locateMasked(view, headers: headers, cache: cache)
-        return SecretLocations(hits: hits, needles: needles)
+        locateMasked(view, headers: headers, cache: cache)
     }
+
+    /// Findings reported for one message (its headers included): past them, secrets are still
+    /// found and masked everywhere, but not reported one by one (`SecretLocations.unreported`).
+    /// A message of ten thousand keys is one attack, not ten thousand alerts, and each reported
+    /// finding's path and signature is masked against every secret of the message.
+    public static let maxReportedPerMessage = 64
 
     /// One secret at one place.
     struct Located: Hashable {
@@ -42,12 +47,18 @@ public struct SecretDetector: Sendable {
     public func inspect(_ view: MCPMessageView, headers: HTTPHeaders?, requestMethod: String?,
                         located: SecretLocations? = nil, cache: SecretScanCache? = nil,
                         report: (Finding) -> Void) -> Set<String> {
+        let found = located ?? locateMasked(view, headers: headers, cache: cache)
+        self.report(found, view, requestMethod: requestMethod, report)
+        return found.secrets
+    }
+
+    /// The findings of what `locate` found (at most `maxReportedPerMessage`), each signature
+    /// masked against every secret of the message.
+    func report(_ found: borrowing SecretLocations, _ view: MCPMessageView, requestMethod: String?,
+                _ report: (Finding) -> Void) {
         let method = view.message.method ?? requestMethod
-        let (hits, needles) = located.map { ($0.hits, $0.needles) } ?? locateMasked(view, headers: headers, cache: cache)
-        var secrets: Set<String> = []
-        for hit in hits {
-            secrets.insert(hit.match.value)
-            if let encoded = hit.match.encodedText { secrets.insert(encoded) }
+        let needles = found.needles
+        for hit in found.hits {
             guard let pattern = scanner.pattern(hit.match.pattern) else { continue }
             var signature = pattern.name + " in "
             if hit.path.hasPrefix("header:") {
@@ -71,24 +82,17 @@ public struct SecretDetector: Sendable {
                            category: .secret, severity: pattern.severity,
                            evidence: Redaction.evidence(secret: hit.match.value, path: hit.path)))
         }
-        return secrets
     }
 
     /// Every secret value found in the message and headers (for redaction), with the encoded text
     /// that carried any secret found only after decoding.
     public func secrets(in view: MCPMessageView, headers: HTTPHeaders?) -> Set<String> {
-        var out: Set<String> = []
-        for hit in locateMasked(view, headers: headers).hits {
-            out.insert(hit.match.value)
-            if let encoded = hit.match.encodedText { out.insert(encoded) }
-        }
-        return out
+        locateMasked(view, headers: headers).secrets
     }
 
     /// All distinct (pattern, value, path) in document order, headers last, with every secret
     /// masked in the paths; and the replacements that mask them.
-    func locateMasked(_ view: MCPMessageView, headers: HTTPHeaders?,
-                      cache: SecretScanCache? = nil) -> (hits: [Located], needles: [PayloadRedaction.Needle]) {
+    func locateMasked(_ view: MCPMessageView, headers: HTTPHeaders?, cache: SecretScanCache? = nil) -> SecretLocations {
         // Closure literals over a local collector: a nested function capturing the variables
         // put them on the heap, two allocations a message.
         var found = LocatedSet()
@@ -103,6 +107,9 @@ public struct SecretDetector: Sendable {
             doc.forEachString(in: message, atLeast: scanner.compiled.shortestAny) { node, name, top in
                 let matches = scanString(doc, node, key: name, cache)
                 guard !matches.isEmpty else { return }
+                // Past the reported ones, only the secrets themselves are kept (no path is made:
+                // a pointer is a walk from the message, and ten thousand of them a long one).
+                if found.isFull { return found.keepUnreported(matches) }
                 let path = doc.pointer(to: node, from: message) ?? ""
                 let place = SecretDetector.place(of: top, in: doc)
                 for m in matches { found.add(m, path, place) }
@@ -113,6 +120,7 @@ public struct SecretDetector: Sendable {
                 let matches = cache?.matches(headerName: name, value: value, scanner: scanner)
                     ?? scanHeader(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
                 guard !matches.isEmpty else { return }
+                if found.isFull { return found.keepUnreported(matches) }
                 // Named only when something was found: most headers carry nothing.
                 let text = String(decoding: name, as: UTF8.self)
                 let path = "header:" + text.lowercased()
@@ -122,9 +130,9 @@ public struct SecretDetector: Sendable {
         }
         var out = found.located
         // Nearly every message: nothing found, nothing to mask (sorting even an empty set allocates).
-        if out.isEmpty { return ([], []) }
+        if out.isEmpty { return SecretLocations(hits: [], needles: [], secrets: [], unreported: 0) }
         // A secret used as an object key would otherwise sit unmasked in the pointers.
-        var secrets: Set<String> = []
+        var secrets = found.unreportedSecrets
         for l in out {
             secrets.insert(l.match.value)
             if let e = l.match.encodedText { secrets.insert(e) }
@@ -153,17 +161,32 @@ public struct SecretDetector: Sendable {
                 out[i].path = String(decoding: PayloadRedaction.replace(path, needles), as: UTF8.self)
             }
         }
-        return (out, needles)
+        return SecretLocations(hits: out, needles: needles, secrets: secrets, unreported: found.unreported)
     }
 
-    /// One finding per (pattern, value, path): the same secret twice in one string is one.
+    /// One finding per (pattern, value, path): the same secret twice in one string is one. At
+    /// most `maxReportedPerMessage`; the secrets of the matches past them are kept to be masked.
     private struct LocatedSet {
         var located: [Located] = []
         private var seen: Set<[String]> = []
+        /// The secrets (and the encoded texts that carried them) of matches not reported.
+        private(set) var unreportedSecrets: Set<String> = []
+        private(set) var unreported = 0
+
+        var isFull: Bool { located.count >= SecretDetector.maxReportedPerMessage }
 
         mutating func add(_ m: SecretMatch, _ path: String, _ place: String) {
+            if isFull { return keepUnreported([m]) }
             if seen.insert([m.pattern, m.value, path]).inserted {
                 located.append(Located(match: m, path: path, place: place))
+            }
+        }
+
+        mutating func keepUnreported(_ matches: [SecretMatch]) {
+            for m in matches {
+                unreported += 1
+                unreportedSecrets.insert(m.value)
+                if let e = m.encodedText { unreportedSecrets.insert(e) }
             }
         }
     }
@@ -240,8 +263,15 @@ public struct SecretDetector: Sendable {
 
 /// The secrets of one message and its headers, masked in their paths (`SecretDetector.locate`).
 public struct SecretLocations: Sendable {
+    /// What is reported: at most `SecretDetector.maxReportedPerMessage`.
     let hits: [SecretDetector.Located]
+    /// Every secret found, longest first, with its mask (and the spelling a JSON pointer gives it).
     let needles: [PayloadRedaction.Needle]
+    /// Every secret found, reported or not, and the encoded text that carried any: what
+    /// redaction masks.
+    public let secrets: Set<String>
+    /// Matches found past the reported ones (counted `secrets.unreported`).
+    public let unreported: Int
 }
 
 /// What the texts seen lately hold: every message repeats most of the strings of the one before
