@@ -38,16 +38,20 @@ import Testing
     }
 }
 
-/// `n` distinct AWS access key ids (random bodies that pass the pattern's entropy check).
+/// `n` distinct AWS access key ids: for each, sixteen distinct characters of a 32-character
+/// alphabet (entropy 4 bits a character, past the pattern's check), ordered by a mix of the
+/// character and the key's number.
 private func flood(_ n: Int) -> [String] {
-    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-    return (0..<n).map { _ in
-        // Sixteen distinct characters of 32 (a shuffle's first half): entropy 4 bits a character.
-        var alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
-        for i in stride(from: alphabet.count - 1, to: 0, by: -1) {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            alphabet.swapAt(i, Int((state >> 33) % UInt64(i + 1)))
+    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".unicodeScalars)
+    return (0..<n).map { i in
+        let order = alphabet.sorted { a, b in
+            func rank(_ c: Unicode.Scalar) -> UInt64 {
+                var x = UInt64(c.value) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(i + 1) &* 0xBF58_476D_1CE4_E5B9
+                x ^= x >> 31
+                return x &* 0x94D0_49BB_1331_11EB
+            }
+            return rank(a) < rank(b)
         }
-        return "AKIA" + String(alphabet.prefix(16))
+        return "AKIA" + String(String.UnicodeScalarView(order.prefix(16)))
     }
 }
