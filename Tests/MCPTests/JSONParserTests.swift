@@ -485,4 +485,28 @@ struct JSONNavigationTests {
         d.forEachNode(in: d.root) { _ in count += 1; return count < 3 }
         #expect(count == 3)
     }
+
+    /// The strings a scan reads, each with the member name it sits under and its top-level member.
+    @Test func stringsCarryTheirNameAndTopMember() throws {
+        let d = try parseJSON(#"{"a":"long value","b":[["deep one"],{"c":"inner value"},"after one"],"d":"s","\u0065":"x"}"#)
+        var seen: [String] = []
+        d.forEachString(in: d.root, atLeast: 5) { s, name, top in
+            seen.append("\(d.string(s) ?? "") <\(name.flatMap { d.string($0) } ?? "-")> [\(top.flatMap { d.string($0) } ?? "-")]")
+        }
+        // Long enough or escaped, names included; array elements take the array's name.
+        #expect(seen == ["long value <a> [a]", "deep one <b> [b]", "inner value <c> [b]", "after one <b> [b]",
+                         "e <-> [e]"])
+        var values: [String] = []
+        d.forEachStringValue(in: d.root, skippingMembers: ["c"]) { s, name in
+            values.append("\(d.string(s) ?? "")<\(name.flatMap { d.string($0) } ?? "-")>")
+        }
+        #expect(values == ["long value<a>", "deep one<b>", "after one<b>", "s<d>", "x<e>"])
+        // A string at the top is read by the same rule as one below.
+        let text = try parseJSON(#""short""#)
+        var calls = 0
+        text.forEachString(in: text.root, atLeast: 6) { _, _, _ in calls += 1 }
+        #expect(calls == 0)
+        text.forEachString(in: text.root, atLeast: 5) { _, _, _ in calls += 1 }
+        #expect(calls == 1)
+    }
 }

@@ -117,8 +117,6 @@ public struct SecretMask: Sendable {
 
     public init(_ secrets: Set<String>) { needles = PayloadRedaction.needles(secrets) }
 
-    public var isEmpty: Bool { needles.isEmpty }
-
     /// `text` with every secret in it masked.
     public func apply(_ text: String) -> String { PayloadRedaction.masked(text, needles) }
 }

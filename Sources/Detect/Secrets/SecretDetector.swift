@@ -90,8 +90,9 @@ public struct SecretDetector: Sendable {
         locateMasked(view, headers: headers).secrets
     }
 
-    /// All distinct (pattern, value, path) in document order, headers last, with every secret
-    /// masked in the paths; and the replacements that mask them.
+    /// The first `maxReportedPerMessage` distinct (pattern, value, path) in document order,
+    /// headers last, with every secret masked in the paths; the replacements that mask them;
+    /// every secret found, reported or not; and how many matches went unreported.
     func locateMasked(_ view: MCPMessageView, headers: HTTPHeaders?, cache: SecretScanCache? = nil) -> SecretLocations {
         // Closure literals over a local collector: a nested function capturing the variables
         // put them on the heap, two allocations a message.
@@ -200,8 +201,9 @@ public struct SecretDetector: Sendable {
     /// The places a signature names: the top-level members JSON-RPC defines.
     private static let places = ["params", "result", "error", "id", "method", "jsonrpc"]
 
-    /// The member of `places` a top-level key names, or "message" (also with no key). A key as sent (no escapes)
-    /// is told by its length first, so most keys are compared with one name, not six.
+    /// The member of `places` a top-level key names, or "message" (also with no key). A key as
+    /// sent (no escapes) is told by its length first, so most keys are compared with one name,
+    /// not six.
     static func place(of key: JSONRef?, in doc: JSONDocument) -> String {
         guard let key else { return "message" }
         guard !doc.hasEscapes(key) else { return places.first { doc.keyEquals(key, $0) } ?? "message" }

@@ -20,7 +20,7 @@ extension JSONDocument {
         }
     }
 
-    /// Calls `body(string, name, top)` for every string below `r`, member names included, written
+    /// Calls `body(string, name, top)` for every string at or below `r`, member names included, written
     /// with at least `minimumLength` bytes between its quotes, or with an escape or invalid
     /// Unicode (its bytes as sent say nothing of its text's length): the strings a scanner must
     /// read, in document order, in one loop over the tape (no call per node, no recursion).
@@ -52,7 +52,10 @@ extension JSONDocument {
         guard let nd = node(r) else { return }
         let special = JSONNode.escaped | JSONNode.repaired
         if nd.kind == .string {
-            if nd.flags & JSONNode.isKey == 0 { body(r, nil, nil) }
+            // `r` itself, a string value: read as any string below it would be.
+            if nd.flags & JSONNode.isKey == 0 && (Int(nd.end) &- Int(nd.start) &- 2 >= minimumLength || nd.flags & special != 0) {
+                body(r, nil, nil)
+            }
             return
         }
         let end = Int(nd.next)
