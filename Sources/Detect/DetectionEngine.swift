@@ -73,15 +73,17 @@ public final class DetectionEngine {
     private let gateSlots: Int
     static let maxGateMethodBytes = 64
 
-    /// Secret matches found past each message's reported ones (`SecretDetector
-    /// .maxReportedPerMessage`) since the last `takeSecretMatchesUnreported()`.
-    /// Unchecked: each access is one load or store of an integer, no code runs inside it.
+    /// Secret matches and content findings past each message's reported ones
+    /// (`SecretDetector.maxReportedPerMessage`, `ContentDetectors.maxReportedPerMessage`) since
+    /// the last `takeUnreported()`. Unchecked: each access is one load or store of an integer,
+    /// no code runs inside it.
     @exclusivity(unchecked) private var secretMatchesUnreported = 0
+    @exclusivity(unchecked) private var contentFindingsUnreported = 0
 
-    /// The count above, emptied: the caller keeps the run's counters.
-    public func takeSecretMatchesUnreported() -> Int {
-        defer { secretMatchesUnreported = 0 }
-        return secretMatchesUnreported
+    /// The counts above, emptied: the caller keeps the run's counters.
+    public func takeUnreported() -> (secrets: Int, content: Int) {
+        defer { secretMatchesUnreported = 0; contentFindingsUnreported = 0 }
+        return (secretMatchesUnreported, contentFindingsUnreported)
     }
 
     public convenience init(config: DetectionConfig) { self.init(config: config, gateSlots: 64) }
@@ -134,7 +136,7 @@ public final class DetectionEngine {
             if f.evidence?.path.hasPrefix("header:") == true { return }
             found.add(f)
         }
-        content.inspect(view, event: event, tools: toolScans) { found.add($0) }
+        contentFindingsUnreported &+= content.inspect(view, event: event, tools: toolScans) { found.add($0) }
         policy.inspect(event) { found.add($0) }
         // The field box (a copy of the event) is made only for a rule that passes its gates,
         // and again for the evidence of one that matched.

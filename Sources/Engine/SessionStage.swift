@@ -41,8 +41,8 @@ final class SessionStage: SessionPort {
     /// of them is on an MCP connection even before its first message is read.
     @exclusivity(unchecked) private var mcpServers: Set<Endpoint> = []
     private let maxMCPServers = 10_000
-    /// This stage's own breaches: secret matches past a message's reported ones, payloads
-    /// withheld for the number of their secrets.
+    /// This stage's own breaches: secret matches and content findings past a message's reported
+    /// ones, payloads withheld for the number of their secrets.
     private var counters = Counters()
     /// Pressure on the sensor (flows evicted, connections shed): one alert per interval each.
     private var evictionGate = PressureGate()
@@ -226,8 +226,9 @@ final class SessionStage: SessionPort {
             let located = secretLocations?.element(index)
             index += 1
             var (findings, secrets) = detector.inspect(event, view: view, headers: headers, secretLocations: located)
-            let unreported = detector.takeSecretMatchesUnreported()
-            if unreported > 0 { counters.add("secrets.unreported", unreported) }
+            let unreported = detector.takeUnreported()
+            if unreported.secrets > 0 { counters.add("secrets.unreported", unreported.secrets) }
+            if unreported.content > 0 { counters.add("content.unreported", unreported.content) }
             for o in toolObservations { findings += detector.observe(o, serverName: event.serverName) }
             toolObservations.removeAll()
             // Copied only to be redacted: most messages carry no secret.

@@ -66,6 +66,22 @@ import SonarMCP
         }
     }
 
+    /// A message reports at most `maxReportedPerMessage` content findings, the first in document
+    /// order; `inspect` returns how many more it found.
+    @Test func atMostSixtyFourContentFindingsAreReportedAMessage() throws {
+        let d = ContentDetectors(config: try shippedContentConfig())
+        let c = Capture()
+        let rows = (0..<50).map { #""../../../etc/passwd \#($0)""# }.joined(separator: ",")
+        let m = try #require(c.message("tools/call", params: #"{"name":"t","arguments":{"files":[\#(rows)]}}"#, result: nil))
+        var reported: [Finding] = []
+        let unreported = d.inspect(m.1, event: m.0) { reported.append($0) }
+        #expect(ContentDetectors.maxReportedPerMessage == 64)
+        // Two findings a string (traversal and a system file), in document order.
+        #expect(reported.count == 64)
+        #expect(reported.compactMap(\.evidence?.path) == (0..<32).flatMap { ["/params/arguments/files/\($0)", "/params/arguments/files/\($0)"] })
+        #expect(unreported == 36)
+    }
+
     /// Hostile inputs cost time linear in their size: each is timed at 64 KiB and at 256 KiB, and
     /// four times the input may cost at most eight times the time (a quadratic scan costs
     /// sixteen). A ratio, not a deadline, so a loaded CI machine does not fail it; a blow-up past
@@ -113,6 +129,15 @@ import SonarMCP
             let ns = measure("hostile \(name) 20 000", d, large, iterations: 2)
             #expect(ns / base < 8, "\(name): 5 000 rows \(base / 1e6) ms, 20 000 rows \(ns / 1e6) ms")
         }
+        // Findings on every string: sixty-four reported, the rest counted, no path made for them.
+        func findings(_ n: Int) throws -> (MCPEvent, MCPMessageView) {
+            let rows = (0..<n).map { #""../../../etc/passwd \#($0)""# }.joined(separator: ",")
+            return try #require(c.message("tools/call", params: #"{"name":"t","arguments":{"files":[\#(rows)]}}"#, result: nil))
+        }
+        let few = try findings(5_000), many = try findings(20_000)
+        let fewNs = max(measure("hostile findings 5 000", d, few, iterations: 2), 1_000_000)
+        let manyNs = measure("hostile findings 20 000", d, many, iterations: 2)
+        #expect(manyNs / fewNs < 8, "5 000 findings \(fewNs / 1e6) ms, 20 000 findings \(manyNs / 1e6) ms")
         let small = try timings(64 << 10)
         let large = try timings(256 << 10)
         for (key, ns) in large.sorted(by: { $0.key < $1.key }) {

@@ -5,12 +5,14 @@
 # usage: scripts/bench/hostile-request.py OUT N KIND
 #   KIND: aws   = N distinct AWS access key ids (each a secret finding)
 #         plain = N strings of 33 bytes without a secret (each long enough to be looked up)
+#         paths = N traversal strings (each two content findings)
 import struct, sys, random
 out, n, kind = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rnd = random.Random(1)
 A = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 def item(i):
     if kind == "aws": return "AKIA" + "".join(rnd.choice(A) for _ in range(16))
+    if kind == "paths": return "../../../etc/passwd %d" % i
     return "plain text value number %08d here" % i
 body = ('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"keys":['
         + ",".join('"%s"' % item(i) for i in range(n)) + ']}}}').encode()

@@ -73,24 +73,32 @@ public final class ContentDetectors: Sendable {
         self.config = config
     }
 
+    /// Findings reported for one message: past them, what the detectors find is counted, not
+    /// reported (each finding's path is a walk from the message, and a message of a hundred
+    /// thousand traversal strings is one attack, not two hundred thousand alerts).
+    public static let maxReportedPerMessage = 64
+
     /// One message; `event.method` is the request's method on responses. Each finding once per
-    /// (rule, path); paths are JSON pointers from the message object (`/result/tools/2/description`).
-    /// `tools`: the findings of tool definitions seen before, kept by the caller's thread.
-    public func inspect(_ view: MCPMessageView, event: MCPEvent, tools: ToolScanCache? = nil, report: (Finding) -> Void) {
+    /// (rule, path), at most `maxReportedPerMessage`; paths are JSON pointers from the message
+    /// object (`/result/tools/2/description`). `tools`: the findings of tool definitions seen
+    /// before, kept by the caller's thread. Returns how many findings went unreported.
+    @discardableResult
+    public func inspect(_ view: MCPMessageView, event: MCPEvent, tools: ToolScanCache? = nil, report: (Finding) -> Void) -> Int {
         var scan = Scan(doc: view.document, base: view.message.node)
         let doc = view.document
         let message = view.message
         switch message.kind {
         case .request:
-            guard let params = message.params, let method = message.method ?? event.method else { return }
+            guard let params = message.params, let method = message.method ?? event.method else { return 0 }
             inspectRequest(method: method, params: params, &scan)
         case .response:
-            guard let result = message.result else { return }
+            guard let result = message.result else { return 0 }
             inspectResult(method: event.method ?? Self.guessMethod(doc, result), result: result, &scan, tools: tools)
         case .notification, .error:
-            return
+            return 0
         }
         for f in scan.findings { report(f) }
+        return scan.unreported
     }
 
     /// When the request was not seen (capture joined mid-session), the shape of a result still
@@ -250,12 +258,15 @@ func forEachString(_ doc: JSONDocument, _ r: JSONRef, names: Bool = true, skippi
     }
 }
 
-/// Per-message state: the findings so far, deduplicated by (rule, path).
+/// Per-message state: the findings so far, deduplicated by (rule, path), at most
+/// `ContentDetectors.maxReportedPerMessage`; past them only counted (no path is made).
 struct Scan {
     let doc: JSONDocument
     let base: JSONRef
     var findings: [Finding] = []
     private var seen: Set<String> = []
+    private(set) var unreported = 0
+    private var isFull: Bool { findings.count >= ContentDetectors.maxReportedPerMessage }
 
     init(doc: JSONDocument, base: JSONRef) {
         self.doc = doc
@@ -266,6 +277,7 @@ struct Scan {
 
     mutating func add(_ rule: ContentRule, severity: Int? = nil, signature: String,
                       at r: JSONRef, redacted: String, matched: UnsafeBufferPointer<UInt8>) {
+        if isFull { unreported += 1; return }
         let p = path(r)
         guard seen.insert(rule.id + "\u{0}" + p).inserted else { return }
         findings.append(Finding(rule: rule.id, signatureId: rule.signatureId, signature: signature,
@@ -276,6 +288,7 @@ struct Scan {
     /// A finding made under a node of this message (its evidence path from that node), `place`
     /// being the node's path from here.
     mutating func add(_ finding: Finding, under place: String) {
+        if isFull { unreported += 1; return }
         var f = finding
         let p = place + (f.evidence?.path ?? "")
         guard seen.insert(f.rule + "\u{0}" + p).inserted else { return }
