@@ -120,7 +120,7 @@ public final class DetectionEngine {
     /// What one message shows. `headers`: the HTTP headers of the message carrying it.
     /// `secrets`: every secret value found, message and headers (for redaction of the output).
     public func inspect(_ event: MCPEvent, view: MCPMessageView, headers: HTTPHeaders?,
-                        secretLocations: SecretLocations? = nil) -> (findings: [Finding], secrets: Set<String>) {
+                        secretLocations: SecretLocations? = nil) -> (findings: [Finding], secrets: Set<String>, mask: SecretMask) {
         // Closure literals over a local collector, passed straight to the detectors: a closure
         // kept in a constant put itself and the two variables it captured on the heap, three
         // allocations a message.
@@ -130,6 +130,8 @@ public final class DetectionEngine {
         let located = secretLocations ?? secretDetector.locate(view, headers: headers, cache: scanCache)
         secretMatchesUnreported &+= located.unreported
         let secrets = located.secrets
+        // Sorted once, by the scan: the evidence here and the event's fields in the caller.
+        let mask = SecretMask(needles: located.needles)
         secretDetector.report(located, view, requestMethod: event.method) { f in
             // Credentials in authentication headers are how MCP authenticates: redacted from all
             // output, but no alert (exposure of cleartext tokens beyond loopback is its own check).
@@ -159,14 +161,13 @@ public final class DetectionEngine {
         var findings = found.findings
         if !secrets.isEmpty {
             // Evidence that quotes message text (rules, paths, injection) must not carry a secret.
-            let mask = SecretMask(secrets)
             for i in findings.indices {
                 guard var e = findings[i].evidence else { continue }
                 e.redacted = mask.apply(e.redacted)
                 findings[i].evidence = e
             }
         }
-        return (findings, secrets)
+        return (findings, secrets, mask)
     }
 
     /// `config.rules.candidates(method:kind:)`, kept in the kind's gate cache.

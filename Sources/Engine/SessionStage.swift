@@ -225,7 +225,7 @@ final class SessionStage: SessionPort {
         tracker.process(payload, parsed: parsed, rejection: rejection, digests: digests) { event, view in
             let located = secretLocations?.element(index)
             index += 1
-            var (findings, secrets) = detector.inspect(event, view: view, headers: headers, secretLocations: located)
+            var (findings, secrets, mask) = detector.inspect(event, view: view, headers: headers, secretLocations: located)
             let unreported = detector.takeUnreported()
             if unreported.secrets > 0 { counters.add("secrets.unreported", unreported.secrets) }
             if unreported.content > 0 { counters.add("content.unreported", unreported.content) }
@@ -243,7 +243,7 @@ final class SessionStage: SessionPort {
                 report(event)
             } else {
                 var e = event
-                redact(&e, view: view, secrets: secrets)
+                redact(&e, view: view, secrets: secrets, mask: mask)
                 report(e)
             }
         }
@@ -284,7 +284,7 @@ final class SessionStage: SessionPort {
 
     /// Nothing a detector recognised as a secret is written unmasked: not in `--payloads`
     /// messages, nor in fields copied from the message (tool name, ids, session id).
-    private func redact(_ e: inout MCPEvent, view: MCPMessageView, secrets: Set<String>) {
+    private func redact(_ e: inout MCPEvent, view: MCPMessageView, secrets: Set<String>, mask: SecretMask) {
         if config.mcp.includePayloads {
             if secrets.count > SecretDetector.maxReportedPerMessage {
                 // Masking every string of the message against this many secrets costs their
@@ -295,7 +295,6 @@ final class SessionStage: SessionPort {
                 e.message = PayloadRedaction.compactText(view.document, view.message.node, secrets: secrets)
             }
         }
-        let mask = SecretMask(secrets)
         func clean(_ s: String?) -> String? { s.map { mask.apply($0) } }
         e.tool = clean(e.tool)
         e.method = clean(e.method)

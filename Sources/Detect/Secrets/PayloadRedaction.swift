@@ -117,6 +117,9 @@ public struct SecretMask: Sendable {
 
     public init(_ secrets: Set<String>) { needles = PayloadRedaction.needles(secrets) }
 
+    /// The needles `SecretDetector.locate` sorted already (with each secret's JSON-pointer spelling).
+    init(needles: [PayloadRedaction.Needle]) { self.needles = needles }
+
     /// `text` with every secret in it masked.
     public func apply(_ text: String) -> String { PayloadRedaction.masked(text, needles) }
 }
