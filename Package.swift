@@ -22,8 +22,8 @@ import PackageDescription
 // LLVM's IR-level profile-guided optimisation): the hot call sites are inlined and laid out by how
 // often they ran, the hot functions are placed together (one section each, grouped by the linker)
 // and the blocks that never ran are split off to the cold end. On the benchmark corpus: 9 % fewer
-// instructions, 30 % fewer instruction-cache misses, one worker 1.2x faster (docs/performance.md,
-// "Nineteenth round"). `scripts/pgo.sh` makes the profile again after the code has changed (a
+// instructions, 29 % fewer instruction-cache misses, one worker 1.13x as fast by the medians of
+// interleaved runs (docs/performance.md, "Nineteenth round"). `scripts/pgo.sh` makes the profile again after the code has changed (a
 // function changed since is compiled without its profile, as it was before). MCPSONAR_PGO=off
 // builds without it; MCPSONAR_PGO=generate builds the instrumented sensor the script runs.
 // (Swift's own `-profile-use`, at the SIL level, stops on an assertion in the compiler.)
