@@ -127,7 +127,7 @@ public final class DetectionEngine {
         var found = FindingSet()
         // One walk gives both the findings and the secrets to mask (the request's method names
         // where a response's secret was found: "… in tools/call result").
-        let located = secretLocations ?? secretDetector.locate(view, headers: headers, cache: scanCache)
+        let located = secretLocations ?? secretDetector.locateMasked(view, headers: headers, cache: scanCache)
         secretMatchesUnreported &+= located.unreported
         let secrets = located.secrets
         // Sorted once, by the scan: the evidence here and the event's fields in the caller.

@@ -353,7 +353,7 @@ final class OpRecorder: SessionPort {
             for i in 0..<count {
                 digests.append(MCPTracker.bodyDigest(of: parsed.messages[i], in: parsed.document))
                 if let secretDetector {
-                    secrets.append(secretDetector.locate(MCPMessageView(document: parsed.document, message: parsed.messages[i]),
+                    secrets.append(secretDetector.locateMasked(MCPMessageView(document: parsed.document, message: parsed.messages[i]),
                                                           headers: headers, cache: scanCache))
                 }
             }

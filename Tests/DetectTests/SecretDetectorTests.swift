@@ -286,7 +286,7 @@ func awsKeys(_ n: Int) -> [String] {
     #expect(reported.map { $0.evidence?.path } == (0..<64).map { "/params/arguments/keys/\($0)" })
     #expect(reported.map(\.evidence?.sha256) == keys.prefix(64).map { Redaction.sha256Hex($0.utf8) })
     #expect(secrets == Set(keys))
-    #expect(detector.locate(view, headers: nil).unreported == 36)
+    #expect(detector.locateMasked(view, headers: nil).unreported == 36)
     #expect(detector.secrets(in: view, headers: nil) == Set(keys))
 }
 
@@ -390,16 +390,16 @@ func awsKeys(_ n: Int) -> [String] {
     #expect(cache.matches(headerName: "X-Api-Key", value: ghp, scanner: detector.scanner) == detector.scanHeader(name: "X-Api-Key", value: ghp))
 }
 
-/// Through `locate`: the same locations with and without the cache, message after message.
+/// Through `locateMasked`: the same locations with and without the cache, message after message.
 @Test func locateWithScanCacheIsLocateWithout() throws {
     let view = try #require(messageView(callJSON))
     let detector = SecretDetector(scanner: SecretRules.scanner)
     let cache = SecretScanCache()
     let headers = HTTPHeaders([(name: "Authorization", value: "Bearer \(PatternCases.bearer)"),
                                (name: "Host", value: "127.0.0.1:8000"), (name: "X-Key", value: npm)])
-    let plain = detector.locate(view, headers: headers)
+    let plain = detector.locateMasked(view, headers: headers)
     for _ in 0..<3 {
-        let cached = detector.locate(view, headers: headers, cache: cache)
+        let cached = detector.locateMasked(view, headers: headers, cache: cache)
         #expect(cached.hits == plain.hits)
         #expect(cached.needles.map(\.bytes) == plain.needles.map(\.bytes))
     }
@@ -414,15 +414,15 @@ func awsKeys(_ n: Int) -> [String] {
     for text in ["caf\u{e9} \(token)", "cafe\u{301} \(token)", "caf\u{e9} \(token)"] {
         let json = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"q":"\#(text)"}}"#
         let view = try #require(messageView(json))
-        let located = detector.locate(view, headers: nil, cache: cache)
+        let located = detector.locateMasked(view, headers: nil, cache: cache)
         #expect(located.hits.count == 1)
         #expect(located.hits.first.flatMap { $0.match.encodedText.map { Array($0.utf8) } } == Array(text.utf8))
-        #expect(located.hits == detector.locate(view, headers: nil).hits)
+        #expect(located.hits == detector.locateMasked(view, headers: nil).hits)
     }
     for i in 0..<6000 {
         let json = #"{"jsonrpc":"2.0","id":\#(i),"method":"tools/call","params":{"n\#(i % 13)":"v-\#(i)","k":"\#(i % 50 == 0 ? npm : "x")"}}"#
         let view = try #require(messageView(json))
-        #expect(detector.locate(view, headers: nil, cache: cache).hits == detector.locate(view, headers: nil).hits)
+        #expect(detector.locateMasked(view, headers: nil, cache: cache).hits == detector.locateMasked(view, headers: nil).hits)
     }
 }
 

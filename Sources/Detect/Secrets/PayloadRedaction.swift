@@ -115,9 +115,7 @@ public enum PayloadRedaction {
 public struct SecretMask: Sendable {
     let needles: [PayloadRedaction.Needle]
 
-    public init(_ secrets: Set<String>) { needles = PayloadRedaction.needles(secrets) }
-
-    /// The needles `SecretDetector.locate` sorted already (with each secret's JSON-pointer spelling).
+    /// The needles `SecretDetector.locateMasked` sorted already (with each secret's JSON-pointer spelling).
     init(needles: [PayloadRedaction.Needle]) { self.needles = needles }
 
     /// `text` with every secret in it masked.

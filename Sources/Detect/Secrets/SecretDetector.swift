@@ -12,13 +12,6 @@ public struct SecretDetector: Sendable {
 
     public init(scanner: SecretScanner) { self.scanner = scanner }
 
-    /// Where the secrets of a message and its headers are: what `inspect` reports from. It
-    /// depends on nothing but the message, the headers and the patterns, so worker threads find
-    /// it ahead of the session stage.
-    public func locate(_ view: MCPMessageView, headers: HTTPHeaders?, cache: SecretScanCache? = nil) -> SecretLocations {
-        locateMasked(view, headers: headers, cache: cache)
-    }
-
     /// Findings reported for one message (its headers included): past them, secrets are still
     /// found and masked everywhere, but not reported one by one (`SecretLocations.unreported`).
     /// A message of ten thousand keys is one attack, not ten thousand alerts, and each reported
@@ -52,7 +45,7 @@ public struct SecretDetector: Sendable {
         return found.secrets
     }
 
-    /// The findings of what `locate` found (at most `maxReportedPerMessage`), each signature
+    /// The findings of what `locateMasked` found (at most `maxReportedPerMessage`), each signature
     /// masked against every secret of the message.
     func report(_ found: borrowing SecretLocations, _ view: MCPMessageView, requestMethod: String?,
                 _ report: (Finding) -> Void) {
@@ -90,10 +83,13 @@ public struct SecretDetector: Sendable {
         locateMasked(view, headers: headers).secrets
     }
 
-    /// The first `maxReportedPerMessage` distinct (pattern, value, path) in document order,
-    /// headers last, with every secret masked in the paths; the replacements that mask them;
-    /// every secret found, reported or not; and how many matches went unreported.
-    func locateMasked(_ view: MCPMessageView, headers: HTTPHeaders?, cache: SecretScanCache? = nil) -> SecretLocations {
+    /// Where the secrets of a message and its headers are: what `inspect` reports from. The first
+    /// `maxReportedPerMessage` distinct (pattern, value, path) in document order, headers last,
+    /// with every secret masked in the paths; the replacements that mask them; every secret
+    /// found, reported or not; and how many matches went unreported. It depends on nothing but
+    /// the message, the headers and the patterns, so worker threads find it ahead of the session
+    /// stage. (Named as the build's profile knows it: `Profiles/`.)
+    public func locateMasked(_ view: MCPMessageView, headers: HTTPHeaders?, cache: SecretScanCache? = nil) -> SecretLocations {
         // Closure literals over a local collector: a nested function capturing the variables
         // put them on the heap, two allocations a message.
         var found = LocatedSet()
@@ -263,7 +259,7 @@ public struct SecretDetector: Sendable {
     }
 }
 
-/// The secrets of one message and its headers, masked in their paths (`SecretDetector.locate`).
+/// The secrets of one message and its headers, masked in their paths (`SecretDetector.locateMasked`).
 public struct SecretLocations: Sendable {
     /// What is reported: at most `SecretDetector.maxReportedPerMessage`.
     let hits: [SecretDetector.Located]
