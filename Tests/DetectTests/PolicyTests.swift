@@ -246,6 +246,7 @@ private func findings(_ d: PolicyDetectors, _ e: MCPEvent) -> [String] {
                              tool: nil, sessionId: nil, protocolVersion: nil, paramsSHA256: nil, size: 10,
                              latencyMicroseconds: nil, errorCode: nil, http: nil, message: nil)
             e.direction = direction
+            e.exchange = Int(flow) // the tracker's number, the same on the request and its answer
             return e
         }
         var out: [String] = []

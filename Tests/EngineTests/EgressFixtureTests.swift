@@ -89,3 +89,32 @@ func loopbackSessionsRaiseNoEgressOrExposure(_ capture: String) throws {
     #expect(mcp?["tool"] as? String == "search")
     #expect((alert?["egress"] as? [String: Any])?["via"] as? String == "tls-sni")
 }
+
+/// A remote client's `initialize` without Authorization is matched with its answer on every
+/// transport: a legacy HTTP+SSE server answers the POST on its event stream, another connection
+/// (matched by flow and id, such answers were never found). The benchmark corpus's copies of the
+/// loopback recordings put the server and its clients beyond loopback.
+@Test(arguments: ["mcp1-legacy-sse.pcap", "mcp1-streamable.pcap"])
+func unauthenticatedAnswerIsFoundOnEveryTransport(_ fixture: String) throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("mcpsonar-exposure-\(getpid())-\(fixture)").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    var options = CorpusOptions(size: 400_000, seed: 7, fixtures: [Repo.fixture(fixture)])
+    options.concurrentFlows = 10
+    _ = try Corpus.generate(options, to: path)
+    let events = try runSensor([path]).map(jsonObject)
+    let exposure = events.compactMap { e -> (rule: String, what: String)? in
+        guard let a = e["alert"] as? [String: Any], a["category"] as? String == "exposure",
+              let rule = a["rule"] as? String, let what = (e["evidence"] as? [String: Any])?["redacted"] as? String else { return nil }
+        return (rule, what)
+    }
+    let served = exposure.filter { $0.rule == "exposure.served-beyond-loopback" }.map(\.what)
+    let answered = exposure.filter { $0.rule == "exposure.unauthenticated-answer" }.map(\.what)
+    // One server, copied to one address; its answers to initialize are matched with their requests.
+    #expect(served.count == 1)
+    #expect(answered == served)
+    let initializeAnswers = events.filter {
+        let m = $0["mcp"] as? [String: Any]
+        return $0["event_type"] as? String == "mcp" && m?["kind"] as? String == "response" && m?["method"] as? String == "initialize"
+    }
+    #expect(initializeAnswers.count > 1)
+}

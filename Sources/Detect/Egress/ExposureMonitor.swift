@@ -37,12 +37,11 @@ public final class ExposureMonitor {
     }
     @exclusivity(unchecked) private var settledSlots = [SettledSlot?](repeating: nil, count: 1024)
     @exclusivity(unchecked) private var settled: Settled = []
-    /// Requests of remote clients without Authorization, by flow and id, awaiting their answer.
-    private struct PendingRequest: Hashable {
-        let flowId: UInt64
-        let id: JSONRPCID
-    }
-    @exclusivity(unchecked) private var unauthenticated: Set<PendingRequest> = []
+    /// Requests of remote clients without Authorization awaiting their answer, by the tracker's
+    /// number for the exchange: a legacy HTTP+SSE server answers on its event stream, another
+    /// connection than the POST's (by flow and id, those answers were never matched and their
+    /// requests stayed until the set was emptied).
+    @exclusivity(unchecked) private var unauthenticated: Set<Int> = []
     private let maxEntries = 100_000
 
     public init(policy: EgressPolicy) { self.policy = policy }
@@ -87,13 +86,14 @@ public final class ExposureMonitor {
             if !settled.contains(.noAuthorization), !hasAuth, let sev = policy.noAuthorization, once(.noAuthorization(server), .noAuthorization) {
                 report(finding("exposure.no-authorization", 200954, "Streamable HTTP requests to \(server) carry no Authorization", sev, server.description))
             }
-            if !client.address.isLoopback, e.kind == .request, e.method == "initialize" || e.method == "tools/list", let id = e.id, !hasAuth {
+            if !client.address.isLoopback, e.kind == .request, e.method == "initialize" || e.method == "tools/list",
+               let exchange = e.exchange, !hasAuth {
                 if unauthenticated.count >= maxEntries { unauthenticated.removeAll() }
-                unauthenticated.insert(PendingRequest(flowId: e.flowId, id: id))
+                unauthenticated.insert(exchange)
             }
         }
-        if e.direction == .toClient, e.kind == .response, e.method == "initialize" || e.method == "tools/list", let id = e.id,
-           unauthenticated.remove(PendingRequest(flowId: e.flowId, id: id)) != nil, let sev = policy.unauthenticatedAnswer, once(.answer(server)) {
+        if e.direction == .toClient, e.kind == .response, e.method == "initialize" || e.method == "tools/list", let exchange = e.exchange,
+           unauthenticated.remove(exchange) != nil, let sev = policy.unauthenticatedAnswer, once(.answer(server)) {
             report(finding("exposure.unauthenticated-answer", 200955,
                            "\(server) answered \(e.method ?? "") to remote client \(client.address) that sent no Authorization", sev, server.description))
         }

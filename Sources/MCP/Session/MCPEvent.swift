@@ -68,6 +68,10 @@ public struct MCPEvent: Sendable {
     public var duplicateRequestId = false
     /// The server this message belongs to: `address:port` and URL path.
     public var serverKey: String = ""
+    /// The tracker's number for the request this message is, or answers (when its request was
+    /// seen): the same on both, whatever connection each came on (a legacy HTTP+SSE server
+    /// answers a POST on its event stream). Not written out.
+    public var exchange: Int? = nil
 }
 
 /// A JSON payload as the application layer delivers it: an HTTP body, an SSE event's data,

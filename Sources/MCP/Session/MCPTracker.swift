@@ -262,10 +262,11 @@ public final class MCPTracker {
             }
             initializingClient = client
             let cursor = method == "tools/list" && m.params.flatMap { doc.member($0, literal: "cursor") } != nil
-            e.duplicateRequestId = file(id: id, method: method, tool: e.tool, version: version, payload: payload,
-                                        client: client, cursor: cursor)
+            (e.duplicateRequestId, e.exchange) = file(id: id, method: method, tool: e.tool, version: version, payload: payload,
+                                                      client: client, cursor: cursor)
         } else if m.kind == .response || m.kind == .error, let id = m.id {
-            if let request = answer(id: id, payload: payload) {
+            if case let (request, serial)? = answer(id: id, payload: payload) {
+                e.exchange = serial
                 e.method = request.method
                 e.tool = request.tool
                 e.latencyMicroseconds = max(0, payload.time.microseconds(since: request.time))
@@ -345,7 +346,7 @@ public final class MCPTracker {
     /// Files a request; true when its id was already waiting in one of its scopes.
     @discardableResult
     private func file(id: JSONRPCID, method: String, tool: String?, version: String?, payload: MCPPayload,
-                      client: (String?, String?, String?)?, cursor: Bool) -> Bool {
+                      client: (String?, String?, String?)?, cursor: Bool) -> (duplicate: Bool, serial: Int) {
         var duplicate = false
         // A client's request is answered in the same HTTP exchange; a server's request (sent on an
         // SSE stream) is answered by a new POST, so only the wider scopes apply to it.
@@ -392,7 +393,7 @@ public final class MCPTracker {
             requestOrder.removeFirst(requestOrderHead)
             requestOrderHead = 0
         }
-        return duplicate
+        return (duplicate, serial)
     }
 
     /// Whether the request in `slot` is filed under `key`.
@@ -404,13 +405,15 @@ public final class MCPTracker {
         }
     }
 
-    private func answer(id: JSONRPCID, payload: MCPPayload) -> PendingRequest? {
+    /// The request `id` answers, with its serial number.
+    private func answer(id: JSONRPCID, payload: MCPPayload) -> (PendingRequest, Int)? {
         let requester = payload.direction.reversed
-        var answered: PendingRequest? = nil
+        var answered: (PendingRequest, Int)? = nil
         forEachScope(of: payload, includeExchange: true) { scope in
             let key = PendingKey(scope: scope, requester: requester, id: id)
             guard let slot = pending.find(key.hash, where: { holds($0, key) }) else { return true }
-            answered = forget(slot: slot)
+            let serial = waiting[slot]?.serial
+            if let request = forget(slot: slot), let serial { answered = (request, serial) }
             return false
         }
         return answered
