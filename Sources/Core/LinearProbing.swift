@@ -6,15 +6,51 @@ public protocol ProbedBucket {
 }
 
 /// What the engine's open-addressing indexes share (the flow table's `FlowIndex`, the MCP
-/// tracker's `PendingIndex`): linear probing over a power-of-two array kept at most half full,
-/// and removal by backward shift, so a table that fills and empties forever never degrades (no
-/// tombstones). Inlinable, so each index gets it specialised for its own buckets.
-public enum LinearProbing {
+/// tracker's `PendingIndex`): a power-of-two array of buckets kept at most half full, linear
+/// probing, and removal by backward shift, so a table that fills and empties forever never
+/// degrades (no tombstones).
+///
+/// The buckets live in memory of their own, owned by this value and freed with it (it cannot
+/// be copied): a lookup reads them through a plain pointer. In a Swift array the flow table's
+/// lookup, once a packet, retained and released the array (two atomic operations) and checked
+/// its uniqueness to write. Every index is masked, so every access stays inside the buckets.
+/// Inlinable, so each index gets it specialised for its own buckets.
+public struct LinearProbing<B: ProbedBucket>: ~Copyable {
+    @usableFromInline var buckets: UnsafeMutableBufferPointer<B>
+    @usableFromInline var storedMask: Int
+    @usableFromInline var storedCount = 0
+    /// `capacity - 1`.
+    public var mask: Int { storedMask }
+    /// Occupied buckets.
+    public var count: Int { storedCount }
+
+    /// `capacity`: a power of two.
+    public init(capacity: Int) {
+        var c = 1
+        while c < max(capacity, 2) { c <<= 1 }
+        buckets = .allocate(capacity: c)
+        buckets.initialize(repeating: B())
+        storedMask = c - 1
+    }
+
+    deinit {
+        _ = buckets.deinitialize()
+        buckets.deallocate()
+    }
+
+    public var capacity: Int { buckets.count }
+
+    /// The bucket at `i` (taken modulo the capacity).
+    @inlinable
+    public subscript(i: Int) -> B {
+        get { buckets[i & mask] }
+        set { buckets[i & mask] = newValue }
+    }
+
     /// The first bucket from the home position of `hash`, before the first empty one, that
     /// `matches`.
     @inlinable
-    public static func index<B: ProbedBucket>(of hash: UInt64, in buckets: [B], mask: Int,
-                                              where matches: (B) -> Bool) -> Int? {
+    public func index(of hash: UInt64, where matches: (B) -> Bool) -> Int? {
         var i = Int(truncatingIfNeeded: hash) & mask
         while buckets[i].isOccupied {
             if matches(buckets[i]) { return i }
@@ -23,29 +59,40 @@ public enum LinearProbing {
         return nil
     }
 
-    /// Puts `bucket` in the first empty bucket from its home position.
+    /// Puts `bucket` in the first empty bucket from its home position, twice as many buckets
+    /// first when that would fill more than half.
     @inlinable
-    public static func place<B: ProbedBucket>(_ bucket: B, in buckets: inout [B], mask: Int) {
+    public mutating func insert(_ bucket: B) {
+        if (count + 1) * 2 > buckets.count { grow() }
+        Self.place(bucket, in: buckets, mask: storedMask)
+        storedCount += 1
+    }
+
+    @inlinable
+    static func place(_ bucket: B, in buckets: UnsafeMutableBufferPointer<B>, mask: Int) {
         var i = Int(truncatingIfNeeded: bucket.hash) & mask
         while buckets[i].isOccupied { i = (i &+ 1) & mask }
         buckets[i] = bucket
     }
 
-    /// The buckets of `old` placed in an array twice as large.
+    /// The entries placed in buckets twice as many.
     @inlinable
-    public static func grown<B: ProbedBucket>(_ old: [B]) -> [B] {
-        var buckets = Array(repeating: B(), count: old.count * 2)
-        let mask = buckets.count - 1
-        for b in old where b.isOccupied { place(b, in: &buckets, mask: mask) }
-        return buckets
+    mutating func grow() {
+        let old = buckets
+        buckets = .allocate(capacity: old.count * 2)
+        buckets.initialize(repeating: B())
+        storedMask = buckets.count - 1
+        for b in old where b.isOccupied { Self.place(b, in: buckets, mask: storedMask) }
+        _ = old.deinitialize()
+        old.deallocate()
     }
 
     /// Empties bucket `i`, moving each later bucket of its cluster into the hole when its home
     /// position does not lie (cyclically) after the hole, so every entry stays reachable.
     @inlinable
-    public static func remove<B: ProbedBucket>(at i: Int, in buckets: inout [B], mask: Int) {
-        var hole = i
-        var j = i
+    public mutating func remove(at i: Int) {
+        var hole = i & mask
+        var j = hole
         while true {
             j = (j &+ 1) & mask
             guard buckets[j].isOccupied else { break }
@@ -56,5 +103,6 @@ public enum LinearProbing {
             }
         }
         buckets[hole] = B()
+        storedCount -= 1
     }
 }

@@ -342,18 +342,30 @@ public final class FlowTable {
         if stamp > flow.lastSeen { flow.lastSeen = stamp }
         let slot = flow.slot
         guard newest != slot else { return }
-        unlink(slot)
-        link(slot)
+        // One uniqueness check of the links for the move, not one a write (four).
+        links.withUnsafeMutableBufferPointer { l in
+            unlink(slot, in: l)
+            link(slot, in: l)
+        }
     }
 
     private func link(_ slot: Int32) {
+        links.withUnsafeMutableBufferPointer { link(slot, in: $0) }
+    }
+
+    private func unlink(_ slot: Int32) {
+        links.withUnsafeMutableBufferPointer { unlink(slot, in: $0) }
+    }
+
+    // The slots are those of live flows, or of the list's ends: all below `links.count`.
+    private func link(_ slot: Int32, in links: UnsafeMutableBufferPointer<Link>) {
         links[Int(slot)] = Link(older: newest, newer: -1)
         if newest >= 0 { links[Int(newest)].newer = slot }
         newest = slot
         if oldest < 0 { oldest = slot }
     }
 
-    private func unlink(_ slot: Int32) {
+    private func unlink(_ slot: Int32, in links: UnsafeMutableBufferPointer<Link>) {
         let l = links[Int(slot)]
         if l.older >= 0 { links[Int(l.older)].newer = l.newer } else { oldest = l.newer }
         if l.newer >= 0 { links[Int(l.newer)].older = l.older } else { newest = l.older }
@@ -380,21 +392,18 @@ public final class FlowTable {
 /// value, often three cache misses; here it is one bucket, and the flow, which the packet reads
 /// anyway, confirms the key. Removal shifts the following buckets back (no tombstones), so a
 /// lookup never walks past more than its cluster (`LinearProbing`, shared with the tracker's `PendingIndex`).
-struct FlowIndex {
+struct FlowIndex: ~Copyable {
     private struct Bucket: ProbedBucket {
         var hash: UInt64 = 0
         var flow: Unmanaged<Flow>? = nil
         var isOccupied: Bool { flow != nil }
     }
-    private var buckets: [Bucket]
-    private var mask: Int
-    private var used = 0
+    private var buckets: LinearProbing<Bucket>
     private let seed: UInt64
 
     init(seed: UInt64, capacity: Int = 64) {
         self.seed = seed
-        buckets = Array(repeating: Bucket(), count: capacity)
-        mask = capacity - 1
+        buckets = LinearProbing(capacity: capacity)
     }
 
     func hash(_ key: FlowKey) -> UInt64 { key.hashed(seed: seed) }
@@ -409,32 +418,24 @@ struct FlowIndex {
     /// The first flow with this hash that `matches`.
     @inline(__always)
     func find(_ hash: UInt64, where matches: (Flow) -> Bool) -> Flow? {
-        var i = Int(truncatingIfNeeded: hash) & mask
+        var i = Int(truncatingIfNeeded: hash)
         while let flow = buckets[i].flow {
             if buckets[i].hash == hash {
                 let f = flow.takeUnretainedValue()
                 if matches(f) { return f }
             }
-            i = (i + 1) & mask
+            i &+= 1
         }
         return nil
     }
 
     mutating func insert(_ hash: UInt64, _ flow: Flow) {
-        if (used + 1) * 2 > buckets.count {
-            buckets = LinearProbing.grown(buckets)
-            mask = buckets.count - 1
-        }
-        LinearProbing.place(Bucket(hash: hash, flow: Unmanaged.passUnretained(flow)), in: &buckets, mask: mask)
-        used += 1
+        buckets.insert(Bucket(hash: hash, flow: Unmanaged.passUnretained(flow)))
     }
 
     mutating func remove(_ hash: UInt64, _ flow: Flow) {
         let target = Unmanaged.passUnretained(flow).toOpaque()
-        guard let i = LinearProbing.index(of: hash, in: buckets, mask: mask, where: { $0.flow?.toOpaque() == target }) else {
-            return
-        }
-        LinearProbing.remove(at: i, in: &buckets, mask: mask)
-        used -= 1
+        guard let i = buckets.index(of: hash, where: { $0.flow?.toOpaque() == target }) else { return }
+        buckets.remove(at: i)
     }
 }
