@@ -47,8 +47,12 @@ final class FlowApp {
     @exclusivity(unchecked) var lastSessionID: String?
     @exclusivity(unchecked) var lastHost: String?
     @exclusivity(unchecked) var lastProtocolVersion: String?
-    /// Newline-delimited JSON-RPC, tried beside HTTP until one of them recognises the stream.
+    /// Newline-delimited JSON-RPC, tried beside HTTP until one of them recognises the stream:
+    /// made for the first bytes HTTP does not recognise at once, not with every connection (most
+    /// start with a request line, and the parser was made and freed for nothing).
     @exclusivity(unchecked) var lines: LineJSONParser?
+    /// No longer tried: HTTP (or DNS, or a WebSocket) it is, or a gap came first.
+    @exclusivity(unchecked) var linesRuledOut = false
     /// After a 101 to a WebSocket upgrade: the frames, and the exchange that upgraded.
     @exclusivity(unchecked) var webSocket: WebSocketConnectionParser?
     @exclusivity(unchecked) var upgrade: HTTPMessageContext?
@@ -68,10 +72,26 @@ final class FlowApp {
             + (tls?.bufferedBytes ?? 0) + (dns?.bufferedBytes ?? 0)
     }
 
-    init(limits: HTTPLimits, lines lineLimits: LineJSONLimits) {
+    init(limits: HTTPLimits) {
         http = HTTPConnectionParser(limits: limits, emitsResponseHeads: false)
-        lines = LineJSONParser(limits: lineLimits)
     }
+
+    /// The lines parser, made on first use; nil once ruled out.
+    func linesParser(_ limits: LineJSONLimits) -> LineJSONParser? {
+        if let lines { return lines }
+        if linesRuledOut { return nil }
+        let made = LineJSONParser(limits: limits)
+        lines = made
+        return made
+    }
+
+    func ruleOutLines() {
+        lines = nil
+        linesRuledOut = true
+    }
+
+    /// What the lines parser decided, or would say now: undecided before it is made.
+    var linesVerdict: LineJSONParser.Verdict { lines?.verdict ?? (linesRuledOut ? .other : .undecided) }
 }
 
 /// The header fields whose text a connection's messages repeat, remembered per connection.
@@ -451,11 +471,11 @@ final class FlowStage {
             app = existing
         } else {
             if case .end = event { return }
-            app = FlowApp(limits: config.http, lines: config.lines)
+            app = FlowApp(limits: config.http)
             if flow.server.port == 53 {
                 app.dns = DNSStreamParser()
                 app.tlsOpen = false
-                app.lines = nil
+                app.ruleOutLines()
                 notes(flow)?.appProto = "dns"
             }
             flow.app = app
@@ -504,16 +524,15 @@ final class FlowStage {
         switch event {
         case .data(let bytes):
             if app.http.isHTTP != false { app.http.feed(bytes, direction: direction) { self.handle($0, flow: flow, time: time) } }
-            if let lines = app.lines {
-                if app.http.isHTTP == true {
-                    app.lines = nil // HTTP it is
-                } else {
-                    lines.feed(bytes, direction: direction) { self.handle($0, flow: flow, time: time) }
-                }
+            if app.http.isHTTP == true {
+                if !app.linesRuledOut { app.ruleOutLines() } // HTTP it is
+            } else if let lines = app.linesParser(config.lines) {
+                lines.feed(bytes, direction: direction) { self.handle($0, flow: flow, time: time) }
             }
         case .gap(let length):
             if app.http.isHTTP != false { app.http.gap(length, direction: direction) { self.handle($0, flow: flow, time: time) } }
-            app.lines?.gap(length, direction: direction)
+            // A gap before any bytes rules the lines out, as the parser itself would.
+            if let lines = app.lines { lines.gap(length, direction: direction) } else { app.ruleOutLines() }
         case .end:
             if app.http.isHTTP != false { app.http.end(direction: direction) { self.handle($0, flow: flow, time: time) } }
             app.lines?.end(direction: direction) { self.handle($0, flow: flow, time: time) }
@@ -522,7 +541,7 @@ final class FlowStage {
             app.tls = nil
             app.tlsOpen = false
         }
-        if app.webSocket == nil && app.http.isHTTP == false && (app.lines?.verdict ?? .other) == .other && !app.tlsOpen {
+        if app.webSocket == nil && app.http.isHTTP == false && app.linesVerdict == .other && !app.tlsOpen {
             // Neither HTTP nor JSON-RPC lines: nothing here for the sensor; later packets cost
             // only the flow lookup. A WebSocket joined after its handshake cannot be read (the
             // negotiated extensions and any deflate history are unknown): say so rather than guess.
@@ -625,7 +644,7 @@ final class FlowStage {
         if let subprotocol = handshake.subprotocol, asciiContainsLowercased(subprotocol, "mcp"), notes(flow) != nil {
             port.carriesMCP(flow.id)
         }
-        app.lines = nil
+        app.ruleOutLines()
         // Frames that travelled with the handshake: the client's may precede the 101 (sent
         // optimistically), the server's follow it in the same segment.
         let emitFrame: (WebSocketOutput) -> Void = { output in
