@@ -16,6 +16,14 @@ public final class PolicyDetectors {
     @exclusivity(unchecked) private var clientCalls: [IPAddress: RateWindow] = [:]
     @exclusivity(unchecked) private var toolCalls: [ToolKey: RateWindow] = [:]
     private let maxTrackedKeys = 100_000
+    /// The catalogue's entries of recent methods, by the method's bytes: requests use a few
+    /// method names, and the catalogue's dictionary hashed each one with SipHash (about 440
+    /// instructions a request). Made anew with a new catalogue.
+    private var recentMethods = PolicyDetectors.methodCache()
+
+    private static func methodCache() -> BytesCache<MethodCatalogue.Entry?> {
+        BytesCache(slotCount: 256, maxBytes: 64, seed: 0x6D65_7468_6F64_7321)
+    }
 
     /// A server's tool, for its budget. Not the two names joined with a space: then server "a b"
     /// with tool "c" and server "a" with tool "b c" shared one window (and each call made a String).
@@ -33,6 +41,7 @@ public final class PolicyDetectors {
     public func reconfigure(catalogue: MethodCatalogue, policy: Policy) {
         self.catalogue = catalogue
         self.policy = policy
+        recentMethods = Self.methodCache()
     }
 
     public func inspect(_ e: MCPEvent, report: (Finding) -> Void) {
@@ -46,7 +55,10 @@ public final class PolicyDetectors {
     private func methods(_ e: MCPEvent, _ report: (Finding) -> Void) {
         guard e.kind == .request || e.kind == .notification, let method = e.method else { return }
         let sender = e.direction == .toServer ? "client" : "server"
-        guard let entry = catalogue.methods[method] else {
+        let known = method.withUTF8Bytes { bytes in
+            recentMethods.value(for: UnsafeRawBufferPointer(bytes)) { catalogue.methods[method] }
+        }
+        guard let entry = known else {
             if let sev = policy.unknownMethod {
                 report(Finding(rule: "method.unknown", signatureId: 200501,
                                signature: "MCP method '\(method)' is in no protocol version's catalogue (sent by the \(sender))",
