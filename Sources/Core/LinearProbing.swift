@@ -24,7 +24,7 @@ public struct LinearProbing<B: ProbedBucket>: ~Copyable {
     /// Occupied buckets.
     public var count: Int { storedCount }
 
-    /// `capacity`: a power of two.
+    /// Room for `capacity` buckets, rounded up to a power of two (two at least).
     public init(capacity: Int) {
         var c = 1
         while c < max(capacity, 2) { c <<= 1 }
