@@ -100,7 +100,7 @@ func unauthenticatedAnswerIsFoundOnEveryTransport(_ fixture: String) throws {
     defer { try? FileManager.default.removeItem(atPath: path) }
     var options = CorpusOptions(size: 400_000, seed: 7, fixtures: [Repo.fixture(fixture)])
     options.concurrentFlows = 10
-    _ = try Corpus.generate(options, to: path)
+    let report = try Corpus.generate(options, to: path)
     let events = try runSensor([path]).map(jsonObject)
     let exposure = events.compactMap { e -> (rule: String, what: String)? in
         guard let a = e["alert"] as? [String: Any], a["category"] as? String == "exposure",
@@ -116,5 +116,7 @@ func unauthenticatedAnswerIsFoundOnEveryTransport(_ fixture: String) throws {
         let m = $0["mcp"] as? [String: Any]
         return $0["event_type"] as? String == "mcp" && m?["kind"] as? String == "response" && m?["method"] as? String == "initialize"
     }
-    #expect(initializeAnswers.count > 1)
+    // Every copy's initialize was answered and paired, several clients' copies in all.
+    #expect(report.copies.count == 1 && report.copies[0] > 1)
+    #expect(initializeAnswers.count == report.copies.first)
 }
