@@ -60,11 +60,18 @@ public struct LinearProbing<B: ProbedBucket>: ~Copyable {
     }
 
     /// Puts `bucket` in the first empty bucket from its home position, twice as many buckets
-    /// first when that would fill more than half.
+    /// first when that would fill more than half. `empty`: that bucket, when a lookup of the
+    /// same hash just ended on it (then it is not probed for again unless the buckets grow).
     @inlinable
-    public mutating func insert(_ bucket: B) {
-        if (count + 1) * 2 > buckets.count { grow() }
-        Self.place(bucket, in: buckets, mask: storedMask)
+    public mutating func insert(_ bucket: B, empty: Int? = nil) {
+        if (count + 1) * 2 > buckets.count {
+            grow()
+            Self.place(bucket, in: buckets, mask: storedMask)
+        } else if let i = empty, !buckets[i & storedMask].isOccupied {
+            buckets[i & storedMask] = bucket
+        } else {
+            Self.place(bucket, in: buckets, mask: storedMask)
+        }
         storedCount += 1
     }
 

@@ -45,7 +45,7 @@ struct PendingIndex: ~Copyable {
             }
             i &+= 1
         }
-        buckets.insert(Bucket(hash: hash, slot: slot))
+        buckets.insert(Bucket(hash: hash, slot: slot), empty: i) // where the probe above ended
         return nil
     }
 
