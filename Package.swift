@@ -66,7 +66,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
         .target(name: "SonarCore", path: "Sources/Core", swiftSettings: release),
-        .target(name: "SonarCapture", dependencies: ["SonarCore", "CPcap"], path: "Sources/Capture", swiftSettings: release),
+        // The SIGBUS guard of capture files read through a mapping (a signal handler: C, not Swift).
+        .target(name: "CMappedFile", path: "Sources/CMappedFile"),
+        .target(name: "SonarCapture", dependencies: ["SonarCore", "CPcap", "CMappedFile"], path: "Sources/Capture", swiftSettings: release),
         .target(name: "SonarDecode", dependencies: ["SonarCore"], path: "Sources/Decode", swiftSettings: release),
         .target(name: "SonarFlow", dependencies: ["SonarCore", "SonarDecode"], path: "Sources/Flow", swiftSettings: release),
         .target(name: "SonarProtocols", dependencies: ["SonarCore", "CZlib"], path: "Sources/Protocols", swiftSettings: release),

@@ -73,7 +73,7 @@ public enum Benchmark {
     public static func readAll(_ files: [String]) throws(CaptureError) -> (packets: UInt64, bytes: UInt64) {
         var packets: UInt64 = 0, bytes: UInt64 = 0
         for path in files {
-            let source = try PcapSource.openFile(path)
+            let source = try PcapSource.openFile(path, inPlace: false)
             reading: while true {
                 switch source.next() {
                 case .packet(let p):
