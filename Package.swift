@@ -66,7 +66,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
         .target(name: "SonarCore", path: "Sources/Core", swiftSettings: release),
-        // The SIGBUS guard of capture files read through a mapping (a signal handler: C, not Swift).
+        // What a capture file read through a mapping needs from C: the SIGBUS guard (a signal
+        // handler must not reach the Swift runtime) and a prefetch hint.
         .target(name: "CMappedFile", path: "Sources/CMappedFile"),
         .target(name: "SonarCapture", dependencies: ["SonarCore", "CPcap", "CMappedFile"], path: "Sources/Capture", swiftSettings: release),
         .target(name: "SonarDecode", dependencies: ["SonarCore"], path: "Sources/Decode", swiftSettings: release),

@@ -16,14 +16,17 @@ import Glibc
 /// and words every error.
 ///
 /// A file cut short while it is mapped raises SIGBUS at the first page it no longer has, and
-/// reads as zeros in the rest of the page its new end falls in. The guard (`CMappedFile`) turns the
-/// fault into zeros and a flag, checked after each record's header is read: reading stops at the
-/// first record in a lost page, and libpcap, handed the file there, finds it shorter than that and
-/// the reader says so. Bytes the file lost after its records were checked are zeros, and the
-/// records of the page the cut falls in are its bytes up to the cut and zeros after (zero-length
-/// records, mostly): as with libpcap, whose stdio buffer holds up to 1 MiB the file may no longer
-/// have, nothing past a cut is trusted, but here nothing is ever invented either. A read-ahead
-/// probe a page past each record closed that gap, and cost 6 % of a run in waiting for memory.
+/// reads as zeros in the rest of the page its new end falls in. The guard (`CMappedFile`) turns
+/// the fault into zeros and a flag, checked after each record's header is read: the first record
+/// whose header lies in a lost page is not handed out, and `PcapSource` hands the file back there
+/// (libpcap reads on when that record is still in the file; when it is not, the reader says the
+/// file was cut). The records of the page the cut falls in are the file's bytes up to the cut and
+/// zeros after (zero-length records, mostly), and bytes lost after their record was handed out
+/// read as zeros: as with libpcap, whose stdio buffer holds up to 1 MiB the file may no longer
+/// have, nothing past a cut is the file's, but nothing from elsewhere is handed out either. A
+/// probe a page past each record kept even those zeros out, and cost 6 % of a run in waits on
+/// memory. Pages given back (below) are read again from the page cache if touched, so a packet
+/// handed out before stays readable.
 struct MappedRecords {
     let base: UnsafeRawPointer
     /// Bytes mapped (the file's size when it was opened).

@@ -4,7 +4,8 @@ import SonarCore
 import Glibc
 #endif
 
-/// One packet as libpcap hands it over: borrowed bytes, valid only until the next `next()` call.
+/// One packet as the capture hands it over: borrowed bytes (libpcap's buffer, or a plain pcap
+/// file's mapping), valid only until the next `next()` call.
 public struct CapturedPacket {
     public var timestamp: Timestamp
     /// The captured bytes (`caplen`), never more: a snaplen-truncated packet is shorter than `wireLength`.
@@ -191,7 +192,8 @@ public final class PcapSource {
         }
     }
 
-    /// Reads the next packet. The returned bytes are libpcap's buffer: no copy is made.
+    /// Reads the next packet. The returned bytes are libpcap's buffer or, for a plain pcap file,
+    /// the file's mapping: no copy is made.
     public func next() -> CaptureResult {
         if mapped != nil {
             if let packet = mapped?.next() { return .packet(packet) }
@@ -278,7 +280,8 @@ private func cText(_ buffer: [CChar]) -> String {
 }
 
 extension PcapSource {
-    /// How far into its file a replay has read (libpcap's stdio position); nil when live.
+    /// How far into its file a replay has read (the mapped reader's offset, or libpcap's stdio
+    /// position); nil when live.
     public var fileOffset: Int64? {
         if let m = mapped { return Int64(m.offset) }
         guard !isLive, let file = pcap_file(handle) else { return nil }
