@@ -3,14 +3,6 @@ import Testing
 
 /// The contract's exit statuses and error lines, through the real binary.
 @Suite struct CommandLineTests {
-    func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mcpsonar-tests-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let path = dir.appendingPathComponent(name).path
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        return path
-    }
-
     @Test func replayWritesOnlyJSONLinesAndExitsZero() throws {
         let r = try runBinary(["-r", Repo.fixture("mcp2-streamable.pcap"), "--no-detect"])
         #expect(r.status == 0)

@@ -53,14 +53,6 @@ import Testing
     /// Bytes that differ from packet to packet, so a packet handed out of the wrong place shows.
     static func payload(_ n: Int, _ seed: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ seed &* 7 &+ 1) } }
 
-    static func write(_ bytes: [UInt8], _ name: String) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mcpsonar-mapped-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let path = dir.appendingPathComponent(name).path
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        return path
-    }
-
     @Test func everyFixtureReadsTheSameInPlaceAsThroughLibpcap() throws {
         var files = Repo.originals() + Repo.crafted()
         for original in Repo.originals() where original.hasSuffix(".pcap") {
@@ -110,7 +102,7 @@ import Testing
     @Test(arguments: oddFiles.keys.sorted())
     func oddFilesEndAsLibpcapEndsThem(_ name: String) throws {
         let (bytes, mapped) = try #require(Self.oddFiles[name])
-        let path = try Self.write(bytes, name)
+        let path = try temporaryFile(name, bytes)
         let r = try Self.both(path)
         #expect(r.inPlace == r.libpcap, "\(name)")
         #expect(r.mapped == mapped, "\(name)")
@@ -142,7 +134,7 @@ import Testing
     ])
     func aFileCutShortWhileReadShowsWhatTheMappingShows(_ before: Int, _ cut: Int) throws {
         let bytes = Self.records(200, size: 1000)
-        let path = try Self.write(bytes, "cut-\(before)-\(cut).pcap")
+        let path = try temporaryFile("cut-\(before)-\(cut).pcap", bytes)
         let whole = Self.read(try PcapSource.openFile(path, inPlace: false))
         #expect(whole.count == 201)
         let source = try PcapSource.openFile(path)
@@ -189,7 +181,7 @@ import Testing
     /// too: libpcap reads on from where the mapping ends.
     @Test func aFileThatGrowsIsReadToItsNewEnd() throws {
         let first = Self.records(50, size: 700)
-        let path = try Self.write(first, "grows.pcap")
+        let path = try temporaryFile("grows.pcap", first)
         let source = try PcapSource.openFile(path)
         #expect(source.readsInPlace)
         var got = Self.read(source, upTo: 20)

@@ -17,6 +17,15 @@ final class MemorySink: EventSink {
 /// The hard variants scripts/fixtures/variants.py makes of every Streamable-HTTP original.
 let variantKinds = ["tiny", "reorder", "sll2", "null", "raw", "vlan6", "qinq6", "pcapng"]
 
+/// Writes `bytes` to a file named `name` in this test process's temporary directory.
+func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mcpsonar-tests-\(getpid())")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let path = dir.appendingPathComponent(name).path
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    return path
+}
+
 enum Repo {
     /// The repository root, found from this file's path.
     static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
