@@ -40,6 +40,7 @@ struct MappedRecords {
     /// The file's timestamps are nanoseconds: divided by 1 000, as libpcap does for a
     /// microsecond reader.
     let nanoseconds: Bool
+    /// The system's page size: pages are given back whole.
     let pageSize: Int
     /// The offset of the next record.
     private(set) var offset = 24
