@@ -4,9 +4,9 @@ import SonarCore
 import Testing
 
 /// Plain pcap files are read in place from a mapping (`MappedRecords`), everything else by
-/// libpcap. The two must hand out the same packets and end the same way, whatever the file holds,
-/// and a file cut short or grown while it is read must neither crash the reader nor hand out
-/// bytes the file never held.
+/// libpcap. The two must hand out the same packets and end the same way, whatever the file holds;
+/// a file cut short while it is read must not crash the reader, which hands out only the file's
+/// bytes and, past the cut, the zeros the mapping shows, and a file that grows is read to its end.
 @Suite struct MappedCaptureTests {
     /// One packet as a reader gave it, or how reading ended.
     enum Read: Equatable {
@@ -45,9 +45,8 @@ import Testing
         le32(magic) + le16(2) + le16(minor) + le32(0) + le32(0) + le32(snaplen) + le32(1)
     }
 
-    static func record(seconds: UInt32 = 1_700_000_000, fraction: UInt32 = 0, _ data: [UInt8], wire: UInt32? = nil,
-                       caplen: UInt32? = nil) -> [UInt8] {
-        le32(seconds) + le32(fraction) + le32(caplen ?? UInt32(data.count)) + le32(wire ?? UInt32(data.count)) + data
+    static func record(seconds: UInt32 = 1_700_000_000, fraction: UInt32 = 0, _ data: [UInt8], wire: UInt32? = nil) -> [UInt8] {
+        le32(seconds) + le32(fraction) + le32(UInt32(data.count)) + le32(wire ?? UInt32(data.count)) + data
     }
 
     /// Bytes that differ from packet to packet, so a packet handed out of the wrong place shows.
