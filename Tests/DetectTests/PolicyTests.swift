@@ -216,14 +216,14 @@ private func findings(_ d: PolicyDetectors, _ e: MCPEvent) -> [String] {
     #expect(send(flow: 1, client: 0x0A00_0001) == ["exposure.served-beyond-loopback", "exposure.cleartext-session",
                                                    "exposure.no-authorization"])
     #expect(send(flow: 1, client: 0x0A00_0001).isEmpty)
-    // Flow 1025 shares flow 1's slot: another client, so a new cleartext pair.
+    // Another client of the same server: a new cleartext pair.
     #expect(send(flow: 1025, client: 0x0A00_0002) == ["exposure.cleartext-session"])
     #expect(send(flow: 1, client: 0x0A00_0001, auth: true) == ["exposure.cleartext-credentials"])
     #expect(send(flow: 2, client: 0x0A00_0001, auth: true).isEmpty)
     #expect(send(flow: 1025, client: 0x0A00_0002, auth: true) == ["exposure.cleartext-credentials"])
     // Two pairs that share a slot of the memo: each still gets its own findings.
-    let first = ExposureMonitor.slot(.v4(0x0A00_0003), server, count: 1024)
-    let twin = (4...UInt32(100_000)).first { ExposureMonitor.slot(.v4(0x0A00_0000 | $0), server, count: 1024) == first }
+    let first = ExposureMonitor.slot(.v4(0x0A00_0003), server, count: ExposureMonitor.settledSlotCount)
+    let twin = (4...UInt32(100_000)).first { ExposureMonitor.slot(.v4(0x0A00_0000 | $0), server, count: ExposureMonitor.settledSlotCount) == first }
     guard let twin else { Issue.record("no two clients share a slot"); return }
     #expect(send(flow: 3, client: 0x0A00_0003) == ["exposure.cleartext-session"])
     #expect(send(flow: 4, client: 0x0A00_0000 | twin) == ["exposure.cleartext-session"])

@@ -236,6 +236,26 @@ private final class Harness {
     #expect(h.tracker.session("id:F") != nil)
 }
 
+/// Two connections whose ids share a slot of the tracker's memo of flow keys take turns: each
+/// message is filed under its own connection's session, whichever of them the slot holds.
+@Test func flowsSharingAMemoSlotKeepTheirOwnSessions() {
+    let h = Harness()
+    let a: UInt64 = 3
+    let b = a + UInt64(MCPTracker.flowKeySlots)
+    func hello(_ name: String) -> String {
+        #"{"jsonrpc":"2.0","method":"notifications/initialized","params":{"_meta":{"io.modelcontextprotocol/clientInfo":{"name":"\#(name)","version":"1"}}}}"#
+    }
+    let plain = #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#
+    h.send(hello("a"), .toServer, flow: a, transport: .websocket)
+    h.send(hello("b"), .toServer, flow: b, transport: .websocket)
+    for _ in 0..<2 {
+        #expect(h.send(plain, .toServer, flow: a, transport: .websocket)[0].clientName == "a")
+        #expect(h.send(plain, .toServer, flow: b, transport: .websocket)[0].clientName == "b")
+    }
+    #expect(h.tracker.session("flow:\(a)")?.clientName == "a")
+    #expect(h.tracker.session("flow:\(b)")?.clientName == "b")
+}
+
 /// Digests are written as lower-case hex, two digits a byte, high digit first.
 @Test func hexWritesEveryByteValue() {
     let all = (0..<256).map { UInt8($0) }
