@@ -284,43 +284,57 @@ public struct SecretLocations: Sendable {
 /// without the cache. Texts over `maxTextBytes` are scanned each time: at most
 /// 2 × 4,096 slots of 256 bytes (or a header's name and value of 256 each) are kept.
 public final class SecretScanCache {
-    // Objects, made on a miss and read on every hit: a hit takes one reference to its entry,
-    // not one to each String and array of a struct copied out of the table.
-    private final class HeaderEntry {
+    /// What an entry knows besides its bytes.
+    private struct EntryInfo {
         let hash: UInt64
-        /// The name's bytes, then the value's: one array, one object less to reach on a hit.
-        let bytes: [UInt8]
+        /// Bytes stored after the header: a header field's name then its value, or a text.
+        let count: Int
+        /// The name's share of them (a text: all of them).
         let nameCount: Int
         let matches: [SecretMatch]
-        init(hash: UInt64, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, matches: [SecretMatch]) {
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(name.count + value.count)
-            bytes.append(contentsOf: name)
-            bytes.append(contentsOf: value)
-            self.hash = hash; self.bytes = bytes; self.nameCount = name.count; self.matches = matches
+    }
+    /// One object, made on a miss and read on every hit: a hit takes one reference to it, not
+    /// one to each String and array of a struct copied out of the table. Its bytes are stored
+    /// in it, after its header: held in an array of their own, they were one more object a
+    /// lookup reached after the slot and the entry, a third dependent cache miss for every
+    /// field of every head once a thousand connections take turns.
+    private final class Entry: ManagedBuffer<EntryInfo, UInt8> {
+        static func make(hash: UInt64, _ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
+                         matches: [SecretMatch]) -> Entry {
+            let count = name.count + value.count
+            let made = Entry.create(minimumCapacity: count) { _ in
+                EntryInfo(hash: hash, count: count, nameCount: name.count, matches: matches)
+            }
+            // `create` called on this class makes an instance of it.
+            let entry = unsafeDowncast(made, to: Entry.self)
+            entry.withUnsafeMutablePointerToElements { p in
+                let to = UnsafeMutableRawPointer(p)
+                if let from = name.baseAddress { to.copyMemory(from: from, byteCount: name.count) }
+                if let from = value.baseAddress { (to + name.count).copyMemory(from: from, byteCount: value.count) }
+            }
+            return entry
         }
 
-        func holds(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Bool {
-            guard nameCount == name.count, bytes.count == name.count + value.count else { return false }
-            return bytes.withUnsafeBytes { b in
-                ByteHash.same(UnsafeRawBufferPointer(rebasing: b[..<nameCount]), name)
-                    && ByteHash.same(UnsafeRawBufferPointer(rebasing: b[nameCount...]), value)
+        /// Whether this entry is of exactly these bytes (`value` empty for a text).
+        func holds(_ hash: UInt64, _ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Bool {
+            withUnsafeMutablePointers { info, p in
+                guard info.pointee.hash == hash, info.pointee.nameCount == name.count,
+                      info.pointee.count == name.count + value.count else { return false }
+                let stored = UnsafeRawPointer(p)
+                return ByteHash.same(UnsafeRawBufferPointer(start: stored, count: name.count), name)
+                    && ByteHash.same(UnsafeRawBufferPointer(start: stored + name.count, count: value.count), value)
             }
         }
-    }
-    private final class TextEntry {
-        let hash: UInt64
-        let bytes: [UInt8]
-        let matches: [SecretMatch]
-        init(hash: UInt64, bytes: [UInt8], matches: [SecretMatch]) {
-            self.hash = hash; self.bytes = bytes; self.matches = matches
-        }
+
+        /// Read through the header's pointer: `header`, a class's stored property, is checked for
+        /// exclusive access at run time on every read.
+        var matches: [SecretMatch] { withUnsafeMutablePointerToHeader { $0.pointee.matches } }
     }
     // Unchecked exclusivity: each access is one subscript read or write of the standard
     // library's, with no code of ours running inside it, so no two can overlap (the scans run
     // between accesses). The check cost more than the lookup itself.
-    @exclusivity(unchecked) private var headers: [HeaderEntry?]
-    @exclusivity(unchecked) private var texts: [TextEntry?]
+    @exclusivity(unchecked) private var headers: [Entry?]
+    @exclusivity(unchecked) private var texts: [Entry?]
     /// The patterns the answers were found with: new patterns (a rules reload) start afresh.
     /// Held, not just identified, so that new patterns can never sit at the old ones' address.
     @exclusivity(unchecked) private var compiled: SecretScanner.Compiled?
@@ -356,9 +370,9 @@ public final class SecretScanCache {
         use(scanner)
         let hash = ByteHash.mix(ByteHash.mix(0x9E37_79B9_7F4A_7C15, name) ^ 0xFF, value)
         let slot = Int(truncatingIfNeeded: hash) & (Self.slotCount - 1)
-        if let e = headers[slot], e.hash == hash, e.holds(name, value) { return e.matches }
+        if let e = headers[slot], e.holds(hash, name, value) { return e.matches }
         let found = scan()
-        headers[slot] = HeaderEntry(hash: hash, name: name, value: value, matches: found)
+        headers[slot] = Entry.make(hash: hash, name, value, matches: found)
         return found
     }
 
@@ -370,12 +384,10 @@ public final class SecretScanCache {
         use(scanner)
         let hash = ByteHash.mix(0x2545_F491_4F6C_DD1D, UnsafeRawBufferPointer(text))
         let slot = Int(truncatingIfNeeded: hash) & (Self.slotCount - 1)
-        if let e = texts[slot], e.hash == hash, e.bytes.count == text.count,
-           e.bytes.withUnsafeBytes({ ByteHash.same($0, UnsafeRawBufferPointer(text)) }) {
-            return e.matches
-        }
+        let bytes = UnsafeRawBufferPointer(text)
+        if let e = texts[slot], e.holds(hash, bytes, UnsafeRawBufferPointer(start: nil, count: 0)) { return e.matches }
         let found = scanner.scan(utf8: text)
-        texts[slot] = TextEntry(hash: hash, bytes: Array(text), matches: found)
+        texts[slot] = Entry.make(hash: hash, bytes, UnsafeRawBufferPointer(start: nil, count: 0), matches: found)
         return found
     }
 }
