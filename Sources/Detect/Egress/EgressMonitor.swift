@@ -32,7 +32,8 @@ public final class EgressMonitor {
     /// the set only grows, so a host found here is in it, and a message of a known server skips
     /// the set's SipHash (about 270 instructions a message when servers alternate). Sized for a
     /// thousand connections at once to as many servers (the benchmark corpus has 5 149 server
-    /// hosts): at 256 slots they pushed each other out between their messages. 24 bytes a slot.
+    /// hosts; at 256 slots more of them pushed each other out: `noteMCP` 4.42 M -> 4.26 M
+    /// instructions on `corpus-30MB` at 2 048). 24 bytes a slot.
     @exclusivity(unchecked) private var recentHosts = [IPAddress?](repeating: nil, count: 2048)
     @exclusivity(unchecked) private var lastToolCall: [IPAddress: MCPEvent] = [:]
     /// (Client that received the answer, answered address) → (names, expiry), bounded. Keyed by
