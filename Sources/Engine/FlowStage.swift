@@ -35,12 +35,12 @@ public struct EngineConfig: Sendable {
 // that runs no other code, so no two accesses can overlap and the run-time check (about 200
 // instructions each, ~10 a packet) can never fire. Fields holding parser state or passed
 // `inout` keep the check.
-/// Per-flow application state: the HTTP parser of the connection, and the legacy HTTP+SSE
-/// session ids its GET streams announced (by exchange).
-final class FlowApp {
+/// Per-flow application state: the HTTP parser of the connection (this object itself), and the
+/// legacy HTTP+SSE session ids its GET streams announced (by exchange). A subclass of the parser,
+/// not an object holding one: a delivery reads the flow, then this, not this and then the parser.
+final class FlowApp: HTTPConnectionParser {
     // Read on every delivery. Unchecked (see above): each access loads or stores a reference or
     // a table entry; the parsers are called through local references, never while an access lasts.
-    let http: HTTPConnectionParser
     @exclusivity(unchecked) var legacySessions: [Int: String] = [:]
     /// The session id, host and protocol version last read from a head of this connection
     /// (`headerText`): every message of a session repeats them.
@@ -66,14 +66,15 @@ final class FlowApp {
     @exclusivity(unchecked) var dns: DNSStreamParser?
     /// What this flow's parsers held when last measured (part of the engine's total).
     @exclusivity(unchecked) var buffered = 0
-    /// Bytes the parsers of this flow hold now.
-    var bufferedBytes: Int {
-        http.heldCapacity + (lines?.bufferedBytes ?? 0) + (webSocket?.bufferedBytes ?? 0)
+    /// Bytes the parsers of this flow hold now (the HTTP parser's, that is this object's, and
+    /// the others').
+    var parsersHeldBytes: Int {
+        heldCapacity + (lines?.bufferedBytes ?? 0) + (webSocket?.bufferedBytes ?? 0)
             + (tls?.bufferedBytes ?? 0) + (dns?.bufferedBytes ?? 0)
     }
 
     init(limits: HTTPLimits) {
-        http = HTTPConnectionParser(limits: limits, emitsResponseHeads: false)
+        super.init(limits: limits, emitsResponseHeads: false)
     }
 
     /// The lines parser, made on first use; nil once ruled out.
@@ -453,7 +454,7 @@ final class FlowStage {
         if let app = flow.app as? FlowApp {
             appBufferedBytes -= app.buffered
             app.buffered = 0
-            counters.merge(app.http.counters)
+            counters.merge(app.counters)
             if let lines = app.lines { counters.merge(lines.counters) }
             if let ws = app.webSocket { counters.merge(ws.counters) }
             if let tls = app.tls { counters.merge(tls.counters) }
@@ -523,25 +524,25 @@ final class FlowStage {
         }
         switch event {
         case .data(let bytes):
-            if app.http.isHTTP != false { app.http.feed(bytes, direction: direction) { self.handle($0, flow: flow, time: time) } }
-            if app.http.isHTTP == true {
+            if app.isHTTP != false { app.feed(bytes, direction: direction) { self.handle($0, flow: flow, time: time) } }
+            if app.isHTTP == true {
                 if !app.linesRuledOut { app.ruleOutLines() } // HTTP it is
             } else if let lines = app.linesParser(config.lines) {
                 lines.feed(bytes, direction: direction) { self.handle($0, flow: flow, time: time) }
             }
         case .gap(let length):
-            if app.http.isHTTP != false { app.http.gap(length, direction: direction) { self.handle($0, flow: flow, time: time) } }
+            if app.isHTTP != false { app.gap(length, direction: direction) { self.handle($0, flow: flow, time: time) } }
             // A gap before any bytes rules the lines out, as the parser itself would.
             if let lines = app.lines { lines.gap(length, direction: direction) } else { app.ruleOutLines() }
         case .end:
-            if app.http.isHTTP != false { app.http.end(direction: direction) { self.handle($0, flow: flow, time: time) } }
+            if app.isHTTP != false { app.end(direction: direction) { self.handle($0, flow: flow, time: time) } }
             app.lines?.end(direction: direction) { self.handle($0, flow: flow, time: time) }
         }
-        if app.http.isHTTP == true {
+        if app.isHTTP == true {
             app.tls = nil
             app.tlsOpen = false
         }
-        if app.webSocket == nil && app.http.isHTTP == false && app.linesVerdict == .other && !app.tlsOpen {
+        if app.webSocket == nil && app.isHTTP == false && app.linesVerdict == .other && !app.tlsOpen {
             // Neither HTTP nor JSON-RPC lines: nothing here for the sensor; later packets cost
             // only the flow lookup. A WebSocket joined after its handshake cannot be read (the
             // negotiated extensions and any deflate history are unknown): say so rather than guess.
@@ -651,7 +652,7 @@ final class FlowStage {
             self.handle(output, app: app, flow: flow, time: time)
         }
         for direction in [Direction.toServer, .toClient] {
-            let held = app.http.bytesAfterUpgrade(direction)
+            let held = app.bytesAfterUpgrade(direction)
             if !held.isEmpty { held.withUnsafeBytes { ws.feed($0, direction: direction, emit: emitFrame) } }
         }
     }
@@ -728,7 +729,7 @@ final class FlowStage {
     /// is no longer read (its buffers are released), counted and, on an MCP connection, alerted.
     private func account(_ app: FlowApp, flow: Flow, direction: Direction, time: Timestamp) {
         guard flow.app === app else { return } // released meanwhile (bypassed, closed)
-        let held = app.bufferedBytes
+        let held = app.parsersHeldBytes
         appBufferedBytes += held - app.buffered
         app.buffered = held
         guard appBufferedBytes > config.maxAppBufferedBytesTotal else { return }

@@ -48,7 +48,12 @@ import Darwin
 /// http.chunk_resynced, http.obs_fold, http.body_damaged, http.truncated_message, http.unsupported_transfer_coding.
 ///
 /// One parser per connection, used from one thread; `emit` must not call back into it.
-public final class HTTPConnectionParser {
+///
+/// Open so that the engine's per-connection state can be this same object (a subclass) rather
+/// than a second one pointing to it: every delivery then reads one object where it read two,
+/// one after the other. Nothing here can be overridden from outside this module (no member is
+/// `open`), so calls stay direct.
+open class HTTPConnectionParser {
     public let limits: HTTPLimits
     public private(set) var counters = Counters()
     /// nil until decided from the first start line seen (a request line to the server, or a
