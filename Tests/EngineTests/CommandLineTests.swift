@@ -69,8 +69,7 @@ import Testing
     }
 
     @Test func outputFileAndPayloads() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mcpsonar-out-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try scratchSubdirectory("out")
         let out = dir.appendingPathComponent("events.json").path
         try? FileManager.default.removeItem(atPath: out)
         let r = try runBinary(["-r", Repo.fixture("mcp2-streamable.pcap"), "-o", out, "--payloads", "--no-detect"])
@@ -121,7 +120,7 @@ import Testing
 /// Rules on the command line: validation, refusal at start, pins.
 @Suite struct RulesCommandLineTests {
     func temporaryDirectory(_ name: String) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mcpsonar-rules-\(getpid())-\(name)")
+        let dir = scratchDirectory.appendingPathComponent("rules-\(name)")
         try? FileManager.default.removeItem(at: dir)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir

@@ -60,8 +60,7 @@ import Testing
     @Test(arguments: 0..<cases.count)
     func damagedCaptureGivesOneClearLine(_ index: Int) throws {
         let (name, bytes, status, fragment) = Self.cases[index]
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mcpsonar-damaged-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try scratchSubdirectory("damaged")
         let path = dir.appendingPathComponent(name).path
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let r = try runBinary(["-r", path, "--no-detect"])

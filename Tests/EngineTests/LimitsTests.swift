@@ -116,7 +116,7 @@ struct LimitsTests {
         #expect(missing.status == 2)
         #expect(missing.stderr == "mcpsonar: invalid limits: /nonexistent/limits.yml:0:0: cannot read the file\n")
         // Refused before anything is opened: no output file is created.
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("mcpsonar-limits-out-\(getpid()).jsonl").path
+        let out = scratchDirectory.appendingPathComponent("limits-out.jsonl").path
         let refused = try runBinary(["-r", fixture, "-o", out, "--limit", "json.max_depth=0"])
         #expect(refused.status == 2)
         #expect(refused.stderr == "mcpsonar: --limit json.max_depth: 0 is out of range (1 to 100000)\n")

@@ -40,8 +40,7 @@ import Testing
 
     @Test func liveCaptureOnLoopbackWritesEveryMessage() throws {
         let port = Self.freePort()
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mcpsonar-live-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try scratchSubdirectory("live")
         let out = dir.appendingPathComponent("live.json").path
         try? FileManager.default.removeItem(atPath: out)
 

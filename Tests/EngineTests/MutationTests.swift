@@ -10,8 +10,7 @@ import SonarDetect
 func mutatedCapturesNeverCrash(_ seed: Int) throws {
     var rng = SplitMix64(seed: UInt64(seed) &* 0x9E37_79B9 &+ 17)
     let sources = Repo.originals().map { Repo.fixture($0) } + Repo.crafted().map { Repo.fixture($0) }
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mcpsonar-mutants-\(getpid())-\(seed)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let dir = try scratchSubdirectory("mutants-\(seed)")
     for n in 0..<12 {
         let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: sources[Int(rng.next() % UInt64(sources.count))])))
         guard data.count > 24 else { continue }

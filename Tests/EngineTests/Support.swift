@@ -17,11 +17,29 @@ final class MemorySink: EventSink {
 /// The hard variants scripts/fixtures/variants.py makes of every Streamable-HTTP original.
 let variantKinds = ["tiny", "reorder", "sll2", "null", "raw", "vlan6", "qinq6", "pcapng"]
 
-/// Writes `bytes` to a file named `name` in this test process's temporary directory.
-func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
+/// This test process's directory for the files its tests write, removed when the process ends:
+/// a run of the tests leaves nothing in the system's temporary directory (each run left a dozen
+/// directories there, about 2 MB).
+let scratchDirectory: URL = {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mcpsonar-tests-\(getpid())")
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    atexit {
+        try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory
+            .appendingPathComponent("mcpsonar-tests-\(getpid())"))
+    }
+    return dir
+}()
+
+/// A directory named `name` under `scratchDirectory`, made if missing.
+func scratchSubdirectory(_ name: String) throws -> URL {
+    let dir = scratchDirectory.appendingPathComponent(name)
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    let path = dir.appendingPathComponent(name).path
+    return dir
+}
+
+/// Writes `bytes` to a file named `name` in this test process's scratch directory.
+func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
+    let path = scratchDirectory.appendingPathComponent(name).path
     try Data(bytes).write(to: URL(fileURLWithPath: path))
     return path
 }
