@@ -120,10 +120,8 @@ import Testing
 /// Rules on the command line: validation, refusal at start, pins.
 @Suite struct RulesCommandLineTests {
     func temporaryDirectory(_ name: String) throws -> URL {
-        let dir = scratchDirectory.appendingPathComponent("rules-\(name)")
-        try? FileManager.default.removeItem(at: dir)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir
+        try? FileManager.default.removeItem(at: scratchDirectory.appendingPathComponent("rules-\(name)"))
+        return try scratchSubdirectory("rules-\(name)")
     }
 
     @Test func shippedRulesCheckOK() throws {

@@ -47,10 +47,9 @@ final class SensorProcess {
     }
 }
 
+/// A new directory of its own under the test process's scratch directory (its callers remove it).
 func temporaryDirectory(_ name: String) throws -> URL {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mcpsonar-\(name)-\(getpid())-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir
+    try scratchSubdirectory("\(name)-\(UUID().uuidString.prefix(8))")
 }
 
 func readLines(_ path: String) -> [String] {
