@@ -191,7 +191,13 @@ final class SessionStage: SessionPort {
 
     /// A payload made ready by a worker thread: parsed, its messages' digests and secrets found.
     func mcpPayload(_ payload: consuming MCPPayload, headers: HTTPHeaders?, prepared: consuming PreparedPayload) {
-        mcpPayload(consume payload, headers: headers, parsed: prepared.parsed, rejection: prepared.rejection,
+        // The parse taken out, not read through the parameter: read through it, the whole
+        // prepared payload was copied first (each of the parse's references retained, on the
+        // session thread, for objects the worker made: a cache line fetched from the other core
+        // and written), then released with it.
+        var prepared = consume prepared
+        let parsed = prepared.parsed.take()
+        mcpPayload(consume payload, headers: headers, parsed: parsed, rejection: prepared.rejection,
                    digests: prepared.digests, secretLocations: prepared.secrets)
     }
 
