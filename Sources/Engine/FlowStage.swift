@@ -73,8 +73,13 @@ final class FlowApp: HTTPConnectionParser {
             + (tls?.bufferedBytes ?? 0) + (dns?.bufferedBytes ?? 0)
     }
 
-    init(limits: HTTPLimits) {
-        super.init(limits: limits, emitsResponseHeads: false)
+    init(limits: SharedHTTPLimits) {
+        super.init(shared: limits, emitsResponseHeads: false)
+    }
+
+    /// A connection's state with limits of its own (tests).
+    convenience init(limits: HTTPLimits) {
+        self.init(limits: SharedHTTPLimits(limits))
     }
 
     /// The lines parser, made on first use; nil once ruled out.
@@ -207,6 +212,8 @@ final class FlowStage {
     let config: EngineConfig
     let detectionOn: Bool
     private let port: SessionPort
+    /// `config.http`, held once for every connection's parser.
+    private let httpLimits: SharedHTTPLimits
     /// Decodes raw packets (one worker); with several workers the reader thread decodes.
     // Unchecked: decoding calls nothing outside the decoder, so no access can overlap this one.
     @exclusivity(unchecked) private(set) var decoder: PacketDecoder
@@ -232,6 +239,7 @@ final class FlowStage {
         self.config = config
         self.detectionOn = config.detection != nil
         self.port = port
+        self.httpLimits = SharedHTTPLimits(config.http)
         self.decoder = PacketDecoder(limits: config.decode)
         self.flows = FlowTable(config: config.flow)
     }
@@ -472,7 +480,7 @@ final class FlowStage {
             app = existing
         } else {
             if case .end = event { return }
-            app = FlowApp(limits: config.http)
+            app = FlowApp(limits: httpLimits)
             if flow.server.port == 53 {
                 app.dns = DNSStreamParser()
                 app.tlsOpen = false

@@ -54,8 +54,13 @@ import Darwin
 /// one after the other. Nothing here can be overridden from outside this module (no member is
 /// `open`), so calls stay direct.
 open class HTTPConnectionParser {
-    public let limits: HTTPLimits
-    public private(set) var counters = Counters()
+    // Declaration order is the layout. What every delivery reads and writes comes first, in the
+    // object's first cache line with its header (which the engine's retain of the object has
+    // just brought in): whether the stream is HTTP, which direction was touched, each
+    // direction's state and what its buffers reserved. What a head, an exchange or an upgrade
+    // needs follows. The limits are not here but shared (`SharedHTTPLimits`): 88 bytes that were
+    // in every parser, ahead of all of these.
+
     /// nil until decided from the first start line seen (a request line to the server, or a
     /// status line to the client for a connection picked up mid-stream). false: not HTTP, the
     /// caller should stop feeding (any further input is ignored).
@@ -66,35 +71,47 @@ open class HTTPConnectionParser {
     @exclusivity(unchecked) private var storedIsHTTP: Bool?
     /// True once a 101 or a CONNECT 2xx ended HTTP on this connection.
     public private(set) var isUpgraded = false
-
-    // Each direction's state is made when that direction first sends: a connection that only
-    // ever sends one way (a stalled client, one of a million idle ones) costs one.
-    private var toServerHalf: Half?
-    private var toClientHalf: Half?
-    /// Requests awaiting their final response, oldest first. Unchecked: every access is one
-    /// standard-library operation (append, removeFirst, first, count).
-    @exclusivity(unchecked) private var pending: [(index: Int, head: HTTPRequestHead)] = []
-    private var nextExchangeIndex = 0
-    private var undecidedBytes = 0
-    private var afterUpgradeToServer: [UInt8] = []
-    private var afterUpgradeToClient: [UInt8] = []
-    /// What each direction's buffers reserved when last measured (`heldCapacity`), and which
-    /// directions this parser touched since (bit `Direction.index`): set on every input of a
-    /// direction, and on the request side when a response's head settles what it held. Kept
-    /// here, not in each `Half`: the budget's read after a delivery then touches only this
-    /// object, not the other direction's (a cache miss each delivery). Unchecked: plain values,
-    /// each access one load or store.
-    @exclusivity(unchecked) private var measuredToServer = 0
-    @exclusivity(unchecked) private var measuredToClient = 0
+    /// Which directions this parser touched since `heldCapacity` last measured them (bit
+    /// `Direction.index`): set on every input of a direction, and on the request side when a
+    /// response's head settles what it held. Unchecked: a plain value, each access one load or store.
     @exclusivity(unchecked) private var touchedHalves: UInt8 = 0
-
     /// Whether a response's head is handed out (`HTTPOutput.responseHead`). The engine reads
     /// responses through their bodies and upgrades and turns this off: building and handing out
     /// a head nobody reads (its context copied and released) cost about 440 instructions.
     public let emitsResponseHeads: Bool
 
-    public init(limits: HTTPLimits = .init(), emitsResponseHeads: Bool = true) {
-        self.limits = limits
+    // Each direction's state is made when that direction first sends: a connection that only
+    // ever sends one way (a stalled client, one of a million idle ones) costs one.
+    private var toServerHalf: Half?
+    private var toClientHalf: Half?
+    /// What each direction's buffers reserved when last measured (`heldCapacity`). Kept here, not
+    /// in each `Half`: the budget's read after a delivery then touches only this object, not the
+    /// other direction's (a cache miss each delivery). Unchecked: plain values, each access one
+    /// load or store.
+    @exclusivity(unchecked) private var measuredToServer = 0
+    @exclusivity(unchecked) private var measuredToClient = 0
+
+    /// Requests awaiting their final response, oldest first. Unchecked: every access is one
+    /// standard-library operation (append, removeFirst, first, count).
+    @exclusivity(unchecked) private var pending: [(index: Int, head: HTTPRequestHead)] = []
+    private var nextExchangeIndex = 0
+    private var undecidedBytes = 0
+    private let shared: SharedHTTPLimits
+    public private(set) var counters = Counters()
+    private var afterUpgradeToServer: [UInt8] = []
+    private var afterUpgradeToClient: [UInt8] = []
+
+    /// The limits this parser works within (one copy for all the parsers made with the same
+    /// `SharedHTTPLimits`).
+    public var limits: HTTPLimits { shared.limits }
+
+    public convenience init(limits: HTTPLimits = .init(), emitsResponseHeads: Bool = true) {
+        self.init(shared: SharedHTTPLimits(limits), emitsResponseHeads: emitsResponseHeads)
+    }
+
+    /// A parser reading `shared`'s limits, which every connection of an engine shares.
+    public init(shared: SharedHTTPLimits, emitsResponseHeads: Bool = true) {
+        self.shared = shared
         self.emitsResponseHeads = emitsResponseHeads
     }
 
@@ -1170,6 +1187,13 @@ private final class Half {
         validator = StartLineValidator(direction: direction)
         sse = SSEParser(maxEventBytes: limits.maxSSEEventBytes)
     }
+}
+
+/// HTTP limits held once for many parsers: an engine makes one and gives it to every connection's
+/// parser, which then holds a reference (8 bytes) instead of its own copy (88).
+public final class SharedHTTPLimits: Sendable {
+    public let limits: HTTPLimits
+    public init(_ limits: HTTPLimits) { self.limits = limits }
 }
 
 // MARK: - Helpers
