@@ -39,33 +39,39 @@ public struct EngineConfig: Sendable {
 /// legacy HTTP+SSE session ids its GET streams announced (by exchange). A subclass of the parser,
 /// not an object holding one: a delivery reads the flow, then this, not this and then the parser.
 final class FlowApp: HTTPConnectionParser {
-    // Read on every delivery. Unchecked (see above): each access loads or stores a reference or
-    // a table entry; the parsers are called through local references, never while an access lasts.
+    // Declaration order is the layout, after the parser's own fields: what every delivery reads
+    // (the budget's figure, which other parsers the connection has) first, then what a message
+    // reads (the legacy sessions, the memos of the last head's fields), then the rare.
+    // Unchecked (see above): each access loads or stores a reference, a value or a table entry;
+    // the parsers are called through local references, never while an access lasts.
+    /// What this flow's parsers held when last measured (part of the engine's total).
+    @exclusivity(unchecked) var buffered = 0
+    /// Newline-delimited JSON-RPC, tried beside HTTP until one of them recognises the stream:
+    /// made for the first bytes HTTP does not recognise at once, not with every connection (most
+    /// start with a request line, and the parser was made and freed for nothing).
+    @exclusivity(unchecked) var lines: LineJSONParser?
+    /// After a 101 to a WebSocket upgrade: the frames.
+    @exclusivity(unchecked) var webSocket: WebSocketConnectionParser?
+    /// The first client bytes are tried as a TLS ClientHello until it is read or ruled out
+    /// (`tlsOpen` until then). The parser is made only for a first byte that starts a handshake
+    /// record (22): any other is not TLS, known without it (an allocation, a feed and a counter
+    /// that went with the parser, on every plain connection).
+    @exclusivity(unchecked) var tls: TLSClientHelloParser?
+    /// DNS over TCP (port 53): length-prefixed messages instead of HTTP.
+    @exclusivity(unchecked) var dns: DNSStreamParser?
+    @exclusivity(unchecked) var tlsOpen = true
+    /// No longer tried: HTTP (or DNS, or a WebSocket) it is, or a gap came first.
+    @exclusivity(unchecked) var linesRuledOut = false
     @exclusivity(unchecked) var legacySessions: [Int: String] = [:]
     /// The session id, host and protocol version last read from a head of this connection
     /// (`headerText`): every message of a session repeats them.
     @exclusivity(unchecked) var lastSessionID: String?
     @exclusivity(unchecked) var lastHost: String?
     @exclusivity(unchecked) var lastProtocolVersion: String?
-    /// Newline-delimited JSON-RPC, tried beside HTTP until one of them recognises the stream:
-    /// made for the first bytes HTTP does not recognise at once, not with every connection (most
-    /// start with a request line, and the parser was made and freed for nothing).
-    @exclusivity(unchecked) var lines: LineJSONParser?
-    /// No longer tried: HTTP (or DNS, or a WebSocket) it is, or a gap came first.
-    @exclusivity(unchecked) var linesRuledOut = false
-    /// After a 101 to a WebSocket upgrade: the frames, and the exchange that upgraded.
-    @exclusivity(unchecked) var webSocket: WebSocketConnectionParser?
-    @exclusivity(unchecked) var upgrade: HTTPMessageContext?
-    /// The first client bytes are tried as a TLS ClientHello until it is read or ruled out
-    /// (`tlsOpen` until then). The parser is made only for a first byte that starts a handshake
-    /// record (22): any other is not TLS, known without it (an allocation, a feed and a counter
-    /// that went with the parser, on every plain connection).
-    @exclusivity(unchecked) var tlsOpen = true
-    @exclusivity(unchecked) var tls: TLSClientHelloParser?
-    /// DNS over TCP (port 53): length-prefixed messages instead of HTTP.
-    @exclusivity(unchecked) var dns: DNSStreamParser?
-    /// What this flow's parsers held when last measured (part of the engine's total).
-    @exclusivity(unchecked) var buffered = 0
+    /// The exchange that upgraded the connection to a WebSocket, boxed: held inline, its 112
+    /// bytes were in every connection's object for the few that upgrade.
+    @exclusivity(unchecked) var upgraded: UpgradedExchange?
+
     /// Bytes the parsers of this flow hold now (the HTTP parser's, that is this object's, and
     /// the others').
     var parsersHeldBytes: Int {
@@ -203,6 +209,12 @@ struct FlowFigures {
         appBufferedBytes += o.appBufferedBytes
         counters.merge(o.counters)
     }
+}
+
+/// The request and response that upgraded a connection to a WebSocket (see `FlowApp.upgraded`).
+final class UpgradedExchange {
+    let context: HTTPMessageContext
+    init(_ context: HTTPMessageContext) { self.context = context }
 }
 
 /// The per-flow half of the pipeline: flows → reassembly → HTTP/SSE/WebSocket/lines/TLS/DNS.
@@ -648,7 +660,7 @@ final class FlowStage {
                                            extensions: response.headers["sec-websocket-extensions"])
         let ws = WebSocketConnectionParser(handshake: handshake, limits: config.webSocket)
         app.webSocket = ws
-        app.upgrade = context
+        app.upgraded = UpgradedExchange(context)
         notes(flow)?.appProto = "websocket"
         if let subprotocol = handshake.subprotocol, asciiContainsLowercased(subprotocol, "mcp"), notes(flow) != nil {
             port.carriesMCP(flow.id)
@@ -668,14 +680,15 @@ final class FlowStage {
     private func handle(_ output: WebSocketOutput, app: FlowApp, flow: Flow, time: Timestamp) {
         switch output {
         case .message(let direction, .text, let bytes):
-            let request = app.upgrade?.request
+            let upgraded = app.upgraded
+            let request = upgraded?.context.request
             let http = HTTPContext(method: request?.method, url: request?.target,
                                    host: request?.headers.firstValue("host") { headerText($0, memo: app, .host) },
-                                   status: app.upgrade?.response?.status)
+                                   status: upgraded?.context.response?.status)
             let payload = MCPPayload(time: time, flowId: flow.id, client: flow.client, server: flow.server,
                                      direction: direction, transport: .websocket, appProto: "websocket",
                                      http: http, bytes: bytes)
-            port.mcpPayload(payload, headers: direction == .toServer ? request?.headers : app.upgrade?.response?.headers)
+            port.mcpPayload(payload, headers: direction == .toServer ? request?.headers : upgraded?.context.response?.headers)
         case .message(_, .binary, _):
             // MCP over WebSocket is one JSON-RPC message per text message (SDK transports).
             counters.add("websocket.binary_message_ignored")
