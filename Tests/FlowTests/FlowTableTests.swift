@@ -22,7 +22,7 @@ private func packet(_ port: UInt16, at second: Int64, v6: Bool = false) -> Decod
         let a = Endpoint(address: .v4(UInt32(truncatingIfNeeded: next)), port: 1000)
         let b = Endpoint(address: .v4(0x0A00_0002), port: 80)
         defer { next += 1 }
-        return Flow(id: next, key: FlowKey(a, b, transport: .tcp), client: a, server: b, time: .zero)
+        return Flow(id: next, key: FlowKey(a, b, transport: .tcp), client: a, time: .zero)
     }
     for step in 0..<20_000 {
         // Grow to a few hundred entries, then hover there, removing as often as adding.
@@ -130,7 +130,7 @@ extension SplitMix {
     let b = Endpoint(address: .v4(0x0A00_0002), port: 80)
     let c = Endpoint(address: .v6(1, 2), port: 80)
     for (client, server) in [(a, b), (b, a), (a, a), (a, c), (c, a)] {
-        let flow = Flow(id: 1, key: FlowKey(client, server, transport: .tcp), client: client, server: server, time: .zero)
+        let flow = Flow(id: 1, key: FlowKey(client, server, transport: .tcp), client: client, time: .zero)
         for source in [a, b, c, Endpoint(address: .v4(0x0A00_0001), port: 80)] {
             #expect(flow.direction(from: source) == (source == client ? .toServer : .toClient),
                     "client \(client), server \(server), source \(source)")
