@@ -124,13 +124,15 @@ extension SplitMix {
 }
 
 /// A packet's direction is read off the key's ends; it answers as comparing with `client`,
-/// whichever end the client is, and when both ends are one endpoint.
+/// whichever end the client is, and when both ends are one endpoint. The client and the server
+/// are read off the key too: each is the end it was made with, whichever end of the key that is.
 @Test func directionAnswersAsComparingWithTheClient() {
     let a = Endpoint(address: .v4(0x0A00_0001), port: 5000)
     let b = Endpoint(address: .v4(0x0A00_0002), port: 80)
     let c = Endpoint(address: .v6(1, 2), port: 80)
     for (client, server) in [(a, b), (b, a), (a, a), (a, c), (c, a)] {
         let flow = Flow(id: 1, key: FlowKey(client, server, transport: .tcp), client: client, time: .zero)
+        #expect(flow.client == client && flow.server == server, "client \(client), server \(server)")
         for source in [a, b, c, Endpoint(address: .v4(0x0A00_0001), port: 80)] {
             #expect(flow.direction(from: source) == (source == client ? .toServer : .toClient),
                     "client \(client), server \(server), source \(source)")
