@@ -83,11 +83,6 @@ final class FlowApp: HTTPConnectionParser {
         super.init(shared: limits, emitsResponseHeads: false)
     }
 
-    /// A connection's state with limits of its own (tests).
-    convenience init(limits: HTTPLimits) {
-        self.init(limits: SharedHTTPLimits(limits))
-    }
-
     /// The lines parser, made on first use; nil once ruled out.
     func linesParser(_ limits: LineJSONLimits) -> LineJSONParser? {
         if let lines { return lines }

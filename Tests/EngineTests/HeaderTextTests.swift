@@ -5,7 +5,7 @@ import SonarProtocols
 /// A connection's messages repeat their session id, host and protocol version: the text of each
 /// is kept per field, answered again for the same bytes, and made anew when they change.
 @Test func headerTextIsRememberedPerFieldAndRenewedWhenTheBytesChange() {
-    let app = FlowApp(limits: HTTPLimits())
+    let app = FlowApp(limits: SharedHTTPLimits(HTTPLimits()))
     func text(_ value: String, _ field: RememberedField) -> String {
         Array(value.utf8).withUnsafeBytes { headerText($0, memo: app, field) }
     }
