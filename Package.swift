@@ -67,11 +67,13 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .target(name: "SonarCore", path: "Sources/Core", swiftSettings: release),
         // What a capture file read through a mapping needs from C: the SIGBUS guard (a signal
-        // handler must not reach the Swift runtime) and a prefetch hint.
+        // handler must not reach the Swift runtime).
         .target(name: "CMappedFile", path: "Sources/CMappedFile"),
-        .target(name: "SonarCapture", dependencies: ["SonarCore", "CPcap", "CMappedFile"], path: "Sources/Capture", swiftSettings: release),
+        // Hints to the processor that Swift cannot give (a prefetch), inlined where they are used.
+        .target(name: "CHints", path: "Sources/CHints"),
+        .target(name: "SonarCapture", dependencies: ["SonarCore", "CPcap", "CMappedFile", "CHints"], path: "Sources/Capture", swiftSettings: release),
         .target(name: "SonarDecode", dependencies: ["SonarCore"], path: "Sources/Decode", swiftSettings: release),
-        .target(name: "SonarFlow", dependencies: ["SonarCore", "SonarDecode"], path: "Sources/Flow", swiftSettings: release),
+        .target(name: "SonarFlow", dependencies: ["SonarCore", "SonarDecode", "CHints"], path: "Sources/Flow", swiftSettings: release),
         .target(name: "SonarProtocols", dependencies: ["SonarCore", "CZlib"], path: "Sources/Protocols", swiftSettings: release),
         .target(name: "SonarMCP", dependencies: [
             "SonarCore", "SonarProtocols",

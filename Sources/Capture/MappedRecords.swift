@@ -1,4 +1,5 @@
 import CMappedFile
+import CHints
 import SonarCore
 #if canImport(Glibc)
 import Glibc
@@ -104,6 +105,48 @@ struct MappedRecords {
         return CapturedPacket(timestamp: Timestamp(seconds: Int64(Int32(bitPattern: seconds)), microseconds: microseconds),
                               bytes: UnsafeRawBufferPointer(start: p + 16, count: Int(caplen)),
                               wireLength: Int(wire))
+    }
+
+    /// The offset of the record `upcoming()` hands out next: kept a step ahead, so that its
+    /// header was asked for a packet's work before it is read.
+    private var lookahead = 0
+
+    /// How many records ahead of the next one to be read `upcoming()` looks.
+    static let lookaheadDistance = 2
+
+    /// The packet bytes of the record `lookaheadDistance` records after the last one handed
+    /// out (2: the one after the next), without reading it: nil when that record is not a plain one inside the mapping. For
+    /// hints only (which flow a coming packet belongs to), called once before each packet is
+    /// processed. A page lost under the bytes reads as zeros and raises the guard's flag, which
+    /// the next `next()` then sees.
+    @inline(__always)
+    mutating func upcoming() -> UnsafeRawBufferPointer? {
+        if lookahead <= offset {
+            // Not in step (the first call, or after the end of the mapping came in sight).
+            var at = offset
+            for _ in 1..<Self.lookaheadDistance {
+                guard let end = recordEnd(at) else { return nil }
+                at = end
+            }
+            lookahead = at
+        }
+        let at = lookahead
+        guard let end = recordEnd(at) else { return nil }
+        lookahead = end
+        if count &- end >= 128 {
+            sonar_prefetch(base + end)
+            sonar_prefetch(base + end + 64)
+        }
+        return UnsafeRawBufferPointer(start: base + at + 16, count: end &- at &- 16)
+    }
+
+    /// Where the record at `at` ends, when it is a plain one inside the mapping.
+    @inline(__always)
+    private func recordEnd(_ at: Int) -> Int? {
+        guard count &- at >= 16 else { return nil }
+        let caplen = UInt32(littleEndian: (base + at).loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+        guard caplen <= limit, count &- at &- 16 >= Int(caplen) else { return nil }
+        return at &+ 16 &+ Int(caplen)
     }
 
     /// The file's size now (-1 when it cannot be asked).

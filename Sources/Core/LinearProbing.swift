@@ -47,6 +47,12 @@ public struct LinearProbing<B: ProbedBucket>: ~Copyable {
         set { buckets[i & mask] = newValue }
     }
 
+    /// Where bucket `i` (taken modulo the capacity) is in memory, for a prefetch.
+    @inlinable
+    public func address(of i: Int) -> UnsafeRawPointer? {
+        buckets.baseAddress.map { UnsafeRawPointer($0 + (i & mask)) }
+    }
+
     /// The first bucket from the home position of `hash`, before the first empty one, that
     /// `matches`.
     @inlinable

@@ -107,3 +107,27 @@ public struct DecodeLimits: Sendable, Equatable {
 
     public init() {}
 }
+
+extension DecodedPacket {
+    /// What names this packet's flow.
+    public var flowTuple: FlowTuple {
+        FlowTuple(src: src, dst: dst, transport: transport, srcPort: srcPort, dstPort: dstPort)
+    }
+}
+
+/// What names a packet's flow: its addresses, ports and transport (`PacketDecoder.flowTuple`).
+public struct FlowTuple: Equatable, Sendable {
+    public var src: IPAddress
+    public var dst: IPAddress
+    public var transport: TransportProtocol
+    public var srcPort: UInt16
+    public var dstPort: UInt16
+
+    public init(src: IPAddress, dst: IPAddress, transport: TransportProtocol, srcPort: UInt16, dstPort: UInt16) {
+        self.src = src
+        self.dst = dst
+        self.transport = transport
+        self.srcPort = srcPort
+        self.dstPort = dstPort
+    }
+}

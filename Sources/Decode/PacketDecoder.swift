@@ -108,43 +108,51 @@ public struct PacketDecoder: Sendable {
 
     // MARK: - Link layer
 
+    /// Why a frame has no IP packet at its link layer.
+    enum LinkFailure: Error { case truncated, notIP, unsupported }
+
     /// Returns the offset of the IP header and the IP version the link layer announced (0: any).
     @inline(__always)
     private mutating func linkLayer(_ b: UnsafeRawBufferPointer, linkType: Int32) -> (Int, UInt8)? {
+        switch Self.link(b, linkType: linkType) {
+        case .success(let found): return found
+        case .failure(.truncated): counters.add(DecodeCounter.truncatedLink)
+        case .failure(.notIP): counters.add(DecodeCounter.notIP)
+        case .failure(.unsupported): counters.add(DecodeCounter.unsupportedLinkType)
+        }
+        return nil
+    }
+
+    /// The link layer of `b`: the IP header's offset and the version it announced (0: any).
+    @inline(__always)
+    static func link(_ b: UnsafeRawBufferPointer, linkType: Int32) -> Result<(Int, UInt8), LinkFailure> {
         switch linkType {
         case LinkType.ethernet:
-            guard b.count >= 14 else { return truncatedLink() }
+            guard b.count >= 14 else { return .failure(.truncated) }
             return etherType(b, type: b.readBE16(at: 12), next: 14)
         case LinkType.linuxSLL:
-            guard b.count >= 16 else { return truncatedLink() }
+            guard b.count >= 16 else { return .failure(.truncated) }
             return etherType(b, type: b.readBE16(at: 14), next: 16)
         case LinkType.linuxSLL2:
-            guard b.count >= 20 else { return truncatedLink() }
+            guard b.count >= 20 else { return .failure(.truncated) }
             // The protocol field is at offset 0; tags, if any, follow the 20-byte header.
             return etherType(b, type: b.readBE16(at: 0), next: 20)
         case LinkType.null, LinkType.loop:
-            guard b.count >= 4 else { return truncatedLink() }
+            guard b.count >= 4 else { return .failure(.truncated) }
             // NULL is in the capturing host's byte order, LOOP in network order: accept both.
             let be = b.readBE32(at: 0), le = b.readLE32(at: 0)
-            if be == 2 || le == 2 { return (4, 4) }
-            if Self.isAFInet6(be) || Self.isAFInet6(le) { return (4, 6) }
-            counters.add(DecodeCounter.notIP)
-            return nil
+            if be == 2 || le == 2 { return .success((4, 4)) }
+            if isAFInet6(be) || isAFInet6(le) { return .success((4, 6)) }
+            return .failure(.notIP)
         case LinkType.raw, LinkType.raw14, LinkType.linkTypeRaw:
-            return (0, 0)
+            return .success((0, 0))
         case LinkType.ipv4:
-            return (0, 4)
+            return .success((0, 4))
         case LinkType.ipv6:
-            return (0, 6)
+            return .success((0, 6))
         default:
-            counters.add(DecodeCounter.unsupportedLinkType)
-            return nil
+            return .failure(.unsupported)
         }
-    }
-
-    private mutating func truncatedLink() -> (Int, UInt8)? {
-        counters.add(DecodeCounter.truncatedLink)
-        return nil
     }
 
     /// AF_INET6 on Linux (10), the BSDs (24), FreeBSD/DragonFly (28) and macOS (30).
@@ -153,7 +161,7 @@ public struct PacketDecoder: Sendable {
     /// 802.1Q, 802.1ad and the pre-standard QinQ type.
     private static func isVLAN(_ t: UInt16) -> Bool { t == 0x8100 || t == 0x88A8 || t == 0x9100 }
 
-    private func ipVersion(forEtherType t: UInt16) -> UInt8? {
+    private static func ipVersion(forEtherType t: UInt16) -> UInt8? {
         switch t {
         case 0x0800: return 4
         case 0x86DD: return 6
@@ -163,20 +171,55 @@ public struct PacketDecoder: Sendable {
 
     /// Follows the EtherType `type` (read just before offset `next`) through any number of VLAN
     /// tags (4 bytes each: TCI, inner type) to IPv4 or IPv6.
-    private mutating func etherType(_ b: UnsafeRawBufferPointer, type first: UInt16, next start: Int) -> (Int, UInt8)? {
+    private static func etherType(_ b: UnsafeRawBufferPointer, type first: UInt16,
+                                  next start: Int) -> Result<(Int, UInt8), LinkFailure> {
         var type = first
         var next = start
-        while Self.isVLAN(type) {
+        while isVLAN(type) {
             // Tag: 2 bytes TCI, then the inner EtherType.
-            guard next + 4 <= b.count else { return truncatedLink() }
+            guard next + 4 <= b.count else { return .failure(.truncated) }
             type = b.readBE16(at: next + 2)
             next += 4
         }
-        guard let v = ipVersion(forEtherType: type) else {
-            counters.add(DecodeCounter.notIP)
+        guard let v = ipVersion(forEtherType: type) else { return .failure(.notIP) }
+        return .success((next, v))
+    }
+
+    // MARK: - A coming packet's flow
+
+    /// The addresses, ports and transport of a frame that is one plain TCP or UDP packet (not a
+    /// fragment; IPv6 without extension headers), read without decoding it and without counting
+    /// anything; nil for anything else. A hint of which flow a coming packet belongs to (the
+    /// flow table fetches it ahead): `decode` still decides every packet, and agrees with this
+    /// wherever this answers (`FlowTupleTests`).
+    public static func flowTuple(_ b: UnsafeRawBufferPointer, linkType: Int32) -> FlowTuple? {
+        guard case .success(let (l3, version)) = link(b, linkType: linkType), l3 < b.count else { return nil }
+        let nibble = b[l3] >> 4
+        guard version == 0 || nibble == version else { return nil }
+        let src: IPAddress, dst: IPAddress, proto: UInt8, start: Int
+        switch nibble {
+        case 4:
+            guard b.count - l3 >= 20 else { return nil }
+            let ihl = Int(b[l3] & 0x0F) * 4
+            // Fragments (either flag or an offset) are left to reassembly.
+            guard ihl >= 20, b.readBE16(at: l3 + 6) & 0x3FFF == 0 else { return nil }
+            src = .v4(b.readBE32(at: l3 + 12))
+            dst = .v4(b.readBE32(at: l3 + 16))
+            proto = b[l3 + 9]
+            start = l3 + ihl
+        case 6:
+            guard b.count - l3 >= 40 else { return nil }
+            let ip = UnsafeRawBufferPointer(rebasing: b[l3...])
+            src = .read(v6: ip, at: 8)
+            dst = .read(v6: ip, at: 24)
+            proto = ip[6]
+            start = l3 + 40
+        default:
             return nil
         }
-        return (next, v)
+        guard proto == 6 || proto == 17, start + 4 <= b.count else { return nil }
+        return FlowTuple(src: src, dst: dst, transport: proto == 6 ? .tcp : .udp,
+                         srcPort: b.readBE16(at: start), dstPort: b.readBE16(at: start + 2))
     }
 
     // MARK: - IPv4

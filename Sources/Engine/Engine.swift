@@ -14,6 +14,9 @@ public protocol PacketPipeline: AnyObject {
     var eventsWritten: Int { get }
     var outputStats: (() -> OutputStats)? { get set }
     func process(_ packet: CapturedPacket, linkType: Int32)
+    /// Called before `process` with the bytes of the second packet after it (nil when they
+    /// cannot be seen ahead): a hint to fetch coming packets' state early.
+    func anticipate(_ afterNext: UnsafeRawBufferPointer?, linkType: Int32)
     func advanceClock(to time: Timestamp)
     func writeStats(captureStats: CaptureStats?, time: Timestamp?)
     func finishFlows()
@@ -79,6 +82,10 @@ public final class Engine: PacketPipeline {
     /// One packet from any source.
     public func process(_ packet: CapturedPacket, linkType: Int32) {
         flowStage.process(packet, linkType: linkType)
+    }
+
+    public func anticipate(_ afterNext: UnsafeRawBufferPointer?, linkType: Int32) {
+        flowStage.anticipate(afterNext, linkType: linkType)
     }
 
     /// End of input: finish every flow, then write the `stats` event.

@@ -271,6 +271,25 @@ final class FlowStage {
         return f
     }
 
+    /// The hash of the packet after the next one, once its bucket was asked for.
+    @exclusivity(unchecked) private var comingHash: UInt64?
+
+    /// Fetches ahead the flows of the packets coming after the one about to be processed, so
+    /// that their lookups do not wait on memory: `afterNext` is the second packet after it. Its
+    /// bucket in the flow index is asked for now, its flow at the next call, once the bucket has
+    /// come. Called before each packet (one worker reading a capture in place; each worker of
+    /// several, from its batch); hints only, nothing here changes what a packet does.
+    func anticipate(_ afterNext: UnsafeRawBufferPointer?, linkType: Int32) {
+        anticipate(afterNext.flatMap { PacketDecoder.flowTuple($0, linkType: linkType) })
+    }
+
+    /// As `anticipate(_:linkType:)`, with the tuple of the packet after the next (a worker's
+    /// packets come decoded).
+    func anticipate(_ afterNext: FlowTuple?) {
+        if let hash = comingHash { flows.fetchFlow(hash: hash) }
+        comingHash = afterNext.map { flows.fetchBucket($0) }
+    }
+
     /// One raw packet (one worker: this stage decodes).
     func process(_ packet: CapturedPacket, linkType: Int32) {
         advance(to: packet.timestamp, seq: seq &+ 1)

@@ -119,6 +119,9 @@ public final class ParallelEngine: PacketPipeline {
 
     // MARK: - PacketPipeline (reading thread)
 
+    /// The reader thread does not look flows up: the workers fetch ahead from their batches.
+    public func anticipate(_ afterNext: UnsafeRawBufferPointer?, linkType: Int32) {}
+
     public func process(_ packet: CapturedPacket, linkType: Int32) {
         guard !closed else { return }
         packets += 1
@@ -443,6 +446,7 @@ final class Worker: @unchecked Sendable {
                     guard next < batch.items.count, batch.items[next].index == i else { continue }
                     let item = batch.items[next]
                     next += 1
+                    stage.anticipate(next + 1 < batch.items.count ? batch.items[next + 1].packet.flowTuple : nil)
                     var p = item.packet
                     p.payload = UnsafeRawBufferPointer(rebasing: buffer[item.payloadStart..<(item.payloadStart + item.payloadCount)])
                     stage.process(decoded: p, wireLength: item.wireLength, packet: nil, linkType: 0)

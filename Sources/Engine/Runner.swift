@@ -75,6 +75,7 @@ public struct Runner {
             reading: while true {
                 switch source.next() {
                 case .packet(let p):
+                    engine.anticipate(source.upcoming(), linkType: linkType)
                     engine.process(p, linkType: linkType)
                     if let interval {
                         if nextStats == nil { nextStats = Timestamp(microseconds: engine.now.microseconds &+ interval) }

@@ -3,7 +3,7 @@
 
 #include <stddef.h>
 
-/// What reading a capture file through a mapping needs from C: a SIGBUS guard and a prefetch.
+/// What reading a capture file through a mapping needs from C: a SIGBUS guard.
 ///
 /// A capture file read through a mapping raises SIGBUS when a page is touched that the file no
 /// longer has (it was cut short while being read). The guard turns that into zeros for the rest
@@ -28,13 +28,6 @@ void sonar_map_unwatch(int slot);
 static inline int sonar_map_faulted(int slot) {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     return __atomic_load_n(&sonar_map_fault_flags[slot], __ATOMIC_RELAXED);
-}
-
-/// Asks for the cache line at `p` ahead of its use (a hint: never faults). The mapping is read
-/// where the kernel's copy used to stream it; without a hint each record's header was a wait on
-/// memory.
-static inline void sonar_prefetch(const void *p) {
-    __builtin_prefetch(p, 0, 3);
 }
 
 #endif
