@@ -60,6 +60,10 @@ enum CaptureFuzz {
             case .packet(let packet):
                 fuzzCheck(packet.bytes.count <= max(packet.wireLength, packet.bytes.count), "caplen past the wire length")
                 _ = fuzzTouch(packet.bytes)
+                // As the replay does: the packet after the next, read ahead for the flow hint.
+                let ahead = source.upcoming()
+                if let ahead { _ = fuzzTouch(ahead) }
+                engine.anticipate(ahead, linkType: source.linkType)
                 engine.process(packet, linkType: source.linkType)
                 packets += 1
             case .timeout:

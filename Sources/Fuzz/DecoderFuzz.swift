@@ -62,7 +62,13 @@ enum DecoderFuzz {
 
     private static func decode(_ bytes: UnsafeRawBufferPointer, wireLength: Int, linkType: Int32,
                                clock: Timestamp, decoder: inout PacketDecoder) {
+        // The flow hint read ahead of decoding: never past the frame, and where it answers for a
+        // packet `decode` gives whole, the flow `decode` names.
+        let hint = PacketDecoder.flowTuple(bytes, linkType: linkType)
         guard let p = decoder.decode(bytes, wireLength: wireLength, linkType: linkType, timestamp: clock) else { return }
+        if !p.fromFragments, let hint {
+            fuzzCheck(hint == p.flowTuple, "flow hint \(hint) but decoded \(p.flowTuple)")
+        }
         _ = fuzzTouch(p.payload)
         fuzzCheck(p.payload.count <= p.payloadLength, "payload \(p.payload.count) longer than its headers say \(p.payloadLength)")
         fuzzCheck(p.payloadTruncated || p.payload.count == p.payloadLength,
