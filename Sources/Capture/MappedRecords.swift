@@ -111,24 +111,16 @@ struct MappedRecords {
     /// header was asked for a packet's work before it is read.
     private var lookahead = 0
 
-    /// How many records ahead of the next one to be read `upcoming()` looks.
-    static let lookaheadDistance = 2
-
-    /// The packet bytes of the record `lookaheadDistance` records after the last one handed
-    /// out (2: the one after the next), without reading it: nil when that record is not a plain one inside the mapping. For
-    /// hints only (which flow a coming packet belongs to), called once before each packet is
-    /// processed. A page lost under the bytes reads as zeros and raises the guard's flag, which
-    /// the next `next()` then sees.
+    /// The packet bytes of the record after the next one, without reading it: nil when that
+    /// record is not a plain one inside the mapping. For hints only (which flow a coming packet
+    /// belongs to), called once before each packet is processed. A page lost under the bytes
+    /// reads as zeros and raises the guard's flag, which the next `next()` then sees.
     @inline(__always)
     mutating func upcoming() -> UnsafeRawBufferPointer? {
         if lookahead <= offset {
-            // Not in step (the first call, or after the end of the mapping came in sight).
-            var at = offset
-            for _ in 1..<Self.lookaheadDistance {
-                guard let end = recordEnd(at) else { return nil }
-                at = end
-            }
-            lookahead = at
+            // Not in step (the first call): the record after the next one.
+            guard let second = recordEnd(offset) else { return nil }
+            lookahead = second
         }
         let at = lookahead
         guard let end = recordEnd(at) else { return nil }

@@ -192,11 +192,10 @@ public final class PcapSource {
         }
     }
 
-    /// The bytes of the packet after the next one (`MappedRecords.lookaheadDistance` after the
-    /// last one read), when the file is read in place and that record is a plain one; nil
-    /// otherwise. A look ahead for hints (the flow table
-    /// fetching a coming packet's flow early), called once before each packet is processed: the
-    /// bytes are valid until the next read, which may hand the file back to libpcap.
+    /// The bytes of the packet after the next one, when the file is read in place and that
+    /// record is a plain one; nil otherwise. A look ahead for hints (the flow table fetching a
+    /// coming packet's flow early), called once before each packet is processed: the bytes are
+    /// valid until the next read, which may hand the file back to libpcap.
     @inline(__always)
     public func upcoming() -> UnsafeRawBufferPointer? {
         mapped?.upcoming()

@@ -176,6 +176,77 @@ import Testing
         }
     }
 
+    /// The look ahead for the flow hint (`upcoming`, called once before each packet as the replay
+    /// does) is the packet after the next, on every classic fixture and on a file whose odd
+    /// record (longer than the snapshot length) hands it to libpcap: nothing from there on.
+    @Test func theLookAheadIsThePacketAfterTheNext() throws {
+        var files = Repo.originals().filter { $0.hasSuffix(".pcap") } + Repo.crafted()
+        for original in Repo.originals() where original.hasSuffix(".pcap") { files += Repo.variants(of: original) }
+        var odd = Self.records(30, size: 300)
+        odd += Self.record(Self.payload(70_000, 99))
+        odd += Self.records(5, size: 300).dropFirst(24)
+        var paths = files.map { Repo.fixture($0) }.filter { $0.hasSuffix(".pcap") }
+        paths.append(try temporaryFile("odd-record.pcap", odd))
+        var compared = 0
+        for path in paths {
+            let whole = Self.read(try PcapSource.openFile(path, inPlace: false)).compactMap { r -> [UInt8]? in
+                if case .packet(_, _, let bytes) = r { return bytes } else { return nil }
+            }
+            let source = try PcapSource.openFile(path)
+            var k = 0
+            reading: while true {
+                switch source.next() {
+                case .packet:
+                    let ahead = source.upcoming().map { Array($0) }
+                    if path.hasSuffix("odd-record.pcap") && k >= 28 {
+                        // The odd record is the 31st: from the 29th on, libpcap's turn is in sight.
+                        #expect(ahead == nil, "\(path): packet \(k)")
+                    } else {
+                        #expect(ahead == (k + 2 < whole.count ? whole[k + 2] : nil), "\(path): packet \(k)")
+                        compared += 1
+                    }
+                    k += 1
+                case .timeout: continue
+                case .end, .error: break reading
+                }
+            }
+            #expect(k == whole.count, "\(path)")
+        }
+        #expect(paths.count >= 50)
+        #expect(compared > 10_000)
+    }
+
+    /// Reading ahead while the file is cut short under the reader: no crash, the packets before
+    /// the cut as the file had them, no more than the zeros of the cut's page after them, and an
+    /// end or an error message.
+    @Test(arguments: [24 + 1016 * 11 + 7, 24 + 1016 * 12 + 7, 24 + 1016 * 40 + 500, 24 + 1016 * 10])
+    func readingAheadThroughACut(_ cut: Int) throws {
+        let bytes = Self.records(200, size: 1000)
+        let path = try temporaryFile("cut-ahead-\(cut).pcap", bytes)
+        let whole = Self.read(try PcapSource.openFile(path, inPlace: false))
+        let source = try PcapSource.openFile(path)
+        var got: [Read] = []
+        var last: Read?
+        reading: while true {
+            switch source.next() {
+            case .packet(let p):
+                got.append(.packet(microseconds: p.timestamp.microseconds, wire: p.wireLength, bytes: Array(p.bytes)))
+                if let ahead = source.upcoming() { _ = ahead.reduce(0, &+) }
+                if got.count == 10 { #expect(truncate(path, off_t(cut)) == 0) }
+            case .timeout: continue
+            case .end: last = .end; break reading
+            case .error(let m): last = .error(m); break reading
+            }
+        }
+        let intact = (cut - 24) / 1016 // records wholly before the cut
+        // After the cut, the rest of its page reads as zeros: zero-length records, at most a page's.
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        #expect(got.count >= min(intact, 10) && got.count <= intact + 1 + page / 16)
+        #expect(Array(got.prefix(intact)) == Array(whole.prefix(min(intact, got.count))))
+        #expect(last != nil)
+        if cut % 1016 != 24, case .end? = last { Issue.record("cut at \(cut) inside a record ended without an error") }
+    }
+
     /// Records appended after the file was opened (a capture still being written) are read
     /// too: libpcap reads on from where the mapping ends.
     @Test func aFileThatGrowsIsReadToItsNewEnd() throws {
