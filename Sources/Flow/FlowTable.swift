@@ -456,6 +456,8 @@ struct FlowIndex: ~Copyable {
 
     /// Asks for the flow of the first bucket of `hash`'s cluster with that hash (among the first
     /// few: a hint need not be complete): the object's first 384 bytes (its jemalloc block).
+    /// The buckets are walked here, not through `find`, which hands the flow out retained: two
+    /// atomic operations a packet for a hint.
     func fetchFlow(_ hash: UInt64) {
         var i = Int(truncatingIfNeeded: hash)
         for _ in 0..<4 {
