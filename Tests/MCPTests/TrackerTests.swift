@@ -369,3 +369,37 @@ private final class Harness {
     #expect(digests.element(0) == .some(nil))
     #expect(digests.element(1) == .some(2))
 }
+
+/// Capabilities are kept in canonical form, made once for each object's bytes and then reused
+/// (`MCPTracker.storedCapabilities`): the same bytes anywhere in another message give the same
+/// text, and bytes that differ in one place give their own, never another object's.
+@Test func capabilitiesAreCanonicalWhereverTheirBytesRepeat() {
+    let h = Harness()
+    func initialize(_ session: String, exchange: Int, caps: String, before: String = "") {
+        h.send(#"{"jsonrpc":"2.0","id":\#(exchange),"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}"#,
+               .toServer, exchange: exchange)
+        h.send(#"{"jsonrpc":"2.0","id":\#(exchange),"result":{\#(before)"protocolVersion":"2025-11-25","capabilities":\#(caps),"serverInfo":{"name":"s","version":"1"}}}"#,
+               .toClient, exchange: exchange, session: session)
+    }
+    let one = #"{"tools":{"listChanged":true},"logging":{"a":1}}"#
+    let two = #"{"tools":{"listChanged":true},"logging":{"a":2}}"# // the same length, one byte apart
+    initialize("A", exchange: 0, caps: one)
+    initialize("B", exchange: 1, caps: one, before: #""_meta":{"x":[1,2,3]},"#) // the same bytes elsewhere
+    initialize("C", exchange: 2, caps: two)
+    initialize("D", exchange: 3, caps: one)
+    #expect(h.tracker.session("id:A")?.serverCapabilities == #"{"logging":{"a":1},"tools":{"listChanged":true}}"#)
+    #expect(h.tracker.session("id:B")?.serverCapabilities == #"{"logging":{"a":1},"tools":{"listChanged":true}}"#)
+    #expect(h.tracker.session("id:C")?.serverCapabilities == #"{"logging":{"a":2},"tools":{"listChanged":true}}"#)
+    #expect(h.tracker.session("id:D")?.serverCapabilities == #"{"logging":{"a":1},"tools":{"listChanged":true}}"#)
+    // 2026-07-28: a client states its capabilities in every request's `_meta`; the latest holds.
+    func request(_ id: Int, caps: String) {
+        h.send(#"{"jsonrpc":"2.0","id":\#(id),"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/clientCapabilities":\#(caps)}}}"#,
+               .toServer, exchange: 10 + id, session: "E")
+    }
+    request(0, caps: #"{"b":1,"a":2}"#)
+    #expect(h.tracker.session("id:E")?.clientCapabilities == #"{"a":2,"b":1}"#)
+    request(1, caps: #"{"b":1,"a":3}"#)
+    #expect(h.tracker.session("id:E")?.clientCapabilities == #"{"a":3,"b":1}"#)
+    request(2, caps: #"{"b":1,"a":2}"#)
+    #expect(h.tracker.session("id:E")?.clientCapabilities == #"{"a":2,"b":1}"#)
+}

@@ -264,7 +264,7 @@ public final class MCPTracker {
                 let info = doc.member(params, literal: "clientInfo")
                 client = (info.flatMap { doc.member($0, literal: "name") }.flatMap { doc.string($0) }.map(stored),
                           info.flatMap { doc.member($0, literal: "version") }.flatMap { doc.string($0) }.map(stored),
-                          doc.member(params, literal: "capabilities").map { stored(String(decoding: doc.canonicalUTF8($0), as: UTF8.self)) })
+                          doc.member(params, literal: "capabilities").map { storedCapabilities($0, in: doc) })
             }
             initializingClient = client
             let cursor = method == "tools/list" && m.params.flatMap { doc.member($0, literal: "cursor") } != nil
@@ -502,7 +502,7 @@ public final class MCPTracker {
             session.clientVersion = doc.member(info, literal: "version").flatMap { doc.string($0) }.map(stored) ?? session.clientVersion
         }
         if let caps = doc.member(meta, literal: "io.modelcontextprotocol/clientCapabilities") {
-            session.clientCapabilities = stored(String(decoding: doc.canonicalUTF8(caps), as: UTF8.self))
+            session.clientCapabilities = storedCapabilities(caps, in: doc)
         }
     }
 
@@ -524,7 +524,7 @@ public final class MCPTracker {
         }
         if request.method == "initialize" || request.method == "server/discover" {
             if let caps = doc.member(r, literal: "capabilities") {
-                session.serverCapabilities = stored(String(decoding: doc.canonicalUTF8(caps), as: UTF8.self))
+                session.serverCapabilities = storedCapabilities(caps, in: doc)
             }
             if let text = doc.member(r, literal: "instructions").flatMap({ doc.string($0) }) { session.instructions = stored(text) }
         }
@@ -551,6 +551,23 @@ public final class MCPTracker {
             }
         }
     }
+
+    /// A capabilities object as the session keeps it: its canonical JSON (`stored`), kept by the
+    /// object's bytes as sent. A server answers every session's `initialize` with the same
+    /// capabilities, a client sends the same ones in each session (and, from 2026-07-28, in every
+    /// request's `_meta`): made each time, the canonical form (members sorted at every depth, and a
+    /// SHA-256 of it when long) cost about 9 600 instructions a server's `initialize` result.
+    private func storedCapabilities(_ caps: JSONRef, in doc: JSONDocument) -> String {
+        doc.bytes.withUnsafeBytes { all in
+            capabilitiesCache.value(for: UnsafeRawBufferPointer(rebasing: all[doc.range(caps)])) {
+                stored(String(decoding: doc.canonicalUTF8(caps), as: UTF8.self))
+            }
+        }
+    }
+
+    /// At most 64 capabilities objects of at most `maxCachedToolBytes` bytes are kept.
+    private let capabilitiesCache = BytesCache<String>(slotCount: 64, maxBytes: MCPTracker.maxCachedToolBytes,
+                                                       seed: 0x2D35_8DCC_AA6C_78A5)
 
     /// At most `toolHashSlotCount` definitions of at most `maxCachedToolBytes` bytes are kept;
     /// larger definitions are hashed each time.
