@@ -565,9 +565,13 @@ public final class MCPTracker {
         }
     }
 
-    /// At most 64 capabilities objects of at most `maxCachedToolBytes` bytes are kept.
-    private let capabilitiesCache = BytesCache<String>(slotCount: 64, maxBytes: MCPTracker.maxCachedToolBytes,
+    /// At most `capabilitiesSlotCount` objects of at most `maxCachedCapabilitiesBytes` bytes are
+    /// kept (a client's and a server's are a few hundred bytes); larger ones are made each time.
+    private let capabilitiesCache = BytesCache<String>(slotCount: MCPTracker.capabilitiesSlotCount,
+                                                       maxBytes: MCPTracker.maxCachedCapabilitiesBytes,
                                                        seed: 0x2D35_8DCC_AA6C_78A5)
+    static let capabilitiesSlotCount = 64
+    static let maxCachedCapabilitiesBytes = 4 << 10
 
     /// At most `toolHashSlotCount` definitions of at most `maxCachedToolBytes` bytes are kept;
     /// larger definitions are hashed each time.
