@@ -15,8 +15,10 @@ public protocol PacketPipeline: AnyObject {
     var outputStats: (() -> OutputStats)? { get set }
     func process(_ packet: CapturedPacket, linkType: Int32)
     /// Called before `process` with the bytes of the second packet after it (nil when they
-    /// cannot be seen ahead): a hint to fetch coming packets' state early.
+    /// cannot be seen ahead): a hint to fetch coming packets' state early. Only when
+    /// `anticipates`: the look ahead is not read for a pipeline that would ignore it.
     func anticipate(_ afterNext: UnsafeRawBufferPointer?, linkType: Int32)
+    var anticipates: Bool { get }
     func advanceClock(to time: Timestamp)
     func writeStats(captureStats: CaptureStats?, time: Timestamp?)
     func finishFlows()
@@ -87,6 +89,7 @@ public final class Engine: PacketPipeline {
     public func anticipate(_ afterNext: UnsafeRawBufferPointer?, linkType: Int32) {
         flowStage.anticipate(afterNext, linkType: linkType)
     }
+    public var anticipates: Bool { true }
 
     /// End of input: finish every flow, then write the `stats` event.
     public func finish() {

@@ -121,6 +121,7 @@ public final class ParallelEngine: PacketPipeline {
 
     /// The reader thread does not look flows up: the workers fetch ahead from their batches.
     public func anticipate(_ afterNext: UnsafeRawBufferPointer?, linkType: Int32) {}
+    public var anticipates: Bool { false }
 
     public func process(_ packet: CapturedPacket, linkType: Int32) {
         guard !closed else { return }

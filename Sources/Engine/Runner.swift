@@ -72,10 +72,11 @@ public struct Runner {
                 continue
             }
             let linkType = source.linkType
+            let anticipates = engine.anticipates
             reading: while true {
                 switch source.next() {
                 case .packet(let p):
-                    engine.anticipate(source.upcoming(), linkType: linkType)
+                    if anticipates { engine.anticipate(source.upcoming(), linkType: linkType) }
                     engine.process(p, linkType: linkType)
                     if let interval {
                         if nextStats == nil { nextStats = Timestamp(microseconds: engine.now.microseconds &+ interval) }
